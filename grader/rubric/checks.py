@@ -1,0 +1,130 @@
+"""Checks a rubric author calls on a student's value; failures explain what to fix.
+
+Every check has the shape `check_x(actual, expected, ..., name="result")`: `actual` is the
+student's value (plain data decoded from the sandbox, never trusted to behave), `expected` comes
+from the reference. A failure raises `CheckFailure` whose message is the student's feedback: which
+shape was expected, the largest error and where, never the test's inputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+
+class CheckFailure(AssertionError):
+    """The student's value is wrong; the message is shown to the student."""
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"{type(value).__name__} {_short(value)}"
+
+
+def _short(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_tensor(actual: object, name: str = "result") -> torch.Tensor:
+    """The student's value as a float64 CPU tensor, or a CheckFailure saying what it was instead."""
+    if isinstance(actual, torch.Tensor):
+        tensor = actual
+    elif isinstance(actual, np.ndarray):
+        tensor = torch.from_numpy(actual)
+    else:
+        raise CheckFailure(f"{name}: expected a tensor, got {_describe(actual)}")
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise CheckFailure(f"{name}: expected a real floating-point tensor, got dtype {tensor.dtype}")
+    return tensor.detach().to(device="cpu", dtype=torch.float64)
+
+
+def check_shape(actual: object, expected_shape: Sequence[int], name: str = "result") -> torch.Tensor:
+    """The value is a tensor of exactly `expected_shape`; returns it as a float64 tensor."""
+    tensor = as_tensor(actual, name)
+    expected = tuple(int(n) for n in expected_shape)
+    if tuple(tensor.shape) != expected:
+        raise CheckFailure(f"{name}: expected shape {expected}, got {tuple(tensor.shape)}")
+    return tensor
+
+
+def check_close(
+    actual: object,
+    expected: torch.Tensor | np.ndarray,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    name: str = "result",
+) -> None:
+    """Same shape as `expected` and |actual - expected| <= atol + rtol * |expected| everywhere."""
+    reference = as_tensor(expected, "expected")
+    tensor = check_shape(actual, reference.shape, name)
+    if tensor.numel() == 0:
+        return
+    error = (tensor - reference).abs()
+    bad = error > atol + rtol * reference.abs()
+    bad |= torch.isnan(tensor) != torch.isnan(reference)
+    error = torch.where(torch.isnan(error), torch.full_like(error, math.inf), error)
+    if not bool(bad.any()):
+        return
+    flat = int(torch.argmax(torch.where(bad, error, torch.zeros_like(error))))
+    index = tuple(int(i) for i in np.unravel_index(flat, tuple(reference.shape)))
+    where = f" at index {index}" if index else ""
+    raise CheckFailure(
+        f"{name}: largest error {float(error.flatten()[flat]):.3g}{where}: expected "
+        f"{float(reference.flatten()[flat]):.6g}, got {float(tensor.flatten()[flat]):.6g} "
+        f"({int(bad.sum())} of {reference.numel()} entries off; rtol={rtol:g}, atol={atol:g})"
+    )
+
+
+def _scalar(value: object) -> object:
+    """A one-element tensor, array or NumPy number as a Python number; anything else unchanged."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        return value.item()
+    if isinstance(value, np.ndarray) and value.shape == ():
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def check_int(actual: object, expected: int, name: str = "result") -> None:
+    """An integer (a Python int, a NumPy or 0-d torch integer) equal to `expected`."""
+    value = _scalar(actual)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CheckFailure(f"{name}: expected an int, got {_describe(actual)}")
+    if value != expected:
+        raise CheckFailure(f"{name}: expected {expected}, got {value}")
+
+
+def check_float(
+    actual: object, expected: float, rtol: float = 1e-6, atol: float = 1e-9, name: str = "result"
+) -> None:
+    """A real number (Python, NumPy or 0-d tensor) within tolerance of `expected`."""
+    value = _scalar(actual)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CheckFailure(f"{name}: expected a number, got {_describe(actual)}")
+    if not math.isclose(float(value), expected, rel_tol=rtol, abs_tol=atol):
+        raise CheckFailure(f"{name}: expected {expected:.6g}, got {float(value):.6g}")
+
+
+def check_tuple_of_ints(actual: object, expected: Sequence[int], name: str = "result") -> None:
+    """A tuple (or list) of ints equal to `expected`, e.g. an output shape."""
+    if not isinstance(actual, (tuple, list)):
+        raise CheckFailure(f"{name}: expected a tuple of {len(expected)} ints, got {_describe(actual)}")
+    if len(actual) != len(expected):
+        raise CheckFailure(f"{name}: expected {len(expected)} entries {tuple(expected)}, got {len(actual)}: {_short(tuple(actual))}")
+    for i, (got, want) in enumerate(zip(actual, expected)):
+        check_int(got, want, name=f"{name}[{i}]")
+
+
+def check_pair(actual: object, name: str = "result") -> tuple[object, object]:
+    """A function that must return two values did; returns them."""
+    if not isinstance(actual, (tuple, list)) or len(actual) != 2:
+        raise CheckFailure(f"{name}: expected a pair of values, got {_describe(actual)}")
+    return actual[0], actual[1]

@@ -1,0 +1,143 @@
+"""Turn per-test outcomes into per-question scores (trusted: nothing here sees student objects)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from grader.rubric.spec import Question, Rubric
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """One collected test case (a parametrized case counts alone)."""
+
+    name: str
+    question: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    id: str
+    title: str
+    grading: str
+    visibility: str
+    max_score: float
+    score: float
+    passed_tests: int
+    total_tests: int
+    output: str
+
+    @property
+    def status(self) -> str:
+        if self.grading == "manual":
+            return "manual"
+        return "passed" if self.passed_tests == self.total_tests else "failed"
+
+
+@dataclass
+class GradeReport:
+    """The result of grading one submission against one rubric version."""
+
+    assignment: str
+    rubric_hash: str
+    device: str
+    questions: list[QuestionResult]
+    tests: list[TestOutcome]
+    execution_time: float
+    output: str = ""
+    student_output: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(sum(q.score for q in self.questions if q.grading == "auto"), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(q.max_score for q in self.questions if q.grading == "auto"), 4)
+
+    def to_gradescope(self) -> dict:
+        """The Gradescope results.json document: one test entry per auto-graded question."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.output,
+            "tests": [
+                {
+                    "name": q.title,
+                    "number": q.id,
+                    "score": q.score,
+                    "max_score": q.max_score,
+                    "status": q.status,
+                    "output": q.output,
+                    "visibility": q.visibility,
+                }
+                for q in self.questions
+                if q.grading == "auto"
+            ],
+        }
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["score"] = self.score
+        data["max_score"] = self.max_score
+        return data
+
+
+MAX_FEEDBACK_LINES = 8
+
+
+def _feedback(question: Question, outcomes: list[TestOutcome]) -> str:
+    failed = [o for o in outcomes if not o.passed]
+    if not outcomes:
+        return "No test ran for this question."
+    if not failed:
+        return f"All {len(outcomes)} checks passed."
+    lines = [f"{len(outcomes) - len(failed)} of {len(outcomes)} checks passed."]
+    seen: set[str] = set()
+    for outcome in failed:
+        if outcome.message in seen:
+            continue
+        seen.add(outcome.message)
+        if len(seen) > MAX_FEEDBACK_LINES:
+            lines.append(f"... and {len(failed) - MAX_FEEDBACK_LINES} more failures")
+            break
+        lines.append(f"- {outcome.name}: {outcome.message}")
+    return "\n".join(lines)
+
+
+def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionResult:
+    """A question's points are split evenly over its tests, so partial work earns partial credit."""
+    passed = sum(o.passed for o in outcomes)
+    score = question.points * passed / len(outcomes) if outcomes else 0.0
+    return QuestionResult(
+        id=question.id,
+        title=question.title,
+        grading=question.grading,
+        visibility=question.visibility,
+        max_score=question.points,
+        score=round(score, 4),
+        passed_tests=passed,
+        total_tests=len(outcomes),
+        output=_feedback(question, outcomes) if question.auto else "Graded by hand.",
+    )
+
+
+def build_report(
+    rubric: Rubric, outcomes: list[TestOutcome], device: str, execution_time: float, **extra: object
+) -> GradeReport:
+    by_question: dict[str, list[TestOutcome]] = {q.id: [] for q in rubric.questions}
+    for outcome in outcomes:
+        by_question[outcome.question].append(outcome)
+    questions = [score_question(q, by_question[q.id]) for q in rubric.questions]
+    return GradeReport(
+        assignment=rubric.assignment,
+        rubric_hash=rubric.content_hash,
+        device=device,
+        questions=questions,
+        tests=outcomes,
+        execution_time=execution_time,
+        **extra,  # type: ignore[arg-type]
+    )
