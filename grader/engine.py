@@ -1,35 +1,106 @@
 """Grade one submission: the trusted rubric run against the student's module in a sandbox.
 
-TEMPORARY: the sandbox is being written; until it lands, student code runs in-process here.
+Data path inside a worker: source -> `SubmissionSandbox` (student code, isolated) <- rubric
+tests via the `student` proxy (trusted) -> outcomes -> `build_report` (trusted scores).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
-import types
 
-from grader.rubric.runner import run_rubric
+import torch
+
+from grader.config import Settings, get_settings
+from grader.rubric.plugin import StudentFault
+from grader.rubric.runner import GradingAborted, run_rubric
 from grader.rubric.spec import Rubric
-from grader.scoring import GradeReport, build_report
-from grader.submission import prepare_source
+from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.proxy import StudentModule, SubmissionSandbox
+from grader.scoring import GradeReport, TestOutcome, build_report
+from grader.submission import SubmissionError, prepare_source
+
+log = logging.getLogger(__name__)
+
+REQUIRED_LAYERS = ("network", "cgroup", "uid", "landlock", "seccomp")
+
+
+def resolve_device(wanted: str) -> str:
+    """`auto` means CUDA where this process sees a GPU."""
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return wanted
 
 
 class Engine:
-    """Long-lived: keeps warm state (a fork server, reference values) across submissions."""
+    """Long-lived: keeps a warm fork server across submissions (one per worker process)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._server: ForkServer | None = None
+
+    def _fork_server(self) -> ForkServer:
+        if self._server is None or not self._server.alive():
+            if self._server is not None:
+                self._server.close()
+            self._server = ForkServer()
+        return self._server
+
+    def _sandbox(self, source: str, rubric: Rubric, device: str) -> SubmissionSandbox:
+        root = self.settings.sandbox_root
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o711)
+        return SubmissionSandbox(
+            self._fork_server(), source, rubric.module, rubric.limits, device, root,
+            self.settings.sandbox_uid, self.settings.sandbox_gid, self.settings.sandbox_threads,
+        )
 
     def grade(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> GradeReport:
+        """Every auto question scored; student failures are feedback, never exceptions."""
         started = time.perf_counter()
-        source = prepare_source(filename, data)
-        module = types.ModuleType(rubric.module)
-        exec(compile(source, f"{rubric.module}.py", "exec"), module.__dict__)
-        outcomes = run_rubric(rubric, lambda: module)
-        return build_report(rubric, outcomes, device or "cpu", time.perf_counter() - started)
+        device = resolve_device(device or rubric.device)
+        try:
+            source = prepare_source(filename, data)
+        except SubmissionError as exc:
+            return self._ungradable(rubric, device, started, str(exc))
+        sandbox = self._sandbox(source, rubric, device)
+        try:
+            outcomes = run_rubric(rubric, lambda: StudentModule(sandbox))
+            student_output = sandbox.output_tail()
+            warnings = self._check_layers(sandbox.layers)
+        finally:
+            sandbox.close()
+        output = "" if not warnings else "Isolation warnings: " + "; ".join(warnings)
+        return build_report(rubric, outcomes, device, time.perf_counter() - started,
+                            output=output, student_output=student_output, warnings=warnings)
+
+    def _check_layers(self, layers: dict[str, str]) -> list[str]:
+        missing = [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
+                   if not layers.get(name, "").startswith("on")]
+        if not layers:
+            return []  # no sandbox started (the module failed to import or no call was made)
+        if missing and self.settings.require_isolation:
+            raise GradingAborted("refusing to grade: isolation layers missing: " + "; ".join(missing))
+        for line in missing:
+            log.warning("sandbox layer missing: %s", line)
+        return missing
+
+    @staticmethod
+    def _ungradable(rubric: Rubric, device: str, started: float, reason: str) -> GradeReport:
+        outcomes = [TestOutcome("submission", q.id, False, reason) for q in rubric.auto_questions]
+        return build_report(rubric, outcomes, device, time.perf_counter() - started, output=reason)
 
     def close(self) -> None:
-        pass
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
     def __enter__(self) -> "Engine":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+__all__ = ["Engine", "GradingAborted", "StudentFault", "resolve_device"]

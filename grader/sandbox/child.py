@@ -1,0 +1,180 @@
+"""The only code that runs next to student code: isolate this process, import, serve calls.
+
+Runs in a process forked from the fork server. Order matters: cgroup and output redirection need
+root; then rlimits, the uid drop, Landlock (which also sets no_new_privs) and seccomp; only then
+is the student's file imported. Every layer's result is reported to the trusted side, which
+decides whether grading may go on without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader.rubric.spec import Limits
+from grader.sandbox import landlock, seccomp
+from grader.sandbox.limits import SandboxCgroup, apply_rlimits
+from grader.sandbox.protocol import ProtocolError, decode, encode
+from grader.sandbox.wire import recv_message, send_message
+
+MAX_TEXT = 500
+
+
+@dataclass
+class ChildSpec:
+    """What the fork server tells a new sandbox (all plain data)."""
+
+    workdir: Path
+    output_path: Path
+    module: str
+    limits: Limits
+    device: str
+    threads: int
+    uid: int
+    gid: int
+    read_paths: list[Path]
+    device_paths: list[Path]
+    cgroup: SandboxCgroup
+    layers: dict[str, str] = field(default_factory=dict)
+
+
+def _layer(spec: ChildSpec, name: str, action: Any) -> None:
+    try:
+        detail = action()
+        spec.layers[name] = f"on{f' ({detail})' if detail else ''}"
+    except Exception as exc:  # a missing layer is reported, and the trusted side decides
+        spec.layers[name] = f"off: {exc}"
+
+
+def _redirect_output(spec: ChildSpec) -> None:
+    """stdout/stderr go to a root-owned file outside the student's directory, bounded by RLIMIT_FSIZE."""
+    fd = os.open(spec.output_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.close(null)
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True, write_through=True)  # a killed sandbox keeps its output
+
+
+def _drop_privileges(spec: ChildSpec) -> str:
+    if os.geteuid() != 0:
+        raise PermissionError("not root: cannot switch to the sandbox uid")
+    os.setgroups([])
+    os.setresgid(spec.gid, spec.gid, spec.gid)
+    os.setresuid(spec.uid, spec.uid, spec.uid)
+    return f"uid {spec.uid}"
+
+
+def _scrub_environment(spec: ChildSpec) -> None:
+    os.environ.clear()
+    os.environ.update(
+        HOME=str(spec.workdir), TMPDIR=str(spec.workdir), PATH="/usr/bin:/bin", LANG="C.UTF-8",
+        OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads),
+    )
+
+
+def isolate(spec: ChildSpec, channel_fd: int) -> None:
+    """Apply every isolation layer to this process, recording which ones took."""
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
+        signal.signal(signum, signal.SIG_DFL)
+    _layer(spec, "cgroup", lambda: spec.cgroup.enter() if spec.cgroup.memory or spec.cgroup.pids else _missing("no writable cgroup"))
+    _redirect_output(spec)
+    os.closerange(3, channel_fd)
+    os.closerange(channel_fd + 1, 65536)
+    _scrub_environment(spec)
+    os.chdir(spec.workdir)
+    apply_rlimits(spec.limits, cgroup_memory=spec.cgroup.memory is not None)
+    spec.layers["rlimits"] = "on"
+    _layer(spec, "uid", lambda: _drop_privileges(spec))
+    _layer(spec, "landlock", lambda: f"ABI {landlock.restrict(spec.read_paths, [spec.workdir], spec.device_paths)}")
+    _layer(spec, "seccomp", seccomp.install)
+    torch.set_num_threads(spec.threads)
+
+
+def _missing(reason: str) -> None:
+    raise RuntimeError(reason)
+
+
+def _where(exc: BaseException, filename: str) -> str:
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+    return f" (line {lines[-1]} of {Path(filename).name})" if lines else ""
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
+
+
+def _describe_error(exc: BaseException, filename: str) -> dict:
+    if isinstance(exc, SyntaxError) and exc.filename == filename:
+        return {"type": "SyntaxError", "message": f"{_text(exc.msg)} at line {exc.lineno} of {Path(filename).name}"}
+    return {"type": type(exc).__name__, "message": _text(exc) + _where(exc, filename)}
+
+
+def import_student(spec: ChildSpec, source_name: str) -> Any:
+    path = str(spec.workdir / source_name)
+    sys.path.insert(0, str(spec.workdir))
+    module_spec = importlib.util.spec_from_file_location(spec.module, path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[spec.module] = module
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def serve(spec: ChildSpec, channel: socket.socket, source_name: str) -> None:
+    """Import the student's module, then answer calls until the trusted side hangs up."""
+    filename = str(spec.workdir / source_name)
+    try:
+        module = import_student(spec, source_name)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student behaviour too
+        send_message(channel, encode({"import_error": _describe_error(exc, filename), "layers": spec.layers}))
+        return
+    send_message(channel, encode({"ready": True, "layers": spec.layers}))
+    while True:
+        try:
+            request = decode(recv_message(channel), device=spec.device)
+        except (EOFError, ProtocolError, OSError):
+            return
+        send_message(channel, _answer(module, request, filename))
+
+
+def _answer(module: Any, request: dict, filename: str) -> bytes:
+    name = request["fn"]
+    function = getattr(module, name, None)
+    if not callable(function):
+        return encode({"error": {"type": "missing", "message": f"{Path(filename).name} does not define {name}()"}})
+    try:
+        result = function(*request["args"], **request["kwargs"])
+    except BaseException as exc:  # noqa: BLE001 - report it, keep serving
+        return encode({"error": _describe_error(exc, filename)})
+    try:
+        return encode({"ok": result})
+    except ProtocolError as exc:
+        return encode({"error": {"type": "not plain data", "message": f"{name}() returned {exc}"}})
+
+
+def main(spec: ChildSpec, channel_fd: int, source_name: str) -> None:
+    """Entry point in the forked child; never returns."""
+    status = 0
+    try:
+        isolate(spec, channel_fd)
+        channel = socket.socket(fileno=channel_fd)
+        serve(spec, channel, source_name)
+    except BaseException:  # noqa: BLE001 - the child must never fall back into the fork server's loop
+        status = 70
+    os._exit(status)

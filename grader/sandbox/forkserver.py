@@ -1,0 +1,240 @@
+"""A warm process that forks sandboxes: torch is imported once, each sandbox costs milliseconds.
+
+The server is started from a clean environment and never imports the rubric, the reference or
+settings, so nothing secret is in the memory its children inherit. It drops its network (an
+empty network namespace) once, for all children. It is trusted: it runs no student code itself.
+
+Control messages travel over a SOCK_SEQPACKET socket (one message per packet); each spawn
+request carries the sandbox's channel socket as an SCM_RIGHTS file descriptor.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+CONTROL_PACKET = 1 << 16
+CLONE_NEWNET = 0x40000000
+SERVER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
+
+
+def read_paths() -> list[Path]:
+    """What a sandbox may read: the interpreter, installed packages, system libraries, CPU info."""
+    python = {Path(p) for key, p in sysconfig.get_paths().items() if key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/etc/ld.so.cache", "/etc/localtime",
+              "/usr/share/zoneinfo", "/proc/cpuinfo", "/sys/devices/system/cpu", "/dev/urandom", "/dev/zero"]
+    return sorted(python | {Path(p) for p in system})
+
+
+def device_paths(device: str) -> list[Path]:
+    paths = [Path("/dev/null")]
+    if device == "cuda":
+        paths += sorted(Path("/dev").glob("nvidia*"))
+    return paths
+
+
+def cuda_read_paths() -> list[Path]:
+    return [Path(p) for p in ("/proc/driver/nvidia", "/sys/bus/pci", "/sys/devices", "/proc/self/maps", "/etc/nvidia")]
+
+
+# ---------------------------------------------------------------- server side (its own process)
+
+def _warm_up() -> None:
+    """Import and exercise what student code and the child need, so children start warm."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(1)  # before any op: torch hangs in forked children of a multi-threaded parent
+    x = torch.randn(1, 2, 8, dtype=torch.float64, requires_grad=True)
+    F.conv1d(x, torch.randn(3, 2, 3, dtype=torch.float64)).sigmoid().softmax(-1).sum().backward()
+    torch.autograd.functional.jacobian(lambda v: torch.tanh(v) @ v, torch.randn(3, dtype=torch.float64))
+    torch.einsum("ij,jk->ik", torch.eye(2), torch.eye(2)).numpy()
+
+
+def _drop_network() -> str:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        return f"off: unshare(CLONE_NEWNET) failed with errno {ctypes.get_errno()}"
+    return "on (empty network namespace)"
+
+
+class _Server:
+    def __init__(self, control: socket.socket) -> None:
+        from grader.sandbox.limits import CgroupManager
+
+        self.control = control
+        self.cgroups = CgroupManager()
+        self.children: dict[int, object] = {}
+        self.network = _drop_network()
+        self.wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_w, False)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def run(self) -> None:
+        while True:
+            ready, _, _ = select.select([self.control, self.wake_r], [], [])
+            if self.wake_r in ready:
+                os.read(self.wake_r, 4096)
+                self._reap()
+            if self.control in ready and not self._handle_request():
+                break
+        self._shutdown()
+
+    def _handle_request(self) -> bool:
+        from grader.sandbox.protocol import decode, encode
+
+        data, fds, _, _ = socket.recv_fds(self.control, CONTROL_PACKET, 1)
+        if not data:
+            return False
+        request = decode(data)
+        try:
+            pid = self._spawn(request, fds[0])
+            reply = {"spawned": pid, "id": request["id"]}
+        except Exception as exc:  # report, keep serving
+            reply = {"spawn_failed": f"{type(exc).__name__}: {exc}", "id": request["id"]}
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.control.send(encode(reply))
+        return True
+
+    def _spawn(self, request: dict, channel_fd: int) -> int:
+        from grader.rubric.spec import Limits
+        from grader.sandbox import child
+
+        limits = Limits(**request["limits"])
+        cgroup = self.cgroups.create(f"sandbox-{request['id']}", limits)
+        device = request["device"]
+        spec = child.ChildSpec(
+            workdir=Path(request["workdir"]), output_path=Path(request["output"]), module=request["module"],
+            limits=limits, device=device, threads=request["threads"], uid=request["uid"], gid=request["gid"],
+            read_paths=read_paths() + (cuda_read_paths() if device == "cuda" else []),
+            device_paths=device_paths(device), cgroup=cgroup, layers={"network": self.network},
+        )
+        pid = os.fork()
+        if pid == 0:
+            child.main(spec, channel_fd, request["source"])
+        self.children[pid] = cgroup
+        return pid
+
+    def _reap(self) -> None:
+        from grader.sandbox.protocol import encode
+
+        while self.children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            cgroup = self.children.pop(pid, None)
+            oom = bool(cgroup and cgroup.oom_killed())
+            if cgroup:
+                cgroup.remove()
+            self.control.send(encode({"exited": pid, "status": status, "oom": oom}))
+
+    def _shutdown(self) -> None:
+        for pid, cgroup in self.children.items():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            cgroup.remove()  # type: ignore[attr-defined]
+
+
+def serve(control_fd: int) -> None:
+    _warm_up()
+    from grader.sandbox import child  # noqa: F401 - imported before any fork, so children never read it
+
+    _Server(socket.socket(fileno=control_fd)).run()
+
+
+# ---------------------------------------------------------------- client side (the trusted engine)
+
+@dataclass(frozen=True)
+class ExitInfo:
+    status: int
+    oom: bool
+
+
+class ForkServerDied(RuntimeError):
+    pass
+
+
+class ForkServer:
+    """The engine's handle on its fork server process."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._control = ours
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.sandbox.forkserver", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=SERVER_ENV, cwd="/",
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._next_id = 0
+        self._exits: dict[int, ExitInfo] = {}
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def spawn(self, channel: socket.socket, request: dict) -> int:
+        """Fork a sandbox wired to `channel`; returns its pid."""
+        from grader.sandbox.protocol import encode
+
+        self._next_id += 1
+        request = {**request, "id": self._next_id}
+        socket.send_fds(self._control, [encode(request)], [channel.fileno()])
+        while True:
+            message = self._receive(timeout=30)
+            if message.get("id") == self._next_id:
+                if "spawn_failed" in message:
+                    raise ForkServerDied(f"the fork server could not start a sandbox: {message['spawn_failed']}")
+                return int(message["spawned"])
+
+    def wait_exit(self, pid: int, timeout: float) -> ExitInfo | None:
+        """The exit of sandbox `pid` once the server has reaped it (None if not within `timeout`)."""
+        while pid not in self._exits:
+            try:
+                self._receive(timeout=timeout)
+            except TimeoutError:
+                return None
+        return self._exits.pop(pid)
+
+    def _receive(self, timeout: float) -> dict:
+        from grader.sandbox.protocol import decode
+
+        ready, _, _ = select.select([self._control], [], [], timeout)
+        if not ready:
+            raise TimeoutError("no answer from the fork server")
+        data = self._control.recv(CONTROL_PACKET)
+        if not data:
+            raise ForkServerDied("the fork server exited")
+        message = decode(data)
+        if "exited" in message:
+            self._exits[int(message["exited"])] = ExitInfo(int(message["status"]), bool(message["oom"]))
+        return message
+
+    def close(self) -> None:
+        self._control.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

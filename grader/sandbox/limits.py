@@ -1,0 +1,146 @@
+"""Resource limits of one sandbox: rlimits set by the child, a cgroup managed by the fork server.
+
+The memory cgroup bounds real RAM (RLIMIT_AS only backs it up loosely: torch maps ~0.6 GB of
+address space and threads more); the pids cgroup bounds threads as well as processes.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.rubric.spec import Limits
+
+MiB = 1 << 20
+ADDRESS_SPACE_HEADROOM = 6 * 1024 * MiB  # torch's mappings and thread stacks are virtual, not RAM
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "grader-sandboxes"
+
+
+def apply_rlimits(limits: Limits, cgroup_memory: bool) -> None:
+    """Called in the child before student code: CPU, file size, open files, core dumps, memory."""
+    def cap(which: int, value: int) -> None:
+        resource.setrlimit(which, (value, value))
+
+    cap(resource.RLIMIT_CPU, int(limits.cpu_time_s))
+    cap(resource.RLIMIT_FSIZE, int(limits.max_file_mb * MiB))
+    cap(resource.RLIMIT_NOFILE, int(limits.max_open_files))
+    cap(resource.RLIMIT_CORE, 0)
+    memory = int(limits.memory_mb * MiB)
+    # Without a memory cgroup the address-space limit is the only memory bound, so keep it tight.
+    cap(resource.RLIMIT_AS, memory + ADDRESS_SPACE_HEADROOM if cgroup_memory else memory + 2 * ADDRESS_SPACE_HEADROOM // 3)
+
+
+@dataclass
+class SandboxCgroup:
+    """The cgroup directories (memory and pids) of one sandbox; created and removed by the fork server."""
+
+    memory: Path | None
+    pids: Path | None
+    unified: bool
+
+    def enter(self) -> None:
+        """Move the calling process into the cgroup (run in the child, still privileged)."""
+        for directory in {self.memory, self.pids} - {None}:
+            (directory / "cgroup.procs").write_text("0")  # type: ignore[operator]
+
+    def oom_killed(self) -> bool:
+        if self.memory is None:
+            return False
+        events = self.memory / ("memory.events" if self.unified else "memory.oom_control")
+        try:
+            for line in events.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and int(value) > 0:
+                    return True
+        except OSError:
+            pass
+        return False
+
+    def remove(self) -> None:
+        """Kill whatever is left in the cgroup, then remove it."""
+        for directory in {self.memory, self.pids} - {None}:
+            for _ in range(50):
+                try:
+                    pids = [int(p) for p in (directory / "cgroup.procs").read_text().split()]  # type: ignore[operator]
+                except OSError:
+                    break
+                if not pids:
+                    break
+                for pid in pids:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                try:
+                    os.waitpid(-1, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            try:
+                directory.rmdir()  # type: ignore[union-attr]
+            except OSError:
+                pass
+
+
+class CgroupManager:
+    """Finds a writable cgroup hierarchy (v1 memory+pids, or v2 unified) and makes one per sandbox."""
+
+    def __init__(self, root: Path = CGROUP_ROOT) -> None:
+        self.unified = (root / "cgroup.controllers").exists()
+        if self.unified:
+            base = root / CGROUP_PARENT
+            self.memory_base = self.pids_base = self._prepare(base, v2=True)
+        else:
+            self.memory_base = self._prepare(root / "memory" / CGROUP_PARENT)
+            self.pids_base = self._prepare(root / "pids" / CGROUP_PARENT)
+
+    @staticmethod
+    def _prepare(base: Path, v2: bool = False) -> Path | None:
+        try:
+            base.mkdir(exist_ok=True)
+            if v2:
+                (base / "cgroup.subtree_control").write_text("+memory +pids")
+            probe = base / f"probe-{os.getpid()}"
+            probe.mkdir(exist_ok=True)
+            probe.rmdir()
+        except OSError:
+            return None
+        return base
+
+    @property
+    def memory_available(self) -> bool:
+        return self.memory_base is not None
+
+    @property
+    def pids_available(self) -> bool:
+        return self.pids_base is not None
+
+    def create(self, name: str, limits: Limits) -> SandboxCgroup:
+        memory = self._make(self.memory_base, name)
+        pids = memory if self.unified else self._make(self.pids_base, name)
+        limit = str(int(limits.memory_mb * MiB))
+        if memory is not None:
+            if self.unified:
+                (memory / "memory.max").write_text(limit)
+                swap = memory / "memory.swap.max"
+                if swap.exists():
+                    swap.write_text("0")
+            else:
+                (memory / "memory.limit_in_bytes").write_text(limit)
+        if pids is not None:
+            (pids / "pids.max").write_text(str(int(limits.max_processes)))
+        return SandboxCgroup(memory, pids, self.unified)
+
+    @staticmethod
+    def _make(base: Path | None, name: str) -> Path | None:
+        if base is None:
+            return None
+        directory = base / name
+        try:
+            directory.mkdir(exist_ok=True)
+        except OSError:
+            return None
+        return directory

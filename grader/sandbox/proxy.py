@@ -1,0 +1,219 @@
+"""The trusted stand-in for a student's module: each attribute call runs in a sandbox.
+
+`SubmissionSandbox` owns the sandboxes of one submission. A crash, timeout or exit fails the
+call that caused it with a clear reason, and the next call starts a fresh sandbox, so a student
+who breaks one question keeps the points of the others. Results come back as plain data only.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import socket
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from grader.rubric.plugin import StudentFault
+from grader.rubric.spec import Limits
+from grader.sandbox.forkserver import ExitInfo, ForkServer
+from grader.sandbox.protocol import ProtocolError, decode, encode
+from grader.sandbox.wire import recv_message
+
+OUTPUT_TAIL_BYTES = 4096
+
+
+def describe_exit(info: ExitInfo | None, limits: Limits, during: str) -> str:
+    """A student-facing sentence for how a sandbox ended."""
+    if info is None:
+        return f"the sandbox stopped responding {during}"
+    if info.oom:
+        return f"ran out of memory {during} (limit {limits.memory_mb} MB)"
+    if os.WIFSIGNALED(info.status):
+        number = os.WTERMSIG(info.status)
+        if number == signal.SIGXCPU:
+            return f"used more than {limits.cpu_time_s:g} s of CPU time {during}"
+        if number == signal.SIGXFSZ:
+            return f"wrote a file larger than {limits.max_file_mb} MB {during}"
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = "unknown"
+        return f"was killed by signal {number} ({name}) {during}"
+    return f"exited with status {os.WEXITSTATUS(info.status)} {during}"
+
+
+def describe_error(function: str, error: dict) -> str:
+    kind, message = str(error.get("type", "")), str(error.get("message", ""))
+    if kind == "NotImplementedError":
+        return f"{function} is not implemented (it raised NotImplementedError)"
+    if kind in ("missing", "not plain data"):
+        return message
+    if kind == "SystemExit":
+        return f"{function} called exit({message})"
+    return f"{function} raised {kind}: {message}"
+
+
+class ImportFailed(StudentFault):
+    """The module could not be imported; that is deterministic, so the session stops retrying."""
+
+
+class Sandbox:
+    """One forked sandbox process with the student's module imported."""
+
+    def __init__(self, server: ForkServer, request: dict, timeout: float, limits: Limits) -> None:
+        self.server, self.limits = server, limits
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.channel = ours
+        try:
+            self.pid = server.spawn(theirs, request)
+        finally:
+            theirs.close()
+        self.dead = False
+        self.layers: dict[str, str] = {}
+        try:
+            hello = self._receive(timeout, "while being imported")
+        except StudentFault as exc:
+            raise ImportFailed(str(exc)) from None
+        self.layers = dict(hello.get("layers", {}))
+        if "import_error" in hello:
+            self.close()
+            raise ImportFailed(f"importing the submission failed: {describe_error('the module', hello['import_error'])}")
+
+    def _receive(self, timeout: float, during: str) -> dict:
+        deadline = time.monotonic() + timeout
+        self.channel.settimeout(max(timeout, 0.001))
+        try:
+            ready, _, _ = select.select([self.channel], [], [], max(deadline - time.monotonic(), 0))
+            if not ready:
+                raise TimeoutError
+            self.channel.settimeout(max(deadline - time.monotonic(), 0.001))
+            message = decode(recv_message(self.channel))
+        except TimeoutError:
+            self.kill()
+            raise StudentFault(f"timed out after {timeout:g} s {during}") from None
+        except (EOFError, ConnectionError):
+            raise StudentFault(self._ended(during)) from None
+        except ProtocolError as exc:
+            self.kill()
+            raise StudentFault(f"the sandbox sent malformed data {during}: {exc}") from None
+        if type(message) is not dict:
+            self.kill()
+            raise StudentFault(f"the sandbox sent malformed data {during}")
+        return message
+
+    def _ended(self, during: str) -> str:
+        self.dead = True
+        return describe_exit(self.server.wait_exit(self.pid, timeout=5), self.limits, during)
+
+    def call(self, function: str, args: tuple, kwargs: dict, timeout: float) -> Any:
+        during = f"in {function}()"
+        try:
+            self.channel.sendall(encode({"fn": function, "args": list(args), "kwargs": kwargs}))
+        except OSError:
+            raise StudentFault(self._ended(during)) from None
+        reply = self._receive(timeout, during)
+        if "error" in reply:
+            raise StudentFault(describe_error(f"{function}()", reply["error"]))
+        if "ok" not in reply:
+            raise StudentFault(f"the sandbox sent malformed data {during}")
+        return reply["ok"]
+
+    def kill(self) -> None:
+        if not self.dead:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.server.wait_exit(self.pid, timeout=5)
+            self.dead = True
+
+    def close(self) -> None:
+        self.channel.close()
+        self.kill()
+
+
+class SubmissionSandbox:
+    """All sandboxes of one submission: fresh directories, a submission-wide deadline, output capture."""
+
+    def __init__(self, server: ForkServer, source: str, module: str, limits: Limits, device: str,
+                 root: Path, uid: int, gid: int, threads: int) -> None:
+        self.server, self.source, self.module, self.limits, self.device = server, source, module, limits, device
+        self.root, self.uid, self.gid, self.threads = root, uid, gid, threads
+        self.deadline = time.monotonic() + limits.submission_timeout_s
+        self.directory = root / uuid.uuid4().hex
+        self.directory.mkdir(mode=0o711, parents=True)
+        self._sandbox: Sandbox | None = None
+        self._sandboxes = 0
+        self._import_failure: str | None = None
+        self.layers: dict[str, str] = {}
+
+    def _start(self) -> Sandbox:
+        self._sandboxes += 1
+        workdir = self.directory / f"work{self._sandboxes}"
+        workdir.mkdir(mode=0o700)
+        source = workdir / f"{self.module}.py"
+        source.write_text(self.source)
+        if os.geteuid() == 0:
+            for path in (workdir, source):
+                os.chown(path, self.uid, self.gid)
+        request = {
+            "workdir": str(workdir), "output": str(self.directory / "output.log"), "source": source.name,
+            "module": self.module, "limits": asdict(self.limits), "device": self.device,
+            "threads": self.threads, "uid": self.uid, "gid": self.gid,
+        }
+        return Sandbox(self.server, request, self._timeout(), self.limits)
+
+    def _timeout(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise StudentFault(f"the submission used up its {self.limits.submission_timeout_s:g} s time limit")
+        return min(self.limits.call_timeout_s, left)
+
+    def call(self, function: str, args: tuple, kwargs: dict) -> Any:
+        if self._import_failure:
+            raise StudentFault(self._import_failure)
+        if self._sandbox is None or self._sandbox.dead:
+            try:
+                self._sandbox = self._start()
+            except ImportFailed as exc:
+                self._import_failure = str(exc)
+                raise
+            self.layers = self._sandbox.layers
+        return self._sandbox.call(function, args, kwargs, self._timeout())
+
+    def output_tail(self) -> str:
+        path = self.directory / "output.log"
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(size - OUTPUT_TAIL_BYTES, 0))
+                return handle.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class StudentModule:
+    """What rubric tests see as `student`: `student.f(*args)` calls f in the sandbox."""
+
+    def __init__(self, sandbox: SubmissionSandbox) -> None:
+        self._sandbox = sandbox
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return self._sandbox.call(name, args, kwargs)
+
+        call.__name__ = name
+        return call

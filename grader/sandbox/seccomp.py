@@ -1,0 +1,42 @@
+"""Seccomp: the system calls student code may not make, whatever it imports or patches.
+
+No new processes (fork, vfork, clone without CLONE_THREAD), no exec, no sockets (the result
+channel is inherited, already connected), no ptrace, mounts, namespaces, BPF, io_uring or keyrings.
+Threads still work: clone3 answers ENOSYS so glibc falls back to clone, which is checked.
+"""
+
+from __future__ import annotations
+
+import errno
+
+CLONE_THREAD = 0x00010000
+
+DENIED = (
+    "fork", "vfork", "execve", "execveat",
+    "socket", "connect", "bind", "listen", "accept", "accept4",
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp",
+    "mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "keyctl", "add_key", "request_key", "personality", "kexec_load", "init_module", "finit_module",
+    "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
+)
+
+
+try:  # imported in the fork server: finding libseccomp runs ldconfig, which a sandbox cannot
+    import pyseccomp as sc
+except (ImportError, OSError, RuntimeError) as exc:
+    sc = None
+    _unavailable = f"{type(exc).__name__}: {exc}"
+
+
+def install() -> None:
+    """Load the filter into this process (needs no_new_privs or CAP_SYS_ADMIN). Irreversible."""
+    if sc is None:
+        raise RuntimeError(f"libseccomp unavailable ({_unavailable})")
+    refuse = sc.ERRNO(errno.EPERM)
+    flt = sc.SyscallFilter(defaction=sc.ALLOW)
+    for name in DENIED:
+        flt.add_rule(refuse, name)
+    flt.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
+    flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
+    flt.load()
