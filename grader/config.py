@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     # Uploads
     max_upload_bytes: int = 1_000_000
 
+    # Queue and workers
+    broker_key_prefix: str = Field("", description="prefix of every broker key on Redis, so deployments can share one")
+    gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")
+    gpu_fallback_to_cpu: bool = Field(True, description="rubrics with device auto go to cpu when no GPU worker runs")
+    run_lease_s: float = Field(30.0, description="an attempt whose heartbeat is older than this is presumed lost")
+    grading_attempts: int = Field(2, description="attempts a grade request gets when they die or time out")
+    hard_limit_grace_s: float = Field(60.0, description="added to the rubric's submission_timeout_s: the task's hard limit")
+    reconcile_after_s: float = Field(600.0, description="queued or running this long without progress: enqueue again")
+    reconcile_interval_s: float = Field(60.0, description="how often the beat scheduler runs the reconciler")
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'grader.db'}"

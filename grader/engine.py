@@ -15,7 +15,7 @@ import torch
 from grader.config import Settings, get_settings
 from grader.rubric.plugin import StudentFault
 from grader.rubric.runner import GradingAborted, run_rubric
-from grader.rubric.spec import Rubric
+from grader.rubric.spec import Limits, Rubric
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from grader.scoring import GradeReport, TestOutcome, build_report
@@ -47,14 +47,22 @@ class Engine:
             self._server = ForkServer()
         return self._server
 
-    def _sandbox(self, source: str, rubric: Rubric, device: str) -> SubmissionSandbox:
+    def _sandbox(self, source: str, module: str, limits: Limits, device: str) -> SubmissionSandbox:
         root = self.settings.sandbox_root
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o711)
         return SubmissionSandbox(
-            self._fork_server(), source, rubric.module, rubric.limits, device, root,
+            self._fork_server(), source, module, limits, device, root,
             self.settings.sandbox_uid, self.settings.sandbox_gid, self.settings.sandbox_threads,
         )
+
+    def probe_layers(self, device: str = "cpu") -> dict[str, str]:
+        """Start one empty sandbox and report which isolation layers it got."""
+        sandbox = self._sandbox("", "probe", Limits(), resolve_device(device))
+        try:
+            return sandbox.start().layers
+        finally:
+            sandbox.close()
 
     def grade(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> GradeReport:
         """Every auto question scored; student failures are feedback, never exceptions."""
@@ -64,7 +72,7 @@ class Engine:
             source = prepare_source(filename, data)
         except SubmissionError as exc:
             return self._ungradable(rubric, device, started, str(exc))
-        sandbox = self._sandbox(source, rubric, device)
+        sandbox = self._sandbox(source, rubric.module, rubric.limits, device)
         try:
             outcomes = run_rubric(rubric, lambda: StudentModule(sandbox))
             student_output = sandbox.output_tail()

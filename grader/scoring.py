@@ -54,6 +54,9 @@ class GradeReport:
     def score(self) -> float:
         return round(sum(q.score for q in self.questions if q.grading == "auto"), 4)
 
+    def question(self, question_id: str) -> QuestionResult:
+        return next(q for q in self.questions if q.id == question_id)
+
     @property
     def max_score(self) -> float:
         return round(sum(q.max_score for q in self.questions if q.grading == "auto"), 4)

@@ -110,6 +110,7 @@ def _missing(reason: str) -> None:
 
 
 def _where(exc: BaseException, filename: str) -> str:
+    """Where in the student's file it happened, never where in ours."""
     lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
     return f" (line {lines[-1]} of {Path(filename).name})" if lines else ""
 
@@ -122,7 +123,7 @@ def _text(value: object) -> str:
 def _describe_error(exc: BaseException, filename: str) -> dict:
     if isinstance(exc, SyntaxError) and exc.filename == filename:
         return {"type": "SyntaxError", "message": f"{_text(exc.msg)} at line {exc.lineno} of {Path(filename).name}"}
-    return {"type": type(exc).__name__, "message": _text(exc) + _where(exc, filename)}
+    return {"type": type(exc).__name__, "message": _text(exc), "where": _where(exc, filename)}
 
 
 def import_student(spec: ChildSpec, source_name: str) -> Any:

@@ -25,7 +25,8 @@ def apply_rlimits(limits: Limits, cgroup_memory: bool) -> None:
     def cap(which: int, value: int) -> None:
         resource.setrlimit(which, (value, value))
 
-    cap(resource.RLIMIT_CPU, int(limits.cpu_time_s))
+    cpu = int(limits.cpu_time_s)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # soft: SIGXCPU, reported as such; hard: SIGKILL
     cap(resource.RLIMIT_FSIZE, int(limits.max_file_mb * MiB))
     cap(resource.RLIMIT_NOFILE, int(limits.max_open_files))
     cap(resource.RLIMIT_CORE, 0)

@@ -48,14 +48,14 @@ def describe_exit(info: ExitInfo | None, limits: Limits, during: str) -> str:
 
 
 def describe_error(function: str, error: dict) -> str:
-    kind, message = str(error.get("type", "")), str(error.get("message", ""))
+    kind, message, where = (str(error.get(key, "")) for key in ("type", "message", "where"))
     if kind == "NotImplementedError":
-        return f"{function} is not implemented (it raised NotImplementedError)"
+        return f"{function} is not implemented (it raised NotImplementedError{where})"
     if kind in ("missing", "not plain data"):
         return message
     if kind == "SystemExit":
-        return f"{function} called exit({message})"
-    return f"{function} raised {kind}: {message}"
+        return f"{function} called exit({message}){where}"
+    return f"{function} raised {kind}: {message}{where}"
 
 
 class ImportFailed(StudentFault):
@@ -79,6 +79,9 @@ class Sandbox:
             hello = self._receive(timeout, "while being imported")
         except StudentFault as exc:
             raise ImportFailed(str(exc)) from None
+        if "import_error" not in hello and hello.get("ready") is not True:
+            self.close()
+            raise ImportFailed("the sandbox sent malformed data while being imported")
         self.layers = dict(hello.get("layers", {}))
         if "import_error" in hello:
             self.close()
@@ -174,7 +177,8 @@ class SubmissionSandbox:
             raise StudentFault(f"the submission used up its {self.limits.submission_timeout_s:g} s time limit")
         return min(self.limits.call_timeout_s, left)
 
-    def call(self, function: str, args: tuple, kwargs: dict) -> Any:
+    def start(self) -> Sandbox:
+        """The live sandbox, started (and the module imported) if there is none."""
         if self._import_failure:
             raise StudentFault(self._import_failure)
         if self._sandbox is None or self._sandbox.dead:
@@ -184,7 +188,10 @@ class SubmissionSandbox:
                 self._import_failure = str(exc)
                 raise
             self.layers = self._sandbox.layers
-        return self._sandbox.call(function, args, kwargs, self._timeout())
+        return self._sandbox
+
+    def call(self, function: str, args: tuple, kwargs: dict) -> Any:
+        return self.start().call(function, args, kwargs, self._timeout())
 
     def output_tail(self) -> str:
         path = self.directory / "output.log"

@@ -1,0 +1,106 @@
+"""The `grader` command: grade a file, check a rubric, check the sandbox (service commands too)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from grader.config import get_settings
+from grader.engine import Engine, GradingAborted
+from grader.rubric.spec import Rubric, RubricError, load_rubric
+from grader.scoring import GradeReport
+
+app = typer.Typer(help="Autograder for deep-learning courses.", no_args_is_help=True, add_completion=False)
+rubric_app = typer.Typer(help="Rubric authoring.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The sandbox that runs student code.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+app.add_typer(sandbox_app, name="sandbox")
+
+err = Console(stderr=True)
+
+
+def resolve_rubric(assignment: str) -> Rubric:
+    """An assignment id (`hw2` -> rubrics/hw2) or a rubric directory."""
+    path = Path(assignment)
+    directory = path if (path / "rubric.toml").is_file() else get_settings().rubrics_dir / assignment
+    return load_rubric(directory)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def print_report(report: GradeReport, console: Console) -> None:
+    table = Table(title=f"{report.assignment}: {report.score:g} / {report.max_score:g} auto points "
+                        f"(rubric {report.rubric_hash}, {report.device}, {report.execution_time:.2f} s)")
+    for column in ("question", "points", "status", "message"):
+        table.add_column(column, overflow="fold")
+    styles = {"passed": "green", "failed": "red", "manual": "dim"}
+    for q in report.questions:
+        points = f"{q.score:g}/{q.max_score:g}" if q.grading == "auto" else f"-/{q.max_score:g}"
+        table.add_row(q.id, points, f"[{styles[q.status]}]{q.status}[/]", q.output)
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] isolation layer {warning}")
+
+
+@app.command()
+def grade(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="hw2.py or a .ipynb notebook")],
+    assignment: Annotated[str, typer.Option("--assignment", "-a", help="assignment id or rubric folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="print Gradescope results.json only")] = False,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto (default: the rubric's)")] = None,
+) -> None:
+    """Grade one submission; exit 0 whatever the score, non-zero only if the grader failed."""
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        rubric = resolve_rubric(assignment)
+        with Engine() as engine:
+            report = engine.grade(file.read_bytes(), file.name, rubric, device=device)
+    except (RubricError, GradingAborted) as exc:
+        _fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_gradescope(), indent=2) + "\n")
+    else:
+        print_report(report, Console())
+
+
+@rubric_app.command("check")
+def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric folder, e.g. rubrics/hw2")]) -> None:
+    """Validate a rubric and grade its reference solution, which must earn every auto point."""
+    try:
+        rubric = load_rubric(directory)
+        with Engine() as engine:
+            report = engine.grade((rubric.directory / "reference.py").read_bytes(), "reference.py", rubric)
+    except (RubricError, GradingAborted, FileNotFoundError) as exc:
+        _fail(str(exc))
+    console = Console()
+    print_report(report, console)
+    if report.score != report.max_score:
+        _fail(f"the reference earns {report.score:g} of {report.max_score:g} auto points")
+    console.print(f"[green]ok[/green]: {len(rubric.questions)} questions, {len(report.tests)} tests, "
+                  f"{rubric.auto_points:g} auto + {rubric.total_points - rubric.auto_points:g} manual points")
+
+
+@sandbox_app.command("check")
+def sandbox_check(device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "cpu") -> None:
+    """Start one sandbox and print which isolation layers are active on this machine."""
+    with Engine() as engine:
+        layers = engine.probe_layers(device)
+    table = Table(title="sandbox isolation layers")
+    table.add_column("layer")
+    table.add_column("state", overflow="fold")
+    for name, state in layers.items():
+        table.add_row(name, f"[green]{state}[/]" if state.startswith("on") else f"[yellow]{state}[/]")
+    Console().print(table)
+    off = [name for name, state in layers.items() if not state.startswith("on")]
+    if off:
+        err.print(f"[yellow]warning:[/yellow] grading runs, but without: {', '.join(off)}")

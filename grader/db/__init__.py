@@ -1,0 +1,1 @@
+"""The schema (models), the declarative base and sessions; migrations live in migrations/."""

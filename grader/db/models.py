@@ -1,0 +1,282 @@
+"""The schema: people and courses, uploads, grading runs and their scores, manual grades, regrades.
+
+A submission's score is never stored on the submission: it is read from its grading runs (one
+row per attempt, each naming the rubric hash that produced it) plus manual grades, so a regrade
+adds runs and history is kept. Per-question results are stored per run; individual test cases
+are not (the question's feedback already lists the failed checks, and parametrized cases would
+multiply the rows of every regrade).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grader.db.base import Base, utcnow
+
+
+class Role(StrEnum):
+    student = "student"
+    instructor = "instructor"
+    admin = "admin"
+
+
+class CourseRole(StrEnum):
+    student = "student"
+    instructor = "instructor"
+
+
+class LatePolicy(StrEnum):
+    none = "none"  # late uploads are accepted (and shown as late)
+    reject = "reject"  # uploads after the due date are refused
+
+
+class Device(StrEnum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class SubmissionStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    graded = "graded"
+    failed = "failed"
+
+
+class RunStatus(StrEnum):
+    running = "running"
+    completed = "completed"
+    failed = "failed"  # ungradable or a rubric failure: final, never retried
+    timed_out = "timed_out"  # stopped at the task's hard time limit
+    lost = "lost"  # the worker died, or stopped beating, before it finished
+
+
+class RegradeItemStatus(StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role]
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """Only the SHA-256 of a token is kept: tokens are random, so a slow hash would add nothing."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("course_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[CourseRole]
+
+    course: Mapped[Course] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class Assignment(Base):
+    """`rubric_hash` is the rubric version the instructor last acknowledged (created or regraded)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    rubric_id: Mapped[str] = mapped_column(String(100))
+    rubric_hash: Mapped[str] = mapped_column(String(64))
+    device: Mapped[Device]
+    due_at: Mapped[datetime | None]
+    late_policy: Mapped[LatePolicy]
+    max_submissions: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    course: Mapped[Course] = relationship()
+
+
+class Submission(Base):
+    """An upload and its grading state.
+
+    `request_no` counts grade requests (the upload, then each regrade); `attempts` counts claims
+    by workers, and a worker only records a result while the count is still the one it claimed.
+    `heartbeat_at` is kept fresh by the worker grading it, so a dead attempt shows as stale.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index(None, "assignment_id", "user_id"),
+        Index(None, "status", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[SubmissionStatus] = mapped_column(default=SubmissionStatus.queued)
+    request_no: Mapped[int] = mapped_column(default=1)
+    attempts: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+
+    assignment: Mapped[Assignment] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class GradingRun(Base):
+    """One attempt at grading one grade request of a submission.
+
+    (submission_id, attempt_no) is unique, and a partial unique index allows one completed run
+    per (submission_id, request_no): a redelivered or duplicated task cannot record two results.
+    """
+
+    __tablename__ = "grading_runs"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "attempt_no"),
+        Index(
+            "uq_grading_runs_one_result_per_request",
+            "submission_id",
+            "request_no",
+            unique=True,
+            postgresql_where=text("status = 'completed'"),
+            sqlite_where=text("status = 'completed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    request_no: Mapped[int]
+    attempt_no: Mapped[int]
+    rubric_hash: Mapped[str] = mapped_column(String(64))
+    worker_host: Mapped[str] = mapped_column(String(255))
+    device: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    duration_s: Mapped[float | None]
+    status: Mapped[RunStatus] = mapped_column(default=RunStatus.running)
+    error: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None]
+    max_score: Mapped[float | None]
+    output: Mapped[str] = mapped_column(Text, default="")
+    student_output: Mapped[str] = mapped_column(Text, default="")
+
+    submission: Mapped[Submission] = relationship()
+    questions: Mapped[list[QuestionScore]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="QuestionScore.id"
+    )
+
+
+class QuestionScore(Base):
+    """An auto-graded question's result in one run (manual questions live in manual_grades)."""
+
+    __tablename__ = "question_scores"
+    __table_args__ = (UniqueConstraint("run_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(300))
+    visibility: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float]
+    max_score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(16))
+    passed_tests: Mapped[int]
+    total_tests: Mapped[int]
+    feedback: Mapped[str] = mapped_column(Text)
+
+    run: Mapped[GradingRun] = relationship(back_populates="questions")
+
+
+class ManualGrade(Base):
+    """An instructor's score for one question of one submission; it overrides an auto score."""
+
+    __tablename__ = "manual_grades"
+    __table_args__ = (UniqueConstraint("submission_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(50))
+    score: Mapped[float]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    rubric_hash: Mapped[str] = mapped_column(String(64))
+    graded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    grader: Mapped[User | None] = relationship()
+
+
+class RegradeBatch(Base):
+    """Progress and the diff are computed from the items, so workers never contend on this row."""
+
+    __tablename__ = "regrade_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rubric_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignment: Mapped[Assignment] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+
+
+class RegradeItem(Base):
+    """One submission of a batch: the run it had before and the run the regrade produced."""
+
+    __tablename__ = "regrade_items"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "submission_id"),
+        Index(None, "submission_id", "request_no"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("regrade_batches.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    request_no: Mapped[int]
+    old_run_id: Mapped[int | None] = mapped_column(ForeignKey("grading_runs.id", ondelete="SET NULL"))
+    new_run_id: Mapped[int | None] = mapped_column(ForeignKey("grading_runs.id", ondelete="SET NULL"))
+    status: Mapped[RegradeItemStatus] = mapped_column(default=RegradeItemStatus.pending)
+
+    submission: Mapped[Submission] = relationship()
+    old_run: Mapped[GradingRun | None] = relationship(foreign_keys=[old_run_id])
+    new_run: Mapped[GradingRun | None] = relationship(foreign_keys=[new_run_id])

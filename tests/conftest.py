@@ -1,0 +1,51 @@
+"""Shared fixtures: one warm engine for the session, the HW2 rubric, and a `grade` helper."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.engine import Engine
+from grader.rubric.spec import Rubric, load_rubric
+from grader.scoring import GradeReport
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = ROOT / "tests" / "submissions"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    with Engine() as warm:
+        yield warm
+
+
+@pytest.fixture(scope="session")
+def hw2_rubric() -> Rubric:
+    return load_rubric(ROOT / "rubrics" / "hw2")
+
+
+@pytest.fixture(scope="session")
+def fast_hw2_rubric(tmp_path_factory: pytest.TempPathFactory) -> Rubric:
+    """HW2 with short time limits, for submissions that hang or spin on purpose."""
+    directory = tmp_path_factory.mktemp("rubrics") / "hw2"
+    shutil.copytree(ROOT / "rubrics" / "hw2", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = directory / "rubric.toml"
+    text = toml.read_text()
+    for key, value in (("call_timeout_s", 2), ("submission_timeout_s", 60), ("cpu_time_s", 30),
+                       ("memory_mb", 512)):
+        text = "\n".join(f"{key} = {value}" if line.startswith(f"{key} =") else line for line in text.splitlines())
+    toml.write_text(text + "\n")
+    return load_rubric(directory)
+
+
+@pytest.fixture(scope="session")
+def grade(engine: Engine, hw2_rubric: Rubric) -> Callable[..., GradeReport]:
+    """grade(path, rubric=None) -> the report of grading that file against HW2 (or `rubric`)."""
+    def run(path: Path | str, rubric: Rubric | None = None) -> GradeReport:
+        path = Path(path)
+        return engine.grade(path.read_bytes(), path.name, rubric or hw2_rubric)
+
+    return run
