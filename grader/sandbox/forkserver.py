@@ -114,7 +114,9 @@ class _Server:
         from grader.sandbox import child
 
         limits = Limits(**request["limits"])
-        cgroup = self.cgroups.create(f"sandbox-{request['id']}", limits)
+        # Named by this server's pid too: every worker has its own fork server, and a shared name
+        # would let one server's clean-up kill another's sandbox.
+        cgroup = self.cgroups.create(f"sandbox-{os.getpid()}-{request['id']}", limits)
         device = request["device"]
         spec = child.ChildSpec(
             workdir=Path(request["workdir"]), output_path=Path(request["output"]), module=request["module"],

@@ -1,0 +1,160 @@
+"""1.2.3 AttentionRNN: shapes, forward values for k = 1..4 and inf, dh[t]/dh[t-1] and BPTT.
+
+The ground truth is the handout's definition written out step by step below (zero sources
+h[s] = 0 for s < 1 join the softmax with score 0), and autograd through it for derivatives;
+reference.py is not consulted.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.rubric import check_close, check_pair, check_shape, jacobian, question, randn
+
+# Tolerances for every value check in this rubric: loose enough that an answer computed in
+# float32 (relative error ~1e-7 per operation) passes, tight enough that any wrong formula fails.
+RTOL = 1e-4
+ATOL = 1e-6
+
+# Q, K, V are scaled down so that scores stay moderate: a saturated softmax would hide the
+# mistakes (a missing source, a wrong weight) that these tests are there to catch.
+WEIGHT_SCALE = 0.5
+
+Matrices = torch.Tensor | list[torch.Tensor]  # one (n, n) matrix per source, indexed by source
+
+
+def attend(
+    sources: list[torch.Tensor], Q: Matrices, K: Matrices, V: Matrices
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step: h = sum_i a_i V_i s_i with a = softmax_i((Q_i s_i) . (K_i s_i)); returns (h, a)."""
+    scores = torch.stack([torch.dot(Q[i] @ s, K[i] @ s) for i, s in enumerate(sources)])
+    a = torch.softmax(scores, dim=0)
+    h = sum(a[i] * (V[i] @ s) for i, s in enumerate(sources))
+    return h, a
+
+
+def attention_rnn(
+    x: torch.Tensor, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """AttentionRNN(k): h[1..T] and a[1..T] as lists, so that autograd can reach each h[t]."""
+    k = Q.shape[0] - 1
+    zero = x.new_zeros(x.shape[1])
+    hs, weights = [], []
+    for t, x_t in enumerate(x):  # hs[t - i] is h at i steps back; none there means h[s < 1] = 0
+        past = [hs[t - i] if t - i >= 0 else zero for i in range(1, k + 1)]
+        h, a = attend([x_t, *past], Q, K, V)
+        hs.append(h)
+        weights.append(a)
+    return hs, weights
+
+
+def attention_rnn_inf(x: torch.Tensor, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """AttentionRNN(inf): step t attends to x[t], h[t-1], ..., h[1] and h[0] = 0, sharing Q, K, V."""
+    hs: list[torch.Tensor] = []
+    for x_t in x:
+        sources = [x_t, *reversed(hs), x.new_zeros(x.shape[1])]
+        count = len(sources)
+        hs.append(attend(sources, [Q] * count, [K] * count, [V] * count)[0])
+    return torch.stack(hs)
+
+
+def qkv(seed: int, k: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Q, K, V of shape (k+1, n, n)."""
+    return tuple(WEIGHT_SCALE * randn(seed + i, k + 1, n, n) for i in range(3))
+
+
+SHAPE_CASES = [pytest.param(600, 4, 3, id="T4-n3"), pytest.param(610, 6, 2, id="T6-n2")]  # (seed, T, n)
+
+
+@question("1.2.3b")
+@pytest.mark.parametrize("seed, T, n", SHAPE_CASES)
+def test_attention_weights_shape(student, seed: int, T: int, n: int) -> None:
+    result = student.attention_rnn_forward(randn(seed, T, n), *qkv(seed + 1, 2, n))
+    _, a = check_pair(result, name="attention_rnn_forward")
+    check_shape(a, (T, 3), name="a")
+
+
+FORWARD_CASES = [  # (seed, k, T, n)
+    pytest.param(620, 1, 5, 3, id="k1"),
+    pytest.param(630, 2, 6, 2, id="k2"),
+    pytest.param(640, 3, 6, 4, id="k3"),
+    pytest.param(650, 4, 6, 3, id="k4"),
+    pytest.param(660, 4, 3, 2, id="k4-T3"),
+    pytest.param(670, 2, 4, 1, id="k2-n1"),
+]
+
+
+@question("1.2.3c")
+@pytest.mark.parametrize("seed, k, T, n", FORWARD_CASES)
+def test_forward_values(student, seed: int, k: int, T: int, n: int) -> None:
+    x, (Q, K, V) = randn(seed, T, n), qkv(seed + 1, k, n)
+    hs, a = attention_rnn(x, Q, K, V)
+    h_student, a_student = check_pair(student.attention_rnn_forward(x, Q, K, V), name="attention_rnn_forward")
+    check_close(h_student, torch.stack(hs), RTOL, ATOL, name="h")
+    check_close(a_student, torch.stack(a), RTOL, ATOL, name="a")
+
+
+INF_CASES = [  # (seed, T, n)
+    pytest.param(700, 4, 3, id="T4-n3"),
+    pytest.param(710, 6, 2, id="T6-n2"),
+    pytest.param(720, 5, 4, id="T5-n4"),
+]
+
+
+@question("1.2.3d")
+@pytest.mark.parametrize("seed, T, n", INF_CASES)
+def test_inf_forward_values(student, seed: int, T: int, n: int) -> None:
+    x, (Q, K, V) = randn(seed, T, n), qkv(seed + 1, 0, n)
+    Q, K, V = Q[0], K[0], V[0]  # one shared (n, n) matrix each
+    expected = attention_rnn_inf(x, Q, K, V)
+    check_close(student.attention_rnn_inf_forward(x, Q, K, V), expected, RTOL, ATOL, name="h")
+
+
+def step_h(
+    x_t: torch.Tensor, h_prev: torch.Tensor, h_prev2: torch.Tensor, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor
+) -> torch.Tensor:
+    """h[t] of AttentionRNN(2) as a function of its three sources."""
+    return attend([x_t, h_prev, h_prev2], Q, K, V)[0]
+
+
+JACOBIAN_CASES = [  # (seed, n, early)
+    pytest.param(800, 3, False, id="n3"),
+    pytest.param(810, 2, False, id="n2"),
+    pytest.param(820, 4, False, id="n4"),
+    pytest.param(830, 1, False, id="n1"),
+    pytest.param(840, 3, True, id="n3-t2"),  # at t = 2 the source h[t-2] = h[0] is zero
+]
+
+
+@question("1.2.3e")
+@pytest.mark.parametrize("seed, n, early", JACOBIAN_CASES)
+def test_dh_dhprev(student, seed: int, n: int, early: bool) -> None:
+    x_t, h_prev, h_prev2 = randn(seed, n), randn(seed + 1, n), randn(seed + 2, n)
+    if early:
+        h_prev2 = torch.zeros_like(h_prev2)
+    Q, K, V = qkv(seed + 3, 2, n)
+    expected = jacobian(step_h, x_t, h_prev, h_prev2, Q, K, V, wrt=1)
+    actual = student.attention_rnn_dh_dhprev(x_t, h_prev, h_prev2, Q, K, V)
+    check_close(actual, expected, RTOL, ATOL, name="J")
+
+
+BACKWARD_CASES = [  # (seed, k, T, n)
+    pytest.param(900, 1, 5, 3, id="k1"),
+    pytest.param(910, 2, 6, 2, id="k2"),
+    pytest.param(920, 3, 6, 3, id="k3"),
+    pytest.param(930, 3, 3, 2, id="k3-T3"),
+]
+
+
+@question("1.2.3f")
+@pytest.mark.parametrize("seed, k, T, n", BACKWARD_CASES)
+def test_backward(student, seed: int, k: int, T: int, n: int) -> None:
+    x, (Q, K, V) = randn(seed, T, n), qkv(seed + 1, k, n)
+    grad_h = randn(seed + 4, T, n)  # direct gradients of the loss sum_t grad_h[t] . h[t]
+    hs, _ = attention_rnn(x.clone().requires_grad_(), Q, K, V)  # a leaf, so that every h[t] has a graph
+    for h in hs:
+        h.retain_grad()
+    sum(torch.dot(g, h) for g, h in zip(grad_h, hs)).backward()
+    expected = torch.stack([h.grad for h in hs])  # total dl/dh[t], through every k-step connection
+    check_close(student.attention_rnn_backward(x, Q, K, V, grad_h), expected, RTOL, ATOL, name="dl/dh")

@@ -1,0 +1,161 @@
+"""1.1 Convolutions: output sizes, conv1d_forward, its Jacobians and dl/dW.
+
+Expected values come from torch itself (nn.Conv2d shapes, F.conv1d, autograd), not from
+reference.py, so a mistake in the reference cannot hide one in a submission.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grader.rubric import check_close, check_int, check_shape, check_tuple_of_ints, jacobian, question, randn, vjp
+
+# Tolerances for every value check in this rubric: loose enough that an answer computed in
+# float32 (relative error ~1e-7 per operation) passes, tight enough that any wrong formula fails.
+RTOL = 1e-4
+ATOL = 1e-6
+
+
+def torch_conv1d(x: torch.Tensor, W: torch.Tensor, stride: int) -> torch.Tensor:
+    """The ground truth for conv1d_forward: one unbatched, unpadded cross-correlation."""
+    return F.conv1d(x[None], W, stride=stride)[0]
+
+
+def cases(table: dict[str, tuple[int, ...]], base_seed: int) -> list:
+    """One pytest case per table row, each with its own input seed."""
+    return [pytest.param(base_seed + 10 * i, *sizes, id=name) for i, (name, sizes) in enumerate(table.items())]
+
+
+def conv_inputs(seed: int, F_: int, C: int, L: int, K: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x (C, L) and W (F, C, K)."""
+    return randn(seed, C, L), randn(seed + 1, F_, C, K)
+
+
+# 1.1a
+
+
+@question("1.1a")
+@pytest.mark.parametrize("C, F_", [(3, 8), (1, 16)], ids=["C3-F8", "C1-F16"])
+def test_worked_example_shape(student, C: int, F_: int) -> None:
+    check_tuple_of_ints(student.conv2d_output_shape((C, 21, 12), (4, 5), F_, stride=4), (F_, 5, 2), name="shape")
+
+
+# 1.1b
+
+SIZE_CASES = {  # (L, K, S, P, D)
+    "K3": (10, 3, 1, 0, 1),
+    "K4-S3": (14, 4, 3, 0, 1),
+    "K3-P2": (9, 3, 1, 2, 1),
+    "K3-S2-D2": (12, 3, 2, 0, 2),
+}
+
+SHAPE_CASES = {  # (in_shape, kernel_size, num_filters, stride, padding, dilation)
+    "int-kernel": ((3, 8, 8), 3, 4, 1, 0, 1),
+    "K2x5-S2": ((2, 9, 12), (2, 5), 6, 2, 0, 1),
+    "K3x2-P1": ((1, 7, 6), (3, 2), 3, 1, 1, 1),
+    "K3x3-S2-P2-D2": ((4, 11, 10), (3, 3), 5, 2, 2, 2),
+}
+
+
+@question("1.1b")
+@pytest.mark.parametrize("L, K, S, P, D", SIZE_CASES.values(), ids=SIZE_CASES.keys())
+def test_conv_output_size(student, L: int, K: int, S: int, P: int, D: int) -> None:
+    expected = F.conv1d(torch.zeros(1, 1, L), torch.zeros(1, 1, K), stride=S, padding=P, dilation=D).shape[-1]
+    check_int(student.conv_output_size(L, K, S, P, D), expected, name="conv_output_size")
+
+
+@question("1.1b")
+@pytest.mark.parametrize(
+    "in_shape, kernel_size, num_filters, stride, padding, dilation", SHAPE_CASES.values(), ids=SHAPE_CASES.keys()
+)
+def test_conv2d_output_shape(
+    student,
+    in_shape: tuple[int, int, int],
+    kernel_size: int | tuple[int, int],
+    num_filters: int,
+    stride: int,
+    padding: int,
+    dilation: int,
+) -> None:
+    conv = torch.nn.Conv2d(in_shape[0], num_filters, kernel_size, stride=stride, padding=padding, dilation=dilation)
+    expected = tuple(conv(torch.zeros(1, *in_shape)).shape[1:])
+    actual = student.conv2d_output_shape(
+        in_shape, kernel_size, num_filters, stride=stride, padding=padding, dilation=dilation
+    )
+    check_tuple_of_ints(actual, expected, name="conv2d_output_shape")
+
+
+# 1.1c: the handout's example is C=5, L=7, K=3, S=2 with one filter (L_out = 3).
+
+EXAMPLE = (5, 7, 3, 2)  # (C, L, K, S)
+
+FORWARD_CASES = {  # (F, C, L, K, S)
+    "example": (1, *EXAMPLE),
+    "F3-K4-S1": (3, 2, 9, 4, 1),
+    "F2-K2-S3": (2, 3, 10, 2, 3),
+    "F4-K5-L5": (4, 1, 5, 5, 1),
+}
+
+ONE_FILTER_CASES = {  # (C, L, K, S), F = 1
+    "example": EXAMPLE,
+    "K2-S1": (3, 6, 2, 1),
+    "K4-S3": (2, 11, 4, 3),
+}
+
+GRAD_CASES = {  # (F, C, L, K, S)
+    "F1-S1": (1, 2, 6, 3, 1),
+    "F2-S2": (2, 3, 8, 3, 2),
+    "F3-K4-S1": (3, 2, 9, 4, 1),
+    "F2-K2-S3": (2, 4, 11, 2, 3),
+    "F4-K5-S2": (4, 1, 9, 5, 2),
+}
+
+
+@question("1.1c.i")
+@pytest.mark.parametrize("seed, F_, C, L, K, S", cases(FORWARD_CASES, 100))
+def test_conv1d_forward(student, seed: int, F_: int, C: int, L: int, K: int, S: int) -> None:
+    x, W = conv_inputs(seed, F_, C, L, K)
+    check_close(student.conv1d_forward(x, W, stride=S), torch_conv1d(x, W, S), RTOL, ATOL, name="out")
+
+
+@question("1.1c.ii")
+def test_conv1d_jacobian_W_example_shape(student) -> None:
+    C, L, K, S = EXAMPLE
+    x, W = conv_inputs(190, 1, C, L, K)
+    check_shape(student.conv1d_jacobian_W(x, W, stride=S), (3, 1, 5, 3), name="J")
+
+
+@question("1.1c.ii")
+@pytest.mark.parametrize("seed, C, L, K, S", cases(ONE_FILTER_CASES, 200))
+def test_conv1d_jacobian_W(student, seed: int, C: int, L: int, K: int, S: int) -> None:
+    x, W = conv_inputs(seed, 1, C, L, K)
+    expected = jacobian(partial(torch_conv1d, stride=S), x, W, wrt=1)[0]  # (L_out, 1, C, K)
+    check_close(student.conv1d_jacobian_W(x, W, stride=S), expected, RTOL, ATOL, name="J")
+
+
+@question("1.1c.iii")
+def test_conv1d_jacobian_x_example_shape(student) -> None:
+    C, L, K, S = EXAMPLE
+    x, W = conv_inputs(290, 1, C, L, K)
+    check_shape(student.conv1d_jacobian_x(x, W, stride=S), (3, 5, 7), name="J")
+
+
+@question("1.1c.iii")
+@pytest.mark.parametrize("seed, C, L, K, S", cases(ONE_FILTER_CASES, 300))
+def test_conv1d_jacobian_x(student, seed: int, C: int, L: int, K: int, S: int) -> None:
+    x, W = conv_inputs(seed, 1, C, L, K)
+    expected = jacobian(partial(torch_conv1d, stride=S), x, W, wrt=0)[0]  # (L_out, C, L)
+    check_close(student.conv1d_jacobian_x(x, W, stride=S), expected, RTOL, ATOL, name="J")
+
+
+@question("1.1c.iv")
+@pytest.mark.parametrize("seed, F_, C, L, K, S", cases(GRAD_CASES, 400))
+def test_conv1d_grad_W(student, seed: int, F_: int, C: int, L: int, K: int, S: int) -> None:
+    x, W = conv_inputs(seed, F_, C, L, K)
+    grad_out = randn(seed + 2, *torch_conv1d(x, W, S).shape)  # a random upstream gradient, never all ones
+    expected = vjp(partial(torch_conv1d, stride=S), (x, W), grad_out, wrt=1)
+    check_close(student.conv1d_grad_W(x, W, grad_out, stride=S), expected, RTOL, ATOL, name="dl/dW")

@@ -1,0 +1,78 @@
+"""1.2.1 Gated RNN: the shape of c, the forward values and dl/dW_x.
+
+The ground truth is the handout's recurrence written out step by step below, and autograd
+through it for the gradient; reference.py is not consulted.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.rubric import check_close, check_pair, check_shape, question, randn
+
+# Tolerances for every value check in this rubric: loose enough that an answer computed in
+# float32 (relative error ~1e-7 per operation) passes, tight enough that any wrong formula fails.
+RTOL = 1e-4
+ATOL = 1e-6
+
+
+def gated_rnn(
+    x: torch.Tensor, W_c: torch.Tensor, W_h: torch.Tensor, W_x: torch.Tensor
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """h[1..T] and c[1..T] as lists, so that autograd can report the gradient of each h[t]."""
+    h = x.new_zeros(W_h.shape[0])
+    hs, cs = [], []
+    for x_t in x:
+        c = torch.sigmoid(W_c @ x_t + W_h @ h)
+        h = c * h + (1 - c) * (W_x @ x_t)
+        hs.append(h)
+        cs.append(c)
+    return hs, cs
+
+
+def rnn_inputs(seed: int, T: int, n: int, m: int) -> tuple[torch.Tensor, ...]:
+    """x (T, n), W_c (m, n), W_h (m, m), W_x (m, n)."""
+    return randn(seed, T, n), randn(seed + 1, m, n), randn(seed + 2, m, m), randn(seed + 3, m, n)
+
+
+# (seed, T, n, m); n != m in all but one case, so that mixing up n and m shows as a wrong shape.
+SHAPE_CASES = [pytest.param(500, 4, 3, 5, id="n3-m5"), pytest.param(510, 5, 4, 2, id="n4-m2")]
+FORWARD_CASES = [
+    pytest.param(520, 5, 3, 3, id="n3-m3"),
+    pytest.param(530, 4, 2, 4, id="n2-m4"),
+    pytest.param(540, 6, 5, 2, id="n5-m2"),
+]
+GRAD_CASES = [pytest.param(550, 5, 3, 4, id="n3-m4"), pytest.param(560, 6, 4, 2, id="n4-m2")]
+
+
+@question("1.2.1b")
+@pytest.mark.parametrize("seed, T, n, m", SHAPE_CASES)
+def test_c_shape(student, seed: int, T: int, n: int, m: int) -> None:
+    _, c = check_pair(student.gated_rnn_forward(*rnn_inputs(seed, T, n, m)), name="gated_rnn_forward")
+    check_shape(c, (T, m), name="c")
+
+
+@question("1.2.1c")
+@pytest.mark.parametrize("seed, T, n, m", FORWARD_CASES)
+def test_forward_values(student, seed: int, T: int, n: int, m: int) -> None:
+    inputs = rnn_inputs(seed, T, n, m)
+    hs, cs = gated_rnn(*inputs)
+    h, c = check_pair(student.gated_rnn_forward(*inputs), name="gated_rnn_forward")
+    check_close(h, torch.stack(hs), RTOL, ATOL, name="h")
+    check_close(c, torch.stack(cs), RTOL, ATOL, name="c")
+
+
+@question("1.2.1c")
+@pytest.mark.parametrize("seed, T, n, m", GRAD_CASES)
+def test_grad_Wx(student, seed: int, T: int, n: int, m: int) -> None:
+    x, W_c, W_h, W_x = rnn_inputs(seed, T, n, m)
+    upstream = randn(seed + 4, T, m)  # the loss is sum_t upstream[t] . h[t]
+    W_x = W_x.requires_grad_()
+    hs, cs = gated_rnn(x, W_c, W_h, W_x)
+    for h in hs:
+        h.retain_grad()
+    sum(torch.dot(g, h) for g, h in zip(upstream, hs)).backward()
+    grad_h = torch.stack([h.grad for h in hs])  # total dl/dh[t], later steps included
+    c = torch.stack(cs).detach()
+    check_close(student.gated_rnn_grad_Wx(x, c, grad_h), W_x.grad, RTOL, ATOL, name="dl/dW_x")
