@@ -18,6 +18,8 @@ def _notebook_source(data: str) -> str:
         cells = notebook["cells"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise SubmissionError(f"not a valid Jupyter notebook: {exc}") from exc
+    if not isinstance(cells, list):
+        raise SubmissionError("not a valid Jupyter notebook: 'cells' is not a list")
     chunks: list[str] = []
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

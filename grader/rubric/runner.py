@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import io
 import os
+import sys
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -55,8 +56,17 @@ def run_rubric(rubric: Rubric, student: Callable[[], Any]) -> list[TestOutcome]:
         "-p", "no:terminal",
         "-p", "no:stepwise",
     ]
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        exit_code = pytest.main(args, plugins=[plugin])
+    before = set(sys.modules)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            exit_code = pytest.main(args, plugins=[plugin])
+    finally:
+        # pytest names test modules by their path inside the rubric ("test_conv") and reuses a
+        # cached one: forget them, or a worker would grade with last version's tests (or hw2's
+        # test_conv.py for hw3).
+        for name in set(sys.modules) - before:
+            if getattr(sys.modules[name], "__file__", None) and Path(sys.modules[name].__file__).is_relative_to(rubric.directory):
+                del sys.modules[name]
     plugin.raise_problems()
     if plugin.internal_errors:
         raise GradingAborted("\n".join(plugin.internal_errors))

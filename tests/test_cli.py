@@ -1,0 +1,76 @@
+"""The `grader` command as a user runs it: a fresh process each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT, SUBMISSIONS
+
+HW2 = ROOT / "rubrics" / "hw2"
+
+
+def grader(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_grade_json_is_one_gradescope_document():
+    done = grader("grade", str(SUBMISSIONS / "buggy_grad_W_ones.py"), "--assignment", "hw2", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) == {"score", "execution_time", "output", "tests"}
+    assert result["score"] == 32.0
+    numbers = [t["number"] for t in result["tests"]]
+    assert numbers[:3] == ["1.1a", "1.1b", "1.1c.i"] and "1.2.1a" not in numbers  # manual ones excluded
+    entry = next(t for t in result["tests"] if t["number"] == "1.1c.iv")
+    assert set(entry) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
+    assert (entry["score"], entry["max_score"], entry["status"], entry["visibility"]) == (0, 5, "failed", "after_due_date")
+    assert "largest error" in entry["output"]
+
+
+def test_grade_prints_a_table_and_exits_zero_for_a_zero_score():
+    done = grader("grade", str(HW2 / "handout" / "hw2.py"), "-a", "hw2")
+    assert done.returncode == 0, done.stderr
+    assert "0 / 37 auto points" in done.stdout
+    assert "is not implemented" in done.stdout and "manual" in done.stdout
+
+
+def test_grade_a_notebook():
+    done = grader("grade", str(SUBMISSIONS / "correct_notebook.ipynb"), "-a", "hw2", "--json")
+    assert json.loads(done.stdout)["score"] == 37.0
+
+
+def test_an_unknown_assignment_is_a_grader_error():
+    done = grader("grade", str(HW2 / "reference.py"), "-a", "hw99")
+    assert done.returncode == 2
+    assert "no rubric.toml" in done.stderr
+
+
+def test_rubric_check_grades_the_reference(tmp_path):
+    done = grader("rubric", "check", str(HW2))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok: 20 questions, 58 tests, 37 auto + 13 manual points" in done.stdout
+
+
+def test_rubric_check_fails_when_the_reference_loses_points(tmp_path):
+    import shutil
+
+    broken = tmp_path / "hw2"
+    shutil.copytree(HW2, broken)
+    reference = broken / "reference.py"
+    reference.write_text(reference.read_text().replace("return math.log(num_classes)", "return 0.0"))
+    done = grader("rubric", "check", str(broken))
+    assert done.returncode == 2
+    assert "the reference earns" in done.stderr
+
+
+def test_sandbox_check_lists_every_layer():
+    done = grader("sandbox", "check")
+    assert done.returncode == 0
+    for layer in ("network", "cgroup", "rlimits", "uid", "landlock", "seccomp"):
+        assert layer in done.stdout
+    if os.geteuid() == 0 and os.environ.get("CI"):
+        assert "off" not in done.stdout, done.stdout  # CI machines have every layer

@@ -1,0 +1,109 @@
+"""The rubric loader and the collection checks fail with messages that say what to fix."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.rubric.runner import run_rubric
+from grader.rubric.spec import Limits, RubricError, load_rubric
+
+RUBRIC = """
+[assignment]
+id = "demo"
+module = "demo"
+total_points = 3
+[limits]
+call_timeout_s = 5
+[[questions]]
+id = "q1"
+points = 2
+[[questions]]
+id = "q2"
+points = 1
+grading = "manual"
+visibility = "hidden"
+"""
+TESTS = """
+from grader.rubric import question, check_int
+
+@question("q1")
+def test_add(student, reference):
+    check_int(student.add(1, 2), reference.add(1, 2))
+"""
+
+
+def make_rubric(tmp_path: Path, toml: str = RUBRIC, tests: str = TESTS) -> Path:
+    (tmp_path / "rubric.toml").write_text(textwrap.dedent(toml))
+    (tmp_path / "test_demo.py").write_text(textwrap.dedent(tests))
+    (tmp_path / "reference.py").write_text("def add(a, b):\n    return a + b\n")
+    return tmp_path
+
+
+def test_a_valid_rubric_loads_with_its_questions_limits_and_hash(tmp_path):
+    rubric = load_rubric(make_rubric(tmp_path))
+    assert [q.id for q in rubric.questions] == ["q1", "q2"]
+    assert rubric.question("q2").visibility == "hidden" and not rubric.question("q2").auto
+    assert rubric.limits == Limits(call_timeout_s=5)
+    assert (rubric.auto_points, rubric.total_points) == (2, 3)
+    assert len(rubric.content_hash) == 16
+
+
+def test_the_hash_changes_with_the_tests_but_not_the_handout(tmp_path):
+    directory = make_rubric(tmp_path)
+    before = load_rubric(directory).content_hash
+    (directory / "handout").mkdir()
+    (directory / "handout" / "demo.py").write_text("def add(a, b):\n    raise NotImplementedError\n")
+    assert load_rubric(directory).content_hash == before
+    (directory / "test_demo.py").write_text(TESTS + "\n# a changed test\n")
+    assert load_rubric(directory).content_hash != before
+
+
+@pytest.mark.parametrize("toml, message", [
+    (RUBRIC.replace("total_points = 3", "total_points = 4"), "questions add up to 3 points but total_points is 4"),
+    (RUBRIC.replace('grading = "manual"', 'grading = "robot"'), "'robot' is not one of auto, manual"),
+    (RUBRIC.replace('visibility = "hidden"', 'visibility = "secret"'), "is not one of visible, hidden, after_due_date"),
+    (RUBRIC.replace('id = "q2"', 'id = "q1"'), "question id 'q1' appears twice"),
+    (RUBRIC.replace("points = 2", "points = -2"), "points must be a positive number"),
+    (RUBRIC.replace("call_timeout_s = 5", "call_timeout = 5"), "unknown keys call_timeout"),
+    (RUBRIC.replace("[assignment]", "[assignment"), "rubric.toml"),
+])
+def test_bad_rubric_toml_is_refused_with_a_clear_message(tmp_path, toml, message):
+    with pytest.raises(RubricError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_rubric(make_rubric(tmp_path, toml=toml))
+
+
+def run_reference(directory: Path) -> None:
+    rubric = load_rubric(directory)
+    run_rubric(rubric, lambda: __import__("types").SimpleNamespace(add=lambda a, b: a + b))
+
+
+@pytest.mark.parametrize("tests, message", [
+    (TESTS.replace('@question("q1")', '@question("q9")'), "unknown question id 'q9'"),
+    (TESTS.replace('@question("q1")\n', ""), "needs exactly one @question"),
+    (TESTS.replace('@question("q1")', '@question("q2")'), "question 'q2' is graded by hand"),
+    (TESTS.replace('@question("q1")', '@question("q1")\n@question("q1")'), "needs exactly one @question"),
+    (TESTS + "\n@question('q1')\ndef test_broken(:\n    pass\n", "could not be collected"),
+])
+def test_bad_rubric_tests_are_refused_with_a_clear_message(tmp_path, tests, message):
+    with pytest.raises(RubricError, match=message):
+        run_reference(make_rubric(tmp_path, tests=tests))
+
+
+def test_an_auto_question_without_tests_is_refused(tmp_path):
+    toml = RUBRIC + '\n[[questions]]\nid = "q3"\npoints = 1\n'
+    with pytest.raises(RubricError, match="auto question 'q3' has no test"):
+        run_reference(make_rubric(tmp_path, toml=toml.replace("total_points = 3", "total_points = 4")))
+
+
+def test_a_changed_rubric_is_used_at_once_in_the_same_process(tmp_path):
+    """A long-running worker must grade with the tests of the rubric version it was given."""
+    directory = make_rubric(tmp_path)
+    student = __import__("types").SimpleNamespace(add=lambda a, b: a + b + 1)
+    before = run_rubric(load_rubric(directory), lambda: student)
+    (directory / "test_demo.py").write_text(TESTS.replace("check_int(student.add(1, 2), reference.add(1, 2))",
+                                                          "check_int(student.add(1, 2), 4)"))
+    after = run_rubric(load_rubric(directory), lambda: student)
+    assert [o.passed for o in before] == [False] and [o.passed for o in after] == [True]
