@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT, SUBMISSIONS
 
@@ -56,8 +61,6 @@ def test_rubric_check_grades_the_reference(tmp_path):
 
 
 def test_rubric_check_fails_when_the_reference_loses_points(tmp_path):
-    import shutil
-
     broken = tmp_path / "hw2"
     shutil.copytree(HW2, broken)
     reference = broken / "reference.py"
@@ -74,3 +77,42 @@ def test_sandbox_check_lists_every_layer():
         assert layer in done.stdout
     if os.geteuid() == 0 and os.environ.get("CI"):
         assert "off" not in done.stdout, done.stdout  # CI machines have every layer
+
+
+@pytest.fixture
+def scratch():
+    """A directory uid 65534 can reach (pytest's own tmp_path is inside a root-only folder)."""
+    directory = Path(tempfile.mkdtemp(prefix="grader-unprivileged-"))
+    os.chmod(directory, 0o755)
+    os.chown(directory, 65534, 65534)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_unprivileged(scratch: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`grader ARGS` as uid 65534, where cgroups, the uid switch and namespaces are unavailable."""
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "GRADER_SANDBOX_ROOT": str(scratch / "boxes"),
+                   "GRADER_DATA_DIR": str(scratch), **env}
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-m", "grader", *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
+def test_missing_layers_are_reported_and_grading_still_runs(scratch):
+    check = run_unprivileged(scratch, "sandbox", "check")
+    assert check.returncode == 0, check.stderr
+    assert "grading runs, but without:" in check.stderr and "uid" in check.stderr
+    done = run_unprivileged(scratch, "grade", str(SUBMISSIONS / "correct_loops.py"), "-a", "hw2", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["score"] == 37.0
+    assert "Isolation warnings:" in result["output"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
+def test_production_mode_refuses_to_grade_without_every_layer(scratch):
+    done = run_unprivileged(scratch, "grade", str(SUBMISSIONS / "correct_loops.py"), "-a", "hw2",
+                            GRADER_REQUIRE_ISOLATION="true")
+    assert done.returncode == 2
+    assert "refusing to grade: isolation layers missing" in done.stderr
