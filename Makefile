@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 .PHONY: install test run bench clean
 
 # Debian's interpreter, not one under /root: the sandbox's unprivileged uid must read the stdlib.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/ensure-chromium.sh
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[test]'
+	bash scripts/ensure-chromium.sh
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -16,5 +17,11 @@ install: $(STAMP)
 test: install
 	$(VENV)/bin/python -m pytest -q
 
+run: install
+	$(VENV)/bin/python -m grader.devserver
+
+bench: install
+	$(VENV)/bin/python -m benchmarks
+
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info .bench
