@@ -44,6 +44,7 @@ class ChildSpec:
     read_paths: list[Path]
     device_paths: list[Path]
     cgroup: SandboxCgroup
+    seccomp_filter: object | None
     layers: dict[str, str] = field(default_factory=dict)
 
 
@@ -101,7 +102,7 @@ def isolate(spec: ChildSpec, channel_fd: int) -> None:
     spec.layers["rlimits"] = "on"
     _layer(spec, "uid", lambda: _drop_privileges(spec))
     _layer(spec, "landlock", lambda: f"ABI {landlock.restrict(spec.read_paths, [spec.workdir], spec.device_paths)}")
-    _layer(spec, "seccomp", seccomp.install)
+    _layer(spec, "seccomp", lambda: seccomp.install(spec.seccomp_filter))
     torch.set_num_threads(spec.threads)
 
 

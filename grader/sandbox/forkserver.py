@@ -11,6 +11,7 @@ request carries the sandbox's channel socket as an SCM_RIGHTS file descriptor.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import select
 import signal
@@ -20,6 +21,8 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader.sandbox.limits import CgroupManager, SandboxCgroup
 
 CONTROL_PACKET = 1 << 16
 CLONE_NEWNET = 0x40000000
@@ -69,11 +72,16 @@ def _drop_network() -> str:
 
 class _Server:
     def __init__(self, control: socket.socket) -> None:
-        from grader.sandbox.limits import CgroupManager
+
+        from grader.sandbox import seccomp
 
         self.control = control
         self.cgroups = CgroupManager()
-        self.children: dict[int, object] = {}
+        try:
+            self.seccomp_filter: object | None = seccomp.build()
+        except RuntimeError:
+            self.seccomp_filter = None  # each sandbox reports the layer as off
+        self.children: dict[int, SandboxCgroup] = {}
         self.network = _drop_network()
         self.wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
@@ -122,7 +130,8 @@ class _Server:
             workdir=Path(request["workdir"]), output_path=Path(request["output"]), module=request["module"],
             limits=limits, device=device, threads=request["threads"], uid=request["uid"], gid=request["gid"],
             read_paths=read_paths() + (cuda_read_paths() if device == "cuda" else []),
-            device_paths=device_paths(device), cgroup=cgroup, layers={"network": self.network},
+            device_paths=device_paths(device), cgroup=cgroup, seccomp_filter=self.seccomp_filter,
+            layers={"network": self.network},
         )
         pid = os.fork()
         if pid == 0:
@@ -141,10 +150,11 @@ class _Server:
             if pid == 0:
                 return
             cgroup = self.children.pop(pid, None)
-            oom = bool(cgroup and cgroup.oom_killed())
-            if cgroup:
-                cgroup.remove()
-            self.control.send(encode({"exited": pid, "status": status, "oom": oom}))
+            if cgroup is None:
+                continue
+            cgroup.kill_all()  # nothing of it may outlive it (fork is refused anyway)
+            self.control.send(encode({"exited": pid, "status": status, "oom": cgroup.oom_killed()}))
+            cgroup.remove()  # after answering: removing a memory cgroup takes milliseconds
 
     def _shutdown(self) -> None:
         for pid, cgroup in self.children.items():
@@ -152,14 +162,18 @@ class _Server:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            cgroup.remove()  # type: ignore[attr-defined]
+            cgroup.kill_all()
+            cgroup.remove()
 
 
 def serve(control_fd: int) -> None:
     _warm_up()
     from grader.sandbox import child  # noqa: F401 - imported before any fork, so children never read it
 
-    _Server(socket.socket(fileno=control_fd)).run()
+    server = _Server(socket.socket(fileno=control_fd))
+    gc.collect()
+    gc.freeze()  # children then don't touch (and copy) every inherited object when they collect
+    server.run()
 
 
 # ---------------------------------------------------------------- client side (the trusted engine)

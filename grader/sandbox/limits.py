@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,12 +62,15 @@ class SandboxCgroup:
             pass
         return False
 
-    def remove(self) -> None:
-        """Kill whatever is left in the cgroup, then remove it."""
-        for directory in {self.memory, self.pids} - {None}:
+    def _directories(self) -> list[Path]:
+        return [d for d in {self.memory, self.pids} if d is not None]
+
+    def kill_all(self) -> None:
+        """SIGKILL whatever is still in the cgroup, until it is empty."""
+        for directory in self._directories():
             for _ in range(50):
                 try:
-                    pids = [int(p) for p in (directory / "cgroup.procs").read_text().split()]  # type: ignore[operator]
+                    pids = [int(p) for p in (directory / "cgroup.procs").read_text().split()]
                 except OSError:
                     break
                 if not pids:
@@ -76,12 +80,12 @@ class SandboxCgroup:
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
-                try:
-                    os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    pass
+                time.sleep(0.001)
+
+    def remove(self) -> None:
+        for directory in self._directories():
             try:
-                directory.rmdir()  # type: ignore[union-attr]
+                directory.rmdir()
             except OSError:
                 pass
 

@@ -74,10 +74,13 @@ class Sandbox:
         finally:
             theirs.close()
         self.dead = False
+        self._reaped = False
+        self._exit: ExitInfo | None = None
         self.layers: dict[str, str] = {}
         try:
             hello = self._receive(timeout, "while being imported")
         except StudentFault as exc:
+            self.close()
             raise ImportFailed(str(exc)) from None
         if "import_error" not in hello and hello.get("ready") is not True:
             self.close()
@@ -111,7 +114,7 @@ class Sandbox:
 
     def _ended(self, during: str) -> str:
         self.dead = True
-        return describe_exit(self.server.wait_exit(self.pid, timeout=5), self.limits, during)
+        return describe_exit(self.reap(), self.limits, during)
 
     def call(self, function: str, args: tuple, kwargs: dict, timeout: float) -> Any:
         during = f"in {function}()"
@@ -132,12 +135,19 @@ class Sandbox:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            self.server.wait_exit(self.pid, timeout=5)
             self.dead = True
+
+    def reap(self) -> ExitInfo | None:
+        """How it ended, once the fork server has reaped it (and killed anything it left)."""
+        if not self._reaped:
+            self._reaped = True
+            self._exit = self.server.wait_exit(self.pid, timeout=5)
+        return self._exit
 
     def close(self) -> None:
         self.channel.close()
         self.kill()
+        self.reap()
 
 
 class SubmissionSandbox:
@@ -182,6 +192,8 @@ class SubmissionSandbox:
         if self._import_failure:
             raise StudentFault(self._import_failure)
         if self._sandbox is None or self._sandbox.dead:
+            if self._sandbox is not None:
+                self._sandbox.close()
             try:
                 self._sandbox = self._start()
             except ImportFailed as exc:

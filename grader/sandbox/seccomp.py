@@ -29,8 +29,8 @@ except (ImportError, OSError, RuntimeError) as exc:
     _unavailable = f"{type(exc).__name__}: {exc}"
 
 
-def install() -> None:
-    """Load the filter into this process (needs no_new_privs or CAP_SYS_ADMIN). Irreversible."""
+def build() -> object:
+    """The filter, built once in the fork server; each sandbox only loads it."""
     if sc is None:
         raise RuntimeError(f"libseccomp unavailable ({_unavailable})")
     refuse = sc.ERRNO(errno.EPERM)
@@ -39,4 +39,11 @@ def install() -> None:
         flt.add_rule(refuse, name)
     flt.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
-    flt.load()
+    return flt
+
+
+def install(flt: object | None) -> None:
+    """Load the filter into this process (needs no_new_privs or CAP_SYS_ADMIN). Irreversible."""
+    if flt is None:
+        raise RuntimeError(f"libseccomp unavailable ({_unavailable})")
+    flt.load()  # type: ignore[attr-defined]
