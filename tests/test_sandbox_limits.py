@@ -225,3 +225,18 @@ def test_values_that_are_not_plain_data_are_refused(sandboxed):
         student.subclass()
     with pytest.raises(StudentFault, match="AlwaysEqual is not plain data"):
         student.custom()
+
+
+def test_an_oversized_reply_is_refused_without_being_read(sandboxed):
+    student = sandboxed("""
+        import os, struct
+        def run():
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, struct.pack("!II", 1 << 30, 1 << 30))
+                except OSError:
+                    pass
+            return 1
+    """)
+    with pytest.raises(StudentFault, match="malformed data in run"):
+        student.run()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 HEADER = struct.Struct("!II")  # JSON length, buffer length
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # HW2 values are kilobytes; this bounds what a sandbox can make the worker hold
 MAX_DEPTH = 32
 
 _DTYPES: dict[str, tuple[torch.dtype, np.dtype]] = {
