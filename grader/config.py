@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -21,7 +22,7 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str = ""
     broker_url: str = ""
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str = DEV_SECRET
 
     # Sandbox
     sandbox_root: Path = Path("/tmp/grader-sandboxes")
@@ -42,6 +43,16 @@ class Settings(BaseSettings):
     hard_limit_grace_s: float = Field(60.0, description="added to the rubric's submission_timeout_s: the task's hard limit")
     reconcile_after_s: float = Field(600.0, description="queued or running this long without progress: enqueue again")
     reconcile_interval_s: float = Field(60.0, description="how often the beat scheduler runs the reconciler")
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> "Settings":
+        """Production must not run on the laptop defaults: a known secret or missing isolation."""
+        if self.production:
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError("GRADER_SECRET_KEY must be set to a random value of 32+ characters in production")
+            if not self.require_isolation:
+                raise ValueError("GRADER_REQUIRE_ISOLATION must be true in production")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,6 +12,8 @@ from grader.engine import Engine
 from grader.rubric.spec import Rubric, load_rubric
 from grader.scoring import GradeReport
 
+pytest_plugins = ["tests.fixtures.services"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "tests" / "submissions"
 
