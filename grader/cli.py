@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from grader import cli_service
 from grader.config import get_settings
 from grader.engine import Engine, GradingAborted
 from grader.rubric.spec import Rubric, RubricError, load_rubric
@@ -22,6 +23,7 @@ rubric_app = typer.Typer(help="Rubric authoring.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The sandbox that runs student code.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(cli_service.app)  # regrade, scores, users, reconcile, db: merged at the top level
 
 err = Console(stderr=True)
 

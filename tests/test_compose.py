@@ -37,6 +37,10 @@ def test_cpu_worker_takes_only_the_cpu_queue_without_a_gpu(services: dict) -> No
     assert "deploy" not in worker
 
 
+def test_exactly_one_service_runs_the_reconcilers_beat(services: dict) -> None:
+    assert [name for name, s in services.items() if "--beat" in (s.get("command") or [])] == ["worker-cpu"]
+
+
 def test_app_services_wait_for_the_migration_and_use_postgres_and_redis(services: dict) -> None:
     for name in ("api", "worker-gpu", "worker-cpu"):
         service = services[name]

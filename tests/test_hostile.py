@@ -257,10 +257,11 @@ def test_nothing_of_one_submission_reaches_the_next(grade_attack):
 
 
 def test_no_process_of_a_submission_outlives_its_grading(grade_attack):
-    uid = get_settings().sandbox_uid
-    grade_attack("""
-        import threading, time
+    report = grade_attack("""
+        import os, threading, time
         threading.Thread(target=time.sleep, args=(600,), daemon=False).start()
+        print("sandbox pid", os.getpid())
     """)
-    leftovers = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
-    assert leftovers == []
+    pids = [int(line.split()[-1]) for line in report.student_output.splitlines() if line.startswith("sandbox pid")]
+    assert pids, report.student_output
+    assert [pid for pid in pids if os.path.exists(f"/proc/{pid}")] == []

@@ -83,8 +83,6 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped[User] = relationship()
-
 
 class Course(Base):
     __tablename__ = "courses"
@@ -103,9 +101,6 @@ class Enrolment(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[CourseRole]
-
-    course: Mapped[Course] = relationship()
-    user: Mapped[User] = relationship()
 
 
 class Assignment(Base):
@@ -199,10 +194,7 @@ class GradingRun(Base):
     output: Mapped[str] = mapped_column(Text, default="")
     student_output: Mapped[str] = mapped_column(Text, default="")
 
-    submission: Mapped[Submission] = relationship()
-    questions: Mapped[list[QuestionScore]] = relationship(
-        back_populates="run", cascade="all, delete-orphan", order_by="QuestionScore.id"
-    )
+    questions: Mapped[list[QuestionScore]] = relationship(cascade="all, delete-orphan", order_by="QuestionScore.id")
 
 
 class QuestionScore(Base):
@@ -223,8 +215,6 @@ class QuestionScore(Base):
     total_tests: Mapped[int]
     feedback: Mapped[str] = mapped_column(Text)
 
-    run: Mapped[GradingRun] = relationship(back_populates="questions")
-
 
 class ManualGrade(Base):
     """An instructor's score for one question of one submission; it overrides an auto score."""
@@ -241,8 +231,6 @@ class ManualGrade(Base):
     rubric_hash: Mapped[str] = mapped_column(String(64))
     graded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    grader: Mapped[User | None] = relationship()
-
 
 class RegradeBatch(Base):
     """Progress and the diff are computed from the items, so workers never contend on this row."""
@@ -257,7 +245,6 @@ class RegradeBatch(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     assignment: Mapped[Assignment] = relationship()
-    requested_by: Mapped[User | None] = relationship()
 
 
 class RegradeItem(Base):
@@ -276,7 +263,3 @@ class RegradeItem(Base):
     old_run_id: Mapped[int | None] = mapped_column(ForeignKey("grading_runs.id", ondelete="SET NULL"))
     new_run_id: Mapped[int | None] = mapped_column(ForeignKey("grading_runs.id", ondelete="SET NULL"))
     status: Mapped[RegradeItemStatus] = mapped_column(default=RegradeItemStatus.pending)
-
-    submission: Mapped[Submission] = relationship()
-    old_run: Mapped[GradingRun | None] = relationship(foreign_keys=[old_run_id])
-    new_run: Mapped[GradingRun | None] = relationship(foreign_keys=[new_run_id])

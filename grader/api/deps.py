@@ -1,0 +1,72 @@
+"""Request dependencies shared by the API and the pages: a DB session and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, NamedTuple
+
+from fastapi import Depends, HTTPException, Request, UploadFile, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from grader.config import Settings, get_settings
+from grader.db.models import User
+from grader.services import users
+from grader.services.errors import Rejected
+from grader.web.session import SAFE_METHODS, session_user_id
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An API token from POST /api/auth/token")
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as db:
+        yield db
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_db)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def get_session_user(request: Request, db: SessionDep) -> User | None:
+    """The user logged in through the login page, if any."""
+    user_id = session_user_id(request)
+    return db.get(User, user_id) if user_id is not None else None
+
+
+def get_current_user(request: Request, db: SessionDep, credentials: BearerDep) -> User:
+    """A bearer token, or (for reads only, so a cross-site form can't write) the page session."""
+    if credentials is not None:
+        user = users.user_for_token(db, credentials.credentials)
+        if user is None:
+            raise _unauthorized("invalid or revoked API token")
+        return user
+    if request.method in SAFE_METHODS:
+        user = get_session_user(request, db)
+        if user is not None:
+            return user
+    raise _unauthorized("not authenticated: send an API token as 'Authorization: Bearer <token>'")
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+class Upload(NamedTuple):
+    filename: str
+    data: bytes
+
+
+def read_upload(file: UploadFile, settings: SettingsDep) -> Upload:
+    """The uploaded file's bytes, never more than the limit in memory (the services check the rest)."""
+    limit = settings.max_upload_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise Rejected(413, f"{file.filename!r} is larger than the upload limit of {limit:,} bytes")
+    return Upload(file.filename or "", data)
+
+
+UploadDep = Annotated[Upload, Depends(read_upload)]

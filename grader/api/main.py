@@ -1,0 +1,59 @@
+"""The ASGI app: JSON API under /api (OpenAPI at /docs), pages at /, static files at /static."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from grader.api.docs import add_docs
+from grader.api.routes import assignments, auth, gradebook, manual_grades, regrades, submissions
+from grader.config import get_settings
+from grader.db.session import session_factory
+from grader.services.errors import ServiceError
+from grader.web import pages
+from grader.web.rendering import STATIC_DIR, error_page
+
+API_PREFIX = "/api"
+SESSION_MAX_AGE_S = 12 * 3600
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (auth, assignments, submissions, gradebook, manual_grades, regrades):
+        router.include_router(module.router)
+    return router
+
+
+async def service_error(request: Request, exc: ServiceError) -> Response:
+    """The services' errors carry their HTTP status: JSON for the API, an error page for pages."""
+    if request.url.path.startswith(API_PREFIX):
+        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    return error_page(request, exc.status_code, exc.message)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="DL autograder",
+        summary="Upload homework, get it graded in a sandbox, see and export the scores.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.sessionmaker = session_factory()
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="grader_session",
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=settings.production,
+    )
+    app.include_router(api_router())
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    add_docs(app)
+    app.add_exception_handler(ServiceError, service_error)
+    app.add_exception_handler(pages.LoginRequired, pages.login_redirect)
+    return app

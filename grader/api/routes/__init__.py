@@ -1,0 +1,1 @@
+"""One APIRouter per module; grader.api.main mounts them all under /api."""

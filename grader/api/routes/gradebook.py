@@ -1,0 +1,41 @@
+"""The instructor's gradebook of an assignment: JSON with statistics, or a Canvas CSV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from grader.api.deps import CurrentUser, SessionDep
+from grader.api.schemas import GradebookPublic
+from grader.services import courses, gradebook
+
+router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"])
+
+
+@router.get("/gradebook", response_model=GradebookPublic)
+def get_gradebook(assignment_id: int, db: SessionDep, user: CurrentUser) -> GradebookPublic:
+    """Every enrolled student's latest submission, scored per question, with per-question stats."""
+    book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
+    return GradebookPublic(
+        assignment_id=assignment_id,
+        rubric_hash=book.rubric_hash,
+        max_score=book.max_score,
+        questions=book.questions,
+        rows=book.rows,
+        stats=gradebook.question_stats(book),
+    )
+
+
+@router.get(
+    "/gradebook.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "Canvas-importable gradebook"}},
+)
+def get_gradebook_csv(assignment_id: int, db: SessionDep, user: CurrentUser) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    csv_text = gradebook.gradebook_csv(gradebook.gradebook(db, user, assignment))
+    filename = f"{assignment.slug}-gradebook.csv"
+    return Response(
+        csv_text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

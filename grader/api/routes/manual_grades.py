@@ -1,0 +1,21 @@
+"""Instructors' scores for the questions graded by hand."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from grader.api.deps import CurrentUser, SessionDep
+from grader.api.schemas import ManualGradeIn, ManualGradePublic
+from grader.db.models import ManualGrade
+from grader.services import manual_grades, submissions
+
+router = APIRouter(tags=["manual grades"])
+
+
+@router.put("/submissions/{submission_id}/manual-grades/{question_id}", response_model=ManualGradePublic)
+def set_manual_grade(
+    submission_id: int, question_id: str, body: ManualGradeIn, db: SessionDep, user: CurrentUser
+) -> ManualGrade:
+    """Create or replace the grade of one question (it overrides an auto score)."""
+    submission = submissions.get_submission(db, user, submission_id)
+    return manual_grades.set_manual_grade(db, user, submission, question_id, body.score, body.comment)

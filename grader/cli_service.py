@@ -1,0 +1,204 @@
+"""Service commands for operators: regrade, scores, users, the reconciler and migrations.
+
+They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
+(`--by EMAIL`, by default the first admin), so the services' permission checks still apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Annotated, NoReturn
+
+import typer
+from alembic import command
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.config import get_settings
+from grader.db.models import Role, User
+from grader.db.session import alembic_config, session_scope
+from grader.services import courses, gradebook, regrades, users
+from grader.services.errors import ServiceError
+from grader.services.reconcile import reconcile as reconcile_stuck
+
+POLL_S = 0.5
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+AssignmentArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
+CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if several courses use the slug")]
+ByOpt = Annotated[str | None, typer.Option("--by", help="act as this admin or instructor (default: the first admin)")]
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _operator(db: Session, email: str | None) -> User:
+    if email is not None:
+        user = users.get_user_by_email(db, email)
+        if user is None:
+            _fail(f"no user {email}")
+    else:
+        user = db.scalar(select(User).where(User.role == Role.admin).order_by(User.id))
+        if user is None:
+            _fail("no admin user yet: create one with `grader users add EMAIL --role admin`, or pass --by")
+    return user
+
+
+def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
+    """A live progress bar, polling the database until every item is done or failed."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=out) as progress:
+        bar = None
+        while True:
+            db.rollback()  # end the previous read, so the next one sees the workers' commits
+            state = regrades.regrade_progress(db, operator, batch_id)
+            if bar is None:
+                bar = progress.add_task(f"regrade {batch_id}", total=state["total"], failed=0)
+            progress.update(bar, completed=state["done"] + state["failed"], failed=state["failed"])
+            if state["status"] == "finished":
+                return
+            time.sleep(POLL_S)
+
+
+def _print_diff(db: Session, operator: User, batch_id: int) -> None:
+    changes = regrades.regrade_diff(db, operator, batch_id)
+    if not changes:
+        out.print("No score changed.")
+        return
+    table = Table(title=f"{len(changes)} changed scores")
+    for column in ("submission", "student", "old", "new"):
+        table.add_column(column)
+    for change in changes:
+        old = "-" if change["old_score"] is None else f"{change['old_score']:g}"
+        new = "-" if change["new_score"] is None else f"{change['new_score']:g}"
+        table.add_row(str(change["submission_id"]), change["student"], old, new)
+    out.print(table)
+
+
+@app.command()
+def regrade(
+    assignment: AssignmentArg,
+    all_: Annotated[bool, typer.Option("--all", help="regrade every submission")] = False,
+    since: Annotated[str | None, typer.Option(help="only submissions made since (ISO 8601, UTC if no zone)")] = None,
+    reason: Annotated[str, typer.Option(help="why; kept with the batch")] = "",
+    course: CourseOpt = None,
+    by: ByOpt = None,
+    wait: Annotated[bool, typer.Option(help="show progress until done, then the changed scores")] = True,
+) -> None:
+    """Regrade an assignment's submissions with the rubric now on disk."""
+    if all_ == (since is not None):
+        _fail("pass exactly one of --all or --since")
+    try:
+        since_at = datetime.fromisoformat(since) if since is not None else None
+    except ValueError:
+        _fail(f"--since {since!r} is not an ISO 8601 date or time")
+    if since_at is not None and since_at.tzinfo is None:
+        since_at = since_at.replace(tzinfo=UTC)
+    with session_scope() as db:
+        try:
+            operator = _operator(db, by)
+            target = courses.find_assignment(db, assignment, course)
+            batch = regrades.start_regrade(db, operator, target, reason, since=since_at)
+            out.print(f"regrade {batch.id}: {target.slug} on rubric {batch.rubric_hash}")
+            if wait:
+                _watch_regrade(db, operator, batch.id)
+                _print_diff(db, operator, batch.id)
+        except ServiceError as exc:
+            _fail(exc.message)
+
+
+@app.command()
+def scores(
+    assignment: AssignmentArg,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Canvas-importable CSV on stdout")] = False,
+    course: CourseOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """The gradebook: each student's latest submission, per question."""
+    with session_scope() as db:
+        try:
+            book = gradebook.gradebook(db, _operator(db, by), courses.find_assignment(db, assignment, course))
+        except ServiceError as exc:
+            _fail(exc.message)
+    if as_csv:
+        sys.stdout.write(gradebook.gradebook_csv(book))
+        return
+    table = Table(title=f"{book.assignment.slug}: rubric {book.rubric_hash} (per question: --csv)")
+    for column in ("student", "submission", "status", "total", "rubric"):
+        table.add_column(column)
+    for row in book.rows:
+        graded = row.rubric_hash is not None
+        table.add_row(
+            row.student.email,
+            str(row.submission_id or "-"),
+            row.status or "-",
+            f"{row.total:g} / {book.max_score:g}" if graded else "-",
+            (row.rubric_hash or "-") + (" (stale)" if row.stale else ""),
+        )
+    out.print(table)
+
+
+@users_app.command("add")
+def users_add(
+    email: str,
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[str, typer.Option(help="student, instructor or admin")],
+    password: Annotated[str | None, typer.Option(help="for the login page (omit for token-only accounts)")] = None,
+    token: Annotated[bool, typer.Option("--token", help="also issue an API token and print it")] = False,
+) -> None:
+    """Create a user."""
+    with session_scope() as db:
+        try:
+            user = users.create_user(db, email, name, role, password)
+        except ServiceError as exc:
+            _fail(exc.message)
+        out.print(f"created {user.role} {user.email} (id {user.id})")
+        if token:
+            out.print(f"API token (shown once): {users.issue_token(db, user, label='cli')}")
+
+
+@app.command()
+def reconcile(
+    older_than: Annotated[float | None, typer.Option(help="seconds without progress (default: GRADER_RECONCILE_AFTER_S)")] = None,
+    loop: Annotated[bool, typer.Option(help="keep running, every GRADER_RECONCILE_INTERVAL_S seconds")] = False,
+) -> None:
+    """Send stuck submissions (queued or running without progress) to the workers again."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    settings = get_settings()
+    threshold = settings.reconcile_after_s if older_than is None else older_than
+    while True:
+        with session_scope() as db:
+            ids = reconcile_stuck(db, threshold)
+        out.print(f"re-enqueued {len(ids)} submission(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))
+        if not loop:
+            return
+        time.sleep(settings.reconcile_interval_s)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
+    """Migrate the database up (to the newest schema by default)."""
+    command.upgrade(alembic_config(get_settings().resolved_database_url), revision)
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, e.g. -1 or base")] = "-1") -> None:
+    """Migrate the database down (one revision by default)."""
+    command.downgrade(alembic_config(get_settings().resolved_database_url), revision)

@@ -1,0 +1,126 @@
+"""The instructor's gradebook: each student's latest submission, scored per question, as a table,
+a Canvas-importable CSV, and per-question statistics."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.db.models import Assignment, CourseRole, Enrolment, Submission, User
+from grader.services.courses import require_instructor
+from grader.services.rubrics import load_assignment_rubric
+from grader.services.scores import ScoredQuestion, score_submissions
+
+HISTOGRAM_BINS = 10
+# Canvas matches rows on these columns; "SIS Login ID" carries the email, the Canvas ID is unknown here.
+CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+
+
+@dataclass(frozen=True)
+class GradebookQuestion:
+    id: str
+    title: str
+    grading: str
+    max_score: float
+
+
+@dataclass(frozen=True)
+class GradebookRow:
+    student: User
+    submission_id: int | None
+    status: str | None
+    scores: dict[str, ScoredQuestion]  # question id -> score, each with the rubric hash behind it
+    rubric_hash: str | None  # of the run the auto scores come from
+    stale: bool
+
+    @property
+    def total(self) -> float:
+        return round(sum(s.score or 0.0 for s in self.scores.values()), 4)
+
+
+@dataclass(frozen=True)
+class Gradebook:
+    assignment: Assignment
+    rubric_hash: str
+    questions: list[GradebookQuestion]
+    rows: list[GradebookRow]
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(q.max_score for q in self.questions), 4)
+
+
+@dataclass(frozen=True)
+class QuestionStats:
+    id: str
+    mean: float | None
+    max_score: float
+    histogram: list[int]  # counts over HISTOGRAM_BINS equal slices of [0, max_score]
+
+
+def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
+    require_instructor(db, viewer, assignment.course)
+    rubric = load_assignment_rubric(assignment.rubric_id)
+    students = list(db.scalars(
+        select(User).join(Enrolment, Enrolment.user_id == User.id)
+        .where(Enrolment.course_id == assignment.course_id, Enrolment.role == CourseRole.student)
+        .order_by(User.name, User.email)
+    ))
+    latest_ids = (
+        select(func.max(Submission.id))
+        .where(Submission.assignment_id == assignment.id, Submission.user_id.in_([s.id for s in students]))
+        .group_by(Submission.user_id)
+    )
+    latest = {s.user_id: s for s in db.scalars(select(Submission).where(Submission.id.in_(latest_ids)))}
+    scores = score_submissions(db, assignment, rubric, list(latest.values()))
+    rows = []
+    for student in students:
+        submission = latest.get(student.id)
+        score = scores[submission.id] if submission else None
+        rows.append(GradebookRow(
+            student=student,
+            submission_id=submission.id if submission else None,
+            status=submission.status if submission else None,
+            scores={q.question_id: q for q in score.questions} if score else {},
+            rubric_hash=score.run.rubric_hash if score and score.run else None,
+            stale=score.stale if score else False,
+        ))
+    questions = [GradebookQuestion(q.id, q.title, q.grading, q.points) for q in rubric.questions]
+    return Gradebook(assignment, assignment.rubric_hash, questions, rows)
+
+
+def _points(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def gradebook_csv(book: Gradebook) -> str:
+    """One column per question and one for the total, under Canvas's identity columns, with a
+    "Points Possible" row first as Canvas expects."""
+    slug = book.assignment.slug
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*CANVAS_COLUMNS, *(f"{slug} {q.id}" for q in book.questions), f"{book.assignment.title}"])
+    writer.writerow(["    Points Possible", "", "", "", "", *(_points(q.max_score) for q in book.questions),
+                     _points(book.max_score)])
+    for row in book.rows:
+        cells = [_points(row.scores[q.id].score) if q.id in row.scores else "" for q in book.questions]
+        total = _points(row.total) if row.submission_id is not None else ""
+        writer.writerow([row.student.name, "", "", row.student.email, "", *cells, total])
+    return out.getvalue()
+
+
+def question_stats(book: Gradebook) -> list[QuestionStats]:
+    stats = []
+    for question in book.questions:
+        scores = [s.score for row in book.rows if (s := row.scores.get(question.id)) and s.score is not None]
+        histogram = [0] * HISTOGRAM_BINS
+        for score in scores:
+            fraction = score / question.max_score if question.max_score else 0.0
+            histogram[min(int(fraction * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
+        mean = round(sum(scores) / len(scores), 4) if scores else None
+        stats.append(QuestionStats(question.id, mean, question.max_score, histogram))
+    return stats

@@ -1,0 +1,328 @@
+"""One grading attempt, end to end: claim a submission, grade it under a heartbeat, record the result.
+
+Exactly-once results over at-least-once delivery. A worker claims a submission with one
+conditional UPDATE (it is queued, or running with a stale heartbeat) that bumps `attempts`, and
+records a result only while `attempts` is still the number it claimed; the database also allows
+one completed run per grade request. So a message delivered twice, or re-sent by the
+reconciler, finds the work claimed (Busy: retry later) or done (nothing to do), and a takeover
+of a dead attempt marks that attempt lost. An attempt that dies or times out is retried until
+the request has had `grading_attempts` of them; student mistakes are scores, never retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from kombu.exceptions import OperationalError as BrokerError
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from grader.config import get_settings
+from grader.db.base import utcnow
+from grader.db.models import (
+    Assignment,
+    GradingRun,
+    QuestionScore,
+    RegradeItem,
+    RegradeItemStatus,
+    RunStatus,
+    Submission,
+    SubmissionStatus,
+)
+from grader.db.session import session_scope
+from grader.engine import Engine
+from grader.rubric.runner import GradingAborted
+from grader.rubric.spec import Rubric, RubricError
+from grader.scoring import GradeReport
+from grader.services import queue
+from grader.services.rubrics import load_assignment_rubric
+
+log = logging.getLogger(__name__)
+
+# The database or the broker is unreachable: worth retrying the task, never the student's fault.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+
+STAFF_ERROR_FOR_STUDENT = "Grading failed because of a problem on our side; the course staff can see why."
+UNFINISHED = (RunStatus.lost, RunStatus.timed_out)
+
+
+class Busy(Exception):
+    """Another worker holds a live claim on the submission; try again in `retry_in` seconds."""
+
+    def __init__(self, submission_id: int, retry_in: float) -> None:
+        super().__init__(f"submission {submission_id} is being graded elsewhere")
+        self.retry_in = retry_in
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission_id: int
+    run_id: int
+    request_no: int
+    attempt_no: int
+
+
+def _unfinished_attempts(db: Session, submission_id: int, request_no: int) -> int:
+    return db.scalar(
+        select(func.count()).select_from(GradingRun).where(
+            GradingRun.submission_id == submission_id,
+            GradingRun.request_no == request_no,
+            GradingRun.status.in_(UNFINISHED),
+        )
+    ) or 0
+
+
+def _settle_regrade_item(db: Session, submission_id: int, request_no: int, status: RegradeItemStatus,
+                         run_id: int | None) -> None:
+    db.execute(
+        update(RegradeItem)
+        .where(RegradeItem.submission_id == submission_id, RegradeItem.request_no == request_no,
+               RegradeItem.status == RegradeItemStatus.pending)
+        .values(status=status, new_run_id=run_id)
+    )
+
+
+def _fail_request(db: Session, submission_id: int, request_no: int, message: str) -> None:
+    """The grade request is over without a result: the submission shows `message` to its student."""
+    db.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.request_no == request_no)
+        .values(status=SubmissionStatus.failed, error=message, updated_at=utcnow(), heartbeat_at=None)
+    )
+    _settle_regrade_item(db, submission_id, request_no, RegradeItemStatus.failed, None)
+
+
+def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
+    """Take the submission for one attempt (committed), or None when there is nothing to do.
+
+    Raises Busy while another attempt's heartbeat is fresh.
+    """
+    settings = get_settings()
+    now = utcnow()
+    stale = now - timedelta(seconds=settings.run_lease_s)
+    claimed = db.execute(
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            or_(
+                Submission.status == SubmissionStatus.queued,
+                and_(Submission.status == SubmissionStatus.running, Submission.heartbeat_at < stale),
+            ),
+        )
+        .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, heartbeat_at=now, updated_at=now)
+        .returning(Submission.attempts, Submission.request_no)
+    ).one_or_none()
+    if claimed is None:
+        current = db.execute(
+            select(Submission.status, Submission.heartbeat_at).where(Submission.id == submission_id)
+        ).one_or_none()
+        db.rollback()
+        if current is None or current.status != SubmissionStatus.running or current.heartbeat_at is None:
+            return None  # gone, graded or failed: a duplicate message
+        waited = (now - current.heartbeat_at).total_seconds()
+        raise Busy(submission_id, max(settings.run_lease_s - waited, 1.0))
+    attempt_no, request_no = claimed
+    db.execute(
+        update(GradingRun)
+        .where(GradingRun.submission_id == submission_id, GradingRun.status == RunStatus.running)
+        .values(status=RunStatus.lost, finished_at=now,
+                error="the worker stopped before it finished (crash, restart, or no heartbeat)")
+    )
+    unfinished = _unfinished_attempts(db, submission_id, request_no)
+    if unfinished >= settings.grading_attempts:
+        _fail_request(db, submission_id, request_no,
+                      f"Grading was stopped {unfinished} times before it could finish; ask the course staff.")
+        db.commit()
+        return None
+    run = GradingRun(submission_id=submission_id, request_no=request_no, attempt_no=attempt_no,
+                     rubric_hash=rubric_hash, worker_host=host, device=device, started_at=now)
+    db.add(run)
+    db.commit()
+    return Claim(submission_id, run.id, request_no, attempt_no)
+
+
+def _own(db: Session, claim: Claim, **values: object) -> bool:
+    """Update the submission if this attempt still holds it; False if another attempt took over."""
+    done = db.execute(
+        update(Submission)
+        .where(Submission.id == claim.submission_id, Submission.attempts == claim.attempt_no)
+        .values(updated_at=utcnow(), heartbeat_at=None, **values)
+    )
+    return done.rowcount == 1
+
+
+def _if_current(claim: Claim, column: InstrumentedAttribute[Any], value: object) -> ColumnElement[Any]:
+    """`value` while the claim's request is the newest; a regrade may have queued another meanwhile."""
+    return case((Submission.request_no == claim.request_no, value), else_=column)
+
+
+def _finish_run(run: GradingRun, status: RunStatus, error: str | None = None) -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = utcnow()
+    run.duration_s = (run.finished_at - run.started_at).total_seconds()
+
+
+def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
+    """Store the scores of a finished attempt; False (nothing stored) if it lost its claim."""
+    if not _own(db, claim, status=_if_current(claim, Submission.status, SubmissionStatus.graded), error=None):
+        db.rollback()
+        return False
+    run = db.get_one(GradingRun, claim.run_id)
+    _finish_run(run, RunStatus.completed)
+    run.device = report.device
+    run.rubric_hash = report.rubric_hash
+    run.score = report.score
+    run.max_score = report.max_score
+    run.output = report.output
+    run.student_output = report.student_output
+    run.questions = [
+        QuestionScore(question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
+                      max_score=q.max_score, status=q.status, passed_tests=q.passed_tests,
+                      total_tests=q.total_tests, feedback=q.output)
+        for q in report.questions if q.grading == "auto"
+    ]
+    _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.done, run.id)
+    db.commit()
+    return True
+
+
+def record_failure(db: Session, claim: Claim, error: str) -> bool:
+    """A failure that retrying cannot fix (the rubric, or a bug): the request ends failed."""
+    if not _own(db, claim, status=_if_current(claim, Submission.status, SubmissionStatus.failed),
+                error=_if_current(claim, Submission.error, STAFF_ERROR_FOR_STUDENT)):
+        db.rollback()
+        return False
+    _finish_run(db.get_one(GradingRun, claim.run_id), RunStatus.failed, error)
+    _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.failed, claim.run_id)
+    db.commit()
+    return True
+
+
+def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
+    """The task was killed at its hard time limit: record it, and send the submission again once more.
+
+    True if it was sent again.
+    """
+    submission = db.get(Submission, submission_id, populate_existing=True)
+    if submission is None:
+        return False
+    run = db.scalar(
+        select(GradingRun).where(GradingRun.submission_id == submission_id,
+                                 GradingRun.attempt_no == submission.attempts,
+                                 GradingRun.status == RunStatus.running)
+    )
+    if run is None:
+        return False  # the attempt was already settled (taken over, or it finished after all)
+    _finish_run(run, RunStatus.timed_out,
+                f"stopped at the task's hard time limit of {limit_s:g} s "
+                f"(the rubric's submission_timeout_s plus {get_settings().hard_limit_grace_s:g} s)")
+    db.flush()
+    retry = _unfinished_attempts(db, submission_id, run.request_no) < get_settings().grading_attempts
+    if retry:
+        submission.status = SubmissionStatus.queued
+        submission.updated_at = utcnow()
+        submission.heartbeat_at = None
+    else:
+        _fail_request(db, submission_id, run.request_no,
+                      f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
+    db.commit()
+    if retry:
+        queue.enqueue(submission.assignment, [submission_id])
+    return retry
+
+
+class Heartbeat:
+    """Keeps the claim's heartbeat fresh from a thread while the attempt grades."""
+
+    def __init__(self, claim: Claim, interval_s: float) -> None:
+        self.claim = claim
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{claim.submission_id}", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                with session_scope() as db:
+                    db.execute(
+                        update(Submission)
+                        .where(Submission.id == self.claim.submission_id,
+                               Submission.attempts == self.claim.attempt_no)
+                        .values(heartbeat_at=utcnow())
+                    )
+                    db.commit()
+            except INFRASTRUCTURE_ERRORS as exc:
+                log.warning("heartbeat of submission %s failed: %s", self.claim.submission_id, exc)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass(frozen=True)
+class _Work:
+    data: bytes
+    filename: str
+    rubric: Rubric | None
+    rubric_hash: str  # of the rubric on disk, or the assignment's last known one if it does not load
+    rubric_error: str
+
+
+def _load_work(db: Session, submission_id: int) -> _Work | None:
+    """The upload and its rubric (or why the rubric can't be used)."""
+    row = db.execute(
+        select(Submission.content, Submission.filename, Assignment.rubric_id, Assignment.rubric_hash)
+        .join(Submission.assignment)
+        .where(Submission.id == submission_id)
+    ).one_or_none()
+    if row is None:
+        return None
+    try:
+        rubric = load_assignment_rubric(row.rubric_id)
+    except RubricError as exc:
+        return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {exc}")
+    return _Work(row.content, row.filename, rubric, rubric.content_hash, "")
+
+
+def grade_submission(engine: Engine, submission_id: int, device: str, host: str) -> RunStatus | None:
+    """Grade one submission on `device`; the status of the run it recorded, None if there was nothing to do.
+
+    Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff).
+    """
+    with session_scope() as db:
+        work = _load_work(db, submission_id)
+        if work is None:
+            return None
+        claimed = claim(db, submission_id, work.rubric_hash, device, host)
+    if claimed is None:
+        return None
+    if work.rubric is None:
+        error = work.rubric_error
+    else:
+        with Heartbeat(claimed, get_settings().run_lease_s / 3):
+            try:
+                report = engine.grade(work.data, work.filename, work.rubric, device=device)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except (GradingAborted, RubricError) as exc:
+                error = f"the rubric failed: {exc}"
+            except Exception as exc:  # a bug in the grader: recorded for the staff, never retried
+                log.exception("grading submission %s failed", submission_id)
+                error = f"internal error: {type(exc).__name__}: {exc}"
+            else:
+                with session_scope() as db:
+                    return RunStatus.completed if record_result(db, claimed, report) else None
+    with session_scope() as db:
+        return RunStatus.failed if record_failure(db, claimed, error) else None

@@ -1,0 +1,40 @@
+"""Instructors' scores for questions graded by hand (or overriding an auto score)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.db.base import utcnow
+from grader.db.models import ManualGrade, Submission, User
+from grader.services.courses import require_instructor
+from grader.services.errors import Rejected
+from grader.services.rubrics import load_assignment_rubric
+
+
+def set_manual_grade(
+    db: Session, grader_user: User, submission: Submission, question_id: str, score: float, comment: str = ""
+) -> ManualGrade:
+    """Create or replace the grade; it records who gave it, when, and on which rubric version."""
+    assignment = submission.assignment
+    require_instructor(db, grader_user, assignment.course)
+    rubric = load_assignment_rubric(assignment.rubric_id)
+    try:
+        question = rubric.question(question_id)
+    except KeyError:
+        raise Rejected(422, f"{assignment.slug} has no question {question_id!r}") from None
+    if not 0 <= score <= question.points:
+        raise Rejected(422, f"question {question_id} is worth 0 to {question.points:g} points, not {score:g}")
+    grade = db.scalar(
+        select(ManualGrade).where(ManualGrade.submission_id == submission.id, ManualGrade.question_id == question_id)
+    )
+    if grade is None:
+        grade = ManualGrade(submission_id=submission.id, question_id=question_id)
+        db.add(grade)
+    grade.score = float(score)
+    grade.comment = comment
+    grade.grader_id = grader_user.id
+    grade.rubric_hash = assignment.rubric_hash
+    grade.graded_at = utcnow()
+    db.commit()
+    return grade

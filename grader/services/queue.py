@@ -1,0 +1,96 @@
+"""Sending grading work to the workers by task name; the database is the truth, a message a hint.
+
+Callers commit first and send afterwards. A message that cannot be sent (broker down) is only
+logged: the submission stays queued in the database and the reconciler sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from kombu.exceptions import KombuError
+
+from grader.config import get_settings
+from grader.db.models import Assignment
+from grader.rubric.spec import Limits, RubricError
+from grader.services.rubrics import load_assignment_rubric
+from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
+
+log = logging.getLogger(__name__)
+
+GPU_PROBE_TTL_S = 60.0
+GPU_PROBE_TIMEOUT_S = 1.0
+# Fail fast when the broker is down: the reconciler retries, an upload should not hang.
+SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def queue_for(device: str, gpu_workers: bool, fallback_to_cpu: bool) -> str:
+    """`cuda` waits for a GPU worker; `auto` takes one if any runs, else the CPU (unless told not to)."""
+    if device == "cuda":
+        return GPU_QUEUE
+    if device == "cpu":
+        return CPU_QUEUE
+    return GPU_QUEUE if gpu_workers or not fallback_to_cpu else CPU_QUEUE
+
+
+class _GpuProbe:
+    """Asks the workers on a broker whether one consumes the gpu queue; each answer is kept a minute."""
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    def __call__(self, broker_url: str, key_prefix: str) -> bool:
+        checked_at, answer = self._answers.get((broker_url, key_prefix), (float("-inf"), False))
+        if time.monotonic() - checked_at > GPU_PROBE_TTL_S:
+            try:
+                replies = client().control.inspect(timeout=GPU_PROBE_TIMEOUT_S).active_queues() or {}
+            except (KombuError, OSError, NotImplementedError):
+                replies = {}  # no broadcast on this broker, or none reachable: assume no GPU worker
+            answer = any(q["name"] == GPU_QUEUE for queues in replies.values() for q in queues)
+            self._answers[(broker_url, key_prefix)] = (time.monotonic(), answer)
+        return answer
+
+
+_gpu_probe = _GpuProbe()
+
+
+def gpu_workers_available() -> bool:
+    """GRADER_GPU_WORKERS if set, else whether a running worker takes the gpu queue."""
+    settings = get_settings()
+    if settings.gpu_workers is not None:
+        return settings.gpu_workers
+    return _gpu_probe(settings.resolved_broker_url, settings.broker_key_prefix)
+
+
+def _limits(assignment: Assignment) -> Limits:
+    try:
+        return load_assignment_rubric(assignment.rubric_id).limits
+    except RubricError as exc:
+        log.error("assignment %s: rubric %r does not load (%s); sending with default limits",
+                  assignment.id, assignment.rubric_id, exc)
+        return Limits()
+
+
+def enqueue(assignment: Assignment, submission_ids: Sequence[int]) -> int:
+    """Send one grading task per (committed) submission; returns how many messages went out.
+
+    The hard time limit is the rubric's submission_timeout_s plus a grace for the trusted checks.
+    """
+    if not submission_ids:
+        return 0
+    settings = get_settings()
+    queue = queue_for(assignment.device, assignment.device == "auto" and gpu_workers_available(),
+                      settings.gpu_fallback_to_cpu)
+    time_limit = _limits(assignment).submission_timeout_s + settings.hard_limit_grace_s
+    sender = client()
+    for sent, submission_id in enumerate(submission_ids):
+        try:
+            sender.send_task(GRADE_TASK, args=[submission_id], queue=queue, time_limit=time_limit,
+                             retry_policy=SEND_RETRY_POLICY)
+        except (KombuError, OSError) as exc:
+            log.warning("broker unreachable (%s): %d submission(s) stay queued until the reconciler sends them",
+                        exc, len(submission_ids) - sent)
+            return sent
+    return len(submission_ids)

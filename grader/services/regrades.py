@@ -1,0 +1,145 @@
+"""Batch regrades: every chosen submission gets a new grade request on the rubric now on disk.
+
+One item per submission remembers the run that counted before, and the run the regrade made,
+so progress and the list of changed scores are read from the items.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypedDict
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from grader.db.base import utcnow
+from grader.db.models import (
+    Assignment,
+    GradingRun,
+    RegradeBatch,
+    RegradeItem,
+    RegradeItemStatus,
+    Submission,
+    SubmissionStatus,
+    User,
+)
+from grader.rubric.spec import RubricError
+from grader.services import queue
+from grader.services.courses import require_instructor
+from grader.services.errors import NotFound, Rejected
+from grader.services.rubrics import sync_rubric
+from grader.services.scores import effective_runs
+
+SCORE_TOLERANCE = 1e-6
+
+
+class RegradeProgress(TypedDict):
+    total: int
+    done: int
+    failed: int
+    percent: float
+    status: str  # running or finished
+
+
+class ScoreChange(TypedDict):
+    submission_id: int
+    student: str
+    old_score: float | None
+    new_score: float | None
+    old_rubric_hash: str | None
+    new_rubric_hash: str | None
+
+
+def start_regrade(
+    db: Session,
+    requested_by: User,
+    assignment: Assignment,
+    reason: str,
+    submission_ids: list[int] | None = None,
+    since: datetime | None = None,
+) -> RegradeBatch:
+    """Regrade the assignment's submissions (all, the listed ones, or those made since a time)."""
+    require_instructor(db, requested_by, assignment.course)
+    query = select(Submission.id).where(Submission.assignment_id == assignment.id).order_by(Submission.id)
+    if submission_ids is not None:
+        query = query.where(Submission.id.in_(submission_ids))
+    if since is not None:
+        query = query.where(Submission.created_at >= since)
+    ids = list(db.scalars(query))
+    if submission_ids is not None and len(ids) != len(set(submission_ids)):
+        missing = sorted(set(submission_ids) - set(ids))
+        raise NotFound(f"submissions {missing} are not part of {assignment.slug}")
+    if not ids:
+        raise Rejected(409, "no submission matches: nothing to regrade")
+    before = effective_runs(db, ids, assignment.rubric_hash)
+    try:
+        rubric = sync_rubric(db, assignment)
+    except RubricError as exc:
+        db.rollback()
+        raise Rejected(422, f"the rubric cannot be used: {exc}") from exc
+    batch = RegradeBatch(assignment_id=assignment.id, requested_by_id=requested_by.id, reason=reason,
+                         rubric_hash=rubric.content_hash)
+    db.add(batch)
+    db.flush()
+    now = utcnow()
+    requests = db.execute(
+        update(Submission)
+        .where(Submission.id.in_(ids))
+        .values(request_no=Submission.request_no + 1, status=SubmissionStatus.queued, error=None,
+                updated_at=now, heartbeat_at=None)
+        .returning(Submission.id, Submission.request_no)
+    ).all()
+    db.add_all(
+        RegradeItem(batch_id=batch.id, submission_id=sid, request_no=request_no,
+                    old_run_id=before[sid].id if sid in before else None)
+        for sid, request_no in requests
+    )
+    db.commit()
+    queue.enqueue(assignment, ids)
+    return batch
+
+
+def _batch(db: Session, viewer: User, batch_id: int) -> RegradeBatch:
+    batch = db.get(RegradeBatch, batch_id)
+    if batch is None:
+        raise NotFound(f"no regrade {batch_id}")
+    require_instructor(db, viewer, batch.assignment.course)
+    return batch
+
+
+def regrade_progress(db: Session, viewer: User, batch_id: int) -> RegradeProgress:
+    batch = _batch(db, viewer, batch_id)
+    counts = dict(
+        db.execute(
+            select(RegradeItem.status, func.count()).where(RegradeItem.batch_id == batch.id).group_by(RegradeItem.status)
+        ).all()
+    )
+    done = counts.get(RegradeItemStatus.done, 0)
+    failed = counts.get(RegradeItemStatus.failed, 0)
+    total = done + failed + counts.get(RegradeItemStatus.pending, 0)
+    return RegradeProgress(
+        total=total, done=done, failed=failed,
+        percent=round(100.0 * (done + failed) / total, 1) if total else 100.0,
+        status="finished" if done + failed == total else "running",
+    )
+
+
+def regrade_diff(db: Session, viewer: User, batch_id: int) -> list[ScoreChange]:
+    """The finished items whose auto score changed (or that have a score for the first time)."""
+    batch = _batch(db, viewer, batch_id)
+    old, new = aliased(GradingRun), aliased(GradingRun)
+    rows = db.execute(
+        select(RegradeItem.submission_id, User.email, old.score, new.score, old.rubric_hash, new.rubric_hash)
+        .join(Submission, Submission.id == RegradeItem.submission_id)
+        .join(User, User.id == Submission.user_id)
+        .outerjoin(old, old.id == RegradeItem.old_run_id)
+        .join(new, new.id == RegradeItem.new_run_id)
+        .where(RegradeItem.batch_id == batch.id, RegradeItem.status == RegradeItemStatus.done)
+        .order_by(RegradeItem.submission_id)
+    ).all()
+    return [
+        ScoreChange(submission_id=sid, student=email, old_score=old_score, new_score=new_score,
+                    old_rubric_hash=old_hash, new_rubric_hash=new_hash)
+        for sid, email, old_score, new_score, old_hash, new_hash in rows
+        if old_score is None or abs((new_score or 0.0) - old_score) > SCORE_TOLERANCE
+    ]

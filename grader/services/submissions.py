@@ -1,0 +1,163 @@
+"""Uploads: validated and stored in one transaction, committed, then sent to the graders; and
+what a viewer may see of them (students their own, without hidden results)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from grader.config import get_settings
+from grader.db.base import utcnow
+from grader.db.models import Assignment, CourseRole, Enrolment, GradingRun, LatePolicy, Role, Submission, User
+from grader.services import queue
+from grader.services.courses import course_role, is_course_staff, require_instructor
+from grader.services.errors import Forbidden, NotFound, Rejected
+from grader.services.rubrics import load_assignment_rubric
+from grader.services.scores import ScoredQuestion, score_submissions
+from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
+
+MAX_FILENAME_CHARS = 255
+
+
+def _clean_filename(filename: str) -> str:
+    """The base name only (browsers may send a Windows path), at most 255 characters."""
+    return PurePosixPath(PureWindowsPath(filename).name).name[-MAX_FILENAME_CHARS:]
+
+
+def _validate(filename: str, data: bytes) -> None:
+    """Reject what cannot be graded before anything is stored, each with its own status."""
+    if PurePosixPath(filename).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise Rejected(415, f"{filename!r}: upload a .py file or a .ipynb notebook")
+    limit = get_settings().max_upload_bytes
+    if len(data) > limit:
+        raise Rejected(413, f"{filename!r} is {len(data):,} bytes; the limit is {limit:,} bytes")
+    try:
+        prepare_source(filename, data)
+    except SubmissionError as exc:
+        raise Rejected(422, str(exc)) from exc
+
+
+def submit(db: Session, user: User, assignment: Assignment, filename: str, data: bytes) -> Submission:
+    """Store a valid upload, commit, then enqueue it for grading."""
+    enrolment = db.scalar(
+        select(Enrolment)
+        .where(Enrolment.course_id == assignment.course_id, Enrolment.user_id == user.id)
+        .with_for_update()  # serialises one student's concurrent uploads (the limit check below)
+    )
+    if enrolment is None:
+        db.rollback()
+        raise Forbidden("you are not enrolled in this course")
+    filename = _clean_filename(filename)
+    try:
+        _validate(filename, data)
+        now = utcnow()
+        if assignment.late_policy == LatePolicy.reject and assignment.due_at is not None and now > assignment.due_at:
+            raise Rejected(409, f"the due date ({assignment.due_at:%Y-%m-%d %H:%M} UTC) has passed")
+        submission = Submission(
+            assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(), content=data, created_at=now, updated_at=now,
+        )
+        db.add(submission)
+        db.flush()  # insert first, then count: on SQLite the insert takes the write lock
+        if assignment.max_submissions is not None:
+            used = db.scalar(
+                select(func.count()).select_from(Submission)
+                .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+            ) or 0
+            if used > assignment.max_submissions:
+                raise Rejected(429, f"you have used all {assignment.max_submissions} submissions for this assignment")
+    except Rejected:
+        db.rollback()
+        raise
+    db.commit()
+    queue.enqueue(assignment, [submission.id])
+    return submission
+
+
+def _check_access(db: Session, viewer: User, submission: Submission) -> None:
+    if submission.user_id == viewer.id or is_course_staff(db, viewer, submission.assignment.course_id):
+        return
+    raise Forbidden("this is not your submission")
+
+
+def get_submission(db: Session, viewer: User, submission_id: int) -> Submission:
+    """Students see their own submissions; instructors those of their courses."""
+    submission = db.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(f"no submission {submission_id}")
+    _check_access(db, viewer, submission)
+    return submission
+
+
+def submissions_of(db: Session, viewer: User, assignment: Assignment | None = None) -> list[Submission]:
+    """Newest first: a student's own; for instructors also everyone's in the courses they teach."""
+    query = select(Submission).order_by(Submission.id.desc())
+    if assignment is not None:
+        if course_role(db, viewer, assignment.course_id) is None:
+            raise Forbidden("you are not enrolled in this course")
+        query = query.where(Submission.assignment_id == assignment.id)
+    if viewer.role != Role.admin:
+        taught = select(Enrolment.course_id).where(
+            Enrolment.user_id == viewer.id, Enrolment.role == CourseRole.instructor
+        )
+        query = query.join(Submission.assignment).where(
+            or_(Submission.user_id == viewer.id, Assignment.course_id.in_(taught))
+        )
+    return list(db.scalars(query))
+
+
+def runs_of(db: Session, viewer: User, submission: Submission) -> list[GradingRun]:
+    """Every grading attempt, oldest first; for the course's instructors (errors are for the staff)."""
+    require_instructor(db, viewer, submission.assignment.course)
+    return list(db.scalars(
+        select(GradingRun).where(GradingRun.submission_id == submission.id).order_by(GradingRun.id)
+    ))
+
+
+@dataclass(frozen=True)
+class SubmissionFeedback:
+    submission_id: int
+    status: str
+    error: str | None
+    late: bool
+    rubric_hash: str | None  # of the run the auto scores come from
+    stale: bool
+    score: float
+    max_score: float
+    questions: list[ScoredQuestion]
+    student_output: str
+
+
+def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
+    if question.visibility == "hidden":
+        return False
+    if question.visibility == "after_due_date":
+        return assignment.due_at is not None and utcnow() >= assignment.due_at
+    return True
+
+
+def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFeedback:
+    """Scores and feedback; a student sees neither hidden questions nor after-due-date ones early."""
+    _check_access(db, viewer, submission)
+    assignment = submission.assignment
+    score = score_submissions(db, assignment, load_assignment_rubric(assignment.rubric_id), [submission])[submission.id]
+    questions = score.questions
+    if not is_course_staff(db, viewer, assignment.course_id):
+        questions = [q for q in questions if _shown_to_student(q, assignment)]
+    run = score.run
+    return SubmissionFeedback(
+        submission_id=submission.id,
+        status=submission.status,
+        error=submission.error,
+        late=assignment.due_at is not None and submission.created_at > assignment.due_at,
+        rubric_hash=run.rubric_hash if run else None,
+        stale=score.stale,
+        score=round(sum(q.score or 0.0 for q in questions), 4),
+        max_score=round(sum(q.max_score for q in questions), 4),
+        questions=questions,
+        student_output=run.student_output if run else "",
+    )

@@ -1,0 +1,185 @@
+"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade.
+
+Pages log in with a session cookie; every POST carries the session's CSRF token (verify_csrf).
+Routes stay thin: parse the form, call the service, render or redirect (303 after a POST).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from grader.api.deps import SessionDep, SettingsDep, get_session_user, read_upload
+from grader.db.models import User
+from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
+from grader.services.errors import Rejected
+from grader.web.rendering import redirect, render
+from grader.web.session import log_in, log_out, verify_csrf
+
+ACTIVE_STATUSES = frozenset({"queued", "running"})
+REFRESH_S = 2
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+
+class LoginRequired(Exception):
+    """A page needs a logged-in user; answered with a redirect to the login form."""
+
+
+def page_user(user: Annotated[User | None, Depends(get_session_user)]) -> User:
+    if user is None:
+        raise LoginRequired
+    return user
+
+
+PageUser = Annotated[User, Depends(page_user)]
+
+
+async def login_redirect(request: Request, _: LoginRequired) -> Response:
+    return redirect(f"/login?next={quote(request.url.path)}")
+
+
+def _local_path(target: str) -> str:
+    """Only a path on this site: never redirect to another host after login."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", None, next=_local_path(next), email="", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request, db: SessionDep, email: Annotated[str, Form()], password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    user = users.authenticate(db, email, password)
+    if user is None:
+        return render(request, "login.html", None, 401, next=_local_path(next), email=email,
+                      error="Wrong email or password.")
+    log_in(request, user.id)
+    return redirect(_local_path(next))
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    log_out(request)
+    return redirect("/login")
+
+
+@router.get("/")
+def home(request: Request, db: SessionDep, user: PageUser) -> HTMLResponse:
+    rows = [(a, courses.is_course_staff(db, user, a.course_id)) for a in courses.assignments_for(db, user)]
+    return render(request, "assignments.html", user, rows=rows)
+
+
+def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id: int,
+                     error: str | None = None, status: int = 200) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    if courses.is_course_staff(db, user, assignment.course_id):
+        return redirect(f"/assignments/{assignment_id}/scores")
+    return render(request, "assignment.html", user, status, assignment=assignment,
+                  submissions=submissions.submissions_of(db, user, assignment), error=error)
+
+
+@router.get("/assignments/{assignment_id}")
+def assignment_page(request: Request, assignment_id: int, db: SessionDep, user: PageUser) -> Response:
+    return _assignment_page(request, db, user, assignment_id)
+
+
+@router.post("/assignments/{assignment_id}/submissions")
+def upload(
+    request: Request, assignment_id: int, file: UploadFile, db: SessionDep, settings: SettingsDep, user: PageUser
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    try:
+        upload = read_upload(file, settings)
+        submission = submissions.submit(db, user, assignment, upload.filename, upload.data)
+    except Rejected as exc:
+        return _assignment_page(request, db, user, assignment_id, exc.message, exc.status_code)
+    return redirect(f"/submissions/{submission.id}")
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(request: Request, submission_id: int, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """Students get their feedback; the course's instructors the code, runs and grading forms too."""
+    submission = submissions.get_submission(db, user, submission_id)
+    context = {
+        "submission": submission,
+        "feedback": submissions.feedback(db, submission, user),
+        "refresh_s": REFRESH_S if submission.status in ACTIVE_STATUSES else None,
+    }
+    if not courses.is_course_staff(db, user, submission.assignment.course_id):
+        return render(request, "feedback.html", user, **context)
+    code = submission.content.decode("utf-8", errors="replace")
+    runs = submissions.runs_of(db, user, submission)
+    return render(request, "submission.html", user, code=code, runs=runs, **context)
+
+
+@router.post("/submissions/{submission_id}/manual-grades")
+def manual_grade(
+    submission_id: int, db: SessionDep, user: PageUser, question_id: Annotated[str, Form()],
+    score: Annotated[float, Form()], comment: Annotated[str, Form()] = "",
+) -> Response:
+    submission = submissions.get_submission(db, user, submission_id)
+    manual_grades.set_manual_grade(db, user, submission, question_id, score, comment)
+    return redirect(f"/submissions/{submission_id}#manual")
+
+
+@router.post("/submissions/{submission_id}/regrade")
+def regrade_submission(
+    submission_id: int, db: SessionDep, user: PageUser, reason: Annotated[str, Form()] = ""
+) -> Response:
+    submission = submissions.get_submission(db, user, submission_id)
+    batch = regrades.start_regrade(db, user, submission.assignment, reason, submission_ids=[submission_id])
+    return redirect(f"/assignments/{submission.assignment_id}/regrades/{batch.id}")
+
+
+@router.get("/assignments/{assignment_id}/scores")
+def scores_page(request: Request, assignment_id: int, db: SessionDep, user: PageUser) -> HTMLResponse:
+    book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
+    return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book))
+
+
+def _submission_ids(text: str) -> list[int] | None:
+    """'12, 15 18' -> [12, 15, 18]; blank -> None (no filter)."""
+    if not text.strip():
+        return None
+    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
+    if not all(p.isdigit() for p in parts):
+        raise Rejected(422, f"submission ids must be numbers separated by commas, not {text!r}")
+    return [int(p) for p in parts]
+
+
+def _since(text: str) -> datetime | None:
+    """A datetime-local field's value, read as UTC; blank -> None (no filter)."""
+    if not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        raise Rejected(422, f"{text!r} is not a date and time") from None
+
+
+@router.post("/assignments/{assignment_id}/regrades")
+def regrade_assignment(
+    assignment_id: int, db: SessionDep, user: PageUser, reason: Annotated[str, Form()] = "",
+    submission_ids: Annotated[str, Form()] = "", since: Annotated[str, Form()] = "",
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    batch = regrades.start_regrade(db, user, assignment, reason, _submission_ids(submission_ids), _since(since))
+    return redirect(f"/assignments/{assignment_id}/regrades/{batch.id}")
+
+
+@router.get("/assignments/{assignment_id}/regrades/{batch_id}")
+def regrade_page(request: Request, assignment_id: int, batch_id: int, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """The progress bar; regrade.js polls the API and shows the diff when the batch is finished."""
+    assignment = courses.get_assignment(db, user, assignment_id)
+    progress = regrades.regrade_progress(db, user, batch_id)
+    return render(request, "regrade.html", user, assignment=assignment, batch_id=batch_id, progress=progress)

@@ -1,0 +1,45 @@
+"""Jinja2 set-up for the pages: the templates, their filters, and rendering an answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from grader.db.models import User
+from grader.web.session import csrf_token
+
+WEB_DIR = Path(__file__).resolve().parent
+STATIC_DIR = WEB_DIR / "static"
+
+templates = Jinja2Templates(directory=WEB_DIR / "templates")
+templates.env.globals["csrf_token"] = csrf_token
+
+
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+def _when(value: datetime | None) -> str:
+    return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["points"] = _points
+templates.env.filters["when"] = _when
+
+
+def render(request: Request, name: str, user: User | None, status: int = 200, **context: object) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def error_page(request: Request, status_code: int, message: str) -> HTMLResponse:
+    reason = HTTPStatus(status_code).phrase
+    return render(request, "error.html", None, status_code, status_code=status_code, reason=reason, message=message)

@@ -1,0 +1,116 @@
+"""Helpers for the service tests: a class with unique names, HW2 submissions, waiting on grading."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import textwrap
+import tomllib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.config import PROJECT_ROOT
+from grader.db.models import Assignment, Course, GradingRun, Submission, User
+from grader.services import courses, users
+from tests.fixtures.services import wait_until
+
+REFERENCE = (PROJECT_ROOT / "rubrics" / "hw2" / "reference.py").read_bytes()
+FINISHED = ("graded", "failed")
+
+
+def with_override(code: str) -> bytes:
+    """The reference solution with some functions redefined after it."""
+    return REFERENCE + b"\n\n" + textwrap.dedent(code).encode()
+
+
+# Wrong on question 1.1a (and the conv2d half of 1.1b), right everywhere else.
+WRONG_CONV2D = with_override("""
+    def conv2d_output_shape(in_shape, kernel_size, num_filters, stride=1, padding=0, dilation=1):
+        return (0, 0, 0)
+""")
+
+
+def sleeping_submission(seconds: float) -> bytes:
+    """Correct, but the first call into it sleeps, so a worker is caught in the middle of grading."""
+    return with_override(f"""
+        import time as _time
+
+        _reference_conv_output_size = conv_output_size
+        _slept = False
+
+        def conv_output_size(*args, **kwargs):
+            global _slept
+            if not _slept:
+                _slept = True
+                _time.sleep({seconds})
+            return _reference_conv_output_size(*args, **kwargs)
+    """)
+
+
+@dataclass
+class Class:
+    course: Course
+    assignment: Assignment
+    instructor: User
+    students: list[User]
+
+
+def make_class(db: Session, students: int = 1, rubric_id: str = "hw2", **assignment: object) -> Class:
+    """A course with its own instructor, `students` students and an HW2 assignment, all uniquely named."""
+    tag = uuid.uuid4().hex[:8]
+    instructor = users.create_user(db, f"prof-{tag}@test.edu", f"Prof {tag}", "instructor")
+    course = courses.create_course(db, f"DL-{tag}", "Deep learning")
+    courses.enroll(db, instructor, course, "instructor")
+    people = []
+    for index in range(students):
+        student = users.create_user(db, f"student{index:02d}-{tag}@test.edu", f"Student {index:02d}", "student")
+        courses.enroll(db, student, course, "student")
+        people.append(student)
+    hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+    return Class(course, hw, instructor, people)
+
+
+def wait_finished(db: Session, ids: list[int], timeout: float) -> dict[int, str]:
+    """Block until every submission is graded or failed; their statuses."""
+
+    def statuses() -> dict[int, str] | None:
+        db.rollback()  # a fresh snapshot: see the workers' commits
+        found = dict(db.execute(select(Submission.id, Submission.status).where(Submission.id.in_(ids))).all())
+        return found if all(found.get(i) in FINISHED for i in ids) else None
+
+    return wait_until(statuses, timeout, f"{len(ids)} submission(s) to be graded")  # type: ignore[return-value]
+
+
+def runs_of(db: Session, submission_id: int) -> list[GradingRun]:
+    db.rollback()
+    return list(db.scalars(select(GradingRun).where(GradingRun.submission_id == submission_id).order_by(GradingRun.id)))
+
+
+def copy_rubric(rubrics_dir: Path, edit: Callable[[Path], None]) -> str:
+    """A new rubric id: hw2 copied under the test rubrics folder, then changed by `edit(folder)`."""
+    rubric_id = f"hw2-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(rubrics_dir / "hw2", rubrics_dir / rubric_id, ignore=shutil.ignore_patterns("__pycache__"))
+    edit(rubrics_dir / rubric_id)
+    return rubric_id
+
+
+def set_points(folder: Path, question_id: str, points: int) -> None:
+    """Change one question's points in rubric.toml, keeping the declared totals consistent."""
+    path = folder / "rubric.toml"
+    text = path.read_text()
+    data = tomllib.loads(text)
+    question = next(q for q in data["questions"] if q["id"] == question_id)
+    delta = points - question["points"]
+    pattern = re.compile(rf'(id = "{re.escape(question_id)}"\n(?:(?!\[\[).*\n)*?points = )\d+')
+    text, count = pattern.subn(rf"\g<1>{points}", text)
+    assert count == 1, f"question {question_id} not found in {path}"
+    counted = ["total_points"] + (["auto_points"] if question.get("grading", "auto") == "auto" else [])
+    for key in counted:
+        if key in data["assignment"]:
+            text = re.sub(rf"^{key} = \d+", f"{key} = {data['assignment'][key] + delta}", text, flags=re.M)
+    path.write_text(text)

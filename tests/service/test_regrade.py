@@ -1,0 +1,92 @@
+"""A batch regrade after a rubric change re-makes every score and lists exactly the changed ones."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy.orm import Session
+
+from grader.db.models import RunStatus, User
+from grader.services import regrades, submissions
+from grader.services.errors import Forbidden
+from grader.services.scores import effective_runs
+from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.service.helpers import REFERENCE, WRONG_CONV2D, copy_rubric, make_class, runs_of, set_points, wait_finished
+
+SUBMISSIONS = 50
+TIMEOUT_S = 240
+
+
+def wait_for_regrade(db: Session, viewer: User, batch_id: int) -> list[float]:
+    """Poll the batch's progress until it is finished; every percentage seen on the way."""
+    seen: list[float] = []
+
+    def finished() -> bool:
+        db.rollback()
+        progress = regrades.regrade_progress(db, viewer, batch_id)
+        seen.append(progress["percent"])
+        return progress["status"] == "finished"
+
+    wait_until(finished, TIMEOUT_S, f"regrade {batch_id} to finish", interval=0.5)
+    return seen
+
+
+def test_regrading_fifty_submissions_after_a_rubric_change(
+    postgres_db: Session, postgres_stack: Stack, postgres_worker: WorkerProcess
+) -> None:
+    db = postgres_db
+    rubric_id = copy_rubric(postgres_stack.rubrics_dir, lambda folder: None)
+    klass = make_class(db, students=SUBMISSIONS, rubric_id=rubric_id)
+    uploads = {}
+    for index, student in enumerate(klass.students):
+        data = WRONG_CONV2D if index % 5 == 0 else REFERENCE
+        uploads[submissions.submit(db, student, klass.assignment, "hw2.py", data).id] = data
+    assert set(wait_finished(db, list(uploads), TIMEOUT_S).values()) == {"graded"}
+    old_hash = klass.assignment.rubric_hash
+    before = effective_runs(db, list(uploads), old_hash)
+    perfect = {sid for sid, data in uploads.items() if data == REFERENCE}
+    full = before[next(iter(perfect))].max_score
+    assert all((before[sid].score == full) == (sid in perfect) for sid in uploads)
+
+    # 1.1a is now worth 2 points: perfect scores gain a point, those that fail 1.1a stay the same.
+    set_points(postgres_stack.rubrics_dir / rubric_id, "1.1a", 2)
+    with pytest.raises(Forbidden):
+        regrades.start_regrade(db, klass.students[0], klass.assignment, "new points")
+    batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "1.1a is worth 2 points")
+    new_hash = batch.rubric_hash
+    assert new_hash != old_hash and klass.assignment.rubric_hash == new_hash
+
+    seen = wait_for_regrade(db, klass.instructor, batch.id)
+    assert seen == sorted(seen) and seen[-1] == 100.0
+    assert regrades.regrade_progress(db, klass.instructor, batch.id) == {
+        "total": SUBMISSIONS, "done": SUBMISSIONS, "failed": 0, "percent": 100.0, "status": "finished",
+    }
+
+    after = effective_runs(db, list(uploads), new_hash)
+    assert {run.rubric_hash for run in after.values()} == {new_hash}
+    assert all(after[sid].id != before[sid].id for sid in uploads)
+    for sid in uploads:
+        assert [r.status for r in runs_of(db, sid)] == [RunStatus.completed, RunStatus.completed]
+
+    diff = regrades.regrade_diff(db, klass.instructor, batch.id)
+    assert {change["submission_id"] for change in diff} == perfect
+    assert all((c["old_score"], c["new_score"]) == (full, full + 1) for c in diff)
+    assert all(after[sid].score == before[sid].score for sid in set(uploads) - perfect)
+    assert all((c["old_rubric_hash"], c["new_rubric_hash"]) == (old_hash, new_hash) for c in diff)
+
+
+def test_regrade_since_picks_only_newer_submissions(
+    postgres_db: Session, postgres_stack: Stack, postgres_worker: WorkerProcess
+) -> None:
+    db = postgres_db
+    klass = make_class(db, students=2)
+    early = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    time.sleep(0.05)
+    late = submissions.submit(db, klass.students[1], klass.assignment, "hw2.py", REFERENCE)
+    wait_finished(db, [early.id, late.id], TIMEOUT_S)
+    batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "", since=late.created_at)
+    wait_for_regrade(db, klass.instructor, batch.id)
+    assert regrades.regrade_progress(db, klass.instructor, batch.id)["total"] == 1
+    assert regrades.regrade_diff(db, klass.instructor, batch.id) == []  # same rubric, same score
+    assert len(runs_of(db, late.id)) == 2 and len(runs_of(db, early.id)) == 1

@@ -1,0 +1,80 @@
+"""Fixtures for the web tests: a real uvicorn server (and worker) on a stack, and a class to act as.
+
+The server runs in a subprocess with the stack's GRADER_* variables; this process seeds the
+class through the services on the same database (`use_stack`) and talks to the server over HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from grader.db.models import Course
+from grader.db.session import migrate_to_head, session_scope
+from grader.services import courses, users
+from tests.fixtures.services import Stack, WorkerProcess
+from tests.web.support import PASSWORD, Klass, LiveServer, Person
+
+
+@pytest.fixture(scope="session")
+def sqlite_web_stack(tmp_path_factory: pytest.TempPathFactory, rubrics_dir: Path) -> Stack:
+    """The laptop default (SQLite database, SQLite broker), shared by the web tests."""
+    folder = tmp_path_factory.mktemp("web-stack")
+    database_url = f"sqlite:///{folder / 'grader.db'}"
+    migrate_to_head(database_url)
+    return Stack(database_url, f"sqla+sqlite:///{folder / 'broker.db'}", rubrics_dir)
+
+
+def _serve(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(stack, tmp_path_factory.mktemp("web-server") / "uvicorn.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(sqlite_web_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from _serve(sqlite_web_stack, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_app(postgres_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The API on PostgreSQL + Redis, graded by the session's shared postgres worker."""
+    yield from _serve(postgres_stack, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def sqlite_worker(sqlite_web_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
+    """A real Celery worker on the SQLite stack, on both queues as `make run` starts one."""
+    worker = WorkerProcess(sqlite_web_stack, tmp_path_factory.mktemp("web-worker") / "worker.log", "cpu,gpu")
+    yield worker.wait_ready()
+    worker.kill()
+
+
+def _person(db: Session, tag: str, key: str, role: str, course: Course) -> Person:
+    email, name = f"{key}-{tag}@web.test", f"{key.title()} {tag}"
+    user = users.create_user(db, email, name, role, PASSWORD)
+    courses.enroll(db, user, course, role)
+    return Person(email, name, users.issue_token(db, user))
+
+
+@pytest.fixture
+def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
+    """make_klass(stack, rubric_id="hw2", **assignment) -> a new Klass on that stack's database."""
+
+    def make(stack: Stack, rubric_id: str = "hw2", **assignment: object) -> Klass:
+        use_stack(stack)
+        tag = uuid.uuid4().hex[:8]
+        assignment.setdefault("due_at", datetime.now(UTC) + timedelta(days=7))
+        with session_scope() as db:
+            course = courses.create_course(db, f"WEB-{tag}", f"Deep learning {tag}")
+            instructor = _person(db, tag, "prof", "instructor", course)
+            students = [_person(db, tag, f"student{i}", "student", course) for i in (1, 2)]
+            hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+            return Klass(hw.id, rubric_id, instructor, students)
+
+    return make

@@ -1,0 +1,81 @@
+"""What the web tests act with: a live uvicorn server, the people of a class, an API client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from grader.config import PROJECT_ROOT
+from tests.fixtures.services import Stack, wait_until
+
+SERVER_READY_TIMEOUT_S = 30
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """`uvicorn grader.api.main:create_app` on a free 127.0.0.1 port, with the stack's settings."""
+
+    def __init__(self, stack: Stack, log_path: Path) -> None:
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.log_path = log_path
+        command = [sys.executable, "-m", "uvicorn", "grader.api.main:create_app", "--factory",
+                   "--host", "127.0.0.1", "--port", self.url.rsplit(":", 1)[1], "--log-level", "warning"]
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}, **stack.env}
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._ready, SERVER_READY_TIMEOUT_S, "the web server to answer")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            pytest.fail(f"uvicorn exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/login", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Person:
+    email: str
+    name: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Klass:
+    """A course of its own: one instructor, two students, one HW2 assignment (unique names)."""
+
+    assignment_id: int
+    rubric_id: str
+    instructor: Person
+    students: list[Person]
+
+
+def api(server: LiveServer, person: Person | None = None) -> httpx.Client:
+    """An HTTP client on the live server's API, as `person` (bearer token) or anonymous."""
+    return httpx.Client(base_url=f"{server.url}/api", headers=person.headers if person else {}, timeout=30)

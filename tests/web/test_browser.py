@@ -1,0 +1,148 @@
+"""The pages in a real browser (Debian's Chromium driven by Playwright) against uvicorn and a real
+Celery worker on the SQLite defaults. Screenshots of each main page go to /tmp/grader-*.png."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.service.helpers import REFERENCE, copy_rubric, set_points
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+GRADING_TIMEOUT_MS = 90_000
+SCREENSHOTS = Path("/tmp")
+VISIBLE_QUESTIONS = 20 - 2  # HW2 hides 1.2.3d, and 1.1c.iv until the due date
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true needs the browser tests")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _local_only(route: Route) -> None:
+    """Pages must work offline: anything not served by the test server fails the request."""
+    if urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        route.abort()
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    context.route("**/*", _local_only)
+    page = context.new_page()
+    outside: list[str] = []
+    page.on("requestfailed", lambda request: outside.append(request.url))
+    yield page
+    context.close()
+    assert not outside, f"the pages asked for {outside}"
+
+
+@pytest.fixture
+def klass(sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
+    """A class graded by the SQLite stack's worker, on its own copy of the HW2 rubric."""
+    return make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None))
+
+
+def log_in(page: Page, server: LiveServer, person: Person) -> None:
+    page.goto(f"{server.url}/")
+    expect(page).to_have_url(f"{server.url}/login?next=/")
+    page.get_by_label("Email").fill(person.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Assignments")).to_be_visible()
+
+
+def shoot(page: Page, name: str) -> None:
+    page.screenshot(path=SCREENSHOTS / f"grader-{name}.png", full_page=True)
+
+
+def test_a_student_uploads_through_the_form_and_watches_it_get_graded(
+    page: Page, sqlite_server: LiveServer, klass: Klass
+) -> None:
+    page.goto(f"{sqlite_server.url}/login")
+    shoot(page, "login")
+    log_in(page, sqlite_server, klass.students[0])
+    page.get_by_role("link", name="Submit and see feedback").click()
+    expect(page.get_by_role("heading", name="HW2")).to_be_visible()
+    shoot(page, "upload")
+
+    upload = {"name": "hw2.py", "mimeType": "text/x-python", "buffer": REFERENCE}
+    page.get_by_label("Your solution").set_input_files(upload)
+    page.get_by_role("button", name="Submit for grading").click()
+    expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
+    expect(page.locator("#status")).to_have_text("graded", timeout=GRADING_TIMEOUT_MS)
+    rows = page.locator("table.questions tbody tr")
+    expect(rows).to_have_count(VISIBLE_QUESTIONS)
+    expect(page.locator('tr[data-question="1.1a"]')).to_contain_text("1 / 1")
+    expect(page.locator('tr[data-question="1.2.3d"]')).to_have_count(0)
+    shoot(page, "feedback")
+
+
+def test_an_instructor_reviews_grades_by_hand_and_regrades(
+    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass
+) -> None:
+    student = klass.students[0]
+    with api(sqlite_server, student) as client:
+        url = f"/assignments/{klass.assignment_id}/submissions"
+        sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
+                   GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+
+    log_in(page, sqlite_server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    expect(page.get_by_role("heading", name="Scores · HW2")).to_be_visible()
+    expect(page.locator(".stat svg rect")).to_have_count(20 * 10)
+    student_row = page.locator("table.gradebook tbody tr", has_text=student.email)
+    expect(student_row).to_contain_text("37")
+    shoot(page, "scores")
+
+    page.get_by_role("link", name=student.name).click()
+    expect(page.get_by_role("heading", name=f"Submission {sid}")).to_be_visible()
+    expect(page.locator('tr[data-question="1.2.3d"]')).to_contain_text("3 / 3")
+    expect(page.locator("table", has_text="Rubric hash").locator("tbody tr")).to_have_count(1)
+    form = page.locator("form.manual-grade", has=page.locator('input[value="1.2.1a"]'))
+    form.get_by_label("Score").fill("3.5")
+    form.get_by_label("Comment").fill("clear diagram")
+    form.get_by_role("button", name="Save").click()
+    expect(page.locator('tr[data-question="1.2.1a"]')).to_contain_text("3.5 / 4")
+    expect(page.locator('tr[data-question="1.2.1a"]')).to_contain_text("clear diagram")
+    shoot(page, "submission")
+
+    set_points(Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id, "1.3.4", 4)
+    page.get_by_label("Reason").fill("1.3.4 is worth 4 points")
+    page.get_by_role("button", name="Regrade this submission").click()
+    expect(page).to_have_url(re.compile(rf"/assignments/{klass.assignment_id}/regrades/\d+$"))
+    expect(page.locator("#regrade-label")).to_contain_text("(100%)", timeout=GRADING_TIMEOUT_MS)
+    expect(page.locator(".progress > div")).to_have_attribute("style", "width: 100%;")
+    change = page.locator("#regrade-diff tbody tr")
+    expect(change).to_have_count(1)
+    expect(change).to_contain_text(student.email)
+    expect(change.locator("td.num")).to_have_text(["37", "39"])
+    shoot(page, "regrade")
+
+
+def test_the_api_docs_render_from_local_files(page: Page, sqlite_server: LiveServer) -> None:
+    page.goto(f"{sqlite_server.url}/docs")
+    expect(page.get_by_role("heading", name="DL autograder")).to_be_visible()
+    expect(page.get_by_text("/api/assignments/{assignment_id}/submissions").first).to_be_visible()
+    shoot(page, "docs")

@@ -1,0 +1,133 @@
+"""Pages without a browser: login sessions, CSRF on every form, who may open which page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.fixtures.services import Stack
+from tests.service.helpers import REFERENCE
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _csrf(page: httpx.Response) -> str:
+    match = CSRF.search(page.text)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def browser(server: LiveServer) -> httpx.Client:
+    return httpx.Client(base_url=server.url, timeout=30)
+
+
+def log_in(client: httpx.Client, person: Person) -> httpx.Response:
+    token = _csrf(client.get("/login"))
+    return client.post("/login", data={"email": person.email, "password": PASSWORD, "csrf_token": token})
+
+
+@pytest.fixture
+def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(sqlite_web_stack)
+
+
+def test_pages_need_a_login_and_come_back_after_it(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        first = client.get(f"/assignments/{klass.assignment_id}")
+        assert first.status_code == 303
+        assert first.headers["location"] == f"/login?next=/assignments/{klass.assignment_id}"
+        token = _csrf(client.get(first.headers["location"]))
+        login = client.post("/login", data={"email": klass.students[0].email, "password": PASSWORD,
+                                            "csrf_token": token, "next": f"/assignments/{klass.assignment_id}"})
+        assert login.status_code == 303 and login.headers["location"] == f"/assignments/{klass.assignment_id}"
+        assert "Upload" in client.get(login.headers["location"]).text
+
+
+def test_a_wrong_password_shows_the_form_again(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        token = _csrf(client.get("/login"))
+        page = client.post("/login", data={"email": klass.students[0].email, "password": "nope", "csrf_token": token})
+    assert page.status_code == 401 and "Wrong email or password" in page.text
+
+
+def test_login_never_redirects_off_site(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        token = _csrf(client.get("/login"))
+        login = client.post("/login", data={"email": klass.students[0].email, "password": PASSWORD,
+                                            "csrf_token": token, "next": "//evil.example/"})
+    assert login.headers["location"] == "/"
+
+
+def test_every_form_post_needs_the_sessions_csrf_token(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        no_token = client.post("/login", data={"email": klass.students[0].email, "password": PASSWORD})
+        assert no_token.status_code == 403 and "reload the page" in no_token.text
+        log_in(client, klass.students[0])
+        url = f"/assignments/{klass.assignment_id}/submissions"
+        forged = client.post(url, data={"csrf_token": "forged"}, files={"file": ("hw2.py", REFERENCE)})
+        assert forged.status_code == 403
+        assert client.post("/logout").status_code == 403
+    with api(sqlite_server, klass.students[0]) as student:
+        assert student.get("/submissions").json() == []
+
+
+def test_the_session_cookie_reads_the_api_but_cannot_write_to_it(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        log_in(client, klass.students[0])
+        assert client.get("/api/auth/me").json()["email"] == klass.students[0].email
+        url = f"/api/assignments/{klass.assignment_id}/submissions"
+        assert client.post(url, files={"file": ("hw2.py", REFERENCE)}).status_code == 401
+
+
+def test_an_upload_through_the_form_lands_on_its_feedback_page(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        log_in(client, klass.students[0])
+        form = client.get(f"/assignments/{klass.assignment_id}")
+        done = client.post(f"/assignments/{klass.assignment_id}/submissions", data={"csrf_token": _csrf(form)},
+                           files={"file": ("hw2.py", REFERENCE)})
+        assert done.status_code == 303 and done.headers["location"].startswith("/submissions/")
+        page = client.get(done.headers["location"])
+    assert "queued" in page.text and 'http-equiv="refresh"' in page.text
+
+
+def test_a_bad_upload_through_the_form_shows_why(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        log_in(client, klass.students[0])
+        form = client.get(f"/assignments/{klass.assignment_id}")
+        page = client.post(f"/assignments/{klass.assignment_id}/submissions", data={"csrf_token": _csrf(form)},
+                           files={"file": ("notes.txt", b"hello")})
+    assert page.status_code == 415
+    assert "upload a .py file or a .ipynb notebook" in page.text and "Nothing submitted yet" in page.text
+
+
+def test_students_cannot_open_instructor_pages(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        log_in(client, klass.students[0])
+        page = client.get(f"/assignments/{klass.assignment_id}/scores")
+    assert page.status_code == 403 and "only instructors" in page.text
+
+
+def test_instructors_land_on_the_scores_page(sqlite_server: LiveServer, klass: Klass) -> None:
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        home = client.get("/")
+        assert f'href="/assignments/{klass.assignment_id}/scores"' in home.text
+        scores = client.get(f"/assignments/{klass.assignment_id}", follow_redirects=True)
+    assert scores.status_code == 200 and "<svg" in scores.text and klass.students[1].name in scores.text
+
+
+def test_the_regrade_form_explains_bad_filters(sqlite_server: LiveServer, klass: Klass) -> None:
+    url = f"/assignments/{klass.assignment_id}/regrades"
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        token = _csrf(client.get(f"/assignments/{klass.assignment_id}/scores"))
+        bad_ids = client.post(url, data={"csrf_token": token, "submission_ids": "12, twelve"})
+        assert bad_ids.status_code == 422 and "numbers separated by commas" in bad_ids.text
+        bad_date = client.post(url, data={"csrf_token": token, "since": "yesterday"})
+        assert bad_date.status_code == 422 and "not a date and time" in bad_date.text
+        nothing = client.post(url, data={"csrf_token": token, "since": "2999-01-01T00:00"})
+        assert nothing.status_code == 409 and "nothing to regrade" in nothing.text

@@ -1,0 +1,92 @@
+"""Thin tasks: a submission id in, the services do the work. One grading Engine per worker process.
+
+The queue that delivered a task picks the device: `gpu` grades on CUDA, `cpu` on the CPU.
+Infrastructure errors (database or broker down) are retried with backoff; a claim held by
+another live attempt (Busy) is retried when its lease would run out; student errors are scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from celery import Task
+from celery.exceptions import TimeLimitExceeded
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from grader.config import get_settings
+from grader.db.session import engine_for, session_scope
+from grader.engine import Engine
+from grader.services import grading
+from grader.services.reconcile import reconcile
+from workers.app import CPU_QUEUE, DEVICE_OF_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
+
+log = logging.getLogger(__name__)
+
+# With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
+MAX_RETRIES = 15
+
+
+class _ProcessEngine:
+    """The Engine of this process, made once (pool processes make it when they start)."""
+
+    engine: Engine | None = None
+
+    @classmethod
+    def get(cls) -> Engine:
+        if cls.engine is None:
+            cls.engine = Engine()
+        return cls.engine
+
+    @classmethod
+    def close(cls) -> None:
+        if cls.engine is not None:
+            cls.engine.close()
+            cls.engine = None
+
+
+@worker_process_init.connect
+def _start_pool_process(**_: Any) -> None:
+    """A forked pool process must not reuse its parent's database connections."""
+    engine_for(get_settings().resolved_database_url).dispose(close=False)
+    _ProcessEngine.get()
+
+
+@worker_process_shutdown.connect
+def _stop_pool_process(**_: Any) -> None:
+    _ProcessEngine.close()
+
+
+class GradingTask(Task):
+    def on_failure(self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """At the hard time limit the pool kills the process; this runs in the worker's main process."""
+        if isinstance(exc, TimeLimitExceeded):
+            with session_scope() as db:
+                grading.handle_timeout(db, int(args[0]), float(exc.args[0]))
+
+
+@celery_app.task(
+    bind=True,
+    base=GradingTask,
+    name=GRADE_TASK,
+    autoretry_for=grading.INFRASTRUCTURE_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def grade_submission(self: Task, submission_id: int) -> str | None:
+    queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
+    host = self.request.hostname or socket.gethostname()
+    try:
+        status = grading.grade_submission(_ProcessEngine.get(), submission_id, DEVICE_OF_QUEUE.get(queue, "cpu"), host)
+    except grading.Busy as busy:
+        raise self.retry(countdown=busy.retry_in) from busy
+    return status
+
+
+@celery_app.task(name=RECONCILE_TASK)
+def reconcile_stuck() -> int:
+    with session_scope() as db:
+        return len(reconcile(db, get_settings().reconcile_after_s))
