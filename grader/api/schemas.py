@@ -167,20 +167,3 @@ class RegradeBatchPublic(ReadModel):
     reason: str
     rubric_hash: str
     created_at: datetime
-
-
-class RegradeProgress(BaseModel):
-    total: int
-    done: int
-    failed: int
-    percent: float
-    status: Literal["running", "finished"]
-
-
-class ScoreChange(BaseModel):
-    submission_id: int
-    student: str
-    old_score: float | None
-    new_score: float | None
-    old_rubric_hash: str | None
-    new_rubric_hash: str | None

@@ -7,7 +7,9 @@ so progress and the list of changed scores are read from the items.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Literal
+
+from typing_extensions import TypedDict  # the variant pydantic accepts on 3.11 (the API returns these)
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
@@ -38,7 +40,7 @@ class RegradeProgress(TypedDict):
     done: int
     failed: int
     percent: float
-    status: str  # running or finished
+    status: Literal["running", "finished"]
 
 
 class ScoreChange(TypedDict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.deps import CurrentUser, SessionDep
-from grader.api.schemas import RegradeBatchPublic, RegradeIn, RegradeProgress, ScoreChange
+from grader.api.schemas import RegradeBatchPublic, RegradeIn
 from grader.db.models import RegradeBatch
 from grader.services import courses, regrades
 
@@ -23,12 +23,12 @@ def start_regrade(assignment_id: int, body: RegradeIn, db: SessionDep, user: Cur
     return regrades.start_regrade(db, user, assignment, body.reason, body.submission_ids, body.since)
 
 
-@router.get("/regrades/{batch_id}", response_model=RegradeProgress)
+@router.get("/regrades/{batch_id}", response_model=regrades.RegradeProgress)
 def regrade_progress(batch_id: int, db: SessionDep, user: CurrentUser) -> regrades.RegradeProgress:
     return regrades.regrade_progress(db, user, batch_id)
 
 
-@router.get("/regrades/{batch_id}/diff", response_model=list[ScoreChange])
+@router.get("/regrades/{batch_id}/diff", response_model=list[regrades.ScoreChange])
 def regrade_diff(batch_id: int, db: SessionDep, user: CurrentUser) -> list[regrades.ScoreChange]:
     """Whose auto score changed, from what to what (finished items only)."""
     return regrades.regrade_diff(db, user, batch_id)
