@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 1_000_000
 
     # Queue and workers
-    broker_key_prefix: str = Field("", description="prefix of every broker key on Redis, so deployments can share one")
+    broker_key_prefix: str = Field("", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)")
     gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")
     gpu_fallback_to_cpu: bool = Field(True, description="rubrics with device auto go to cpu when no GPU worker runs")
     run_lease_s: float = Field(30.0, description="an attempt whose heartbeat is older than this is presumed lost")

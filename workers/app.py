@@ -27,9 +27,10 @@ def _broker_conf(broker_url: str, key_prefix: str) -> dict[str, Any]:
     """What a sender and a worker must agree on to reach the same queues."""
     if broker_url.startswith(SQLITE_BROKER):
         Path(broker_url.removeprefix(SQLITE_BROKER)).parent.mkdir(parents=True, exist_ok=True)
+    prefixed = key_prefix and broker_url.startswith(("redis://", "rediss://"))  # other transports refuse it
     return {
         "broker_url": broker_url,
-        "broker_transport_options": {"global_keyprefix": key_prefix} if key_prefix else {},
+        "broker_transport_options": {"global_keyprefix": key_prefix} if prefixed else {},
         "broker_connection_retry_on_startup": True,
         "task_serializer": "json",
         "accept_content": ["json"],

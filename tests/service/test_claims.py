@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -9,11 +10,23 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
+from grader.db.session import session_scope
 from grader.db.models import RunStatus, Submission
 from grader import scoring
 from grader.services import grading, regrades, submissions
 from grader.services.rubrics import load_assignment_rubric
+from tests.fixtures.services import Stack, key_prefix
 from tests.service.helpers import REFERENCE, make_class, runs_of
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def quiet_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
+    """Like any_db, but its messages go to queues no worker reads: these tests play the worker,
+    and a worker left running by another test must not claim their submissions."""
+    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
+    use_stack(stack.with_broker(stack.broker_url, key_prefix()))
+    with session_scope() as db:
+        yield db
 
 
 def _upload(db: Session) -> tuple[Submission, str]:
@@ -35,8 +48,8 @@ def _heartbeat_goes_stale(db: Session, submission_id: int) -> None:
     db.commit()
 
 
-def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(any_db: Session) -> None:
-    db = any_db
+def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(quiet_db: Session) -> None:
+    db = quiet_db
     submission, rubric_hash = _upload(db)
     first = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert first is not None and first.attempt_no == 1
@@ -56,8 +69,8 @@ def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(any_db: Ses
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # done: a duplicate message
 
 
-def test_a_request_that_keeps_dying_ends_failed(any_db: Session) -> None:
-    db = any_db
+def test_a_request_that_keeps_dying_ends_failed(quiet_db: Session) -> None:
+    db = quiet_db
     submission, rubric_hash = _upload(db)
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
     _heartbeat_goes_stale(db, submission.id)
@@ -70,8 +83,8 @@ def test_a_request_that_keeps_dying_ends_failed(any_db: Session) -> None:
     assert [r.status for r in runs_of(db, submission.id)] == [RunStatus.lost, RunStatus.lost]
 
 
-def test_a_timed_out_attempt_is_sent_again_once(any_db: Session) -> None:
-    db = any_db
+def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
+    db = quiet_db
     submission, rubric_hash = _upload(db)
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
     assert grading.handle_timeout(db, submission.id, 185.0) is True
@@ -87,8 +100,8 @@ def test_a_timed_out_attempt_is_sent_again_once(any_db: Session) -> None:
     assert "hard time limit of 185 s" in (runs[0].error or "")
 
 
-def test_a_regrade_during_grading_keeps_both_results_apart(any_db: Session) -> None:
-    db = any_db
+def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) -> None:
+    db = quiet_db
     klass = make_class(db)
     submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
     rubric_hash = klass.assignment.rubric_hash
@@ -109,8 +122,8 @@ def test_a_regrade_during_grading_keeps_both_results_apart(any_db: Session) -> N
     ]
 
 
-def test_a_rubric_that_fails_ends_the_request_without_retry(any_db: Session) -> None:
-    db = any_db
+def test_a_rubric_that_fails_ends_the_request_without_retry(quiet_db: Session) -> None:
+    db = quiet_db
     submission, rubric_hash = _upload(db)
     claim = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert claim is not None
