@@ -6,14 +6,20 @@ everything else from the database, which stays the source of truth if a message 
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
+import os
 
-from celery import Celery
-from kombu import Queue
+# Before torch is imported (workers.tasks): the main process imports it, then forks the pool, and
+# a pool process with one thread per core would oversubscribe the cores it shares with the others.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from grader.config import Settings, get_settings
+from functools import lru_cache  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from celery import Celery  # noqa: E402
+from kombu import Queue  # noqa: E402
+
+from grader.config import Settings, get_settings  # noqa: E402
 
 GRADE_TASK = "workers.tasks.grade_submission"
 RECONCILE_TASK = "workers.tasks.reconcile_stuck"

@@ -138,15 +138,21 @@ def import_student(spec: ChildSpec, source_name: str) -> Any:
     return module
 
 
-def serve(spec: ChildSpec, channel: socket.socket, source_name: str) -> None:
-    """Import the student's module, then answer calls until the trusted side hangs up."""
+def serve(spec: ChildSpec, channel: socket.socket) -> None:
+    """Report the isolation, wait for the submission, import it, then answer calls until the
+    trusted side hangs up. A spare sandbox waits isolated until a submission needs it."""
+    send_message(channel, encode({"isolated": True, "layers": spec.layers}))
+    try:
+        source_name = str(decode(recv_message(channel))["load"])
+    except (EOFError, ProtocolError, OSError, KeyError, TypeError):
+        return
     filename = str(spec.workdir / source_name)
     try:
         module = import_student(spec, source_name)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student behaviour too
-        send_message(channel, encode({"import_error": _describe_error(exc, filename), "layers": spec.layers}))
+        send_message(channel, encode({"import_error": _describe_error(exc, filename)}))
         return
-    send_message(channel, encode({"ready": True, "layers": spec.layers}))
+    send_message(channel, encode({"ready": True}))
     while True:
         try:
             request = decode(recv_message(channel), device=spec.device)
@@ -170,13 +176,13 @@ def _answer(module: Any, request: dict, filename: str) -> bytes:
         return encode({"error": {"type": "not plain data", "message": f"{name}() returned {exc}"}})
 
 
-def main(spec: ChildSpec, channel_fd: int, source_name: str) -> None:
+def main(spec: ChildSpec, channel_fd: int) -> None:
     """Entry point in the forked child; never returns."""
     status = 0
     try:
         isolate(spec, channel_fd)
         channel = socket.socket(fileno=channel_fd)
-        serve(spec, channel, source_name)
+        serve(spec, channel)
     except BaseException:  # noqa: BLE001 - the child must never fall back into the fork server's loop
         status = 70
     os._exit(status)

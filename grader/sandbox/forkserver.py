@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +57,14 @@ def _warm_up() -> None:
     import torch
     import torch.nn.functional as F
 
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401 - autograd.grad(grad_outputs=...) imports it
+    # (and sympy) lazily: 145 ms in every sandbox that computes a gradient
+
     torch.set_num_threads(1)  # before any op: torch hangs in forked children of a multi-threaded parent
     x = torch.randn(1, 2, 8, dtype=torch.float64, requires_grad=True)
-    F.conv1d(x, torch.randn(3, 2, 3, dtype=torch.float64)).sigmoid().softmax(-1).sum().backward()
+    out = F.conv1d(x, torch.randn(3, 2, 3, dtype=torch.float64)).sigmoid().softmax(-1)
+    torch.autograd.grad(out, x, grad_outputs=torch.ones_like(out), retain_graph=True)
+    out.sum().backward()
     torch.autograd.functional.jacobian(lambda v: torch.tanh(v) @ v, torch.randn(3, dtype=torch.float64))
     torch.einsum("ij,jk->ik", torch.eye(2), torch.eye(2)).numpy()
 
@@ -135,7 +141,7 @@ class _Server:
         )
         pid = os.fork()
         if pid == 0:
-            child.main(spec, channel_fd, request["source"])
+            child.main(spec, channel_fd)
         self.children[pid] = cgroup
         return pid
 
@@ -202,34 +208,40 @@ class ForkServer:
         theirs.close()
         self._next_id = 0
         self._exits: dict[int, ExitInfo] = {}
+        self._spawned: dict[int, int | str] = {}
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def spawn(self, channel: socket.socket, request: dict) -> int:
-        """Fork a sandbox wired to `channel`; returns its pid."""
+        """Ask for a sandbox wired to `channel`; returns a ticket for `pid` (forking takes ~5 ms,
+        which the caller need not wait for)."""
         from grader.sandbox.protocol import encode
 
         self._next_id += 1
-        request = {**request, "id": self._next_id}
-        socket.send_fds(self._control, [encode(request)], [channel.fileno()])
-        while True:
-            message = self._receive(timeout=30)
-            if message.get("id") == self._next_id:
-                if "spawn_failed" in message:
-                    raise ForkServerDied(f"the fork server could not start a sandbox: {message['spawn_failed']}")
-                return int(message["spawned"])
+        socket.send_fds(self._control, [encode({**request, "id": self._next_id})], [channel.fileno()])
+        return self._next_id
+
+    def pid(self, ticket: int) -> int:
+        """The pid of the sandbox a `spawn` asked for, once the server has forked it."""
+        while ticket not in self._spawned:
+            self._receive(timeout=30)
+        outcome = self._spawned.pop(ticket)
+        if isinstance(outcome, str):
+            raise ForkServerDied(f"the fork server could not start a sandbox: {outcome}")
+        return outcome
 
     def wait_exit(self, pid: int, timeout: float) -> ExitInfo | None:
         """The exit of sandbox `pid` once the server has reaped it (None if not within `timeout`)."""
+        deadline = time.monotonic() + timeout
         while pid not in self._exits:
             try:
-                self._receive(timeout=timeout)
+                self._receive(timeout=max(deadline - time.monotonic(), 0))
             except TimeoutError:
                 return None
         return self._exits.pop(pid)
 
-    def _receive(self, timeout: float) -> dict:
+    def _receive(self, timeout: float) -> None:
         from grader.sandbox.protocol import decode
 
         ready, _, _ = select.select([self._control], [], [], timeout)
@@ -241,7 +253,8 @@ class ForkServer:
         message = decode(data)
         if "exited" in message:
             self._exits[int(message["exited"])] = ExitInfo(int(message["status"]), bool(message["oom"]))
-        return message
+        elif "id" in message:
+            self._spawned[int(message["id"])] = int(message["spawned"]) if "spawned" in message else str(message["spawn_failed"])
 
     def close(self) -> None:
         self._control.close()

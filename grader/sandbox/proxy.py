@@ -14,7 +14,8 @@ import signal
 import socket
 import time
 import uuid
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from grader.sandbox.protocol import ProtocolError, decode, encode
 from grader.sandbox.wire import recv_message
 
 OUTPUT_TAIL_BYTES = 4096
+SETUP_TIMEOUT_S = 30.0
 
 
 def describe_exit(info: ExitInfo | None, limits: Limits, during: str) -> str:
@@ -62,39 +64,84 @@ class ImportFailed(StudentFault):
     """The module could not be imported; that is deterministic, so the session stops retrying."""
 
 
-class Sandbox:
-    """One forked sandbox process with the student's module imported."""
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What a sandbox is made for; a spare serves a submission only if its spec matches."""
 
-    def __init__(self, server: ForkServer, request: dict, timeout: float, limits: Limits) -> None:
-        self.server, self.limits = server, limits
+    module: str
+    limits: Limits
+    device: str
+    root: Path
+    uid: int
+    gid: int
+    threads: int
+
+
+class Sandbox:
+    """One forked sandbox process: isolated first, then given one submission's module to serve.
+
+    It owns a directory (root-owned, 0711) holding the captured output and its scratch `work/`
+    (the only place it may write).
+    """
+
+    def __init__(self, server: ForkServer, spec: SandboxSpec) -> None:
+        self.server, self.spec = server, spec
+        self.directory = spec.root / uuid.uuid4().hex
+        self.directory.mkdir(mode=0o711, parents=True)
+        self.workdir = self.directory / "work"
+        self.workdir.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            os.chown(self.workdir, spec.uid, spec.gid)
+        request = {
+            "workdir": str(self.workdir), "output": str(self.directory / "output.log"), "module": spec.module,
+            "limits": asdict(spec.limits), "device": spec.device, "threads": spec.threads,
+            "uid": spec.uid, "gid": spec.gid,
+        }
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self.channel = ours
         try:
-            self.pid = server.spawn(theirs, request)
+            self._ticket = server.spawn(theirs, request)
         finally:
             theirs.close()
+        self._pid: int | None = None
         self.dead = False
         self._reaped = False
         self._exit: ExitInfo | None = None
         self.layers: dict[str, str] = {}
+
+    @property
+    def pid(self) -> int:
+        if self._pid is None:
+            self._pid = self.server.pid(self._ticket)
+        return self._pid
+
+    def load(self, source: str, timeout: float) -> None:
+        """Import the submission; ImportFailed says why it could not be."""
+        path = self.workdir / f"{self.spec.module}.py"
+        path.write_text(source)
+        if os.geteuid() == 0:
+            os.chown(path, self.spec.uid, self.spec.gid)
         try:
+            setup = self._receive(SETUP_TIMEOUT_S, "while the sandbox was set up")  # not the student's time
+            if setup.get("isolated") is not True:
+                raise StudentFault("the sandbox sent malformed data while being set up")
+            self.layers = dict(setup.get("layers", {}))
+            self.channel.sendall(encode({"load": path.name}))
             hello = self._receive(timeout, "while being imported")
-        except StudentFault as exc:
+        except (StudentFault, OSError) as exc:
             self.close()
-            raise ImportFailed(str(exc)) from None
-        if "import_error" not in hello and hello.get("ready") is not True:
-            self.close()
-            raise ImportFailed("the sandbox sent malformed data while being imported")
-        self.layers = dict(hello.get("layers", {}))
+            raise ImportFailed(str(exc) if isinstance(exc, StudentFault) else self._ended("while being imported")) from None
         if "import_error" in hello:
             self.close()
             raise ImportFailed(f"importing the submission failed: {describe_error('the module', hello['import_error'])}")
+        if hello.get("ready") is not True:
+            self.close()
+            raise ImportFailed("the sandbox sent malformed data while being imported")
 
     def _receive(self, timeout: float, during: str) -> dict:
         deadline = time.monotonic() + timeout
-        self.channel.settimeout(max(timeout, 0.001))
         try:
-            ready, _, _ = select.select([self.channel], [], [], max(deadline - time.monotonic(), 0))
+            ready, _, _ = select.select([self.channel], [], [], max(timeout, 0))
             if not ready:
                 raise TimeoutError
             self.channel.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -114,7 +161,7 @@ class Sandbox:
 
     def _ended(self, during: str) -> str:
         self.dead = True
-        return describe_exit(self.reap(), self.limits, during)
+        return describe_exit(self.reap(), self.spec.limits, during)
 
     def call(self, function: str, args: tuple, kwargs: dict, timeout: float) -> Any:
         during = f"in {function}()"
@@ -128,6 +175,15 @@ class Sandbox:
         if "ok" not in reply:
             raise StudentFault(f"the sandbox sent malformed data {during}")
         return reply["ok"]
+
+    def output_tail(self) -> bytes:
+        try:
+            with (self.directory / "output.log").open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(size - OUTPUT_TAIL_BYTES, 0))
+                return handle.read()
+        except OSError:
+            return b""
 
     def kill(self) -> None:
         if not self.dead:
@@ -144,42 +200,26 @@ class Sandbox:
             self._exit = self.server.wait_exit(self.pid, timeout=5)
         return self._exit
 
-    def close(self) -> None:
+    def close(self) -> bytes:
+        """Kill it, wait until it is gone, remove its files; returns the tail of its output."""
         self.channel.close()
         self.kill()
         self.reap()
+        output = self.output_tail()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return output
 
 
 class SubmissionSandbox:
-    """All sandboxes of one submission: fresh directories, a submission-wide deadline, output capture."""
+    """All sandboxes of one submission: a fresh one after each crash, a submission-wide deadline."""
 
-    def __init__(self, server: ForkServer, source: str, module: str, limits: Limits, device: str,
-                 root: Path, uid: int, gid: int, threads: int) -> None:
-        self.server, self.source, self.module, self.limits, self.device = server, source, module, limits, device
-        self.root, self.uid, self.gid, self.threads = root, uid, gid, threads
+    def __init__(self, source: str, limits: Limits, new_sandbox: Callable[[], Sandbox]) -> None:
+        self.source, self.limits, self._new_sandbox = source, limits, new_sandbox
         self.deadline = time.monotonic() + limits.submission_timeout_s
-        self.directory = root / uuid.uuid4().hex
-        self.directory.mkdir(mode=0o711, parents=True)
         self._sandbox: Sandbox | None = None
-        self._sandboxes = 0
+        self._outputs: list[bytes] = []
         self._import_failure: str | None = None
         self.layers: dict[str, str] = {}
-
-    def _start(self) -> Sandbox:
-        self._sandboxes += 1
-        workdir = self.directory / f"work{self._sandboxes}"
-        workdir.mkdir(mode=0o700)
-        source = workdir / f"{self.module}.py"
-        source.write_text(self.source)
-        if os.geteuid() == 0:
-            for path in (workdir, source):
-                os.chown(path, self.uid, self.gid)
-        request = {
-            "workdir": str(workdir), "output": str(self.directory / "output.log"), "source": source.name,
-            "module": self.module, "limits": asdict(self.limits), "device": self.device,
-            "threads": self.threads, "uid": self.uid, "gid": self.gid,
-        }
-        return Sandbox(self.server, request, self._timeout(), self.limits)
 
     def _timeout(self) -> float:
         left = self.deadline - time.monotonic()
@@ -192,33 +232,32 @@ class SubmissionSandbox:
         if self._import_failure:
             raise StudentFault(self._import_failure)
         if self._sandbox is None or self._sandbox.dead:
-            if self._sandbox is not None:
-                self._sandbox.close()
+            self._retire()
+            sandbox = self._new_sandbox()
+            self._sandbox = sandbox
             try:
-                self._sandbox = self._start()
+                sandbox.load(self.source, self._timeout())
             except ImportFailed as exc:
                 self._import_failure = str(exc)
                 raise
-            self.layers = self._sandbox.layers
+            finally:
+                self.layers = sandbox.layers
         return self._sandbox
 
     def call(self, function: str, args: tuple, kwargs: dict) -> Any:
         return self.start().call(function, args, kwargs, self._timeout())
 
+    def _retire(self) -> None:
+        if self._sandbox is not None:
+            self._outputs.append(self._sandbox.close())
+            self._sandbox = None
+
     def output_tail(self) -> str:
-        path = self.directory / "output.log"
-        try:
-            with path.open("rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(size - OUTPUT_TAIL_BYTES, 0))
-                return handle.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        """The last few KiB the submission printed, across its sandboxes (call after `close`)."""
+        return b"".join(self._outputs)[-OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
 
     def close(self) -> None:
-        if self._sandbox is not None:
-            self._sandbox.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self._retire()
 
 
 class StudentModule:
