@@ -107,3 +107,29 @@ def test_a_changed_rubric_is_used_at_once_in_the_same_process(tmp_path):
                                                           "check_int(student.add(1, 2), 4)"))
     after = run_rubric(load_rubric(directory), lambda: student)
     assert [o.passed for o in before] == [False] and [o.passed for o in after] == [True]
+
+
+def test_once_computes_expected_values_for_the_first_submission_only(tmp_path):
+    directory = make_rubric(tmp_path, tests=TESTS.replace(
+        "check_int(student.add(1, 2), reference.add(1, 2))",
+        "check_int(student.add(1, 2), once(lambda: reference.add(1, 2)))").replace(
+        "def test_add(student, reference):", "def test_add(student, reference, once):"))
+    calls = []
+
+    class Student:
+        @staticmethod
+        def add(a, b):
+            calls.append((a, b))
+            return a + b
+
+    rubric = load_rubric(directory)
+    reference = __import__("grader.rubric.runner", fromlist=["load_reference"]).load_reference(rubric)
+    original = reference.add
+    computed = []
+    reference.add = lambda a, b: computed.append(1) or original(a, b)
+    try:
+        for _ in range(3):
+            assert [o.passed for o in run_rubric(rubric, lambda: Student)] == [True]
+    finally:
+        reference.add = original
+    assert len(calls) == 3 and len(computed) == 1

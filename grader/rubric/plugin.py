@@ -6,9 +6,11 @@ the reference itself when an author checks the rubric) and `reference` (the trus
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -16,6 +18,7 @@ from grader.rubric.checks import CheckFailure
 from grader.rubric.spec import Rubric, RubricError
 from grader.scoring import TestOutcome
 
+T = TypeVar("T")
 MAX_MESSAGE_CHARS = 600
 PLUGIN_KEY = pytest.StashKey["RubricPlugin"]()
 
@@ -50,6 +53,7 @@ class RubricPlugin:
         self._internal_errors: list[str] = []
         self.problems: list[str] = []
         self._question_of: dict[str, str] = {}
+        self.memo: dict[tuple[str, int], Any] = {}  # `once` values, for this rubric version's lifetime
 
     def start(self, student: Callable[[], Any]) -> None:
         self._student, self._outcomes, self._internal_errors = student, [], []
@@ -133,3 +137,21 @@ def student(request: pytest.FixtureRequest) -> Any:
 def reference(request: pytest.FixtureRequest) -> ModuleType:
     """The trusted reference solution of this rubric version."""
     return request.config.stash[PLUGIN_KEY].reference_module
+
+
+@pytest.fixture
+def once(request: pytest.FixtureRequest) -> Callable[[Callable[[], T]], T]:
+    """`once(lambda: expected_value)`: computed for the first submission graded with this rubric
+    version, then reused, so reference work is not redone for every student. Values are keyed
+    by the test case and the call's position in it; each call gets its own copy, so nothing a
+    test (or a student, through a test) does to a value can spoil it for the next submission."""
+    memo = request.config.stash[PLUGIN_KEY].memo
+    calls = itertools.count()
+
+    def compute(make: Callable[[], T]) -> T:
+        key = (request.node.nodeid, next(calls))
+        if key not in memo:
+            memo[key] = make()
+        return copy.deepcopy(memo[key])
+
+    return compute

@@ -59,6 +59,17 @@ def attention_rnn_inf(x: torch.Tensor, Q: torch.Tensor, K: torch.Tensor, V: torc
     return torch.stack(hs)
 
 
+def attention_rnn_bptt(
+    x: torch.Tensor, Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, grad_h: torch.Tensor
+) -> torch.Tensor:
+    """Total dl/dh[t] (through every k-step connection) for the loss sum_t grad_h[t] . h[t], by autograd."""
+    hs, _ = attention_rnn(x.clone().requires_grad_(), Q, K, V)  # a leaf, so that every h[t] has a graph
+    for h in hs:
+        h.retain_grad()
+    sum(torch.dot(g, h) for g, h in zip(grad_h, hs)).backward()
+    return torch.stack([h.grad for h in hs])
+
+
 def qkv(seed: int, k: int, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Q, K, V of shape (k+1, n, n)."""
     return tuple(WEIGHT_SCALE * randn(seed + i, k + 1, n, n) for i in range(3))
@@ -87,12 +98,12 @@ FORWARD_CASES = [  # (seed, k, T, n)
 
 @question("1.2.3c")
 @pytest.mark.parametrize("seed, k, T, n", FORWARD_CASES)
-def test_forward_values(student, seed: int, k: int, T: int, n: int) -> None:
+def test_forward_values(student, once, seed: int, k: int, T: int, n: int) -> None:
     x, (Q, K, V) = randn(seed, T, n), qkv(seed + 1, k, n)
-    hs, a = attention_rnn(x, Q, K, V)
+    hs, a = once(lambda: tuple(torch.stack(v) for v in attention_rnn(x, Q, K, V)))  # (T, n) and (T, k+1)
     h_student, a_student = check_pair(student.attention_rnn_forward(x, Q, K, V), name="attention_rnn_forward")
-    check_close(h_student, torch.stack(hs), RTOL, ATOL, name="h")
-    check_close(a_student, torch.stack(a), RTOL, ATOL, name="a")
+    check_close(h_student, hs, RTOL, ATOL, name="h")
+    check_close(a_student, a, RTOL, ATOL, name="a")
 
 
 INF_CASES = [  # (seed, T, n)
@@ -104,10 +115,10 @@ INF_CASES = [  # (seed, T, n)
 
 @question("1.2.3d")
 @pytest.mark.parametrize("seed, T, n", INF_CASES)
-def test_inf_forward_values(student, seed: int, T: int, n: int) -> None:
+def test_inf_forward_values(student, once, seed: int, T: int, n: int) -> None:
     x, (Q, K, V) = randn(seed, T, n), qkv(seed + 1, 0, n)
     Q, K, V = Q[0], K[0], V[0]  # one shared (n, n) matrix each
-    expected = attention_rnn_inf(x, Q, K, V)
+    expected = once(lambda: attention_rnn_inf(x, Q, K, V))
     check_close(student.attention_rnn_inf_forward(x, Q, K, V), expected, RTOL, ATOL, name="h")
 
 
@@ -129,12 +140,12 @@ JACOBIAN_CASES = [  # (seed, n, early)
 
 @question("1.2.3e")
 @pytest.mark.parametrize("seed, n, early", JACOBIAN_CASES)
-def test_dh_dhprev(student, seed: int, n: int, early: bool) -> None:
+def test_dh_dhprev(student, once, seed: int, n: int, early: bool) -> None:
     x_t, h_prev, h_prev2 = randn(seed, n), randn(seed + 1, n), randn(seed + 2, n)
     if early:
         h_prev2 = torch.zeros_like(h_prev2)
     Q, K, V = qkv(seed + 3, 2, n)
-    expected = jacobian(step_h, x_t, h_prev, h_prev2, Q, K, V, wrt=1)
+    expected = once(lambda: jacobian(step_h, x_t, h_prev, h_prev2, Q, K, V, wrt=1))
     actual = student.attention_rnn_dh_dhprev(x_t, h_prev, h_prev2, Q, K, V)
     check_close(actual, expected, RTOL, ATOL, name="J")
 
@@ -149,12 +160,8 @@ BACKWARD_CASES = [  # (seed, k, T, n)
 
 @question("1.2.3f")
 @pytest.mark.parametrize("seed, k, T, n", BACKWARD_CASES)
-def test_backward(student, seed: int, k: int, T: int, n: int) -> None:
+def test_backward(student, once, seed: int, k: int, T: int, n: int) -> None:
     x, (Q, K, V) = randn(seed, T, n), qkv(seed + 1, k, n)
     grad_h = randn(seed + 4, T, n)  # direct gradients of the loss sum_t grad_h[t] . h[t]
-    hs, _ = attention_rnn(x.clone().requires_grad_(), Q, K, V)  # a leaf, so that every h[t] has a graph
-    for h in hs:
-        h.retain_grad()
-    sum(torch.dot(g, h) for g, h in zip(grad_h, hs)).backward()
-    expected = torch.stack([h.grad for h in hs])  # total dl/dh[t], through every k-step connection
+    expected = once(lambda: attention_rnn_bptt(x, Q, K, V, grad_h))  # total dl/dh[t], every k-step connection
     check_close(student.attention_rnn_backward(x, Q, K, V, grad_h), expected, RTOL, ATOL, name="dl/dh")

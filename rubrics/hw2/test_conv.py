@@ -25,6 +25,15 @@ def torch_conv1d(x: torch.Tensor, W: torch.Tensor, stride: int) -> torch.Tensor:
     return F.conv1d(x[None], W, stride=stride)[0]
 
 
+def torch_conv2d_output_shape(
+    in_shape: tuple[int, int, int], kernel_size: int | tuple[int, int], num_filters: int, stride: int, padding: int,
+    dilation: int,
+) -> tuple[int, ...]:
+    """The ground truth for conv2d_output_shape: the shape of what nn.Conv2d makes of a zero input."""
+    conv = torch.nn.Conv2d(in_shape[0], num_filters, kernel_size, stride=stride, padding=padding, dilation=dilation)
+    return tuple(conv(torch.zeros(1, *in_shape)).shape[1:])
+
+
 def cases(table: dict[str, tuple[int, ...]], base_seed: int) -> list:
     """One pytest case per table row, each with its own input seed."""
     return [pytest.param(base_seed + 10 * i, *sizes, id=name) for i, (name, sizes) in enumerate(table.items())]
@@ -63,8 +72,10 @@ SHAPE_CASES = {  # (in_shape, kernel_size, num_filters, stride, padding, dilatio
 
 @question("1.1b")
 @pytest.mark.parametrize("L, K, S, P, D", SIZE_CASES.values(), ids=SIZE_CASES.keys())
-def test_conv_output_size(student, L: int, K: int, S: int, P: int, D: int) -> None:
-    expected = F.conv1d(torch.zeros(1, 1, L), torch.zeros(1, 1, K), stride=S, padding=P, dilation=D).shape[-1]
+def test_conv_output_size(student, once, L: int, K: int, S: int, P: int, D: int) -> None:
+    expected = once(
+        lambda: F.conv1d(torch.zeros(1, 1, L), torch.zeros(1, 1, K), stride=S, padding=P, dilation=D).shape[-1]
+    )
     check_int(student.conv_output_size(L, K, S, P, D), expected, name="conv_output_size")
 
 
@@ -74,6 +85,7 @@ def test_conv_output_size(student, L: int, K: int, S: int, P: int, D: int) -> No
 )
 def test_conv2d_output_shape(
     student,
+    once,
     in_shape: tuple[int, int, int],
     kernel_size: int | tuple[int, int],
     num_filters: int,
@@ -81,8 +93,9 @@ def test_conv2d_output_shape(
     padding: int,
     dilation: int,
 ) -> None:
-    conv = torch.nn.Conv2d(in_shape[0], num_filters, kernel_size, stride=stride, padding=padding, dilation=dilation)
-    expected = tuple(conv(torch.zeros(1, *in_shape)).shape[1:])
+    expected = once(
+        lambda: torch_conv2d_output_shape(in_shape, kernel_size, num_filters, stride, padding, dilation)
+    )
     actual = student.conv2d_output_shape(
         in_shape, kernel_size, num_filters, stride=stride, padding=padding, dilation=dilation
     )
@@ -117,9 +130,9 @@ GRAD_CASES = {  # (F, C, L, K, S)
 
 @question("1.1c.i")
 @pytest.mark.parametrize("seed, F_, C, L, K, S", cases(FORWARD_CASES, 100))
-def test_conv1d_forward(student, seed: int, F_: int, C: int, L: int, K: int, S: int) -> None:
+def test_conv1d_forward(student, once, seed: int, F_: int, C: int, L: int, K: int, S: int) -> None:
     x, W = conv_inputs(seed, F_, C, L, K)
-    check_close(student.conv1d_forward(x, W, stride=S), torch_conv1d(x, W, S), RTOL, ATOL, name="out")
+    check_close(student.conv1d_forward(x, W, stride=S), once(lambda: torch_conv1d(x, W, S)), RTOL, ATOL, name="out")
 
 
 @question("1.1c.ii")
@@ -131,9 +144,9 @@ def test_conv1d_jacobian_W_example_shape(student) -> None:
 
 @question("1.1c.ii")
 @pytest.mark.parametrize("seed, C, L, K, S", cases(ONE_FILTER_CASES, 200))
-def test_conv1d_jacobian_W(student, seed: int, C: int, L: int, K: int, S: int) -> None:
+def test_conv1d_jacobian_W(student, once, seed: int, C: int, L: int, K: int, S: int) -> None:
     x, W = conv_inputs(seed, 1, C, L, K)
-    expected = jacobian(partial(torch_conv1d, stride=S), x, W, wrt=1)[0]  # (L_out, 1, C, K)
+    expected = once(lambda: jacobian(partial(torch_conv1d, stride=S), x, W, wrt=1)[0])  # (L_out, 1, C, K)
     check_close(student.conv1d_jacobian_W(x, W, stride=S), expected, RTOL, ATOL, name="J")
 
 
@@ -146,16 +159,16 @@ def test_conv1d_jacobian_x_example_shape(student) -> None:
 
 @question("1.1c.iii")
 @pytest.mark.parametrize("seed, C, L, K, S", cases(ONE_FILTER_CASES, 300))
-def test_conv1d_jacobian_x(student, seed: int, C: int, L: int, K: int, S: int) -> None:
+def test_conv1d_jacobian_x(student, once, seed: int, C: int, L: int, K: int, S: int) -> None:
     x, W = conv_inputs(seed, 1, C, L, K)
-    expected = jacobian(partial(torch_conv1d, stride=S), x, W, wrt=0)[0]  # (L_out, C, L)
+    expected = once(lambda: jacobian(partial(torch_conv1d, stride=S), x, W, wrt=0)[0])  # (L_out, C, L)
     check_close(student.conv1d_jacobian_x(x, W, stride=S), expected, RTOL, ATOL, name="J")
 
 
 @question("1.1c.iv")
 @pytest.mark.parametrize("seed, F_, C, L, K, S", cases(GRAD_CASES, 400))
-def test_conv1d_grad_W(student, seed: int, F_: int, C: int, L: int, K: int, S: int) -> None:
+def test_conv1d_grad_W(student, once, seed: int, F_: int, C: int, L: int, K: int, S: int) -> None:
     x, W = conv_inputs(seed, F_, C, L, K)
-    grad_out = randn(seed + 2, *torch_conv1d(x, W, S).shape)  # a random upstream gradient, never all ones
-    expected = vjp(partial(torch_conv1d, stride=S), (x, W), grad_out, wrt=1)
+    grad_out = randn(seed + 2, *once(lambda: torch_conv1d(x, W, S).shape))  # a random upstream gradient, never all ones
+    expected = once(lambda: vjp(partial(torch_conv1d, stride=S), (x, W), grad_out, wrt=1))
     check_close(student.conv1d_grad_W(x, W, grad_out, stride=S), expected, RTOL, ATOL, name="dl/dW")

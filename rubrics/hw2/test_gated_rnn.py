@@ -31,6 +31,20 @@ def gated_rnn(
     return hs, cs
 
 
+def grad_Wx_ground_truth(
+    x: torch.Tensor, W_c: torch.Tensor, W_h: torch.Tensor, W_x: torch.Tensor, upstream: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Autograd through gated_rnn for the loss sum_t upstream[t] . h[t]: (dl/dh, c, dl/dW_x)."""
+    W_x = W_x.requires_grad_()
+    hs, cs = gated_rnn(x, W_c, W_h, W_x)
+    for h in hs:
+        h.retain_grad()
+    sum(torch.dot(g, h) for g, h in zip(upstream, hs)).backward()
+    grad_h = torch.stack([h.grad for h in hs])  # total dl/dh[t], later steps included
+    c = torch.stack(cs).detach()
+    return grad_h, c, W_x.grad
+
+
 def rnn_inputs(seed: int, T: int, n: int, m: int) -> tuple[torch.Tensor, ...]:
     """x (T, n), W_c (m, n), W_h (m, m), W_x (m, n)."""
     return randn(seed, T, n), randn(seed + 1, m, n), randn(seed + 2, m, m), randn(seed + 3, m, n)
@@ -55,24 +69,19 @@ def test_c_shape(student, seed: int, T: int, n: int, m: int) -> None:
 
 @question("1.2.1c")
 @pytest.mark.parametrize("seed, T, n, m", FORWARD_CASES)
-def test_forward_values(student, seed: int, T: int, n: int, m: int) -> None:
+def test_forward_values(student, once, seed: int, T: int, n: int, m: int) -> None:
     inputs = rnn_inputs(seed, T, n, m)
-    hs, cs = gated_rnn(*inputs)
+    hs, cs = once(lambda: tuple(torch.stack(v) for v in gated_rnn(*inputs)))  # (T, m) each
     h, c = check_pair(student.gated_rnn_forward(*inputs), name="gated_rnn_forward")
-    check_close(h, torch.stack(hs), RTOL, ATOL, name="h")
-    check_close(c, torch.stack(cs), RTOL, ATOL, name="c")
+    check_close(h, hs, RTOL, ATOL, name="h")
+    check_close(c, cs, RTOL, ATOL, name="c")
 
 
 @question("1.2.1c")
 @pytest.mark.parametrize("seed, T, n, m", GRAD_CASES)
-def test_grad_Wx(student, seed: int, T: int, n: int, m: int) -> None:
+def test_grad_Wx(student, once, seed: int, T: int, n: int, m: int) -> None:
     x, W_c, W_h, W_x = rnn_inputs(seed, T, n, m)
     upstream = randn(seed + 4, T, m)  # the loss is sum_t upstream[t] . h[t]
-    W_x = W_x.requires_grad_()
-    hs, cs = gated_rnn(x, W_c, W_h, W_x)
-    for h in hs:
-        h.retain_grad()
-    sum(torch.dot(g, h) for g, h in zip(upstream, hs)).backward()
-    grad_h = torch.stack([h.grad for h in hs])  # total dl/dh[t], later steps included
-    c = torch.stack(cs).detach()
-    check_close(student.gated_rnn_grad_Wx(x, c, grad_h), W_x.grad, RTOL, ATOL, name="dl/dW_x")
+    grad_h, c, expected = once(lambda: grad_Wx_ground_truth(x, W_c, W_h, W_x, upstream))
+    # The student gets copies: the remembered tensors serve every later submission too.
+    check_close(student.gated_rnn_grad_Wx(x, c.clone(), grad_h.clone()), expected, RTOL, ATOL, name="dl/dW_x")
