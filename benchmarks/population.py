@@ -1,6 +1,7 @@
 """A deterministic population of HW2 submissions, so the figures are not for one easy file.
 
-Templates come from tests/submissions/ (correct ones in several styles, buggy ones, a notebook)
+Templates come from tests/submissions/ (correct ones in several styles, buggy ones, a notebook;
+read through its `submission_source`, which builds a buggy one from its patch and correct base)
 plus hostile variants made by appending code to a correct file:
 
 - `timeout`: `initial_loss(1000)` sleeps an hour (one call times out, the rest of the file is right);
@@ -19,12 +20,13 @@ import json
 import random
 import re
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.submissions import expected as expected_scores
+from tests.submissions import submission_names, submission_source
+
 ROOT = Path(__file__).resolve().parent.parent
-SUBMISSIONS = ROOT / "tests" / "submissions"
 RUBRIC_DIR = ROOT / "rubrics" / "hw2"
 
 CATEGORIES = ("correct", "buggy", "timeout", "crash", "import_error")
@@ -97,32 +99,33 @@ class Submission:
         return self.category in HOSTILE
 
 
-def _templates() -> tuple[list[Path], list[Path]]:
-    files = sorted(p for p in SUBMISSIONS.iterdir() if p.suffix in (".py", ".ipynb"))
-    correct = [p for p in files if p.stem.startswith("correct_")]
-    buggy = [p for p in files if p.stem.startswith("buggy_")]
+def _templates() -> tuple[list[str], list[str]]:
+    """The names of the correct and of the buggy submissions in tests/submissions/."""
+    names = submission_names()
+    correct = [n for n in names if n.startswith("correct_")]
+    buggy = [n for n in names if n.startswith("buggy_")]
     if not correct or not buggy:
-        raise RuntimeError(f"{SUBMISSIONS}: need correct_* and buggy_* submissions")
+        raise RuntimeError("tests/submissions: need correct_* and buggy_* submissions")
     return correct, buggy
 
 
-def _with_header(path: Path, header: str) -> bytes:
+def _with_header(filename: str, text: str, header: str) -> bytes:
     """The file with a comment naming this copy: a first line for .py, a first code cell for notebooks."""
-    if path.suffix == ".ipynb":
-        notebook = json.loads(path.read_text())
+    if filename.endswith(".ipynb"):
+        notebook = json.loads(text)
         notebook["cells"].insert(0, {"cell_type": "code", "execution_count": None, "metadata": {},
                                      "outputs": [], "source": [header]})
         return (json.dumps(notebook, indent=1) + "\n").encode()
-    return (header + "\n" + path.read_text()).encode()
+    return (header + "\n" + text).encode()
 
 
-def _hostile(index: int, category: str, base: Path, header: str) -> Submission:
+def _hostile(index: int, category: str, base: str, header: str) -> Submission:
     code, statement, replacement, timeouts = _HOSTILE_CODE[category]
-    source = header + "\n" + base.read_text() + "\n\n# --- appended by the benchmark ---\n" + code
+    source = header + "\n" + submission_source(base)[1] + "\n\n# --- appended by the benchmark ---\n" + code
     tame = source.replace(statement, replacement) if statement else None
     if statement and tame == source:
         raise AssertionError(f"{category}: the tame replacement did not apply")
-    return Submission(index, f"{index:04d}-{category}", category, f"{base.stem}+{category}", "hw2.py",
+    return Submission(index, f"{index:04d}-{category}", category, f"{base}+{category}", "hw2.py",
                       source.encode(), None, tame_source=tame, timeouts=timeouts)
 
 
@@ -135,37 +138,38 @@ def generate(size: int, seed: int = 0) -> list[Submission]:
         raise ValueError("size must be at least 1")
     rng = random.Random(seed)
     correct, buggy = _templates()
-    expected = tomllib.loads((SUBMISSIONS / "expected.toml").read_text())
+    expected = expected_scores()
     hostile_n = max(1, round(size * HOSTILE_FRACTION)) if size >= 2 else 0
     correct_n = round((size - hostile_n) * 0.4)
     if size - hostile_n >= 2:
         correct_n = max(1, correct_n)
     buggy_n = size - hostile_n - correct_n
 
-    def cycle(items: list[Path], n: int) -> list[Path]:
-        order: list[Path] = []
+    def cycle(items: list[str], n: int) -> list[str]:
+        order: list[str] = []
         while len(order) < n:
             batch = list(items)
             rng.shuffle(batch)
             order += batch
         return order[:n]
 
-    plan: list[tuple[str, Path]] = [("correct", p) for p in cycle(correct, correct_n)]
-    plan += [("buggy", p) for p in cycle(buggy, buggy_n)]
-    py_correct = [p for p in correct if p.suffix == ".py"]
+    plan: list[tuple[str, str]] = [("correct", n) for n in cycle(correct, correct_n)]
+    plan += [("buggy", n) for n in cycle(buggy, buggy_n)]
+    py_correct = [n for n in correct if submission_source(n)[0].endswith(".py")]
     plan += [(HOSTILE[i % len(HOSTILE)], py_correct[i % len(py_correct)]) for i in range(hostile_n)]
     rng.shuffle(plan)
 
     population: list[Submission] = []
-    for index, (category, path) in enumerate(plan):
-        header = f"# benchmark submission {index:04d} (seed {seed}): {category}, from {path.name}"
+    for index, (category, name) in enumerate(plan):
+        filename, text = submission_source(name)
+        header = f"# benchmark submission {index:04d} (seed {seed}): {category}, from {filename}"
         if category in HOSTILE:
-            population.append(_hostile(index, category, path, header))
+            population.append(_hostile(index, category, name, header))
             continue
-        score = expected.get(path.stem, {}).get("total")
+        score = expected.get(name, {}).get("total")
         population.append(Submission(
-            index, f"{index:04d}-{path.stem}", category, path.stem, "hw2" + path.suffix,
-            _with_header(path, header), float(score) if score is not None else None,
+            index, f"{index:04d}-{name}", category, name, "hw2" + Path(filename).suffix,
+            _with_header(filename, text, header), float(score) if score is not None else None,
         ))
     return population
 

@@ -15,7 +15,6 @@ from grader.scoring import GradeReport
 pytest_plugins = ["tests.fixtures.services"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBMISSIONS = ROOT / "tests" / "submissions"
 
 
 @pytest.fixture(scope="session")

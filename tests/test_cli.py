@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SUBMISSIONS
+from tests.conftest import ROOT
+from tests.submissions import submission_source
 
 HW2 = ROOT / "rubrics" / "hw2"
 
@@ -22,8 +23,16 @@ def grader(*args: str) -> subprocess.CompletedProcess:
                           timeout=300, cwd=ROOT)
 
 
-def test_grade_json_is_one_gradescope_document():
-    done = grader("grade", str(SUBMISSIONS / "buggy_grad_W_ones.py"), "--assignment", "hw2", "--json")
+def submission_file(directory: Path, name: str) -> str:
+    """The submission `name` (tests/submissions/) written to `directory`, for the command line to grade."""
+    filename, text = submission_source(name)
+    path = directory / filename
+    path.write_text(text)
+    return str(path)
+
+
+def test_grade_json_is_one_gradescope_document(tmp_path):
+    done = grader("grade", submission_file(tmp_path, "buggy_grad_W_ones"), "--assignment", "hw2", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert set(result) == {"score", "execution_time", "output", "tests"}
@@ -43,8 +52,8 @@ def test_grade_prints_a_table_and_exits_zero_for_a_zero_score():
     assert "is not implemented" in done.stdout and "manual" in done.stdout
 
 
-def test_grade_a_notebook():
-    done = grader("grade", str(SUBMISSIONS / "correct_notebook.ipynb"), "-a", "hw2", "--json")
+def test_grade_a_notebook(tmp_path):
+    done = grader("grade", submission_file(tmp_path, "correct_notebook"), "-a", "hw2", "--json")
     assert json.loads(done.stdout)["score"] == 37.0
 
 
@@ -103,7 +112,7 @@ def test_missing_layers_are_reported_and_grading_still_runs(scratch):
     check = run_unprivileged(scratch, "sandbox", "check")
     assert check.returncode == 0, check.stderr
     assert "grading runs, but without:" in check.stderr and "uid" in check.stderr
-    done = run_unprivileged(scratch, "grade", str(SUBMISSIONS / "correct_loops.py"), "-a", "hw2", "--json")
+    done = run_unprivileged(scratch, "grade", submission_file(scratch, "correct_loops"), "-a", "hw2", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["score"] == 37.0
@@ -112,7 +121,7 @@ def test_missing_layers_are_reported_and_grading_still_runs(scratch):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
 def test_production_mode_refuses_to_grade_without_every_layer(scratch):
-    done = run_unprivileged(scratch, "grade", str(SUBMISSIONS / "correct_loops.py"), "-a", "hw2",
+    done = run_unprivileged(scratch, "grade", submission_file(scratch, "correct_loops"), "-a", "hw2",
                             GRADER_REQUIRE_ISOLATION="true")
     assert done.returncode == 2
     assert "refusing to grade: isolation layers missing" in done.stderr

@@ -13,9 +13,10 @@ import time
 import pytest
 
 from grader.config import get_settings
-from tests.conftest import ROOT, SUBMISSIONS
+from tests.conftest import ROOT
+from tests.submissions import submission_source
 
-CORRECT = (SUBMISSIONS / "correct_vectorised.py").read_text()
+CORRECT = submission_source("correct_vectorised")[1]
 FULL = 37.0
 
 
