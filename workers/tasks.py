@@ -8,12 +8,13 @@ another live attempt (Busy) is retried when its lease would run out; student err
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 from typing import Any
 
 from celery import Task
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import task_prerun, worker_process_init, worker_process_shutdown
 
 from grader.config import get_settings
 from grader.db.session import engine_for, session_scope
@@ -51,6 +52,19 @@ def _start_pool_process(**_: Any) -> None:
     """A forked pool process must not reuse its parent's database connections."""
     engine_for(get_settings().resolved_database_url).dispose(close=False)
     _ProcessEngine.get()
+
+
+@task_prerun.connect
+def _die_at_once_on_sigterm(**_: Any) -> None:
+    """SIGTERM ends a pool process at once, without unwinding the task.
+
+    billiard's own handler (installed after worker_process_init, hence here) unwinds the task and
+    then writes to the pool's shared result queue, while the hard time limit sends SIGKILL 0.1 s
+    after SIGTERM: landing in that write, it left the queue's lock taken and every later pool
+    process hung (seen here in 1 of 6 hard-limit runs). The fork server sees its pool process go
+    and kills the sandboxes itself.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @worker_process_shutdown.connect
