@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from grader.rubric.spec import Question, Rubric
 
@@ -28,6 +28,11 @@ class QuestionResult:
     passed_tests: int
     total_tests: int
     output: str
+
+    @property
+    def points_per_test(self) -> float:
+        """Each test's share: a question's points are split evenly over its tests."""
+        return self.max_score / self.total_tests if self.total_tests else 0.0
 
     @property
     def status(self) -> str:
@@ -114,18 +119,18 @@ def _feedback(question: Question, outcomes: list[TestOutcome]) -> str:
 def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionResult:
     """A question's points are split evenly over its tests, so partial work earns partial credit."""
     passed = sum(o.passed for o in outcomes)
-    score = question.points * passed / len(outcomes) if outcomes else 0.0
-    return QuestionResult(
+    result = QuestionResult(
         id=question.id,
         title=question.title,
         grading=question.grading,
         visibility=question.visibility,
         max_score=question.points,
-        score=round(score, 4),
+        score=0.0,
         passed_tests=passed,
         total_tests=len(outcomes),
         output=_feedback(question, outcomes) if question.auto else "Graded by hand.",
     )
+    return replace(result, score=round(result.points_per_test * passed, 4))
 
 
 def build_report(

@@ -195,6 +195,7 @@ class GradingRun(Base):
     student_output: Mapped[str] = mapped_column(Text, default="")
 
     questions: Mapped[list[QuestionScore]] = relationship(cascade="all, delete-orphan", order_by="QuestionScore.id")
+    tests: Mapped[list[TestResult]] = relationship(cascade="all, delete-orphan", order_by="TestResult.id")
 
 
 class QuestionScore(Base):
@@ -214,6 +215,23 @@ class QuestionScore(Base):
     passed_tests: Mapped[int]
     total_tests: Mapped[int]
     feedback: Mapped[str] = mapped_column(Text)
+
+
+class TestResult(Base):
+    """One test case's outcome in one run: its share of the question's points, and its feedback."""
+
+    __tablename__ = "test_results"
+    __test__ = False  # not a pytest class, whatever its name
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    question_id: Mapped[str] = mapped_column(String(50))
+    score: Mapped[float]
+    max_score: Mapped[float]
+    status: Mapped[str] = mapped_column(String(16))
+    feedback: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(16))
 
 
 class ManualGrade(Base):

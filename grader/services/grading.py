@@ -34,6 +34,7 @@ from grader.db.models import (
     RunStatus,
     Submission,
     SubmissionStatus,
+    TestResult,
 )
 from grader.db.session import session_scope
 from grader.engine import Engine
@@ -188,9 +189,22 @@ def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
                       total_tests=q.total_tests, feedback=q.output)
         for q in report.questions if q.grading == "auto"
     ]
+    run.tests = _test_results(report)
     _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.done, run.id)
     db.commit()
     return True
+
+
+def _test_results(report: GradeReport) -> list[TestResult]:
+    """One row per test case, each worth its share of its question's points."""
+    questions = {q.id: q for q in report.questions}
+    return [
+        TestResult(name=t.name, question_id=t.question, status="passed" if t.passed else "failed",
+                   max_score=questions[t.question].points_per_test,
+                   score=questions[t.question].points_per_test if t.passed else 0.0,
+                   feedback=t.message, visibility=questions[t.question].visibility)
+        for t in report.tests
+    ]
 
 
 def record_failure(db: Session, claim: Claim, error: str) -> bool:

@@ -33,6 +33,9 @@ def test_an_upload_is_graded_by_a_worker_and_reaches_the_gradebook(
     assert run.rubric_hash == klass.assignment.rubric_hash
     assert run.device == "cpu"
     assert run.worker_host.startswith(postgres_worker.name)
+    assert len(run.tests) == 58 and all(t.status == "passed" for t in run.tests)  # every case, by name
+    assert sum(t.score for t in run.tests) == pytest.approx(37.0)
+    assert {t.question_id for t in run.tests} == {q.question_id for q in run.questions}
 
     book = gradebook.gradebook(db, klass.instructor, klass.assignment)
     rows = {row.student.id: row for row in book.rows}
