@@ -26,6 +26,7 @@ from pathlib import Path
 from tests.submissions import expected as expected_scores
 from tests.submissions import submission_names, submission_source
 
+
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC_DIR = ROOT / "rubrics" / "hw2"
 
@@ -179,6 +180,19 @@ def summary(population: list[Submission]) -> dict:
     return {"size": len(population), "by_category": counts,
             "templates": sorted({s.template for s in population})}
 
+
+def spread_templates(items: list[Submission], n: int) -> list[Submission]:
+    """Up to `n` items, one per template first (so a small sample still covers every template)."""
+    seen: dict[str, Submission] = {}
+    for item in items:
+        seen.setdefault(item.template, item)
+    chosen = list(seen.values())[:n]
+    for item in items:
+        if len(chosen) >= n:
+            break
+        if item not in chosen:
+            chosen.append(item)
+    return chosen
 
 def rubric_copy(target: Path, call_timeout_s: float | None, submission_timeout_s: float | None = None) -> Path:
     """rubrics/hw2 copied under `target`/hw2, with shorter time limits if asked (None: the real ones).
