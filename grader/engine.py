@@ -99,10 +99,10 @@ class Engine:
                             output=output, student_output=student_output, warnings=warnings)
 
     def _check_layers(self, layers: dict[str, str]) -> list[str]:
-        missing = [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
-                   if not layers.get(name, "").startswith("on")]
         if not layers:
             return []  # no sandbox started (the module failed to import or no call was made)
+        missing = [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
+                   if not layers.get(name, "").startswith("on")]
         if missing and self.settings.require_isolation:
             raise GradingAborted("refusing to grade: isolation layers missing: " + "; ".join(missing))
         for line in missing:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -55,7 +56,7 @@ def _handled_fs(abi: int) -> int:
     return handled
 
 
-def restrict(read: list[Path], write: list[Path], devices: list[Path] = ()) -> int:  # type: ignore[assignment]
+def restrict(read: Sequence[Path], write: Sequence[Path], devices: Sequence[Path] = ()) -> int:
     """Confine this process to the paths given; returns the ABI used. Irreversible."""
     abi = abi_version()
     if abi < 1:

@@ -32,8 +32,9 @@ def apply_rlimits(limits: Limits, cgroup_memory: bool) -> None:
     cap(resource.RLIMIT_NOFILE, int(limits.max_open_files))
     cap(resource.RLIMIT_CORE, 0)
     memory = int(limits.memory_mb * MiB)
-    # Without a memory cgroup the address-space limit is the only memory bound, so keep it tight.
-    cap(resource.RLIMIT_AS, memory + ADDRESS_SPACE_HEADROOM if cgroup_memory else memory + 2 * ADDRESS_SPACE_HEADROOM // 3)
+    # Without a memory cgroup the address-space limit is the only memory bound, so keep it tighter.
+    headroom = ADDRESS_SPACE_HEADROOM if cgroup_memory else ADDRESS_SPACE_HEADROOM * 2 // 3
+    cap(resource.RLIMIT_AS, memory + headroom)
 
 
 @dataclass
@@ -46,8 +47,10 @@ class SandboxCgroup:
 
     def enter(self) -> None:
         """Move the calling process into the cgroup (run in the child, still privileged)."""
-        for directory in {self.memory, self.pids} - {None}:
-            (directory / "cgroup.procs").write_text("0")  # type: ignore[operator]
+        if not self._directories():
+            raise RuntimeError("no writable cgroup")
+        for directory in self._directories():
+            (directory / "cgroup.procs").write_text("0")
 
     def oom_killed(self) -> bool:
         if self.memory is None:

@@ -42,18 +42,27 @@ def _assert_graded_once_after_a_lost_attempt(db: Session, submission_id: int) ->
     assert db.get_one(Submission, submission_id, populate_existing=True).attempts == 2
 
 
-def test_a_pool_process_killed_mid_grade_is_redelivered_and_graded_once(
-    postgres_db: Session, postgres_stack: Stack, use_stack: Callable[[Stack], None],
+def _grading_a_sleeper(
+    db: Session, postgres_stack: Stack, use_stack: Callable[[Stack], None],
     start_worker: Callable[..., WorkerProcess],
-) -> None:
-    """acks_late + reject_on_worker_lost: the message comes back when the grading process dies."""
-    db = postgres_db
+) -> tuple[Stack, WorkerProcess, Submission]:
+    """A worker on private queues, mid-way through grading a submission that sleeps."""
     stack = postgres_stack.with_broker(postgres_stack.broker_url, key_prefix())
     use_stack(stack)
     worker = start_worker(stack)
     klass = make_class(db)
     submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", sleeping_submission(SLEEP_S))
     _wait_running(db, submission.id)
+    return stack, worker, submission
+
+
+def test_a_pool_process_killed_mid_grade_is_redelivered_and_graded_once(
+    postgres_db: Session, postgres_stack: Stack, use_stack: Callable[[Stack], None],
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """acks_late + reject_on_worker_lost: the message comes back when the grading process dies."""
+    db = postgres_db
+    _, worker, submission = _grading_a_sleeper(db, postgres_stack, use_stack, start_worker)
 
     [pool_process] = worker.pool_pids()
     os.kill(pool_process, signal.SIGKILL)
@@ -67,12 +76,7 @@ def test_a_worker_killed_outright_is_recovered_by_the_reconciler(
 ) -> None:
     """Main process and pool gone at once: no one requeues the message, the reconciler does."""
     db = postgres_db
-    stack = postgres_stack.with_broker(postgres_stack.broker_url, key_prefix())
-    use_stack(stack)
-    first = start_worker(stack)
-    klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", sleeping_submission(SLEEP_S))
-    _wait_running(db, submission.id)
+    stack, first, submission = _grading_a_sleeper(db, postgres_stack, use_stack, start_worker)
     first.kill()
     start_worker(stack)
 
