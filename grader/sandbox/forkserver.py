@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.sandbox import hugepages
 from grader.sandbox.limits import CgroupManager, SandboxCgroup
 
 CONTROL_PACKET = 1 << 16
@@ -179,6 +180,7 @@ def serve(control_fd: int) -> None:
     server = _Server(socket.socket(fileno=control_fd))
     gc.collect()
     gc.freeze()  # children then don't touch (and copy) every inherited object when they collect
+    hugepages.collapse()  # last: what is allocated before it is what every fork copies
     server.run()
 
 
