@@ -3,6 +3,8 @@
 `SubmissionSandbox` owns the sandboxes of one submission. A crash, timeout or exit fails the
 call that caused it with a clear reason, and the next call starts a fresh sandbox, so a student
 who breaks one question keeps the points of the others. Results come back as plain data only.
+Calls that every run of the rubric makes are sent ahead of the tests (see `call_plan`); the
+channel never blocks on sending, so requests sent ahead and large answers cannot deadlock.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import signal
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,12 +24,14 @@ from typing import Any
 
 from grader.rubric.plugin import StudentFault
 from grader.rubric.spec import Limits
+from grader.sandbox.call_plan import CallPlan
 from grader.sandbox.forkserver import ExitInfo, ForkServer
 from grader.sandbox.protocol import ProtocolError, decode, encode
-from grader.sandbox.wire import recv_message
+from grader.sandbox.wire import take_message
 
 OUTPUT_TAIL_BYTES = 4096
 SETUP_TIMEOUT_S = 30.0
+RECV_CHUNK = 256 * 1024
 
 
 def describe_exit(info: ExitInfo | None, limits: Limits, during: str) -> str:
@@ -98,7 +103,12 @@ class Sandbox:
             "uid": spec.uid, "gid": spec.gid,
         }
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setblocking(False)
         self.channel = ours
+        self._outbox = bytearray()  # bytes queued for the sandbox, sent while waiting for replies
+        self._inbox = bytearray()  # bytes received, not yet a whole message
+        self._scratch = memoryview(bytearray(RECV_CHUNK))
+        self._in_flight: deque[bytes] = deque()  # requests sent whose answers are still to be read
         try:
             self._ticket = server.spawn(theirs, request)
         finally:
@@ -126,7 +136,7 @@ class Sandbox:
             if setup.get("isolated") is not True:
                 raise StudentFault("the sandbox sent malformed data while being set up")
             self.layers = dict(setup.get("layers", {}))
-            self.channel.sendall(encode({"load": path.name}))
+            self._outbox += encode({"load": path.name})
             hello = self._receive(timeout, "while being imported")
         except (StudentFault, OSError) as exc:
             self.close()
@@ -139,13 +149,8 @@ class Sandbox:
             raise ImportFailed("the sandbox sent malformed data while being imported")
 
     def _receive(self, timeout: float, during: str) -> dict:
-        deadline = time.monotonic() + timeout
         try:
-            ready, _, _ = select.select([self.channel], [], [], max(timeout, 0))
-            if not ready:
-                raise TimeoutError
-            self.channel.settimeout(max(deadline - time.monotonic(), 0.001))
-            message = decode(recv_message(self.channel))
+            message = decode(self._next_message(time.monotonic() + timeout))
         except TimeoutError:
             self.kill()
             raise StudentFault(f"timed out after {timeout:g} s {during}") from None
@@ -159,16 +164,55 @@ class Sandbox:
             raise StudentFault(f"the sandbox sent malformed data {during}")
         return message
 
+    def _next_message(self, deadline: float) -> bytes:
+        """The next whole message, sending what is queued meanwhile (never blocking on a send)."""
+        poller = select.poll()
+        while (message := take_message(self._inbox)) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            poller.register(self.channel, select.POLLIN | (select.POLLOUT if self._outbox else 0))
+            events = dict(poller.poll(left * 1000)).get(self.channel.fileno(), 0)
+            if events & select.POLLOUT:
+                self._send_queued()
+            if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                try:
+                    received = self.channel.recv_into(self._scratch)
+                except BlockingIOError:
+                    continue
+                if not received:
+                    raise EOFError("the sandbox closed the channel")
+                self._inbox += self._scratch[:received]
+        return message
+
+    def _send_queued(self) -> None:
+        try:
+            sent = self.channel.send(self._outbox)
+        except BlockingIOError:
+            return
+        except OSError:  # the sandbox is gone; reading will say how it ended
+            self._outbox.clear()
+            return
+        del self._outbox[:sent]
+
+    def send(self, request: bytes) -> None:
+        """Queue a call request (an encoded {"fn", "args", "kwargs"}); its answer is read by `result`."""
+        self._outbox += request
+        self._in_flight.append(request)
+
+    @property
+    def next_request(self) -> bytes | None:
+        """The oldest request sent whose answer is still to be read."""
+        return self._in_flight[0] if self._in_flight else None
+
     def _ended(self, during: str) -> str:
         self.dead = True
         return describe_exit(self.reap(), self.spec.limits, during)
 
-    def call(self, function: str, args: tuple, kwargs: dict, timeout: float) -> Any:
+    def result(self, function: str, timeout: float) -> Any:
+        """The answer to the oldest request sent (a call of `function`), within `timeout` seconds."""
         during = f"in {function}()"
-        try:
-            self.channel.sendall(encode({"fn": function, "args": list(args), "kwargs": kwargs}))
-        except OSError:
-            raise StudentFault(self._ended(during)) from None
+        self._in_flight.popleft()
         reply = self._receive(timeout, during)
         if "error" in reply:
             raise StudentFault(describe_error(f"{function}()", reply["error"]))
@@ -211,10 +255,14 @@ class Sandbox:
 
 
 class SubmissionSandbox:
-    """All sandboxes of one submission: a fresh one after each crash, a submission-wide deadline."""
+    """All sandboxes of one submission: a fresh one after each crash, a submission-wide deadline,
+    and the calls the rubric's `plan` says will follow sent ahead of the tests."""
 
-    def __init__(self, source: str, limits: Limits, new_sandbox: Callable[[], Sandbox]) -> None:
+    def __init__(self, source: str, limits: Limits, new_sandbox: Callable[[], Sandbox],
+                 plan: CallPlan | None = None) -> None:
         self.source, self.limits, self._new_sandbox = source, limits, new_sandbox
+        self.plan = plan or CallPlan()
+        self.made: list[bytes] = []  # every call request the tests made, in order (what a plan learns)
         self.deadline = time.monotonic() + limits.submission_timeout_s
         self._sandbox: Sandbox | None = None
         self._outputs: list[bytes] = []
@@ -245,7 +293,24 @@ class SubmissionSandbox:
         return self._sandbox
 
     def call(self, function: str, args: tuple, kwargs: dict) -> Any:
-        return self.start().call(function, args, kwargs, self._timeout())
+        request = encode({"fn": function, "args": list(args), "kwargs": kwargs})
+        self.made.append(request)
+        return self._sandbox_for(request, len(self.made) - 1).result(function, self._timeout())
+
+    def _sandbox_for(self, request: bytes, position: int) -> Sandbox:
+        """The live sandbox with `request` next in line: sent ahead already, or sent now with the
+        calls the plan says follow it."""
+        sandbox = self.start()
+        if sandbox.next_request not in (None, request):
+            # It was sent calls this run does not make (a test stopped before its call): whatever
+            # they do must not touch this call, so a fresh sandbox takes over, as after a crash.
+            self._retire()
+            sandbox = self.start()
+        if sandbox.next_request is None:
+            sandbox.send(request)
+            for ahead in self.plan.following(position):
+                sandbox.send(ahead)
+        return sandbox
 
     def _retire(self) -> None:
         if self._sandbox is not None:

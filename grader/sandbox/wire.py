@@ -1,4 +1,5 @@
-"""Length-framed messages over a stream socket, with the size cap checked before reading."""
+"""Length-framed messages over a stream socket, with the size cap checked before reading (blocking
+reads for the sandbox, a buffer the trusted side fills without blocking)."""
 
 from __future__ import annotations
 
@@ -25,3 +26,15 @@ def recv_message(sock: socket.socket) -> bytes:
     """One whole message (header included, as `decode` wants it); blocks, honours the socket timeout."""
     header = _recv_exact(sock, HEADER.size)
     return header + _recv_exact(sock, message_length(header))
+
+
+def take_message(buffer: bytearray) -> bytes | None:
+    """The first whole message in `buffer` (removed from it), or None while it is incomplete."""
+    if len(buffer) < HEADER.size:
+        return None
+    end = HEADER.size + message_length(bytes(buffer[: HEADER.size]))
+    if len(buffer) < end:
+        return None
+    message = bytes(buffer[:end])
+    del buffer[:end]
+    return message
