@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -183,26 +183,30 @@ def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
     run.max_score = report.max_score
     run.output = report.output
     run.student_output = report.student_output
-    run.questions = [
-        QuestionScore(question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
-                      max_score=q.max_score, status=q.status, passed_tests=q.passed_tests,
-                      total_tests=q.total_tests, feedback=q.output)
+    # Core bulk INSERTs of plain rows: a unit of work over ~80 new objects cost 7 ms a grade, and the
+    # ORM's bulk path most of that again.
+    questions = [
+        dict(run_id=run.id, question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
+             max_score=q.max_score, status=q.status, passed_tests=q.passed_tests, total_tests=q.total_tests,
+             feedback=q.output)
         for q in report.questions if q.grading == "auto"
     ]
-    run.tests = _test_results(report)
+    for model, rows in ((QuestionScore, questions), (TestResult, _test_results(run.id, report))):
+        if rows:
+            db.execute(insert(model.__table__), rows)
     _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.done, run.id)
     db.commit()
     return True
 
 
-def _test_results(report: GradeReport) -> list[TestResult]:
+def _test_results(run_id: int, report: GradeReport) -> list[dict[str, Any]]:
     """One row per test case, each worth its share of its question's points."""
     questions = {q.id: q for q in report.questions}
     return [
-        TestResult(name=t.name, question_id=t.question, status="passed" if t.passed else "failed",
-                   max_score=questions[t.question].points_per_test,
-                   score=questions[t.question].points_per_test if t.passed else 0.0,
-                   feedback=t.message, visibility=questions[t.question].visibility)
+        dict(run_id=run_id, name=t.name, question_id=t.question, status="passed" if t.passed else "failed",
+             max_score=questions[t.question].points_per_test,
+             score=questions[t.question].points_per_test if t.passed else 0.0,
+             feedback=t.message, visibility=questions[t.question].visibility)
         for t in report.tests
     ]
 
