@@ -81,10 +81,11 @@ def test_a_call_is_sent_ahead_once_two_runs_made_it_alike():
     assert plan.ahead == [None, None, None]  # one run proves nothing
     plan.learn([b"a", b"x", b"c", b"d"])
     assert plan.ahead == [b"a", None, b"c", None]
-    assert plan.following(0) == []  # b varies: the test that makes it sends it
-    assert plan.following(1) == [b"c"]
+    assert plan.run_from(0) == [b"a"]  # b varies: the test that makes it sends it
+    assert plan.run_from(2) == [b"c"]
+    assert (plan.find(b"c", 0), plan.find(b"a", 1), plan.find(b"x", 0)) == (2, None, None)
     plan.learn([b"a", b"x", b"c", b"d"])
-    assert plan.following(0) == [b"x", b"c", b"d"]
+    assert plan.run_from(1) == [b"x", b"c", b"d"]
 
 
 def test_the_sandbox_is_sent_the_calls_that_follow(engine: Engine, tmp_path: Path):

@@ -31,11 +31,18 @@ class CallPlan:
                       for i, request in enumerate(made)]
         self._last = list(made)
 
-    def following(self, position: int) -> list[bytes]:
-        """The requests to send ahead after the call at `position`: up to the next live one."""
+    def run_from(self, index: int) -> list[bytes]:
+        """The requests to send ahead from `index` on: up to the next one made live."""
         run: list[bytes] = []
-        for request in self.ahead[position + 1:]:
+        for request in self.ahead[index:]:
             if request is None:
                 break
             run.append(request)
         return run
+
+    def find(self, request: bytes, start: int) -> int | None:
+        """Where `request` is in the plan, at `start` or later (None: it is made live only)."""
+        for index in range(start, len(self.ahead)):
+            if self.ahead[index] == request:
+                return index
+        return None

@@ -125,18 +125,22 @@ class Sandbox:
             self._pid = self.server.pid(self._ticket)
         return self._pid
 
-    def load(self, source: str, timeout: float) -> None:
-        """Import the submission; ImportFailed says why it could not be."""
+    def begin_load(self, source: str) -> None:
+        """Hand over the submission to import (once isolated); `finish_load` waits for the import."""
         path = self.workdir / f"{self.spec.module}.py"
         path.write_text(source)
         if os.geteuid() == 0:
             os.chown(path, self.spec.uid, self.spec.gid)
+        self._outbox += encode({"load": path.name})
+        self._send_queued()
+
+    def finish_load(self, timeout: float) -> None:
+        """Wait until the submission is imported; ImportFailed says why it could not be."""
         try:
             setup = self._receive(SETUP_TIMEOUT_S, "while the sandbox was set up")  # not the student's time
             if setup.get("isolated") is not True:
                 raise StudentFault("the sandbox sent malformed data while being set up")
             self.layers = dict(setup.get("layers", {}))
-            self._outbox += encode({"load": path.name})
             hello = self._receive(timeout, "while being imported")
         except (StudentFault, OSError) as exc:
             self.close()
@@ -195,10 +199,13 @@ class Sandbox:
             return
         del self._outbox[:sent]
 
-    def send(self, request: bytes) -> None:
-        """Queue a call request (an encoded {"fn", "args", "kwargs"}); its answer is read by `result`."""
-        self._outbox += request
-        self._in_flight.append(request)
+    def send(self, requests: list[bytes]) -> None:
+        """Send call requests (encoded {"fn", "args", "kwargs"}) without waiting; `result` reads
+        their answers in order."""
+        for request in requests:
+            self._outbox += request
+            self._in_flight.append(request)
+        self._send_queued()
 
     @property
     def next_request(self) -> bytes | None:
@@ -263,6 +270,9 @@ class SubmissionSandbox:
         self.source, self.limits, self._new_sandbox = source, limits, new_sandbox
         self.plan = plan or CallPlan()
         self.made: list[bytes] = []  # every call request the tests made, in order (what a plan learns)
+        self._loaded = False
+        self._cursor = 0  # where in the plan the next call is expected
+        self._aligned = True  # whether the run is at `_cursor` (False right after it left the plan)
         self.deadline = time.monotonic() + limits.submission_timeout_s
         self._sandbox: Sandbox | None = None
         self._outputs: list[bytes] = []
@@ -275,41 +285,61 @@ class SubmissionSandbox:
             raise StudentFault(f"the submission used up its {self.limits.submission_timeout_s:g} s time limit")
         return min(self.limits.call_timeout_s, left)
 
-    def start(self) -> Sandbox:
-        """The live sandbox, started (and the module imported) if there is none."""
-        if self._import_failure:
-            raise StudentFault(self._import_failure)
+    def begin(self) -> Sandbox:
+        """The live sandbox, or a fresh one set importing the submission and sent the calls the
+        plan says come next; returns without waiting (the tests' set-up runs meanwhile)."""
         if self._sandbox is None or self._sandbox.dead:
             self._retire()
-            sandbox = self._new_sandbox()
-            self._sandbox = sandbox
+            self._sandbox = self._new_sandbox()
+            self._loaded = False
+            self._sandbox.begin_load(self.source)
+            if self._aligned:
+                self._sandbox.send(self.plan.run_from(self._cursor))
+        return self._sandbox
+
+    def start(self) -> Sandbox:
+        """The live sandbox with the module imported (started if there is none)."""
+        if self._import_failure:
+            raise StudentFault(self._import_failure)
+        sandbox = self.begin()
+        if not self._loaded:
             try:
-                sandbox.load(self.source, self._timeout())
+                sandbox.finish_load(self._timeout())
             except ImportFailed as exc:
                 self._import_failure = str(exc)
                 raise
             finally:
                 self.layers = sandbox.layers
-        return self._sandbox
+            self._loaded = True
+        return sandbox
 
     def call(self, function: str, args: tuple, kwargs: dict) -> Any:
         request = encode({"fn": function, "args": list(args), "kwargs": kwargs})
-        self.made.append(request)
-        return self._sandbox_for(request, len(self.made) - 1).result(function, self._timeout())
+        try:
+            sandbox = self._sandbox_for(request)
+        finally:
+            self.made.append(request)
+        return sandbox.result(function, self._timeout())
 
-    def _sandbox_for(self, request: bytes, position: int) -> Sandbox:
+    def _sandbox_for(self, request: bytes) -> Sandbox:
         """The live sandbox with `request` next in line: sent ahead already, or sent now with the
         calls the plan says follow it."""
         sandbox = self.start()
         if sandbox.next_request not in (None, request):
             # It was sent calls this run does not make (a test stopped before its call): whatever
             # they do must not touch this call, so a fresh sandbox takes over, as after a crash.
+            self._aligned = False
             self._retire()
             sandbox = self.start()
-        if sandbox.next_request is None:
-            sandbox.send(request)
-            for ahead in self.plan.following(position):
-                sandbox.send(ahead)
+        if sandbox.next_request is not None:
+            self._cursor += 1  # it was sent ahead
+            return sandbox
+        found = self.plan.find(request, self._cursor)
+        if found is None:  # made live only: the plan goes on after it
+            sandbox.send([request])
+        else:
+            sandbox.send([request, *self.plan.run_from(found + 1)])
+            self._cursor, self._aligned = found + 1, True
         return sandbox
 
     def _retire(self) -> None:
