@@ -93,28 +93,30 @@ class Engine:
             sandbox.close()
 
     def grade(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> GradeReport:
-        """Every auto question scored; student failures are feedback, never exceptions."""
+        """Every auto question scored; student failures are feedback, never exceptions. When it
+        returns, nothing of the submission is left running."""
+        with self.start(data, filename, rubric, device) as grading:
+            return grading.report()
+
+    def start(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> Grading:
+        """Start grading: the submission is handed to a sandbox to import, with the calls the rubric
+        is known to make, while the caller does other work (claiming it in the database)."""
         started = time.perf_counter()
         device = resolve_device(device or rubric.device)
         try:
             source = prepare_source(filename, data)
         except SubmissionError as exc:
-            return self._ungradable(rubric, device, started, str(exc))
-        plan = self._call_plan(rubric)
-        sandbox = self._sandbox(source, rubric.module, rubric.limits, device, plan)
+            return Grading(self, rubric, device, started, None, str(exc))
+        sandbox = self._sandbox(source, rubric.module, rubric.limits, device, self._call_plan(rubric))
         try:
-            sandbox.begin()  # the import and the first calls overlap the tests' set-up
-            outcomes = run_rubric(rubric, lambda: StudentModule(sandbox))
-            plan.learn(sandbox.made)
-            warnings = self._check_layers(sandbox.layers)
-        finally:
+            sandbox.begin()
+        except BaseException:
             sandbox.close()
-        student_output = sandbox.output_tail()
-        output = "" if not warnings else "Isolation warnings: " + "; ".join(warnings)
-        return build_report(rubric, outcomes, device, time.perf_counter() - started,
-                            output=output, student_output=student_output, warnings=warnings)
+            raise
+        return Grading(self, rubric, device, started, sandbox)
 
-    def _check_layers(self, layers: dict[str, str]) -> list[str]:
+    def check_layers(self, layers: dict[str, str]) -> list[str]:
+        """The isolation layers a sandbox lacked (GradingAborted if they are required)."""
         if not layers:
             return []  # no sandbox started (the module failed to import or no call was made)
         missing = [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
@@ -124,11 +126,6 @@ class Engine:
         for line in missing:
             log.warning("sandbox layer missing: %s", line)
         return missing
-
-    @staticmethod
-    def _ungradable(rubric: Rubric, device: str, started: float, reason: str) -> GradeReport:
-        outcomes = [TestOutcome("submission", q.id, False, reason) for q in rubric.auto_questions]
-        return build_report(rubric, outcomes, device, time.perf_counter() - started, output=reason)
 
     def close(self) -> None:
         if self._spare is not None:
@@ -145,4 +142,41 @@ class Engine:
         self.close()
 
 
-__all__ = ["Engine", "GradingAborted", "StudentFault", "resolve_device"]
+class Grading:
+    """One submission being graded (`Engine.start`): `report` runs the rubric and kills the
+    sandbox; `close` waits until the kernel has torn it down, so a caller can store the report
+    meanwhile. Used as a context manager, nothing of the submission outlives the block."""
+
+    def __init__(self, engine: Engine, rubric: Rubric, device: str, started: float,
+                 sandbox: SubmissionSandbox | None, unusable: str = "") -> None:
+        self.engine, self.rubric, self.device, self.started = engine, rubric, device, started
+        self.sandbox, self.unusable = sandbox, unusable
+
+    def report(self) -> GradeReport:
+        if self.sandbox is None:  # the upload could not be read as a submission
+            outcomes = [TestOutcome("submission", q.id, False, self.unusable) for q in self.rubric.auto_questions]
+            return build_report(self.rubric, outcomes, self.device, time.perf_counter() - self.started,
+                                output=self.unusable)
+        sandbox = self.sandbox
+        try:
+            outcomes = run_rubric(self.rubric, lambda: StudentModule(sandbox))
+            sandbox.plan.learn(sandbox.made)
+            warnings = self.engine.check_layers(sandbox.layers)
+        finally:
+            sandbox.stop()
+        output = "" if not warnings else "Isolation warnings: " + "; ".join(warnings)
+        return build_report(self.rubric, outcomes, self.device, time.perf_counter() - self.started,
+                            output=output, student_output=sandbox.output_tail(), warnings=warnings)
+
+    def close(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+
+    def __enter__(self) -> Grading:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Engine", "Grading", "GradingAborted", "StudentFault", "resolve_device"]

@@ -118,6 +118,7 @@ class Sandbox:
         self._reaped = False
         self._exit: ExitInfo | None = None
         self.layers: dict[str, str] = {}
+        self._output: bytes | None = None
 
     @property
     def pid(self) -> int:
@@ -251,12 +252,18 @@ class Sandbox:
             self._exit = self.server.wait_exit(self.pid, timeout=5)
         return self._exit
 
+    def stop(self) -> bytes:
+        """Kill it, so that it runs nothing more; the tail of its output (`close` waits until it is gone)."""
+        if self._output is None:
+            self.channel.close()
+            self.kill()
+            self._output = self.output_tail()
+        return self._output
+
     def close(self) -> bytes:
         """Kill it, wait until it is gone, remove its files; returns the tail of its output."""
-        self.channel.close()
-        self.kill()
+        output = self.stop()
         self.reap()
-        output = self.output_tail()
         shutil.rmtree(self.directory, ignore_errors=True)
         return output
 
@@ -276,6 +283,7 @@ class SubmissionSandbox:
         self.deadline = time.monotonic() + limits.submission_timeout_s
         self._sandbox: Sandbox | None = None
         self._outputs: list[bytes] = []
+        self._stopped: list[Sandbox] = []  # killed, not yet reaped
         self._import_failure: str | None = None
         self.layers: dict[str, str] = {}
 
@@ -347,12 +355,23 @@ class SubmissionSandbox:
             self._outputs.append(self._sandbox.close())
             self._sandbox = None
 
+    def stop(self) -> None:
+        """Kill the live sandbox: nothing of the submission runs after this. `close` waits until
+        it is gone, so a caller can do other work while the kernel tears it down."""
+        if self._sandbox is not None:
+            self._outputs.append(self._sandbox.stop())
+            self._stopped.append(self._sandbox)
+            self._sandbox = None
+
     def output_tail(self) -> str:
-        """The last few KiB the submission printed, across its sandboxes (call after `close`)."""
+        """The last few KiB the submission printed, across its sandboxes (call after `stop`)."""
         return b"".join(self._outputs)[-OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
 
     def close(self) -> None:
-        self._retire()
+        self.stop()
+        for sandbox in self._stopped:
+            sandbox.close()
+        self._stopped.clear()
 
 
 class StudentModule:

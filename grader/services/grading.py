@@ -11,10 +11,11 @@ the request has had `grading_attempts` of them; student mistakes are scores, nev
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -67,6 +68,7 @@ class Claim:
     run_id: int
     request_no: int
     attempt_no: int
+    started_at: datetime
 
 
 def _unfinished_attempts(db: Session, submission_id: int, request_no: int) -> int:
@@ -145,7 +147,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
                      rubric_hash=rubric_hash, worker_host=host, device=device, started_at=now)
     db.add(run)
     db.commit()
-    return Claim(submission_id, run.id, request_no, attempt_no)
+    return Claim(submission_id, run.id, request_no, attempt_no, now)
 
 
 def _own(db: Session, claim: Claim, **values: object) -> bool:
@@ -163,11 +165,15 @@ def _if_current(claim: Claim, column: InstrumentedAttribute[Any], value: object)
     return case((Submission.request_no == claim.request_no, value), else_=column)
 
 
-def _finish_run(run: GradingRun, status: RunStatus, error: str | None = None) -> None:
-    run.status = status
-    run.error = error
-    run.finished_at = utcnow()
-    run.duration_s = (run.finished_at - run.started_at).total_seconds()
+def _close_run(db: Session, run_id: int, started_at: datetime, status: RunStatus, error: str | None = None,
+               **values: Any) -> None:
+    """Settle a run: its status, why, when, and any other `values` (one UPDATE, no ORM load)."""
+    finished = utcnow()
+    db.execute(
+        update(GradingRun).where(GradingRun.id == run_id)
+        .values(status=status, error=error, finished_at=finished, duration_s=(finished - started_at).total_seconds(),
+                **values)
+    )
 
 
 def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
@@ -175,26 +181,21 @@ def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
     if not _own(db, claim, status=_if_current(claim, Submission.status, SubmissionStatus.graded), error=None):
         db.rollback()
         return False
-    run = db.get_one(GradingRun, claim.run_id)
-    _finish_run(run, RunStatus.completed)
-    run.device = report.device
-    run.rubric_hash = report.rubric_hash
-    run.score = report.score
-    run.max_score = report.max_score
-    run.output = report.output
-    run.student_output = report.student_output
+    _close_run(db, claim.run_id, claim.started_at, RunStatus.completed, device=report.device,
+               rubric_hash=report.rubric_hash, score=report.score, max_score=report.max_score, output=report.output,
+               student_output=report.student_output)
     # Core bulk INSERTs of plain rows: a unit of work over ~80 new objects cost 7 ms a grade, and the
     # ORM's bulk path most of that again.
     questions = [
-        dict(run_id=run.id, question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
+        dict(run_id=claim.run_id, question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
              max_score=q.max_score, status=q.status, passed_tests=q.passed_tests, total_tests=q.total_tests,
              feedback=q.output)
         for q in report.questions if q.grading == "auto"
     ]
-    for model, rows in ((QuestionScore, questions), (TestResult, _test_results(run.id, report))):
+    for model, rows in ((QuestionScore, questions), (TestResult, _test_results(claim.run_id, report))):
         if rows:
             db.execute(insert(model.__table__), rows)
-    _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.done, run.id)
+    _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.done, claim.run_id)
     db.commit()
     return True
 
@@ -217,7 +218,7 @@ def record_failure(db: Session, claim: Claim, error: str) -> bool:
                 error=_if_current(claim, Submission.error, STAFF_ERROR_FOR_STUDENT)):
         db.rollback()
         return False
-    _finish_run(db.get_one(GradingRun, claim.run_id), RunStatus.failed, error)
+    _close_run(db, claim.run_id, claim.started_at, RunStatus.failed, error)
     _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.failed, claim.run_id)
     db.commit()
     return True
@@ -238,10 +239,9 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
     )
     if run is None:
         return False  # the attempt was already settled (taken over, or it finished after all)
-    _finish_run(run, RunStatus.timed_out,
-                f"stopped at the task's hard time limit of {limit_s:g} s "
-                f"(the rubric's submission_timeout_s plus {get_settings().hard_limit_grace_s:g} s)")
-    db.flush()
+    _close_run(db, run.id, run.started_at, RunStatus.timed_out,
+               f"stopped at the task's hard time limit of {limit_s:g} s "
+               f"(the rubric's submission_timeout_s plus {get_settings().hard_limit_grace_s:g} s)")
     retry = _unfinished_attempts(db, submission_id, run.request_no) < get_settings().grading_attempts
     if retry:
         submission.status = SubmissionStatus.queued
@@ -319,28 +319,32 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str)
 
     Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff).
     """
-    with session_scope() as db:
-        work = _load_work(db, submission_id)
-        if work is None:
+    with contextlib.ExitStack() as stack:
+        with session_scope() as db:
+            work = _load_work(db, submission_id)
+            if work is None:
+                return None
+            # The sandbox imports the submission while the claim is made; closing the grading on
+            # the way out waits until nothing of it runs any more.
+            grading = None if work.rubric is None else stack.enter_context(
+                engine.start(work.data, work.filename, work.rubric, device=device))
+            claimed = claim(db, submission_id, work.rubric_hash, device, host)
+        if claimed is None:
             return None
-        claimed = claim(db, submission_id, work.rubric_hash, device, host)
-    if claimed is None:
-        return None
-    if work.rubric is None:
         error = work.rubric_error
-    else:
-        with Heartbeat(claimed, get_settings().run_lease_s / 3):
-            try:
-                report = engine.grade(work.data, work.filename, work.rubric, device=device)
-            except INFRASTRUCTURE_ERRORS:
-                raise
-            except (GradingAborted, RubricError) as exc:
-                error = f"the rubric failed: {exc}"
-            except Exception as exc:  # a bug in the grader: recorded for the staff, never retried
-                log.exception("grading submission %s failed", submission_id)
-                error = f"internal error: {type(exc).__name__}: {exc}"
-            else:
-                with session_scope() as db:
-                    return RunStatus.completed if record_result(db, claimed, report) else None
-    with session_scope() as db:
-        return RunStatus.failed if record_failure(db, claimed, error) else None
+        if grading is not None:
+            with Heartbeat(claimed, get_settings().run_lease_s / 3):
+                try:
+                    report = grading.report()
+                except INFRASTRUCTURE_ERRORS:
+                    raise
+                except (GradingAborted, RubricError) as exc:
+                    error = f"the rubric failed: {exc}"
+                except Exception as exc:  # a bug in the grader: recorded for the staff, never retried
+                    log.exception("grading submission %s failed", submission_id)
+                    error = f"internal error: {type(exc).__name__}: {exc}"
+                else:
+                    with session_scope() as db:  # stored while the kernel tears the sandbox down
+                        return RunStatus.completed if record_result(db, claimed, report) else None
+        with session_scope() as db:
+            return RunStatus.failed if record_failure(db, claimed, error) else None
