@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import time
 from datetime import timedelta
 
 import pytest
@@ -133,3 +134,23 @@ def test_a_rubric_that_fails_ends_the_request_without_retry(quiet_db: Session) -
     assert failed.status == "failed" and "boom" not in (failed.error or "")  # details are for the staff
     assert [(r.status, r.error) for r in runs_of(db, submission.id)] == [(RunStatus.failed, "the rubric failed: boom")]
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w2") is None
+
+
+def test_the_heartbeat_keeps_a_claim_fresh_only_while_it_grades(quiet_db: Session) -> None:
+    db = quiet_db
+    submission, rubric_hash = _upload(db)
+    claimed = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    assert claimed is not None
+
+    def age_s() -> float:
+        db.expire_all()
+        return (utcnow() - db.get_one(Submission, submission.id).heartbeat_at).total_seconds()
+
+    beat = grading.Heartbeat(interval_s=0.05)
+    with beat.keep(claimed):
+        _heartbeat_goes_stale(db, submission.id)
+        time.sleep(0.5)
+        assert age_s() < 1  # beaten again while grading
+    _heartbeat_goes_stale(db, submission.id)
+    time.sleep(0.3)
+    assert age_s() > 60  # and left alone once it is done
