@@ -17,7 +17,7 @@ from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_prerun, worker_process_init, worker_process_shutdown
 
 from grader.config import get_settings
-from grader.db.session import engine_for, session_scope
+from grader.db.session import become_grading_worker, session_scope
 from grader.engine import Engine
 from grader.services import grading
 from grader.services.reconcile import reconcile
@@ -49,8 +49,7 @@ class _ProcessEngine:
 
 @worker_process_init.connect
 def _start_pool_process(**_: Any) -> None:
-    """A forked pool process must not reuse its parent's database connections."""
-    engine_for(get_settings().resolved_database_url).dispose(close=False)
+    become_grading_worker(get_settings().resolved_database_url)
     _ProcessEngine.get()
 
 

@@ -50,6 +50,28 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
+def _commit_without_waiting_for_disk(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET synchronous_commit TO OFF")
+    cursor.close()
+    dbapi_connection.commit()
+
+
+def become_grading_worker(url: str) -> None:
+    """Connections for a process that grades (a Celery pool process, just forked).
+
+    The parent's connections are dropped, never reused. On PostgreSQL, commits return before the
+    WAL reaches the disk (two ~1 ms waits a grade): a crash of the database can then forget the
+    last few hundred milliseconds of claims and results, and the submissions they were about,
+    left `running`, are sent again by the reconciler: graded twice at worst, never lost. Uploads
+    are committed by the web process, whose commits still wait for the disk.
+    """
+    engine = engine_for(url)
+    engine.dispose(close=False)
+    if engine.dialect.name == "postgresql" and not event.contains(engine, "connect", _commit_without_waiting_for_disk):
+        event.listen(engine, "connect", _commit_without_waiting_for_disk)
+
+
 def session_factory() -> sessionmaker[Session]:
     """Sessions on the database the current settings name; objects stay readable after commit."""
     return sessionmaker(engine_for(get_settings().resolved_database_url), expire_on_commit=False)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -106,22 +106,12 @@ def _fail_request(db: Session, submission_id: int, request_no: int, message: str
     _settle_regrade_item(db, submission_id, request_no, RegradeItemStatus.failed, None)
 
 
-def _commit_without_waiting_for_disk(db: Session) -> None:
-    """On PostgreSQL, this transaction's commit returns before its WAL reaches the disk (two waits
-    of ~1 ms a grade). A crash of the database can then forget the last few hundred milliseconds of
-    claims and results; the submissions they were about are left `running`, and the reconciler
-    sends them again, so a submission can be graded twice but never lost."""
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SET LOCAL synchronous_commit TO OFF"))
-
-
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
     """Take the submission for one attempt (committed), or None when there is nothing to do.
 
     Raises Busy while another attempt's heartbeat is fresh.
     """
     settings = get_settings()
-    _commit_without_waiting_for_disk(db)
     now = utcnow()
     stale = now - timedelta(seconds=settings.run_lease_s)
     claimed = db.execute(
@@ -193,7 +183,6 @@ def _close_run(db: Session, run_id: int, started_at: datetime, status: RunStatus
 
 def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
     """Store the scores of a finished attempt; False (nothing stored) if it lost its claim."""
-    _commit_without_waiting_for_disk(db)
     if not _own(db, claim, status=_if_current(claim, Submission.status, SubmissionStatus.graded), error=None):
         db.rollback()
         return False

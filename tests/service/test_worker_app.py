@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 from workers import tasks
 from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_messages_are_acknowledged_only_after_grading() -> None:
@@ -22,3 +28,27 @@ def test_queues_and_the_tasks_they_run() -> None:
 def test_the_beat_runs_the_reconciler() -> None:
     [entry] = celery_app.conf.beat_schedule.values()
     assert entry["task"] == RECONCILE_TASK and entry["options"]["queue"] == CPU_QUEUE
+
+
+def test_only_grading_processes_commit_without_waiting_for_the_disk() -> None:
+    """Uploads are committed durably; claims and results (which the reconciler can redo) are not waited for."""
+    from tests.fixtures.services import POSTGRES_URL
+
+    probe = (
+        "import sys\n"
+        "from sqlalchemy import text\n"
+        "from grader.db.session import become_grading_worker, engine_for\n"
+        "url = sys.argv[1]\n"
+        "if sys.argv[2] == 'worker':\n"
+        "    become_grading_worker(url)\n"
+        "with engine_for(url).connect() as connection:\n"
+        "    print(connection.execute(text('SHOW synchronous_commit')).scalar())\n"
+    )
+
+    def setting(role: str) -> str:
+        done = subprocess.run([sys.executable, "-c", probe, POSTGRES_URL, role], capture_output=True, text=True,
+                              timeout=60, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert (setting("web"), setting("worker")) == ("on", "off")
