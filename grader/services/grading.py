@@ -114,6 +114,13 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
     settings = get_settings()
     now = utcnow()
     stale = now - timedelta(seconds=settings.run_lease_s)
+    unfinished_before = (  # attempts of this request that were lost or timed out (fewer round trips)
+        select(func.count()).select_from(GradingRun.__table__)
+        .where(GradingRun.submission_id == Submission.id, GradingRun.request_no == Submission.request_no,
+               GradingRun.status.in_(UNFINISHED))
+        .correlate(Submission.__table__)
+        .scalar_subquery()
+    )
     claimed = db.execute(
         update(Submission.__table__)
         .where(
@@ -124,7 +131,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
             ),
         )
         .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, heartbeat_at=now, updated_at=now)
-        .returning(Submission.attempts, Submission.request_no)
+        .returning(Submission.attempts, Submission.request_no, unfinished_before)
     ).one_or_none()
     if claimed is None:
         current = db.execute(
@@ -135,24 +142,27 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
             return None  # gone, graded or failed: a duplicate message
         waited = (now - current.heartbeat_at).total_seconds()
         raise Busy(submission_id, max(settings.run_lease_s - waited, 1.0))
-    attempt_no, request_no = claimed
-    db.execute(
+    attempt_no, request_no, unfinished = claimed
+    lost = db.scalars(
         update(GradingRun.__table__)
         .where(GradingRun.submission_id == submission_id, GradingRun.status == RunStatus.running)
         .values(status=RunStatus.lost, finished_at=now,
                 error="the worker stopped before it finished (crash, restart, or no heartbeat)")
-    )
-    unfinished = _unfinished_attempts(db, submission_id, request_no)
+        .returning(GradingRun.request_no)
+    ).all()
+    unfinished += sum(1 for lost_request in lost if lost_request == request_no)
     if unfinished >= settings.grading_attempts:
         _fail_request(db, submission_id, request_no,
                       f"Grading was stopped {unfinished} times before it could finish; ask the course staff.")
         db.commit()
         return None
-    run = GradingRun(submission_id=submission_id, request_no=request_no, attempt_no=attempt_no,
-                     rubric_hash=rubric_hash, worker_host=host, device=device, started_at=now)
-    db.add(run)
+    run_id = db.scalars(
+        insert(GradingRun.__table__).returning(GradingRun.id),
+        [dict(submission_id=submission_id, request_no=request_no, attempt_no=attempt_no, rubric_hash=rubric_hash,
+              worker_host=host, device=device, started_at=now, status=RunStatus.running)],
+    ).one()
     db.commit()
-    return Claim(submission_id, run.id, request_no, attempt_no, now)
+    return Claim(submission_id, run_id, request_no, attempt_no, now)
 
 
 def _own(db: Session, claim: Claim, **values: object) -> bool:
