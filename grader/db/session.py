@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,24 +31,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; a SQLite file gets its folder created and the pragmas above."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-@lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    """One shared engine (and connection pool) per database URL in this process."""
-    return make_engine(url)
-
-
 def _commit_without_waiting_for_disk(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("SET synchronous_commit TO OFF")
@@ -57,19 +38,49 @@ def _commit_without_waiting_for_disk(dbapi_connection: Any, _record: Any) -> Non
     dbapi_connection.commit()
 
 
+def make_engine(url: str, grading: bool = False) -> Engine:
+    """An engine for `url`; a SQLite file gets its folder created and the pragmas above.
+
+    `grading` (PostgreSQL): for a process that grades, see `become_grading_worker`.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        # A web request pings its connection first (one after a database restart would fail);
+        # a grading task that meets a dead connection is retried instead, a round trip saved twice a grade.
+        engine = create_engine(url, pool_pre_ping=not grading)
+        if grading:
+            event.listen(engine, "connect", _commit_without_waiting_for_disk)
+        return engine
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine_for(url: str) -> Engine:
+    """One shared engine (and connection pool) per database URL in this process."""
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+    return _engines[url]
+
+
 def become_grading_worker(url: str) -> None:
     """Connections for a process that grades (a Celery pool process, just forked).
 
-    The parent's connections are dropped, never reused. On PostgreSQL, commits return before the
-    WAL reaches the disk (two ~1 ms waits a grade): a crash of the database can then forget the
-    last few hundred milliseconds of claims and results, and the submissions they were about,
-    left `running`, are sent again by the reconciler: graded twice at worst, never lost. Uploads
-    are committed by the web process, whose commits still wait for the disk.
+    The parent's connections are dropped, never reused. On PostgreSQL, connections are not pinged
+    before use, and commits return before the WAL reaches the disk (two ~1 ms waits a grade): a
+    crash of the database can then forget the last few hundred milliseconds of claims and
+    results, and the submissions they were about, left `running`, are sent again by the
+    reconciler: graded twice at worst, never lost. Uploads are committed by the web process,
+    whose commits still wait for the disk.
     """
-    engine = engine_for(url)
-    engine.dispose(close=False)
-    if engine.dialect.name == "postgresql" and not event.contains(engine, "connect", _commit_without_waiting_for_disk):
-        event.listen(engine, "connect", _commit_without_waiting_for_disk)
+    if url in _engines:
+        _engines.pop(url).dispose(close=False)
+    _engines[url] = make_engine(url, grading=True)
 
 
 def session_factory() -> sessionmaker[Session]:
