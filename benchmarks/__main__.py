@@ -41,7 +41,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip", default="", help="comma-separated sections to leave out")
     parser.add_argument("--json", type=Path, default=ROOT / ".bench" / "results.json", help="where to write the JSON")
     parser.add_argument("--naive", type=int, default=6, help="submissions in the naive sample (default 6)")
-    parser.add_argument("--pool-size", type=int, default=None, help="submissions the pool grades (default: size)")
+    parser.add_argument("--pool-size", type=int, default=300,
+                        help="submissions the pool grades (default 300: each worker learns the rubric's calls "
+                             "from its first two, so a short run shows warm-up rather than the steady state)")
     parser.add_argument("--singles", type=int, default=20, help="single uploads timed one by one (default 20)")
     parser.add_argument("--batch", type=int, default=1000, help="stored submissions in the batch regrade (default 1000)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         "size": args.size, "seed": args.seed, "sections": args.sections, "workers": workers,
         "call_timeout_s": rubric.limits.call_timeout_s, "submission_timeout_s": rubric.limits.submission_timeout_s,
         "naive_sample": args.naive, "singles": args.singles, "batch": args.batch,
-        "pool_size": args.pool_size or args.size, "rubric_hash": rubric.content_hash,
+        "pool_size": args.pool_size, "rubric_hash": rubric.content_hash,
         "floor_torch_threads": 1, "engine_torch_threads": _torch_threads(), "worker_env": args.worker_env,
         "rubric_limits": "rubrics/hw2 as is" if args.real_limits else f"rubrics/hw2 with call_timeout_s={call_timeout:g}",
     }
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     def pool() -> None:
         from benchmarks.pool import run_pool
 
-        results["pool"] = run_pool(population, rubric_dir, workers, args.pool_size or args.size, log,
+        results["pool"] = run_pool(population, rubric_dir, workers, args.pool_size, log,
                                    env=args.worker_env or None)
 
     section("pool", pool)

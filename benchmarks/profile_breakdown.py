@@ -54,13 +54,16 @@ def instrumented(timers: Timers) -> Iterator[None]:
         setattr(owner, name, wrapper)
 
     wrap(proxy.SubmissionSandbox, "__init__", "submission_dir")
-    # A spare sandbox forks and isolates while the previous submission is graded: what a grade
-    # waits for is `load` (the spare's isolation report, the source, the import) and making the
-    # next spare (`__init__`: directories and the spawn request).
-    wrap(proxy.Sandbox, "load", "sandbox_load")
+    # A spare sandbox forks and isolates while the previous submission is graded. A grade hands
+    # it the source and the calls it will make (`begin_load`, before the tests), makes the next
+    # spare (`__init__`: directories and the spawn request), waits for the import in its first
+    # test (`finish_load`) and then for answers the sandbox computes alongside the tests (`result`).
+    wrap(proxy.Sandbox, "begin_load", "sandbox_begin")
+    wrap(proxy.Sandbox, "finish_load", "sandbox_load")
     wrap(proxy.Sandbox, "__init__", "sandbox_init")
     wrap(forkserver.ForkServer, "spawn", "fork_server_spawn")
-    wrap(proxy.Sandbox, "call", "calls")
+    wrap(proxy.Sandbox, "result", "calls")
+    wrap(proxy.SubmissionSandbox, "stop", "stop")
     wrap(proxy.SubmissionSandbox, "close", "teardown")
     wrap(proxy, "encode", "parent_encode")
     wrap(proxy, "decode", "parent_decode")
@@ -116,10 +119,11 @@ def _summarize(rows: list[dict]) -> dict:
     compute = avg("child_compute") or 0.0
     encode_decode = (avg("parent_encode") or 0.0) + (avg("parent_decode") or 0.0)
     n_calls = avg("call_count") or 0.0
-    sandbox = (avg("sandbox_load") or 0.0) + (avg("sandbox_init") or 0.0)
-    checks_engine = (avg("engine_tests") or 0.0) - calls - sandbox
+    before_tests = (avg("sandbox_begin") or 0.0) + (avg("sandbox_init") or 0.0)
+    teardown = (avg("stop") or 0.0) + (avg("teardown") or 0.0)
+    checks_engine = (avg("engine_tests") or 0.0) - calls - (avg("sandbox_load") or 0.0)
     checks_floor = (avg("floor_tests") or 0.0) - (avg("floor_student") or 0.0)
-    harness_engine = (avg("engine_total") or 0.0) - (avg("engine_tests") or 0.0) - (avg("teardown") or 0.0)
+    harness_engine = (avg("engine_total") or 0.0) - (avg("engine_tests") or 0.0) - teardown - before_tests
     harness_floor = (avg("floor_total") or 0.0) - (avg("floor_tests") or 0.0)
     summary = {
         "n": len(rows),
@@ -127,25 +131,24 @@ def _summarize(rows: list[dict]) -> dict:
         "floor_total_ms": to_ms(avg("floor_total")),
         "overhead_ms": to_ms((avg("engine_total") or 0) - (avg("floor_total") or 0)),
         "components_ms": {
-            "sandbox: load the spare (its isolation report, the source, the import) and make the next": to_ms(sandbox),
-            "  of which load": to_ms(avg("sandbox_load")),
-            "  of which student import in the sandbox": to_ms(avg("child_import")),
+            "before the tests: hand the spare the source and the calls, make the next spare": to_ms(before_tests),
             "  of which making the next spare (directories, spawn request)": to_ms(avg("sandbox_init")),
             "  of which the spawn request to the fork server": to_ms(avg("fork_server_spawn")),
+            "first test: waiting for the import": to_ms(avg("sandbox_load")),
+            "  (student import in the sandbox, from its own clock)": to_ms(avg("child_import")),
             "  (student import in-process, for comparison)": to_ms(avg("floor_import")),
-            "calls: wall of all sandbox calls": to_ms(calls),
-            "  of which student code running in the sandbox": to_ms(compute),
-            "  of which round trip (encode, socket, decode, both sides)": to_ms(calls - compute),
+            "tests waiting for answers (the calls were sent ahead)": to_ms(calls),
+            "  (student code running in the sandbox, alongside the tests)": to_ms(compute),
             "  of which parent-side encode + decode": to_ms(encode_decode),
             "  (student code in-process, import excluded, for comparison)": to_ms((avg("floor_student") or 0) - (avg("floor_import") or 0)),
-            "teardown (kill, reap, cgroup removal, rmtree)": to_ms(avg("teardown")),
+            "teardown: kill, then wait until reaped (cgroup emptied), rmtree": to_ms(teardown),
             "checks and reference values (test bodies minus student calls), engine": to_ms(checks_engine),
             "checks and reference values, floor": to_ms(checks_floor),
             "pytest harness outside test bodies, engine": to_ms(harness_engine),
             "pytest harness outside test bodies, floor": to_ms(harness_floor),
         },
         "calls_per_grade": round(n_calls, 1),
-        "round_trip_per_call_ms": to_ms((calls - compute) / n_calls) if n_calls else None,
+        "wait_per_call_ms": to_ms(calls / n_calls) if n_calls else None,
         "sandboxes_per_grade": avg("sandboxes"),
     }
     lazy: dict[str, list[float]] = collections.defaultdict(list)
