@@ -30,10 +30,8 @@ def test_the_beat_runs_the_reconciler() -> None:
     assert entry["task"] == RECONCILE_TASK and entry["options"]["queue"] == CPU_QUEUE
 
 
-def test_only_grading_processes_commit_without_waiting_for_the_disk() -> None:
+def test_only_grading_processes_commit_without_waiting_for_the_disk(postgres_server: str) -> None:
     """Uploads are committed durably; claims and results (which the reconciler can redo) are not waited for."""
-    from tests.fixtures.services import POSTGRES_URL
-
     probe = (
         "import sys\n"
         "from sqlalchemy import text\n"
@@ -46,7 +44,7 @@ def test_only_grading_processes_commit_without_waiting_for_the_disk() -> None:
     )
 
     def setting(role: str) -> str:
-        done = subprocess.run([sys.executable, "-c", probe, POSTGRES_URL, role], capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-c", probe, postgres_server, role], capture_output=True, text=True,
                               timeout=60, cwd=ROOT)
         assert done.returncode == 0, done.stderr
         return done.stdout.strip()
