@@ -26,7 +26,9 @@ _DTYPES: dict[str, tuple[torch.dtype, np.dtype]] = {
                  "complex64", "complex128")
 }
 _TORCH_DTYPE_NAMES = {torch_dtype: name for name, (torch_dtype, _) in _DTYPES.items()}
+_NUMPY_DTYPE_NAMES = {np_dtype: name for name, (_, np_dtype) in _DTYPES.items()}  # native byte order only
 _NUMPY_SCALARS = {np.dtype(name).type for name in _DTYPES}
+_JSON = json.JSONEncoder(allow_nan=False, separators=(",", ":"))  # made once: a message is encoded per call
 
 
 class ProtocolError(ValueError):
@@ -52,14 +54,15 @@ def _encode(value: Any, blobs: list[bytes], size: list[int], depth: int) -> Any:
         return {"$": "dict", "v": [[_encode(k, blobs, size, depth + 1), _encode(v, blobs, size, depth + 1)]
                                    for k, v in value.items()]}
     if kind is torch.Tensor:
-        if value.layout != torch.strided or value.dtype not in _TORCH_DTYPE_NAMES:
+        name = _TORCH_DTYPE_NAMES.get(value.dtype)
+        if value.layout != torch.strided or name is None:
             raise NotPlainData(f"a tensor of dtype {value.dtype} and layout {value.layout} is not supported")
-        array = value.detach().to("cpu").contiguous().numpy()
-        return _array_node("tensor", array, blobs, size)
+        return _array_node("tensor", name, value.numpy(force=True), blobs, size)  # detached, on the CPU
     if kind is np.ndarray:
-        if array_dtype_name(value) is None:
+        name = array_dtype_name(value)
+        if name is None:
             raise NotPlainData(f"an array of dtype {value.dtype} is not supported")
-        return _array_node("ndarray", np.ascontiguousarray(value), blobs, size)
+        return _array_node("ndarray", name, value, blobs, size)
     if kind in _NUMPY_SCALARS:
         return _encode(value.item(), blobs, size, depth + 1)
     raise NotPlainData(
@@ -69,24 +72,23 @@ def _encode(value: Any, blobs: list[bytes], size: list[int], depth: int) -> Any:
 
 
 def array_dtype_name(array: np.ndarray) -> str | None:
-    name = array.dtype.name
-    return name if name in _DTYPES and array.dtype.byteorder in ("=", "|", "<") else None
+    return _NUMPY_DTYPE_NAMES.get(array.dtype)
 
 
-def _array_node(tag: str, array: np.ndarray, blobs: list[bytes], size: list[int]) -> dict:
-    data = array.tobytes()
+def _array_node(tag: str, name: str, array: np.ndarray, blobs: list[bytes], size: list[int]) -> dict:
+    data = array.tobytes()  # C order, whatever the array's strides
     size[0] += len(data)
     if size[0] > MAX_MESSAGE_BYTES:
         raise NotPlainData(f"the value is larger than {MAX_MESSAGE_BYTES >> 20} MiB")
     offset = sum(len(b) for b in blobs)
     blobs.append(data)
-    return {"$": tag, "dtype": array.dtype.name, "shape": list(array.shape), "at": offset, "n": len(data)}
+    return {"$": tag, "dtype": name, "shape": list(array.shape), "at": offset, "n": len(data)}
 
 
 def encode(value: Any) -> bytes:
     """One framed message: header, JSON, buffers."""
     blobs: list[bytes] = []
-    document = json.dumps(_encode(value, blobs, [0], 0), allow_nan=False, separators=(",", ":")).encode()
+    document = _JSON.encode(_encode(value, blobs, [0], 0)).encode()
     buffer = b"".join(blobs)
     if len(document) + len(buffer) > MAX_MESSAGE_BYTES:
         raise NotPlainData(f"the value is larger than {MAX_MESSAGE_BYTES >> 20} MiB")
