@@ -6,6 +6,7 @@ so a session here is only opened and closed, never committed on the caller's beh
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,13 +60,15 @@ def make_engine(url: str, grading: bool = False) -> Engine:
 
 
 _engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
 
 
 def engine_for(url: str) -> Engine:
     """One shared engine (and connection pool) per database URL in this process."""
-    if url not in _engines:
-        _engines[url] = make_engine(url)
-    return _engines[url]
+    with _engines_lock:
+        if url not in _engines:
+            _engines[url] = make_engine(url)
+        return _engines[url]
 
 
 def become_grading_worker(url: str) -> None:
@@ -78,9 +81,10 @@ def become_grading_worker(url: str) -> None:
     reconciler: graded twice at worst, never lost. Uploads are committed by the web process,
     whose commits still wait for the disk.
     """
-    if url in _engines:
-        _engines.pop(url).dispose(close=False)
-    _engines[url] = make_engine(url, grading=True)
+    with _engines_lock:
+        if url in _engines:
+            _engines.pop(url).dispose(close=False)
+        _engines[url] = make_engine(url, grading=True)
 
 
 def session_factory() -> sessionmaker[Session]:

@@ -59,6 +59,7 @@ def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
             wait_until(lambda: _answers(api), START_TIMEOUT_S, "the API to answer")
             [assignment] = api.get("/assignments").json()
             upload = api.post(f"/assignments/{assignment['id']}/submissions", files={"file": ("hw2.py", REFERENCE)})
+            assert upload.status_code == 202, log_path.read_text()[-4000:]  # the server's log says why
             sid = upload.json()["id"]
             wait_until(lambda: api.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
                        START_TIMEOUT_S, "the demo worker to grade the upload", interval=0.5)
