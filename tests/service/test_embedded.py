@@ -82,3 +82,17 @@ def test_a_task_over_its_hard_time_limit_fails_its_run_and_is_retried_once(
         assert all("hard time limit of 3 s" in (run.error or "") for run in runs)
         failed = db.get_one(Submission, submission.id, populate_existing=True)
         assert failed.error is not None and "time limit" in failed.error
+
+
+def test_an_upload_survives_a_laptop_broker_that_cannot_be_written(
+    sqlite_stack: Stack, use_stack: Callable[[Stack], None], tmp_path: Path
+) -> None:
+    """kombu's SQLite broker raises SQLAlchemy's errors, not kombu's: the upload is kept, queued."""
+    unwritable = tmp_path / "broker-is-a-folder"
+    unwritable.mkdir()
+    use_stack(sqlite_stack.with_broker(f"sqla+sqlite:///{unwritable}"))
+    with session_scope() as db:
+        klass = make_class(db, students=1)
+        submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+        db.expire_all()
+        assert db.get_one(Submission, submission.id).status == "queued"  # the reconciler sends it later
