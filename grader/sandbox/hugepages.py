@@ -35,14 +35,11 @@ def private_anonymous_ranges(maps: str) -> list[tuple[int, int]]:
     return ranges
 
 
-def collapse() -> int:
-    """Collapse this process's private heap into huge pages; the bytes now backed by them."""
+def collapse() -> None:
+    """Collapse this process's private heap into huge pages, where the kernel can (best effort)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    collapsed = 0
     for start, end in private_anonymous_ranges(Path("/proc/self/maps").read_text()):
         # MADV_HUGEPAGE keeps the range eligible for later growth; MADV_COLLAPSE does it now.
         libc.madvise(start, end - start, MADV_HUGEPAGE)
-        if libc.madvise(start, end - start, MADV_COLLAPSE) == 0:
-            collapsed += end - start
-    return collapsed
+        libc.madvise(start, end - start, MADV_COLLAPSE)

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import ColumnElement, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -76,14 +76,17 @@ class Claim:
     started_at: datetime
 
 
+def _count_unfinished(submission_id: Any, request_no: Any) -> Select[tuple[int]]:
+    """How many attempts of a grade request were lost or timed out (values, or columns to correlate)."""
+    return select(func.count()).select_from(GradingRun.__table__).where(
+        GradingRun.submission_id == submission_id,
+        GradingRun.request_no == request_no,
+        GradingRun.status.in_(UNFINISHED),
+    )
+
+
 def _unfinished_attempts(db: Session, submission_id: int, request_no: int) -> int:
-    return db.scalar(
-        select(func.count()).select_from(GradingRun).where(
-            GradingRun.submission_id == submission_id,
-            GradingRun.request_no == request_no,
-            GradingRun.status.in_(UNFINISHED),
-        )
-    ) or 0
+    return db.scalar(_count_unfinished(submission_id, request_no)) or 0
 
 
 def _settle_regrade_item(db: Session, submission_id: int, request_no: int, status: RegradeItemStatus,
@@ -114,13 +117,9 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
     settings = get_settings()
     now = utcnow()
     stale = now - timedelta(seconds=settings.run_lease_s)
-    unfinished_before = (  # attempts of this request that were lost or timed out (fewer round trips)
-        select(func.count()).select_from(GradingRun.__table__)
-        .where(GradingRun.submission_id == Submission.id, GradingRun.request_no == Submission.request_no,
-               GradingRun.status.in_(UNFINISHED))
-        .correlate(Submission.__table__)
-        .scalar_subquery()
-    )
+    # Returned with the claim, one round trip fewer.
+    unfinished_before = (_count_unfinished(Submission.id, Submission.request_no)
+                         .correlate(Submission.__table__).scalar_subquery())
     claimed = db.execute(
         update(Submission.__table__)
         .where(
