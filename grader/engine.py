@@ -159,14 +159,16 @@ class Grading:
                                 output=self.unusable)
         sandbox = self.sandbox
         try:
-            outcomes = run_rubric(self.rubric, lambda: StudentModule(sandbox))
+            outcomes = run_rubric(self.rubric, lambda: StudentModule(sandbox), on_test=sandbox.begin_test)
             sandbox.plan.learn(sandbox.made)
             warnings = self.engine.check_layers(sandbox.layers)
         finally:
             sandbox.stop()
         output = "" if not warnings else "Isolation warnings: " + "; ".join(warnings)
+        printed = sandbox.printed()
         return build_report(self.rubric, outcomes, self.device, time.perf_counter() - self.started,
-                            output=output, student_output=sandbox.output_tail(), warnings=warnings)
+                            output=output, student_output=printed.pop(None, ""), printed=printed,
+                            warnings=warnings)
 
     def close(self) -> None:
         if self.sandbox is not None:

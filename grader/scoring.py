@@ -28,6 +28,7 @@ class QuestionResult:
     passed_tests: int
     total_tests: int
     output: str
+    printed: str = ""  # what the student's code printed during this question's calls
 
     @property
     def points_per_test(self) -> float:
@@ -52,7 +53,7 @@ class GradeReport:
     tests: list[TestOutcome]
     execution_time: float
     output: str = ""
-    student_output: str = ""
+    student_output: str = ""  # printed outside every question's calls (while being imported)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -71,7 +72,7 @@ class GradeReport:
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 3),
-            "output": self.output,
+            "output": with_printed(self.output, self.student_output),
             "tests": [
                 {
                     "name": q.title,
@@ -79,7 +80,7 @@ class GradeReport:
                     "score": q.score,
                     "max_score": q.max_score,
                     "status": q.status,
-                    "output": q.output,
+                    "output": with_printed(q.output, q.printed),
                     "visibility": q.visibility,
                 }
                 for q in self.questions
@@ -92,6 +93,13 @@ class GradeReport:
         data["score"] = self.score
         data["max_score"] = self.max_score
         return data
+
+
+def with_printed(text: str, printed: str) -> str:
+    """Feedback followed by what the code printed, so each is shown with what it belongs to."""
+    if not printed:
+        return text
+    return f"{text}\n\nWhat your code printed:\n{printed}".lstrip("\n")
 
 
 MAX_FEEDBACK_LINES = 8
@@ -134,12 +142,16 @@ def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionR
 
 
 def build_report(
-    rubric: Rubric, outcomes: list[TestOutcome], device: str, execution_time: float, **extra: object
+    rubric: Rubric, outcomes: list[TestOutcome], device: str, execution_time: float,
+    printed: dict[str, str] | None = None, **extra: object
 ) -> GradeReport:
+    """`printed`: what the code printed during each question's calls, by question id."""
     by_question: dict[str, list[TestOutcome]] = {q.id: [] for q in rubric.questions}
     for outcome in outcomes:
         by_question[outcome.question].append(outcome)
-    questions = [score_question(q, by_question[q.id]) for q in rubric.questions]
+    printed = printed or {}
+    questions = [replace(score_question(q, by_question[q.id]), printed=printed.get(q.id, ""))
+                 for q in rubric.questions]
     return GradeReport(
         assignment=rubric.assignment,
         rubric_hash=rubric.content_hash,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader.engine import Engine
 from grader.rubric.spec import Rubric, load_rubric
-from grader.sandbox.call_plan import CallPlan
+from grader.sandbox.call_plan import CallPlan, MadeCall
 from grader.sandbox.proxy import StudentModule
 
 RUBRIC = """
@@ -28,9 +28,16 @@ points = 1
 TESTS = """
 from grader.rubric import question
 
+FIRST = {}
+
 @question("q1")
-def test_first_then_second(student):
-    assert student.first() == 1, "first() should be 1"
+def test_first(student):
+    FIRST["answer"] = student.first()
+    assert FIRST["answer"] == 1, "first() should be 1"
+
+@question("q1")
+def test_second_once_first_works(student):
+    assert FIRST["answer"] == 1, "first() should be 1"
     assert student.second() == 2, "second() should be 2"
 
 @question("q2")
@@ -47,7 +54,7 @@ def second():
 def third():
     return 3
 """
-# first() is wrong, so the test stops before it would call second(), which hangs.
+# first() is wrong, so second()'s test stops before it would call second(), which hangs.
 HANGS_WHERE_NOT_CALLED = """
 import time
 
@@ -75,17 +82,30 @@ def grade(engine: Engine, rubric: Rubric, source: str) -> dict[str, float]:
     return {q.id: q.score for q in report.questions}
 
 
+def made(*requests: bytes, live: tuple[bytes, ...] = ()) -> list[MadeCall]:
+    return [MadeCall(request, request not in live) for request in requests]
+
+
 def test_a_call_is_sent_ahead_once_two_runs_made_it_alike():
     plan = CallPlan()
-    plan.learn([b"a", b"b", b"c"])
+    plan.learn(made(b"a", b"b", b"c"))
     assert plan.ahead == [None, None, None]  # one run proves nothing
-    plan.learn([b"a", b"x", b"c", b"d"])
+    plan.learn(made(b"a", b"x", b"c", b"d"))
     assert plan.ahead == [b"a", None, b"c", None]
     assert plan.run_from(0) == [b"a"]  # b varies: the test that makes it sends it
     assert plan.run_from(2) == [b"c"]
     assert (plan.find(b"c", 0), plan.find(b"a", 1), plan.find(b"x", 0)) == (2, None, None)
-    plan.learn([b"a", b"x", b"c", b"d"])
+    plan.learn(made(b"a", b"x", b"c", b"d"))
     assert plan.run_from(1) == [b"x", b"c", b"d"]
+
+
+def test_a_call_that_may_not_go_ahead_is_never_sent_ahead_however_often_it_is_made():
+    """Of a secret question, or after a student answer came back in its test: always live."""
+    plan = CallPlan()
+    for _ in range(3):
+        plan.learn(made(b"a", b"b", b"c", live=(b"b",)))
+    assert plan.ahead == [b"a", None, b"c"]
+    assert plan.run_from(0) == [b"a"] and plan.find(b"b", 0) is None
 
 
 def test_the_sandbox_is_sent_the_calls_that_follow(engine: Engine, tmp_path: Path):

@@ -73,6 +73,7 @@ class QuestionFeedback(ReadModel):
     rubric_hash: str | None
     feedback: str
     comment: str
+    printed: str = Field("", description="what the code printed during this question's calls")
 
 
 class SubmissionFeedback(ReadModel):
@@ -87,7 +88,7 @@ class SubmissionFeedback(ReadModel):
     score: float
     max_score: float
     questions: list[QuestionFeedback]
-    student_output: str
+    student_output: str = Field(description="what the code printed outside every question (while being imported)")
 
 
 class SubmissionDetail(BaseModel):

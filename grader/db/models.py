@@ -215,6 +215,7 @@ class QuestionScore(Base):
     passed_tests: Mapped[int]
     total_tests: Mapped[int]
     feedback: Mapped[str] = mapped_column(Text)
+    printed: Mapped[str] = mapped_column(Text, default="", server_default="")  # shown only with the question
 
 
 class TestResult(Base):

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import pytest
 
 from grader.rubric.checks import CheckFailure
-from grader.rubric.spec import Rubric, RubricError
+from grader.rubric.spec import Question, Rubric, RubricError
 from grader.scoring import TestOutcome
 
 T = TypeVar("T")
@@ -49,14 +49,15 @@ class RubricPlugin:
         self.rubric = rubric
         self._reference = reference
         self._student: Callable[[], Any] | None = None
+        self._on_test: Callable[[Question], None] | None = None
         self._outcomes: list[TestOutcome] = []
         self._internal_errors: list[str] = []
         self.problems: list[str] = []
         self._question_of: dict[str, str] = {}
         self.memo: dict[tuple[str, int], Any] = {}  # `once` values, for this rubric version's lifetime
 
-    def start(self, student: Callable[[], Any]) -> None:
-        self._student, self._outcomes, self._internal_errors = student, [], []
+    def start(self, student: Callable[[], Any], on_test: Callable[[Question], None] | None = None) -> None:
+        self._student, self._on_test, self._outcomes, self._internal_errors = student, on_test, [], []
 
     def finish(self) -> list[TestOutcome]:
         if self._internal_errors:
@@ -98,6 +99,15 @@ class RubricPlugin:
             self.problems.append(f"auto question {qid!r} has no test")
         if self.problems:
             items.clear()
+        # Least secret first: a sandbox that answered a hidden question's calls never answers a
+        # visible one's, so this order needs the fewest fresh sandboxes (sorting is stable).
+        items.sort(key=lambda item: self.rubric.question(self._question_of[item.nodeid]).secrecy)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Tell the student proxy whose calls follow (before fixtures, which may call it too)."""
+        if self._on_test is not None:
+            self._on_test(self.rubric.question(self._question_of[item.nodeid]))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:

@@ -23,7 +23,7 @@ from _pytest.runner import runtestprotocol
 
 from grader.rubric import plugin as plugin_module
 from grader.rubric.plugin import GradingAborted, RubricPlugin
-from grader.rubric.spec import Rubric, RubricError
+from grader.rubric.spec import Question, Rubric, RubricError
 from grader.scoring import TestOutcome
 
 os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -53,8 +53,8 @@ def load_reference(rubric: Rubric) -> ModuleType:
 
 
 class _Job:
-    def __init__(self, student: Callable[[], Any]) -> None:
-        self.student = student
+    def __init__(self, student: Callable[[], Any], on_test: Callable[[Question], None] | None) -> None:
+        self.student, self.on_test = student, on_test
         self.done = threading.Event()
         self.outcomes: list[TestOutcome] = []
         self.error: BaseException | None = None
@@ -115,7 +115,7 @@ class RubricSuite:
         self._ready.set()
         while (job := self._jobs.get()) is not None:
             try:
-                self.plugin.start(job.student)
+                self.plugin.start(job.student, job.on_test)
                 for index, item in enumerate(items):
                     runtestprotocol(item, log=False, nextitem=items[index + 1] if index + 1 < len(items) else None)
                 job.outcomes = self.plugin.finish()
@@ -125,11 +125,12 @@ class RubricSuite:
                 job.done.set()
         return True
 
-    def run(self, student: Callable[[], Any]) -> list[TestOutcome]:
-        """Every test's outcome; `student` builds the object the `student` fixture returns."""
+    def run(self, student: Callable[[], Any], on_test: Callable[[Question], None] | None = None) -> list[TestOutcome]:
+        """Every test's outcome; `student` builds the object the `student` fixture returns, and
+        `on_test` hears which question each test grades before it starts."""
         if not self._thread.is_alive():
             raise GradingAborted(f"the test session of rubric {self.rubric.assignment} has stopped")
-        job = _Job(student)
+        job = _Job(student, on_test)
         self._jobs.put(job)
         if not job.done.wait(JOB_TIMEOUT_S):
             raise GradingAborted("the rubric run did not finish")
@@ -160,6 +161,7 @@ def suite_for(rubric: Rubric) -> RubricSuite:
         return _suites[rubric.directory]
 
 
-def run_rubric(rubric: Rubric, student: Callable[[], Any]) -> list[TestOutcome]:
+def run_rubric(rubric: Rubric, student: Callable[[], Any],
+               on_test: Callable[[Question], None] | None = None) -> list[TestOutcome]:
     """Every test's outcome for one submission; `student` builds the `student` fixture's value."""
-    return suite_for(rubric).run(student)
+    return suite_for(rubric).run(student, on_test)

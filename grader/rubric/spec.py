@@ -14,6 +14,8 @@ Device = Literal["auto", "cpu", "cuda"]
 
 GRADINGS = ("auto", "manual")
 VISIBILITIES = ("visible", "hidden", "after_due_date")
+# How much of a question a student may see, least secret first.
+SECRECY: dict[str, int] = {"visible": 0, "after_due_date": 1, "hidden": 2}
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -32,6 +34,11 @@ class Question:
     @property
     def auto(self) -> bool:
         return self.grading == "auto"
+
+    @property
+    def secrecy(self) -> int:
+        """0 for a visible question; more for one a student sees later (or never)."""
+        return SECRECY[self.visibility]
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,32 @@ the sandbox computes (two process wake-ups per call). A rubric version's tests a
 calls with the same inputs for every submission, so once the calls are known they can all be sent
 at once: the sandbox works through them while the tests check the answers that came back.
 
-A call is sent ahead only once two runs in a row made it byte for byte, so an input that varies
-per submission (built from the previous student's answer, or unseeded) is always sent live, by
-the test that makes it. Sending ahead never changes a score: every answer is still checked by the
-test that asked for it, and a sandbox that was sent calls the run does not make is replaced by a
-fresh one before the next call (see `SubmissionSandbox`).
+Student code can read a request as soon as it is sent (peeking at its channel), so a call may go
+ahead only if its inputs are rubric constants that the student may see anyway: it belongs to a
+`visible` question, it is the first student call of its test (no student answer has come back in
+that test, so none can be in its inputs), and two runs in a row made it byte for byte (an unseeded
+input differs). Whether two runs agree proves nothing on its own: two correct students give the
+same answers, and an input built from one of them would reach the next student. Everything else
+is sent live, by the test that makes it.
+
+Sending ahead never changes a score: every answer is still checked by the test that asked for it,
+and a sandbox that was sent calls the run does not make is replaced by a fresh one before the
+next call (see `SubmissionSandbox`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MadeCall:
+    """One call request a run made, and whether its inputs are known to be rubric constants of a
+    visible question (the first student call of a visible question's test)."""
+
+    request: bytes
+    may_go_ahead: bool
 
 
 class CallPlan:
@@ -25,11 +41,11 @@ class CallPlan:
         self._last: list[bytes] = []
         self.ahead: list[bytes | None] = []  # position -> request to send ahead (None: send it live)
 
-    def learn(self, made: Sequence[bytes]) -> None:
-        """Take in the requests one run made, in order."""
-        self.ahead = [request if i < len(self._last) and self._last[i] == request else None
-                      for i, request in enumerate(made)]
-        self._last = list(made)
+    def learn(self, made: Sequence[MadeCall]) -> None:
+        """Take in the calls one run made, in order."""
+        self.ahead = [call.request if call.may_go_ahead and i < len(self._last) and self._last[i] == call.request
+                      else None for i, call in enumerate(made)]
+        self._last = [call.request for call in made]
 
     def run_from(self, index: int) -> list[bytes]:
         """The requests to send ahead from `index` on: up to the next one made live."""

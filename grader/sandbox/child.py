@@ -134,6 +134,17 @@ def import_student(spec: ChildSpec, source_name: str) -> Any:
     return module
 
 
+def _printed() -> int:
+    """How far the captured output reaches now; sent after every answer so that the trusted side
+    can attribute what each call printed to its question (it only trusts it within what it sees)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return os.fstat(1).st_size
+    except (OSError, ValueError):
+        return -1
+
+
 def serve(spec: ChildSpec, channel: socket.socket) -> None:
     """Report the isolation, wait for the submission, import it, then answer calls until the
     trusted side hangs up. A spare sandbox waits isolated until a submission needs it."""
@@ -146,15 +157,16 @@ def serve(spec: ChildSpec, channel: socket.socket) -> None:
     try:
         module = import_student(spec, source_name)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student behaviour too
-        send_message(channel, encode({"import_error": _describe_error(exc, filename)}))
+        send_message(channel, encode({"import_error": _describe_error(exc, filename), "printed": _printed()}))
         return
-    send_message(channel, encode({"ready": True}))
+    send_message(channel, encode({"ready": True, "printed": _printed()}))
     while True:
         try:
             request = decode(recv_message(channel), device=spec.device)
         except (EOFError, ProtocolError, OSError):
             return
-        send_message(channel, _answer(module, request, filename))
+        answer = _answer(module, request, filename)
+        send_message(channel, answer + encode({"printed": _printed()}))
 
 
 def _answer(module: Any, request: dict, filename: str) -> bytes:

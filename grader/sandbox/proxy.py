@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from grader.rubric.plugin import StudentFault
-from grader.rubric.spec import Limits
-from grader.sandbox.call_plan import CallPlan
+from grader.rubric.spec import Limits, Question
+from grader.sandbox.call_plan import CallPlan, MadeCall
 from grader.sandbox.forkserver import ExitInfo, ForkServer
 from grader.sandbox.protocol import ProtocolError, decode, encode
 from grader.sandbox.wire import take_message
 
-OUTPUT_TAIL_BYTES = 4096
 SETUP_TIMEOUT_S = 30.0
 RECV_CHUNK = 256 * 1024
 
@@ -70,6 +69,16 @@ class ImportFailed(StudentFault):
 
 
 @dataclass(frozen=True)
+class Printed:
+    """What one sandbox printed while answering calls of one question (None: while importing):
+    `text` is the end of it, at most the rubric's output limit; `size` what was really printed."""
+
+    question: str | None
+    text: bytes
+    size: int
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """What a sandbox is made for; a spare serves a submission only if its spec matches."""
 
@@ -86,7 +95,8 @@ class Sandbox:
     """One forked sandbox process: isolated first, then given one submission's module to serve.
 
     It owns a directory (root-owned, 0711) holding the captured output and its scratch `work/`
-    (the only place it may write).
+    (the only place it may write). What it prints is attributed to the question of the call that
+    printed it, so that a student sees only the output of questions they may see.
     """
 
     def __init__(self, server: ForkServer, spec: SandboxSpec) -> None:
@@ -97,6 +107,12 @@ class Sandbox:
         self.workdir.mkdir(mode=0o700)
         if os.geteuid() == 0:
             os.chown(self.workdir, spec.uid, spec.gid)
+        output = self.directory / "output.log"
+        self._output_fd = os.open(output, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        self.level = 0  # the highest secrecy of the questions whose calls it has been given
+        self._owner: str | None = None  # the question of the call being answered (None: the import)
+        self._printed_to = 0  # captured output up to here is attributed
+        self._attributed: list[tuple[str | None, int, int]] = []  # (question, start, end) in the output
         request = {
             "workdir": str(self.workdir), "output": str(self.directory / "output.log"), "module": spec.module,
             "limits": asdict(spec.limits), "device": spec.device, "threads": spec.threads,
@@ -118,7 +134,7 @@ class Sandbox:
         self._reaped = False
         self._exit: ExitInfo | None = None
         self.layers: dict[str, str] = {}
-        self._output: bytes | None = None
+        self._printed: list[Printed] | None = None
 
     @property
     def pid(self) -> int:
@@ -143,6 +159,7 @@ class Sandbox:
                 raise StudentFault("the sandbox sent malformed data while being set up")
             self.layers = dict(setup.get("layers", {}))
             hello = self._receive(timeout, "while being imported")
+            self._attribute(hello.get("printed"))
         except (StudentFault, OSError) as exc:
             self.close()
             raise ImportFailed(str(exc) if isinstance(exc, StudentFault) else self._ended("while being imported")) from None
@@ -217,25 +234,38 @@ class Sandbox:
         self.dead = True
         return describe_exit(self.reap(), self.spec.limits, during)
 
-    def result(self, function: str, timeout: float) -> Any:
-        """The answer to the oldest request sent (a call of `function`), within `timeout` seconds."""
+    def result(self, function: str, timeout: float, question: str | None) -> Any:
+        """The answer to the oldest request sent (a call of `function` made by a test of
+        `question`), within `timeout` seconds."""
         during = f"in {function}()"
+        self._owner = question
         self._in_flight.popleft()
         reply = self._receive(timeout, during)
+        self._attribute(self._receive(timeout, during).get("printed"))
         if "error" in reply:
             raise StudentFault(describe_error(f"{function}()", reply["error"]))
         if "ok" not in reply:
             raise StudentFault(f"the sandbox sent malformed data {during}")
         return reply["ok"]
 
-    def output_tail(self) -> bytes:
-        try:
-            with (self.directory / "output.log").open("rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(size - OUTPUT_TAIL_BYTES, 0))
-                return handle.read()
-        except OSError:
-            return b""
+    def _attribute(self, reported: object) -> None:
+        """What was printed since the last answer belongs to the call just answered. The child
+        says where that call's output ends (later calls sent ahead may be printing already); it is
+        believed only between what was attributed and what the file holds now, so it can move
+        output between calls sent ahead (all of visible questions) but not into an earlier one."""
+        size = os.fstat(self._output_fd).st_size
+        end = min(max(reported, self._printed_to), size) if type(reported) is int else size
+        self._attributed.append((self._owner, self._printed_to, end))
+        self._printed_to = end
+
+    def _read_printed(self) -> list[Printed]:
+        """The captured output by question, each part cut to its last `max_output_kb`; what is
+        not attributed yet belongs to the call in progress (the most secret one it was given)."""
+        self._attribute(None)
+        limit = self.spec.limits.max_output_kb * 1024
+        return [Printed(question, os.pread(self._output_fd, min(end - start, limit), max(start, end - limit)),
+                        end - start)
+                for question, start, end in self._attributed if end > start]
 
     def kill(self) -> None:
         if not self.dead:
@@ -252,38 +282,50 @@ class Sandbox:
             self._exit = self.server.wait_exit(self.pid, timeout=5)
         return self._exit
 
-    def stop(self) -> bytes:
-        """Kill it, so that it runs nothing more; the tail of its output (`close` waits until it is gone)."""
-        if self._output is None:
+    def stop(self) -> list[Printed]:
+        """Kill it, so that it runs nothing more; what it printed (`close` waits until it is gone)."""
+        if self._printed is None:
             self.channel.close()
             self.kill()
-            self._output = self.output_tail()
-        return self._output
+            try:
+                self._printed = self._read_printed()
+            finally:
+                os.close(self._output_fd)
+        return self._printed
 
-    def close(self) -> bytes:
-        """Kill it, wait until it is gone, remove its files; returns the tail of its output."""
-        output = self.stop()
+    def close(self) -> list[Printed]:
+        """Kill it, wait until it is gone, remove its files; returns what it printed."""
+        printed = self.stop()
         self.reap()
         shutil.rmtree(self.directory, ignore_errors=True)
-        return output
+        return printed
 
 
 class SubmissionSandbox:
     """All sandboxes of one submission: a fresh one after each crash, a submission-wide deadline,
-    and the calls the rubric's `plan` says will follow sent ahead of the tests."""
+    and the calls the rubric's `plan` says will follow sent ahead of the tests.
+
+    A sandbox never answers a call of a question less secret than one it has answered (visible <
+    after_due_date < hidden): student code that remembers a hidden test's inputs cannot show
+    them in a visible question's output or answers, since that one runs in a fresh sandbox. The
+    rubric runs its tests least secret first, so this costs a fresh sandbox only when it must.
+    """
 
     def __init__(self, source: str, limits: Limits, new_sandbox: Callable[[], Sandbox],
                  plan: CallPlan | None = None) -> None:
         self.source, self.limits, self._new_sandbox = source, limits, new_sandbox
         self.plan = plan or CallPlan()
-        self.made: list[bytes] = []  # every call request the tests made, in order (what a plan learns)
+        self.made: list[MadeCall] = []  # every call the tests made, in order (what a plan learns)
         self._loaded = False
         self._cursor = 0  # where in the plan the next call is expected
         self._aligned = True  # whether the run is at `_cursor` (False right after it left the plan)
         self.deadline = time.monotonic() + limits.submission_timeout_s
         self._sandbox: Sandbox | None = None
-        self._outputs: list[bytes] = []
+        self._printed: list[Printed] = []
         self._stopped: list[Sandbox] = []  # killed, not yet reaped
+        self._question: str | None = None  # the question whose test is running
+        self._secrecy = 0  # of that question
+        self._calls_in_test = 0
         self._import_failure: str | None = None
         self.layers: dict[str, str] = {}
 
@@ -321,13 +363,23 @@ class SubmissionSandbox:
             self._loaded = True
         return sandbox
 
+    def begin_test(self, question: Question) -> None:
+        """A test of `question` starts: its calls are attributed to it, and kept from sandboxes
+        that have served a more secret question."""
+        self._question, self._secrecy, self._calls_in_test = question.id, question.secrecy, 0
+
     def call(self, function: str, args: tuple, kwargs: dict) -> Any:
         request = encode({"fn": function, "args": list(args), "kwargs": kwargs})
+        may_go_ahead = self._secrecy == 0 and self._calls_in_test == 0
+        self._calls_in_test += 1
+        if self._sandbox is not None and self._sandbox.level > self._secrecy:
+            self._retire()
         try:
             sandbox = self._sandbox_for(request)
         finally:
-            self.made.append(request)
-        return sandbox.result(function, self._timeout())
+            self.made.append(MadeCall(request, may_go_ahead))
+        sandbox.level = max(sandbox.level, self._secrecy)
+        return sandbox.result(function, self._timeout(), self._question)
 
     def _sandbox_for(self, request: bytes) -> Sandbox:
         """The live sandbox with `request` next in line: sent ahead already, or sent now with the
@@ -352,20 +404,32 @@ class SubmissionSandbox:
 
     def _retire(self) -> None:
         if self._sandbox is not None:
-            self._outputs.append(self._sandbox.close())
+            self._printed += self._sandbox.close()
             self._sandbox = None
 
     def stop(self) -> None:
         """Kill the live sandbox: nothing of the submission runs after this. `close` waits until
         it is gone, so a caller can do other work while the kernel tears it down."""
         if self._sandbox is not None:
-            self._outputs.append(self._sandbox.stop())
+            self._printed += self._sandbox.stop()
             self._stopped.append(self._sandbox)
             self._sandbox = None
 
-    def output_tail(self) -> str:
-        """The last few KiB the submission printed, across its sandboxes (call after `stop`)."""
-        return b"".join(self._outputs)[-OUTPUT_TAIL_BYTES:].decode("utf-8", "replace")
+    def printed(self) -> dict[str | None, str]:
+        """What the submission printed, by the question whose call printed it (None: outside any
+        call, while being imported): the last `max_output_kb` of it in all (call after `stop`)."""
+        left = self.limits.max_output_kb * 1024
+        parts: dict[str | None, bytes] = {}
+        cut: set[str | None] = set()
+        for part in reversed(self._printed):  # the latest output is kept, as a terminal would
+            kept = part.text[len(part.text) - left:] if left else b""
+            left -= len(kept)
+            parts[part.question] = kept + parts.get(part.question, b"")
+            if len(kept) < part.size:
+                cut.add(part.question)
+        note = f"[output cut: only the last {self.limits.max_output_kb} KB a submission prints are kept]\n"
+        return {question: (note if question in cut else "") + text.decode("utf-8", "replace")
+                for question, text in reversed(parts.items())}
 
     def close(self) -> None:
         self.stop()

@@ -202,7 +202,7 @@ def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
     questions = [
         dict(run_id=claim.run_id, question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
              max_score=q.max_score, status=q.status, passed_tests=q.passed_tests, total_tests=q.total_tests,
-             feedback=q.output)
+             feedback=q.output, printed=q.printed)
         for q in report.questions if q.grading == "auto"
     ]
     for model, rows in ((QuestionScore, questions), (TestResult, _test_results(claim.run_id, report))):

@@ -30,6 +30,7 @@ class ScoredQuestion:
     rubric_hash: str | None
     feedback: str
     comment: str
+    printed: str = ""  # what the code printed during this question's calls
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _scored(question_id: str, title: str, grading: str, visibility: str, points:
         for result in run.questions:
             if result.question_id == question_id:
                 return ScoredQuestion(question_id, title, grading, result.visibility, result.max_score,
-                                      result.score, "auto", run.rubric_hash, result.feedback, "")
+                                      result.score, "auto", run.rubric_hash, result.feedback, "", result.printed)
     return ScoredQuestion(question_id, title, grading, visibility, points, None, None, None, "", "")
 
 

@@ -1,0 +1,236 @@
+"""What student code may learn about the tests: no call's inputs before the call is made, nothing
+of a hidden question in what a visible one shows, and no other student's answers.
+
+Each attack is a submission graded after correct ones, once the engine has learned the rubric's
+calls (the state in which calls are sent ahead of the tests)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.engine import Engine
+from grader.rubric.spec import Rubric, load_rubric
+from grader.scoring import GradeReport
+
+SECRET_HIDDEN = 987654321
+SECRET_LATE = 55443322
+
+RUBRIC = """
+[assignment]
+id = "secrecy"
+module = "secrecy"
+total_points = 4
+[limits]
+call_timeout_s = 20
+[[questions]]
+id = "q1"
+points = 1
+[[questions]]
+id = "q2"
+points = 1
+visibility = "hidden"
+[[questions]]
+id = "q3"
+points = 1
+visibility = "after_due_date"
+[[questions]]
+id = "q4"
+points = 1
+"""
+# Visible questions come before and after the secret ones, as they may in any rubric.
+TESTS = f"""
+from grader.rubric import question
+
+@question("q1")
+def test_first(student):
+    assert student.first() == 1, "first() should be 1"
+
+@question("q2")
+def test_hidden(student):
+    assert student.double({SECRET_HIDDEN}) == {2 * SECRET_HIDDEN}, "double() is wrong"
+
+@question("q3")
+def test_late(student):
+    assert student.double({SECRET_LATE}) == {2 * SECRET_LATE}, "double() is wrong"
+
+@question("q4")
+def test_last(student):
+    assert student.last() == 4, "last() should be 4"
+"""
+CORRECT = """
+def first():
+    return 1
+
+def double(x):
+    return 2 * x
+
+def last():
+    return 4
+"""
+# Reads every request queued on its channel without taking it (MSG_PEEK), and prints them.
+PEEK = """
+import os
+import socket
+
+def peek_channel():
+    seen = b""
+    for fd in range(3, 64):
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            seen += sock.recv(1 << 20, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+    return seen
+"""
+PEEKS_AND_PRINTS = PEEK + """
+def first():
+    print("queued:", peek_channel())
+    return 1
+
+def double(x):
+    return 2 * x
+
+def last():
+    print("queued:", peek_channel())
+    return 4
+"""
+# Prints its inputs where they arrive, and again (from memory) in the visible question after them.
+PRINTS_ITS_INPUTS = """
+SEEN = []
+
+def first():
+    return 1
+
+def double(x):
+    SEEN.append(x)
+    print("double got", x)
+    return 2 * x
+
+def last():
+    print("inputs seen so far:", SEEN)
+    return 4
+"""
+
+
+def make_rubric(directory: Path, rubric: str = RUBRIC, tests: str = TESTS, reference: str = CORRECT) -> Rubric:
+    directory.mkdir()
+    (directory / "rubric.toml").write_text(rubric)
+    (directory / "test_secrecy.py").write_text(textwrap.dedent(tests))
+    (directory / "reference.py").write_text(textwrap.dedent(reference))
+    return load_rubric(directory)
+
+
+def grade(engine: Engine, rubric: Rubric, source: str) -> GradeReport:
+    return engine.grade(textwrap.dedent(source).encode(), f"{rubric.module}.py", rubric)
+
+
+def learned(engine: Engine, rubric: Rubric, source: str = CORRECT) -> None:
+    """Grade correct submissions until the engine knows the rubric's calls."""
+    for _ in range(3):
+        report = grade(engine, rubric, source)
+        assert report.score == report.max_score
+
+
+def shown_to_student(report: GradeReport) -> str:
+    """Everything a student may see before the due date: the CLI's results.json with the secret
+    questions removed, as the service shows them, and what their code printed outside any question."""
+    document = report.to_gradescope()
+    document["tests"] = [t for t in document["tests"] if t["visibility"] == "visible"]
+    return json.dumps(document) + report.student_output
+
+
+def test_requests_of_secret_questions_cannot_be_peeked_at(engine: Engine, tmp_path: Path):
+    rubric = make_rubric(tmp_path / "secrecy")
+    learned(engine, rubric)
+    report = grade(engine, rubric, PEEKS_AND_PRINTS)
+    assert report.score == report.max_score
+    visible = shown_to_student(report)
+    assert "queued:" in visible  # the printing did happen, and is shown where it belongs
+    assert str(SECRET_HIDDEN) not in visible
+    assert str(SECRET_LATE) not in visible
+
+
+def test_output_of_a_secret_question_is_shown_only_with_it(engine: Engine, tmp_path: Path):
+    rubric = make_rubric(tmp_path / "secrecy")
+    report = grade(engine, rubric, PRINTS_ITS_INPUTS)
+    visible = shown_to_student(report)
+    assert str(SECRET_HIDDEN) not in visible and str(SECRET_LATE) not in visible
+    assert "inputs seen so far: []" in report.question("q4").printed  # q4 ran where nothing secret had been
+    assert f"double got {SECRET_HIDDEN}" in report.question("q2").printed  # instructors see all of it
+    assert f"double got {SECRET_LATE}" in report.question("q3").printed
+    assert str(SECRET_HIDDEN) not in report.question("q3").printed
+
+
+ANSWER = 4242
+CHAINED_RUBRIC = """
+[assignment]
+id = "chained"
+module = "chained"
+total_points = 2
+[limits]
+call_timeout_s = 20
+[[questions]]
+id = "q1"
+points = 1
+[[questions]]
+id = "q2"
+points = 1
+"""
+# g's test feeds it the student's own f(); f's answer is what a student must work out.
+CHAINED_TESTS = f"""
+from grader.rubric import question
+
+@question("q1")
+def test_f(student):
+    assert student.f() == {ANSWER}, "f() is wrong"
+
+@question("q2")
+def test_g_of_f(student):
+    y = student.f()
+    assert student.g(y) == y + 1, "g() is wrong"
+"""
+CHAINED_CORRECT = f"""
+def f():
+    return {ANSWER}
+
+def g(y):
+    return y + 1
+"""
+# Implements nothing: f() returns whatever argument the queued g() request carries.
+COPIES_FROM_THE_QUEUE = PEEK + """
+import re
+
+def f():
+    found = re.search(rb'"fn","g"\\],\\["args",\\[(-?\\d+)', peek_channel())
+    return int(found.group(1)) if found else None
+
+def g(y):
+    return y + 1
+"""
+
+
+def test_a_previous_students_answer_is_never_sent_ahead(engine: Engine, tmp_path: Path):
+    rubric = make_rubric(tmp_path / "chained", CHAINED_RUBRIC, CHAINED_TESTS, CHAINED_CORRECT)
+    learned(engine, rubric, CHAINED_CORRECT)
+    report = grade(engine, rubric, COPIES_FROM_THE_QUEUE)
+    assert report.question("q1").score == 0
+    assert report.score == 0
+
+
+@pytest.mark.parametrize("source", [PEEKS_AND_PRINTS, PRINTS_ITS_INPUTS])
+def test_scores_are_those_of_one_call_at_a_time(engine: Engine, tmp_path: Path, source: str):
+    """Sending ahead and the fresh sandboxes that secrecy needs change no score."""
+    rubric = make_rubric(tmp_path / "secrecy")
+    before = {q.id: q.score for q in grade(engine, rubric, source).questions}
+    learned(engine, rubric)
+    after = {q.id: q.score for q in grade(engine, rubric, source).questions}
+    assert before == after == {"q1": 1, "q2": 1, "q3": 1, "q4": 1}
