@@ -32,7 +32,7 @@ def engine_once(engine: Engine, submission: Submission, rubric: Rubric, timer: T
         started = time.perf_counter()
         report = engine.grade(submission.data, submission.filename, rubric)
         wall = time.perf_counter() - started
-    return EngineResult(wall, report.score, outcome_key(report.tests), list(report.warnings), report.student_output,
+    return EngineResult(wall, report.score, outcome_key(report.tests), list(report.warnings), report.all_printed,
                         timer.seconds if timer.tests else None)
 
 
@@ -98,7 +98,7 @@ def sandbox_memory(engine: Engine, population: list[Submission], rubric: Rubric,
         for submission in sources:
             source = submission.data.decode()
             report = engine.grade(memory.probe_source(source).encode(), "hw2.py", rubric)
-            value = memory.probe_maxrss(report.student_output)
+            value = memory.probe_maxrss(report.all_printed)
             if value is not None:
                 maxrss.append(value)
     server = engine._server  # the warm fork server this engine grades through

@@ -92,7 +92,7 @@ def breakdown(engine: Engine, population: list[Submission], rubric: Rubric, samp
             started = time.perf_counter()
             report = engine.grade(probe.data, "hw2.py", rubric)
             total = time.perf_counter() - started
-        child = parse_probe(report.student_output)
+        child = parse_probe(report.all_printed)
         row = {
             "name": probe.name, "template": probe.template,
             "engine_total": total, "engine_tests": timer.seconds if timer.tests else None,

@@ -104,7 +104,7 @@ def isolation_breakdown(population: list[Submission], rubric: Rubric, runs: int)
         steps: dict[str, list[float]] = collections.defaultdict(list)
         for submission in chosen:
             report = engine.grade(submission.data, submission.filename, rubric)
-            for match in re.findall(r"BENCH_ISOLATION=(\{.*\})", report.student_output):
+            for match in re.findall(r"BENCH_ISOLATION=(\{.*\})", report.all_printed):
                 for key, value in json.loads(match).items():
                     steps[key].append(value)
         return {key: round(statistics.mean(values), 2) for key, values in sorted(steps.items())} | {

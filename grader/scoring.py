@@ -64,6 +64,11 @@ class GradeReport:
         return next(q for q in self.questions if q.id == question_id)
 
     @property
+    def all_printed(self) -> str:
+        """Everything the code printed, import first, then by question (for instructors and tools)."""
+        return self.student_output + "".join(q.printed for q in self.questions)
+
+    @property
     def max_score(self) -> float:
         return round(sum(q.max_score for q in self.questions if q.grading == "auto"), 4)
 
