@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, Strict
 
 # Every id column is a 32-bit INTEGER on PostgreSQL: a larger number names nothing there, and the
 # database would answer it with an error, not with an empty result (SQLite fails past 2**63).
@@ -27,7 +27,7 @@ def _in_utc(moment: datetime) -> datetime:
         raise ValueError("is out of range once converted to UTC") from None
 
 
-Text = Annotated[str, AfterValidator(_without_nul)]
+Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
 """Free text a request carries into the database."""
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A time with its zone, stored in UTC: 0001-01-01T00:00+14:00 has no UTC equivalent."""
@@ -184,7 +184,7 @@ class GradebookPublic(ReadModel):
 
 
 class ManualGradeIn(BaseModel):
-    score: float = Field(ge=0, allow_inf_nan=False)
+    score: Annotated[float, Strict()] = Field(ge=0, allow_inf_nan=False)  # a number: not true, not "3"
     comment: Text = Field("", max_length=10_000)
 
 

@@ -221,14 +221,14 @@ def test_values_the_database_cannot_hold_are_422(site: Site, method: str, path: 
     assert [issue["loc"] for issue in response.json()["detail"]] == [["body", field]]
 
 
-@pytest.mark.parametrize("score", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+@pytest.mark.parametrize("score", [b"NaN", b"Infinity", b"-Infinity", b"1e999", b"false", b'"3"'])
 def test_a_score_that_is_not_a_finite_number_is_422(site: Site, score: bytes) -> None:
     """JSON cannot even carry NaN back: the 422 names the field and does not echo the input."""
     response = site.api.put(f"/api/submissions/{site.ids['submission_id']}/manual-grades/1.2.1a",
                             content=b'{"score": ' + score + b"}", headers={"Content-Type": "application/json"})
     assert response.status_code == 422
-    assert response.json() == {"detail": [{"loc": ["body", "score"], "msg": "Input should be a finite number",
-                                           "type": "finite_number"}]}
+    [issue] = response.json()["detail"]
+    assert issue["loc"] == ["body", "score"] and set(issue) == {"loc", "msg", "type"}
 
 
 @pytest.mark.parametrize(("path", "form"), [

@@ -29,6 +29,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
+UNPARSABLE = {  # a body the server cannot even parse, per media type
+    "application/json": b"[" * 100_000,
+    "multipart/form-data": b"--no-boundary-given",
+}
 
 
 @dataclass
@@ -127,6 +131,9 @@ def test_every_operation_documents_the_errors_it_answers_with_and_their_bodies(
             _call(sqlite_server, op, ids, {**klass.instructor.headers, "Content-Type": "application/json"},
                   content=b"[]") if "requestBody" in op.spec else None,
         ]
+        for media_type in op.spec.get("requestBody", {}).get("content", {}):
+            calls.append(_call(sqlite_server, op, ids, {**klass.instructor.headers, "Content-Type": media_type},
+                               content=UNPARSABLE[media_type]))
         for name in op.params("path") + op.params("query"):
             if name.endswith("_id") and name != "question_id":
                 for missing in (LARGEST_ID, LARGEST_ID + 1):
@@ -146,7 +153,8 @@ def test_every_operation_documents_the_errors_it_answers_with_and_their_bodies(
 
 
 def test_the_rules_every_route_documents(openapi: dict[str, Any]) -> None:
-    """401 where a token is needed, 404 where an id is taken, 422 where a body or query is, 429 on login."""
+    """401 where a token is needed, 404 where an id is taken, 422 where a body or query is (and 400
+    where a body is), 429 on login."""
     missing = []
     for op in _operations(openapi):
         expected = {401} if op.secured else set()
@@ -154,6 +162,8 @@ def test_the_rules_every_route_documents(openapi: dict[str, Any]) -> None:
             expected.add(404)
         if "requestBody" in op.spec or op.params("query"):
             expected.add(422)
+        if "requestBody" in op.spec:
+            expected.add(400)
         if (op.method, op.path) == LOGIN:
             expected |= {401, 429}
         if expected - op.documented:

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenPublic,
-             responses=errors(401, 422, 429, meaning={401: "wrong email or password"}))
+             responses=errors(400, 401, 422, 429, meaning={401: "wrong email or password"}))
 def issue_token(body: TokenRequest, db: SessionDep) -> TokenPublic:
     user = users.authenticate(db, body.email, body.password)
     if user is None:

@@ -17,7 +17,7 @@ router = APIRouter(tags=["regrades"], responses=errors(401, 403, 404))
     "/assignments/{assignment_id}/regrades",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RegradeBatchPublic,
-    responses=errors(404, 409, 422, meaning={
+    responses=errors(400, 404, 409, 422, meaning={
         404: "no such assignment, or a listed submission is not one of its submissions",
         409: "no submission matches: nothing to regrade",
         422: "a bad body, or a rubric that cannot be used",
