@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from grader.api.docs import add_docs
+from grader.api.errors import API_PREFIX, add_error_handlers
 from grader.api.routes import assignments, auth, gradebook, manual_grades, regrades, submissions
 from grader.config import get_settings
 from grader.db.session import session_factory
-from grader.services.errors import ServiceError
 from grader.web import pages
-from grader.web.rendering import STATIC_DIR, error_page
+from grader.web.rendering import STATIC_DIR
 
-API_PREFIX = "/api"
 SESSION_MAX_AGE_S = 12 * 3600
 
 
@@ -24,13 +22,6 @@ def api_router() -> APIRouter:
     for module in (auth, assignments, submissions, gradebook, manual_grades, regrades):
         router.include_router(module.router)
     return router
-
-
-async def service_error(request: Request, exc: ServiceError) -> Response:
-    """The services' errors carry their HTTP status: JSON for the API, an error page for pages."""
-    if request.url.path.startswith(API_PREFIX):
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
-    return error_page(request, exc.status_code, exc.message)
 
 
 def create_app() -> FastAPI:
@@ -54,6 +45,6 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     add_docs(app)
-    app.add_exception_handler(ServiceError, service_error)
+    add_error_handlers(app)
     app.add_exception_handler(pages.LoginRequired, pages.login_redirect)
     return app

@@ -2,10 +2,57 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, Strict
+
+# Every id column is a 32-bit INTEGER on PostgreSQL: a larger number names nothing there, and the
+# database would answer it with an error, not with an empty result (SQLite fails past 2**63).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a database id")]
+"""Every id a request carries (path, query or body): out of range is 404 in a path, 422 elsewhere."""
+
+
+def _without_nul(text: str) -> str:
+    if "\0" in text:
+        raise ValueError("must not contain NUL characters")  # PostgreSQL text cannot hold them
+    return text
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
+"""Free text a request carries into the database."""
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A time with its zone, stored in UTC: 0001-01-01T00:00+14:00 has no UTC equivalent."""
+
+
+class ErrorMessage(BaseModel):
+    """The body of every error the services or the authentication answer with."""
+
+    detail: str = Field(description="what went wrong, for a person to read")
+
+
+class RequestIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: body, query or path, then the field")
+    msg: str
+    type: str = Field(description="pydantic's error type, e.g. int_parsing")
+
+
+class RequestInvalid(BaseModel):
+    """422 from request validation: the request does not match the documented parameters."""
+
+    detail: list[RequestIssue]
+
+
+class Unprocessable(RootModel[RequestInvalid | ErrorMessage]):
+    """422: a list of issues from request validation, or one message from a service's own check."""
 
 
 class ReadModel(BaseModel):
@@ -22,9 +69,9 @@ class UserPublic(ReadModel):
 
 
 class TokenRequest(BaseModel):
-    email: str
+    email: Text
     password: str
-    label: str = Field("api", max_length=100, description="a name to recognise the token by")
+    label: Text = Field("api", max_length=100, description="a name to recognise the token by")
 
 
 class TokenPublic(BaseModel):
@@ -138,8 +185,8 @@ class GradebookPublic(ReadModel):
 
 
 class ManualGradeIn(BaseModel):
-    score: float = Field(ge=0)
-    comment: str = Field("", max_length=10_000)
+    score: Annotated[float, Strict()] = Field(ge=0, allow_inf_nan=False)  # a number: not true, not "3"
+    comment: Text = Field("", max_length=10_000)
 
 
 class ManualGradePublic(ReadModel):
@@ -155,9 +202,9 @@ class ManualGradePublic(ReadModel):
 class RegradeIn(BaseModel):
     """Leave both filters out to regrade the whole assignment."""
 
-    reason: str = Field("", max_length=1_000)
-    submission_ids: list[int] | None = Field(None, description="only these submissions")
-    since: AwareDatetime | None = Field(None, description="only submissions made at or after this time")
+    reason: Text = Field("", max_length=1_000)
+    submission_ids: list[Id] | None = Field(None, description="only these submissions")
+    since: UtcDatetime | None = Field(None, description="only submissions made at or after this time")
 
 
 class RegradeBatchPublic(ReadModel):

@@ -3,8 +3,6 @@ a Canvas-importable CSV, and per-question statistics."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -14,6 +12,7 @@ from grader.db.models import Assignment, CourseRole, Enrolment, Submission, User
 from grader.services.courses import require_instructor
 from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion, score_submissions
+from grader.services.spreadsheet import csv_text
 
 HISTOGRAM_BINS = 10
 # Canvas matches rows on these columns; "SIS Login ID" carries the email, the Canvas ID is unknown here.
@@ -101,16 +100,16 @@ def gradebook_csv(book: Gradebook) -> str:
     """One column per question and one for the total, under Canvas's identity columns, with a
     "Points Possible" row first as Canvas expects."""
     slug = book.assignment.slug
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*CANVAS_COLUMNS, *(f"{slug} {q.id}" for q in book.questions), f"{book.assignment.title}"])
-    writer.writerow(["    Points Possible", "", "", "", "", *(_points(q.max_score) for q in book.questions),
-                     _points(book.max_score)])
+    rows = [
+        [*CANVAS_COLUMNS, *(f"{slug} {q.id}" for q in book.questions), book.assignment.title],
+        ["    Points Possible", "", "", "", "", *(_points(q.max_score) for q in book.questions),
+         _points(book.max_score)],
+    ]
     for row in book.rows:
         cells = [_points(row.scores[q.id].score) if q.id in row.scores else "" for q in book.questions]
         total = _points(row.total) if row.submission_id is not None else ""
-        writer.writerow([row.student.name, "", "", row.student.email, "", *cells, total])
-    return out.getvalue()
+        rows.append([row.student.name, "", "", row.student.email, "", *cells, total])
+    return csv_text(rows)
 
 
 def question_stats(book: Gradebook) -> list[QuestionStats]:

@@ -24,8 +24,10 @@ MAX_FILENAME_CHARS = 255
 
 
 def _clean_filename(filename: str) -> str:
-    """The base name only (browsers may send a Windows path), at most 255 characters."""
-    return PurePosixPath(PureWindowsPath(filename).name).name[-MAX_FILENAME_CHARS:]
+    """The base name only (browsers may send a Windows path), in printable characters only (a NUL
+    cannot be stored on PostgreSQL, a direction override disguises the suffix), at most 255."""
+    name = PurePosixPath(PureWindowsPath(filename).name).name
+    return "".join(char for char in name if char.isprintable())[-MAX_FILENAME_CHARS:]
 
 
 def _validate(filename: str, data: bytes) -> None:
@@ -39,6 +41,8 @@ def _validate(filename: str, data: bytes) -> None:
         prepare_source(filename, data)
     except SubmissionError as exc:
         raise Rejected(422, str(exc)) from exc
+    except Exception as exc:  # it only reads the bytes: whatever else it raises is still about them
+        raise Rejected(422, f"{filename!r} cannot be read: {type(exc).__name__}: {exc}") from exc
 
 
 def submit(db: Session, user: User, assignment: Assignment, filename: str, data: bytes) -> Submission:

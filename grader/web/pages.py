@@ -13,8 +13,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from pydantic import TypeAdapter, ValidationError
 
 from grader.api.deps import SessionDep, SettingsDep, get_session_user, read_upload
+from grader.api.schemas import MAX_ID, Id, Text
 from grader.db.models import User
 from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
 from grader.services.errors import Rejected
@@ -23,6 +25,7 @@ from grader.web.session import log_in, log_out, verify_csrf
 
 ACTIVE_STATUSES = frozenset({"queued", "running"})
 REFRESH_S = 2
+SUBMISSION_IDS = TypeAdapter(list[Id])
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -89,13 +92,13 @@ def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id
 
 
 @router.get("/assignments/{assignment_id}")
-def assignment_page(request: Request, assignment_id: int, db: SessionDep, user: PageUser) -> Response:
+def assignment_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> Response:
     return _assignment_page(request, db, user, assignment_id)
 
 
 @router.post("/assignments/{assignment_id}/submissions")
 def upload(
-    request: Request, assignment_id: int, file: UploadFile, db: SessionDep, settings: SettingsDep, user: PageUser
+    request: Request, assignment_id: Id, file: UploadFile, db: SessionDep, settings: SettingsDep, user: PageUser
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
     try:
@@ -107,7 +110,7 @@ def upload(
 
 
 @router.get("/submissions/{submission_id}")
-def submission_page(request: Request, submission_id: int, db: SessionDep, user: PageUser) -> HTMLResponse:
+def submission_page(request: Request, submission_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     """Students get their feedback; the course's instructors the code, runs and grading forms too."""
     submission = submissions.get_submission(db, user, submission_id)
     context = {
@@ -124,8 +127,8 @@ def submission_page(request: Request, submission_id: int, db: SessionDep, user: 
 
 @router.post("/submissions/{submission_id}/manual-grades")
 def manual_grade(
-    submission_id: int, db: SessionDep, user: PageUser, question_id: Annotated[str, Form()],
-    score: Annotated[float, Form()], comment: Annotated[str, Form()] = "",
+    submission_id: Id, db: SessionDep, user: PageUser, question_id: Annotated[Text, Form()],
+    score: Annotated[float, Form()], comment: Annotated[Text, Form()] = "",
 ) -> Response:
     submission = submissions.get_submission(db, user, submission_id)
     manual_grades.set_manual_grade(db, user, submission, question_id, score, comment)
@@ -134,7 +137,7 @@ def manual_grade(
 
 @router.post("/submissions/{submission_id}/regrade")
 def regrade_submission(
-    submission_id: int, db: SessionDep, user: PageUser, reason: Annotated[str, Form()] = ""
+    submission_id: Id, db: SessionDep, user: PageUser, reason: Annotated[Text, Form()] = ""
 ) -> Response:
     submission = submissions.get_submission(db, user, submission_id)
     batch = regrades.start_regrade(db, user, submission.assignment, reason, submission_ids=[submission_id])
@@ -142,19 +145,20 @@ def regrade_submission(
 
 
 @router.get("/assignments/{assignment_id}/scores")
-def scores_page(request: Request, assignment_id: int, db: SessionDep, user: PageUser) -> HTMLResponse:
+def scores_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
     return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book))
 
 
 def _submission_ids(text: str) -> list[int] | None:
-    """'12, 15 18' -> [12, 15, 18]; blank -> None (no filter)."""
+    """'12, 15 18' -> [12, 15, 18]; blank -> None (no filter). Parsed as the API parses its ids."""
     if not text.strip():
         return None
-    parts = [p for p in re.split(r"[\s,]+", text.strip()) if p]
-    if not all(p.isdigit() for p in parts):
-        raise Rejected(422, f"submission ids must be numbers separated by commas, not {text!r}")
-    return [int(p) for p in parts]
+    try:
+        return SUBMISSION_IDS.validate_python([p for p in re.split(r"[\s,]+", text.strip()) if p])
+    except ValidationError:
+        raise Rejected(422, f"submission ids must be numbers separated by commas, each from 1 to {MAX_ID}, "
+                            f"not {text!r}") from None
 
 
 def _since(text: str) -> datetime | None:
@@ -169,7 +173,7 @@ def _since(text: str) -> datetime | None:
 
 @router.post("/assignments/{assignment_id}/regrades")
 def regrade_assignment(
-    assignment_id: int, db: SessionDep, user: PageUser, reason: Annotated[str, Form()] = "",
+    assignment_id: Id, db: SessionDep, user: PageUser, reason: Annotated[Text, Form()] = "",
     submission_ids: Annotated[str, Form()] = "", since: Annotated[str, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
@@ -178,7 +182,7 @@ def regrade_assignment(
 
 
 @router.get("/assignments/{assignment_id}/regrades/{batch_id}")
-def regrade_page(request: Request, assignment_id: int, batch_id: int, db: SessionDep, user: PageUser) -> HTMLResponse:
+def regrade_page(request: Request, assignment_id: Id, batch_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     """The progress bar; regrade.js polls the API and shows the diff when the batch is finished."""
     assignment = courses.get_assignment(db, user, assignment_id)
     progress = regrades.regrade_progress(db, user, batch_id)

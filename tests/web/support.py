@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,3 +82,23 @@ class Klass:
 def api(server: LiveServer, person: Person | None = None) -> httpx.Client:
     """An HTTP client on the live server's API, as `person` (bearer token) or anonymous."""
     return httpx.Client(base_url=f"{server.url}/api", headers=person.headers if person else {}, timeout=30)
+
+
+class PageSession(httpx.Client):
+    """A client of the pages that keeps its session cookie, like a browser without JavaScript."""
+
+    def csrf_token(self, path: str) -> str:
+        """The CSRF token of the form on the page at `path`."""
+        match = re.search(r'name="csrf_token" value="([^"]+)"', self.get(path).text)
+        assert match, f"no CSRF field on {path}"
+        return match.group(1)
+
+
+@contextmanager
+def page_session(server: LiveServer, person: Person) -> Iterator[PageSession]:
+    """A page session logged in as `person` through the login form."""
+    with PageSession(base_url=server.url, timeout=30) as client:
+        login = client.post("/login", data={"email": person.email, "password": PASSWORD,
+                                            "csrf_token": client.csrf_token("/login")})
+        assert login.status_code == 303, login.text[:300]
+        yield client

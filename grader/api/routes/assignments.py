@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from grader.api.deps import CurrentUser, SessionDep
-from grader.api.schemas import AssignmentPublic
+from grader.api.docs import errors
+from grader.api.schemas import AssignmentPublic, Id
 from grader.db.models import Assignment
 from grader.services import courses
 
-router = APIRouter(prefix="/assignments", tags=["assignments"])
+router = APIRouter(prefix="/assignments", tags=["assignments"], responses=errors(401))
 
 
 @router.get("", response_model=list[AssignmentPublic])
@@ -17,6 +18,6 @@ def list_assignments(db: SessionDep, user: CurrentUser) -> list[Assignment]:
     return courses.assignments_for(db, user)
 
 
-@router.get("/{assignment_id}", response_model=AssignmentPublic)
-def get_assignment(assignment_id: int, db: SessionDep, user: CurrentUser) -> Assignment:
+@router.get("/{assignment_id}", response_model=AssignmentPublic, responses=errors(403, 404))
+def get_assignment(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Assignment:
     return courses.get_assignment(db, user, assignment_id)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from grader.api.deps import CurrentUser, SessionDep
-from grader.api.schemas import GradebookPublic
+from grader.api.docs import errors
+from grader.api.schemas import GradebookPublic, Id
 from grader.services import courses, gradebook
 
-router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"])
+router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"], responses=errors(401, 403, 404))
 
 
 @router.get("/gradebook", response_model=GradebookPublic)
-def get_gradebook(assignment_id: int, db: SessionDep, user: CurrentUser) -> GradebookPublic:
+def get_gradebook(assignment_id: Id, db: SessionDep, user: CurrentUser) -> GradebookPublic:
     """Every enrolled student's latest submission, scored per question, with per-question stats."""
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
     return GradebookPublic(
@@ -30,7 +31,7 @@ def get_gradebook(assignment_id: int, db: SessionDep, user: CurrentUser) -> Grad
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "Canvas-importable gradebook"}},
 )
-def get_gradebook_csv(assignment_id: int, db: SessionDep, user: CurrentUser) -> Response:
+def get_gradebook_csv(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
     csv_text = gradebook.gradebook_csv(gradebook.gradebook(db, user, assignment))
     filename = f"{assignment.slug}-gradebook.csv"

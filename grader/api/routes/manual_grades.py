@@ -5,16 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from grader.api.deps import CurrentUser, SessionDep
-from grader.api.schemas import ManualGradeIn, ManualGradePublic
+from grader.api.docs import errors
+from grader.api.schemas import Id, ManualGradeIn, ManualGradePublic
 from grader.db.models import ManualGrade
 from grader.services import manual_grades, submissions
 
 router = APIRouter(tags=["manual grades"])
 
 
-@router.put("/submissions/{submission_id}/manual-grades/{question_id}", response_model=ManualGradePublic)
+@router.put(
+    "/submissions/{submission_id}/manual-grades/{question_id}",
+    response_model=ManualGradePublic,
+    responses=errors(400, 401, 403, 404, 422,
+                     meaning={422: "no such question, a score outside its points, or a bad body"}),
+)
 def set_manual_grade(
-    submission_id: int, question_id: str, body: ManualGradeIn, db: SessionDep, user: CurrentUser
+    submission_id: Id, question_id: str, body: ManualGradeIn, db: SessionDep, user: CurrentUser
 ) -> ManualGrade:
     """Create or replace the grade of one question (it overrides an auto score)."""
     submission = submissions.get_submission(db, user, submission_id)

@@ -5,30 +5,36 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.deps import CurrentUser, SessionDep
-from grader.api.schemas import RegradeBatchPublic, RegradeIn
+from grader.api.docs import errors
+from grader.api.schemas import Id, RegradeBatchPublic, RegradeIn
 from grader.db.models import RegradeBatch
 from grader.services import courses, regrades
 
-router = APIRouter(tags=["regrades"])
+router = APIRouter(tags=["regrades"], responses=errors(401, 403, 404))
 
 
 @router.post(
     "/assignments/{assignment_id}/regrades",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=RegradeBatchPublic,
+    responses=errors(400, 404, 409, 422, meaning={
+        404: "no such assignment, or a listed submission is not one of its submissions",
+        409: "no submission matches: nothing to regrade",
+        422: "a bad body, or a rubric that cannot be used",
+    }),
 )
-def start_regrade(assignment_id: int, body: RegradeIn, db: SessionDep, user: CurrentUser) -> RegradeBatch:
+def start_regrade(assignment_id: Id, body: RegradeIn, db: SessionDep, user: CurrentUser) -> RegradeBatch:
     """Grade the chosen submissions again on the rubric now on disk."""
     assignment = courses.get_assignment(db, user, assignment_id)
     return regrades.start_regrade(db, user, assignment, body.reason, body.submission_ids, body.since)
 
 
 @router.get("/regrades/{batch_id}", response_model=regrades.RegradeProgress)
-def regrade_progress(batch_id: int, db: SessionDep, user: CurrentUser) -> regrades.RegradeProgress:
+def regrade_progress(batch_id: Id, db: SessionDep, user: CurrentUser) -> regrades.RegradeProgress:
     return regrades.regrade_progress(db, user, batch_id)
 
 
 @router.get("/regrades/{batch_id}/diff", response_model=list[regrades.ScoreChange])
-def regrade_diff(batch_id: int, db: SessionDep, user: CurrentUser) -> list[regrades.ScoreChange]:
+def regrade_diff(batch_id: Id, db: SessionDep, user: CurrentUser) -> list[regrades.ScoreChange]:
     """Whose auto score changed, from what to what (finished items only)."""
     return regrades.regrade_diff(db, user, batch_id)

@@ -5,19 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.deps import CurrentUser, SessionDep, UploadDep
-from grader.api.schemas import SubmissionAccepted, SubmissionDetail, SubmissionFeedback, SubmissionPublic
+from grader.api.docs import errors
+from grader.api.schemas import Id, SubmissionAccepted, SubmissionDetail, SubmissionFeedback, SubmissionPublic
 from grader.db.models import Submission
 from grader.services import courses, submissions
 
-router = APIRouter(tags=["submissions"])
+router = APIRouter(tags=["submissions"], responses=errors(401))
 
-UPLOAD_ERRORS = {
-    413: {"description": "larger than the upload limit"},
-    415: {"description": "not a .py file or a .ipynb notebook"},
-    422: {"description": "empty, not UTF-8, or not a valid notebook"},
-    409: {"description": "past the due date of an assignment that refuses late work"},
-    429: {"description": "no submissions left for this assignment"},
-}
+UPLOAD_ERRORS = errors(400, 403, 404, 409, 413, 415, 422, 429, meaning={
+    403: "not enrolled in the assignment's course",
+    409: "past the due date of an assignment that refuses late work",
+    422: "no file, or a file that is empty, not UTF-8, or not a valid notebook",
+    429: "no submissions left for this assignment",
+})
 
 
 @router.post(
@@ -26,21 +26,21 @@ UPLOAD_ERRORS = {
     response_model=SubmissionAccepted,
     responses=UPLOAD_ERRORS,
 )
-def upload(assignment_id: int, upload: UploadDep, db: SessionDep, user: CurrentUser) -> Submission:
+def upload(assignment_id: Id, upload: UploadDep, db: SessionDep, user: CurrentUser) -> Submission:
     """Store the file (multipart field `file`) and queue it for grading."""
     assignment = courses.get_assignment(db, user, assignment_id)
     return submissions.submit(db, user, assignment, upload.filename, upload.data)
 
 
-@router.get("/submissions", response_model=list[SubmissionPublic])
-def list_submissions(db: SessionDep, user: CurrentUser, assignment_id: int | None = None) -> list[Submission]:
+@router.get("/submissions", response_model=list[SubmissionPublic], responses=errors(403, 404, 422))
+def list_submissions(db: SessionDep, user: CurrentUser, assignment_id: Id | None = None) -> list[Submission]:
     """Newest first: your own, and for instructors everyone's in the courses they teach."""
     assignment = courses.get_assignment(db, user, assignment_id) if assignment_id is not None else None
     return submissions.submissions_of(db, user, assignment)
 
 
-@router.get("/submissions/{submission_id}", response_model=SubmissionDetail)
-def get_submission(submission_id: int, db: SessionDep, user: CurrentUser) -> SubmissionDetail:
+@router.get("/submissions/{submission_id}", response_model=SubmissionDetail, responses=errors(403, 404))
+def get_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> SubmissionDetail:
     """The status and per-question feedback (without what a student may not see yet)."""
     submission = submissions.get_submission(db, user, submission_id)
     return SubmissionDetail(
