@@ -1,4 +1,4 @@
-"""Service commands for operators: regrade, scores, users, the reconciler and migrations.
+"""Service commands for operators: regrade, scores, users and their API tokens, the reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply.
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.models import Role, User
+from grader.db.base import utcnow
 from grader.db.session import alembic_config, session_scope
 from grader.services import courses, gradebook, regrades, users
 from grader.services.errors import ServiceError
@@ -31,8 +32,10 @@ POLL_S = 0.5
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
 
 out = Console()
@@ -41,6 +44,9 @@ err = Console(stderr=True)
 AssignmentArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
 CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if several courses use the slug")]
 ByOpt = Annotated[str | None, typer.Option("--by", help="act as this admin or instructor (default: the first admin)")]
+ExpiresOpt = Annotated[
+    int | None, typer.Option("--expires", help="days until the token expires (default: GRADER_TOKEN_TTL_DAYS)")
+]
 
 
 def _fail(message: str) -> NoReturn:
@@ -162,16 +168,81 @@ def users_add(
     role: Annotated[str, typer.Option(help="student, instructor or admin")],
     password: Annotated[str | None, typer.Option(help="for the login page (omit for token-only accounts)")] = None,
     token: Annotated[bool, typer.Option("--token", help="also issue an API token and print it")] = False,
+    expires: ExpiresOpt = None,
 ) -> None:
     """Create a user."""
     with session_scope() as db:
         try:
             user = users.create_user(db, email, name, role, password)
+            out.print(f"created {user.role} {user.email} (id {user.id})")
+            if token:
+                _print_new_token(db, user, "cli", expires)
         except ServiceError as exc:
             _fail(exc.message)
-        out.print(f"created {user.role} {user.email} (id {user.id})")
-        if token:
-            out.print(f"API token (shown once): {users.issue_token(db, user, label='cli')}")
+
+
+def _print_new_token(db: Session, user: User, label: str, expires_days: int | None) -> None:
+    token, row = users.create_token(db, user, label, expires_days)
+    out.print(f"API token {row.id} for {user.email}, expires {row.expires_at:%Y-%m-%d %H:%M UTC}")
+    out.print(f"API token (shown once): {token}", soft_wrap=True)  # never broken across lines
+
+
+def _user(db: Session, email: str) -> User:
+    user = users.get_user_by_email(db, email)
+    if user is None:
+        _fail(f"no user {email}")
+    return user
+
+
+@tokens_app.command("create")
+def tokens_create(
+    email: Annotated[str, typer.Argument(help="the token's owner")],
+    label: Annotated[str, typer.Option(help="a name to recognise the token by")] = "cli",
+    expires: ExpiresOpt = None,
+) -> None:
+    """Issue an API token for a user (also for accounts without a password) and print it."""
+    with session_scope() as db:
+        try:
+            _print_new_token(db, _user(db, email), label, expires)
+        except ServiceError as exc:
+            _fail(exc.message)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: Annotated[str | None, typer.Option("--user", help="only this user's tokens")] = None,
+    by: ByOpt = None,
+) -> None:
+    """API tokens, newest first (their secrets are never stored, so never shown)."""
+    with session_scope() as db:
+        try:
+            tokens = users.list_tokens(db, _operator(db, by), _user(db, user) if user is not None else None)
+        except ServiceError as exc:
+            _fail(exc.message)
+        now = utcnow()
+        table = Table(title=f"{len(tokens)} API token(s)")
+        for column in ("id", "user", "label", "created", "expires (UTC)"):
+            table.add_column(column, no_wrap=column in ("id", "user"))
+        for token in tokens:
+            expires = f"{token.expires_at:%Y-%m-%d %H:%M}" + (" (expired)" if token.expires_at <= now else "")
+            table.add_row(str(token.id), token.user.email, token.label, f"{token.created_at:%Y-%m-%d}", expires)
+        out.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_ids: Annotated[list[int], typer.Argument(help="ids, as `grader tokens list` shows them")],
+    by: ByOpt = None,
+) -> None:
+    """Revoke API tokens: they stop working at once."""
+    with session_scope() as db:
+        try:
+            operator = _operator(db, by)
+            for token_id in token_ids:
+                users.revoke_token(db, operator, token_id)
+                out.print(f"revoked API token {token_id}")
+        except ServiceError as exc:
+            _fail(exc.message)
 
 
 @app.command()

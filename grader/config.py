@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Uploads
     max_upload_bytes: int = 1_000_000
 
+    # Accounts
+    token_ttl_days: int = Field(90, ge=1, description="lifetime of a new API token; the API grants none longer")
+
     # Queue and workers
     broker_key_prefix: str = Field("", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)")
     gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")

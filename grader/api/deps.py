@@ -13,7 +13,7 @@ from grader.config import Settings, get_settings
 from grader.db.models import User
 from grader.services import users
 from grader.services.errors import Rejected
-from grader.web.session import SAFE_METHODS, session_user_id
+from grader.web.session import SAFE_METHODS, session_login
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An API token from POST /api/auth/token")
 
@@ -33,23 +33,32 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 def get_session_user(request: Request, db: SessionDep) -> User | None:
-    """The user logged in through the login page, if any."""
-    user_id = session_user_id(request)
-    return db.get(User, user_id) if user_id is not None else None
+    """The user logged in through the login page, unless that session was ended (logout) since."""
+    login = session_login(request)
+    if login is None:
+        return None
+    user_id, version = login
+    user = db.get(User, user_id)
+    return user if user is not None and user.session_version == version else None
+
+
+def token_user(db: Session, token: str | None) -> User:
+    """The owner of a bearer token; 401 without a token or with an unknown, revoked or expired one."""
+    if token is None:
+        raise _unauthorized("not authenticated: send an API token as 'Authorization: Bearer <token>'")
+    user = users.user_for_token(db, token)
+    if user is None:
+        raise _unauthorized("invalid, expired or revoked API token")
+    return user
 
 
 def get_current_user(request: Request, db: SessionDep, credentials: BearerDep) -> User:
     """A bearer token, or (for reads only, so a cross-site form can't write) the page session."""
-    if credentials is not None:
-        user = users.user_for_token(db, credentials.credentials)
-        if user is None:
-            raise _unauthorized("invalid or revoked API token")
-        return user
-    if request.method in SAFE_METHODS:
+    if credentials is None and request.method in SAFE_METHODS:
         user = get_session_user(request, db)
         if user is not None:
             return user
-    raise _unauthorized("not authenticated: send an API token as 'Authorization: Bearer <token>'")
+    return token_user(db, credentials.credentials if credentials is not None else None)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

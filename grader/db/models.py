@@ -62,6 +62,9 @@ class RegradeItemStatus(StrEnum):
 
 
 class User(Base):
+    """`session_version` is written into each login's session cookie; logging out raises it, which
+    ends every session cookie of the account, including copies of it."""
+
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -69,11 +72,13 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role]
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ApiToken(Base):
-    """Only the SHA-256 of a token is kept: tokens are random, so a slow hash would add nothing."""
+    """Only the SHA-256 of a token is kept: tokens are random, so a slow hash would add nothing.
+    Every token expires; a revoked token's row is deleted."""
 
     __tablename__ = "api_tokens"
 
@@ -82,6 +87,9 @@ class ApiToken(Base):
     label: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship()
 
 
 class Course(Base):

@@ -1,4 +1,5 @@
-"""Accounts: creating users, checking passwords, and API tokens (both stored hashed only)."""
+"""Accounts: creating users, checking passwords, API tokens (both stored hashed only), and ending
+an account's sessions and tokens."""
 
 from __future__ import annotations
 
@@ -6,16 +7,20 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, joinedload
 
+from grader.config import get_settings
+from grader.db.base import utcnow
 from grader.db.models import ApiToken, Role, User
-from grader.services.errors import Rejected
+from grader.services.errors import Forbidden, NotFound, Rejected
 
 # scrypt cost: 16 MiB and ~50 ms per check, which makes guessing stored passwords expensive.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN_PREFIX = "grd_"
+MAX_TOKEN_DAYS = 3650
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -67,16 +72,55 @@ def create_user(db: Session, email: str, name: str, role: str, password: str | N
     return user
 
 
-def issue_token(db: Session, user: User, label: str = "api") -> str:
-    """A new API token; the plaintext is returned once and never stored."""
+def create_token(db: Session, user: User, label: str = "api", expires_days: int | None = None) -> tuple[str, ApiToken]:
+    """A new API token and its row; the plaintext is returned once and never stored.
+
+    It expires after `expires_days` days (GRADER_TOKEN_TTL_DAYS by default).
+    """
+    days = get_settings().token_ttl_days if expires_days is None else expires_days
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise Rejected(422, f"a token's lifetime is 1 to {MAX_TOKEN_DAYS} days, not {days}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.add(ApiToken(user_id=user.id, label=label, token_hash=_token_hash(token)))
+    row = ApiToken(user_id=user.id, label=label, token_hash=_token_hash(token),
+                   expires_at=utcnow() + timedelta(days=days))
+    db.add(row)
     db.commit()
-    return token
+    return token, row
+
+
+def issue_token(db: Session, user: User, label: str = "api", expires_days: int | None = None) -> str:
+    return create_token(db, user, label, expires_days)[0]
 
 
 def user_for_token(db: Session, token: str) -> User | None:
-    return db.scalar(select(User).join(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    """The token's owner, unless the token is unknown, revoked or expired."""
+    return db.scalar(select(User).join(ApiToken)
+                     .where(ApiToken.token_hash == _token_hash(token), ApiToken.expires_at > utcnow()))
+
+
+def list_tokens(db: Session, actor: User, owner: User | None) -> list[ApiToken]:
+    """`owner`'s tokens (everyone's when None), newest first; only admins see other people's."""
+    if actor.role != Role.admin and (owner is None or owner.id != actor.id):
+        raise Forbidden("only admins see other people's API tokens")
+    query = select(ApiToken).options(joinedload(ApiToken.user)).order_by(ApiToken.id.desc())
+    if owner is not None:
+        query = query.where(ApiToken.user_id == owner.id)
+    return list(db.scalars(query))
+
+
+def revoke_token(db: Session, actor: User, token_id: int) -> None:
+    """Delete one's own token, or (admins) anyone's; another person's reads as unknown, so ids tell nothing."""
+    token = db.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and actor.role != Role.admin):
+        raise NotFound(f"no API token {token_id}")
+    db.delete(token)
+    db.commit()
+
+
+def end_sessions(db: Session, user: User) -> None:
+    """Log the user out everywhere: every session cookie issued so far stops working."""
+    db.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
+    db.commit()
 
 
 def authenticate(db: Session, email: str, password: str) -> User | None:

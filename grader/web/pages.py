@@ -66,12 +66,15 @@ def login(
     if user is None:
         return render(request, "login.html", None, 401, next=_local_path(next), email=email,
                       error="Wrong email or password.")
-    log_in(request, user.id)
+    log_in(request, user)
     return redirect(_local_path(next))
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, db: SessionDep, user: Annotated[User | None, Depends(get_session_user)]) -> Response:
+    """Ends every session of the account, so a copy of this cookie stops working too."""
+    if user is not None:
+        users.end_sessions(db, user)
     log_out(request)
     return redirect("/login")
 

@@ -1,0 +1,60 @@
+"""`grader tokens`: operators create, list and revoke API tokens; a new token expires."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from grader.config import get_settings
+from grader.cli_service import app as service_cli
+from grader.db.models import ApiToken
+from grader.services import users
+
+SHOWN_ONCE = re.compile(r"\(shown once\): (\S+)")
+
+
+def _token_row(db: Session, token: str) -> ApiToken:
+    db.expire_all()
+    user = users.user_for_token(db, token)
+    assert user is not None
+    return db.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())).first()
+
+
+def test_tokens_are_created_listed_and_revoked_from_the_command_line(any_db: Session) -> None:
+    db = any_db
+    users.create_user(db, "root-cli@example.edu", "Root", "admin")
+    student = users.create_user(db, "student-cli@example.edu", "Student", "student")
+    cli = CliRunner()
+
+    created = cli.invoke(service_cli, ["tokens", "create", student.email, "--label", "notebook", "--expires", "7"])
+    assert created.exit_code == 0, created.output
+    token = SHOWN_ONCE.search(created.output).group(1)  # type: ignore[union-attr]
+    row = _token_row(db, token)
+    row_id = row.id
+    assert row.label == "notebook"
+    assert abs(row.expires_at - (datetime.now(UTC) + timedelta(days=7))) < timedelta(minutes=5)
+
+    added = cli.invoke(service_cli, ["users", "add", "ta-cli@example.edu", "--name", "TA", "--role", "instructor",
+                                     "--token"])
+    assert added.exit_code == 0, added.output
+    default = _token_row(db, SHOWN_ONCE.search(added.output).group(1))  # type: ignore[union-attr]
+    expected = datetime.now(UTC) + timedelta(days=get_settings().token_ttl_days)
+    assert abs(default.expires_at - expected) < timedelta(minutes=5)
+
+    listed = cli.invoke(service_cli, ["tokens", "list", "--user", student.email])
+    assert listed.exit_code == 0, listed.output
+    assert "notebook" in listed.output and str(row_id) in listed.output and token not in listed.output
+    assert "ta-cli@example.edu" not in listed.output
+    everyone = cli.invoke(service_cli, ["tokens", "list"])
+    assert "student-cli@example.edu" in everyone.output and "ta-cli@example.edu" in everyone.output
+
+    revoked = cli.invoke(service_cli, ["tokens", "revoke", str(row_id)])
+    assert revoked.exit_code == 0, revoked.output
+    db.expire_all()
+    assert users.user_for_token(db, token) is None
+    again = cli.invoke(service_cli, ["tokens", "revoke", str(row_id)])
+    assert again.exit_code == 2 and "no API token" in again.output
