@@ -34,8 +34,12 @@ class Settings(BaseSettings):
     # Uploads
     max_upload_bytes: int = 1_000_000
 
-    # Accounts
+    # Accounts: API tokens, and password logins throttled per account and per client address
     token_ttl_days: int = Field(90, ge=1, description="lifetime of a new API token; the API grants none longer")
+    login_attempts_per_account: int = Field(10, ge=1, description="login attempts an account gets per window")
+    login_attempts_per_address: int = Field(50, ge=1, description="login attempts a client address gets per window")
+    login_window_s: int = Field(900, ge=1, description="seconds until a throttled account or address may try again")
+    password_hash_threads: int = Field(2, ge=1, description="threads that check passwords; other requests keep theirs")
 
     # Queue and workers
     broker_key_prefix: str = Field("", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)")

@@ -16,10 +16,12 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from grader.api.deps import SessionDep, SettingsDep, get_session_user, read_upload
+from grader.api.login import password_login
 from grader.api.schemas import MAX_ID, Id, Text
 from grader.db.models import User
 from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
 from grader.services.errors import Rejected
+from grader.services.throttle import TooManyAttempts
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
 
@@ -57,15 +59,24 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
     return render(request, "login.html", None, next=_local_path(next), email="", error=None)
 
 
+def _login_again(request: Request, status: int, email: str, next: str, error: str) -> HTMLResponse:
+    return render(request, "login.html", None, status, next=_local_path(next), email=email, error=error)
+
+
 @router.post("/login")
-def login(
+async def login(
     request: Request, db: SessionDep, email: Annotated[str, Form()], password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    user = users.authenticate(db, email, password)
+    try:
+        user = await password_login(request, db, email, password)
+    except TooManyAttempts as exc:
+        page = _login_again(request, 429, email, next, f"Too many failed logins for this account or from this "
+                            f"network. Please wait {exc.wait} and try again.")
+        page.headers["Retry-After"] = str(exc.retry_after_s)
+        return page
     if user is None:
-        return render(request, "login.html", None, 401, next=_local_path(next), email=email,
-                      error="Wrong email or password.")
+        return _login_again(request, 401, email, next, "Wrong email or password.")
     log_in(request, user)
     return redirect(_local_path(next))
 
