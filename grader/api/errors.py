@@ -6,6 +6,8 @@ parameter that does not parse (an id out of range, say): that path names nothing
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -17,14 +19,23 @@ from grader.web.rendering import error_page
 API_PREFIX = "/api"
 
 
-def _is_api(request: Request) -> bool:
+def is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
+def error_response(request: Request, status_code: int, message: str,
+                   headers: Mapping[str, str] | None = None) -> Response:
+    """{"detail": message} or the error page: also what the middlewares answer with."""
+    if is_api(request):
+        response: Response = JSONResponse({"detail": message}, status_code=status_code)
+    else:
+        response = error_page(request, status_code, message)
+    response.headers.update(headers or {})
+    return response
+
+
 async def service_error(request: Request, exc: ServiceError) -> Response:
-    if _is_api(request):
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
-    return error_page(request, exc.status_code, exc.message)
+    return error_response(request, exc.status_code, exc.message)
 
 
 async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -35,7 +46,7 @@ async def request_invalid(request: Request, exc: RequestValidationError) -> Resp
     if bad_path is not None:
         name = str(bad_path.loc[-1])
         return await service_error(request, NotFound(f"no {name.removesuffix('_id')} {request.path_params.get(name)}"))
-    if _is_api(request):
+    if is_api(request):
         return JSONResponse(RequestInvalid(detail=issues).model_dump(), status_code=422)
     message = "; ".join(f"{'.'.join(map(str, issue.loc[1:])) or issue.loc[0]}: {issue.msg}" for issue in issues)
     return error_page(request, 422, message)

@@ -6,8 +6,10 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
+from grader.api.auth_first import AuthenticateFirst
 from grader.api.docs import add_docs
 from grader.api.errors import API_PREFIX, add_error_handlers
+from grader.api.limits import BodyLimit
 from grader.api.routes import assignments, auth, gradebook, manual_grades, regrades, submissions
 from grader.config import get_settings
 from grader.db.session import session_factory
@@ -15,6 +17,8 @@ from grader.web import pages
 from grader.web.rendering import STATIC_DIR
 
 SESSION_MAX_AGE_S = 12 * 3600
+# The requests that carry a body without being authenticated: the logins.
+PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login")
 
 
 def api_router() -> APIRouter:
@@ -33,6 +37,9 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.state.sessionmaker = session_factory()
+    # Outermost last: the body cap before anything reads the body; the session decoded before
+    # authentication, which comes before any route reads the body.
+    app.add_middleware(AuthenticateFirst, public_paths=PUBLIC_UNSAFE_PATHS)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -41,6 +48,7 @@ def create_app() -> FastAPI:
         same_site="lax",
         https_only=settings.production,
     )
+    app.add_middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes)
     app.include_router(api_router())
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
