@@ -9,6 +9,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from grader.api.auth_first import AuthenticateFirst
 from grader.api.docs import add_docs
 from grader.api.errors import API_PREFIX, add_error_handlers
+from grader.api.headers import SecurityHeaders
 from grader.api.limits import BodyLimit
 from grader.api.routes import assignments, auth, gradebook, manual_grades, regrades, submissions
 from grader.config import get_settings
@@ -37,8 +38,8 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.state.sessionmaker = session_factory()
-    # Outermost last: the body cap before anything reads the body; the session decoded before
-    # authentication, which comes before any route reads the body.
+    # Outermost last: headers on every answer; the body cap before anything reads the body; the
+    # session decoded before authentication, which comes before any route reads the body.
     app.add_middleware(AuthenticateFirst, public_paths=PUBLIC_UNSAFE_PATHS)
     app.add_middleware(
         SessionMiddleware,
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
         https_only=settings.production,
     )
     app.add_middleware(BodyLimit, max_upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
