@@ -18,8 +18,9 @@ from grader.web import pages
 from grader.web.rendering import STATIC_DIR
 
 SESSION_MAX_AGE_S = 12 * 3600
-# The requests that carry a body without being authenticated: the logins.
-PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login")
+# The requests that carry a body without being authenticated: the logins, and the logout (a
+# session that has already ended still clears its cookie).
+PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login", "/logout")
 
 
 def api_router() -> APIRouter:

@@ -47,6 +47,8 @@ def test_a_session_cookie_replayed_after_logout_is_refused(sqlite_server: LiveSe
         upload = replay.post(f"/assignments/{klass.assignment_id}/submissions", data={"csrf_token": stolen_csrf},
                              files={"file": ("hw2.py", b"x = 1\n")})
         assert upload.status_code == 403 or upload.headers["location"].startswith("/login")  # not stored
+        logout = replay.post("/logout", data={"csrf_token": stolen_csrf})
+        assert logout.status_code == 303 and logout.headers["location"] == "/login"  # an ended session logs out
     with api(sqlite_server, klass.students[0]) as student:
         assert student.get("/submissions").json() == []
 
