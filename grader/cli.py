@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from grader import cli_service
 from grader.config import get_settings
@@ -27,6 +29,10 @@ app.add_typer(cli_service.app)  # regrade, scores, users, reconcile, db: merged 
 
 err = Console(stderr=True)
 
+# Control characters (all but tab and newline: escape sequences, carriage returns, bells) and
+# lone surrogates, which no terminal encoding can write.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
 
 def resolve_rubric(assignment: str) -> Rubric:
     """An assignment id (`hw2` -> rubrics/hw2) or a rubric directory."""
@@ -35,8 +41,14 @@ def resolve_rubric(assignment: str) -> Rubric:
     return load_rubric(directory)
 
 
+def shown(text: str) -> Text:
+    """Text from a submission as the terminal should show it: never read as Rich markup, and each
+    unshowable character written as its Python escape (`\\x1b`), so it can't drive the terminal."""
+    return Text(_UNSHOWABLE.sub(lambda match: ascii(match.group())[1:-1], text))
+
+
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(Text.assemble(("error:", "red"), " ", shown(message)))
     raise typer.Exit(2)
 
 
@@ -48,10 +60,10 @@ def print_report(report: GradeReport, console: Console) -> None:
     styles = {"passed": "green", "failed": "red", "manual": "dim"}
     for q in report.questions:
         points = f"{q.score:g}/{q.max_score:g}" if q.grading == "auto" else f"-/{q.max_score:g}"
-        table.add_row(q.id, points, f"[{styles[q.status]}]{q.status}[/]", q.output)
+        table.add_row(q.id, points, Text(q.status, styles[q.status]), shown(q.output))
     console.print(table)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] isolation layer {warning}")
+        console.print(Text.assemble(("warning:", "yellow"), " isolation layer ", shown(warning)))
 
 
 @app.command()

@@ -35,10 +35,44 @@ def test_notebook_code_cells_are_kept_and_ipython_lines_dropped():
     ("hw2.py", b"x = 1\0", "NUL bytes"),
     ("hw2.ipynb", b"{not json", "not a valid Jupyter notebook"),
     ("hw2.ipynb", b'{"cells": 3}', "not a valid Jupyter notebook"),
+    ("hw2.py", b"x = '\xed\xa0\x80'", "is not UTF-8 text"),  # a lone surrogate, encoded
 ])
 def test_uploads_that_cannot_be_graded_are_refused_with_the_reason(filename, data, message):
     with pytest.raises(SubmissionError, match=message):
         prepare_source(filename, data)
+
+
+def raw_notebook(cells: str) -> bytes:
+    """An nbformat 4 notebook whose cells are the JSON text `cells`."""
+    return f'{{"nbformat": 4, "nbformat_minor": 5, "metadata": {{}}, "cells": {cells}}}'.encode()
+
+
+MALFORMED_NOTEBOOKS = {
+    "source a list of numbers": (raw_notebook('[{"cell_type": "code", "source": [1, 2]}]'),
+                                 "source of cell 1 is not text"),
+    "source a number": (raw_notebook('[{"cell_type": "code", "source": 5}]'), "source of cell 1 is not text"),
+    "source an object": (raw_notebook('[{"cell_type": "code", "source": {"a": 1}}]'), "source of cell 1 is not text"),
+    "no source": (raw_notebook('[{"cell_type": "code"}]'), "source of cell 1 is not text"),
+    "a cell that is not an object": (raw_notebook('[{"cell_type": "markdown", "source": ""}, "x = 1"]'),
+                                     "cell 2 is not a JSON object"),
+    "not an object": (b"[1, 2]", "not a JSON object"),
+    "nested too deeply": (b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    "a 5,000-digit number": (raw_notebook("[]").replace(b'"metadata"', b'"n": ' + b"9" * 5000 + b', "metadata"'),
+                             "a number with too many digits"),
+    "a lone surrogate": (raw_notebook('[{"cell_type": "code", "source": "x = \'\\ud800\'"}]'), "lone surrogate"),
+    "a NUL character": (raw_notebook('[{"cell_type": "code", "source": "x = 1\\u0000"}]'), "NUL"),
+    "invalid UTF-8": (raw_notebook('[{"cell_type": "code", "source": "x = 1"}]').replace(b"x = 1", b"\xff"),
+                      "not UTF-8 text"),
+    "nbformat 3": (b'{"nbformat": 3, "worksheets": [{"cells": []}]}', "only nbformat 4"),
+    "no nbformat": (b'{"cells": []}', "only nbformat 4"),
+}
+
+
+@pytest.mark.parametrize("data, message", MALFORMED_NOTEBOOKS.values(), ids=MALFORMED_NOTEBOOKS.keys())
+def test_every_malformed_notebook_is_a_submission_error(data, message):
+    """The upload route answers 422 for a SubmissionError; any other exception would be a 500."""
+    with pytest.raises(SubmissionError, match=message):
+        prepare_source("hw2.ipynb", data)
 
 
 def test_an_ungradable_upload_is_graded_zero_with_the_reason(grade, tmp_path):

@@ -113,14 +113,21 @@ def _where(exc: BaseException, filename: str) -> str:
 
 
 def _text(value: object) -> str:
-    text = str(value)
+    """str(value), shortened, as text the protocol carries: a plain str (whatever `__str__`
+    returned) with any lone surrogate escaped."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a student's __str__ may raise; the error is still reported
+        text = "<str() failed>"
+    text = str.encode(text, "utf-8", "backslashreplace").decode()
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
 def _describe_error(exc: BaseException, filename: str) -> dict:
     if isinstance(exc, SyntaxError) and exc.filename == filename:
-        return {"type": "SyntaxError", "message": f"{_text(exc.msg)} at line {exc.lineno} of {Path(filename).name}"}
-    return {"type": type(exc).__name__, "message": _text(exc), "where": _where(exc, filename)}
+        return {"type": "SyntaxError",
+                "message": f"{_text(exc.msg)} at line {_text(exc.lineno)} of {Path(filename).name}"}
+    return {"type": _text(type(exc).__name__), "message": _text(exc), "where": _where(exc, filename)}
 
 
 def import_student(spec: ChildSpec, source_name: str) -> Any:
@@ -170,18 +177,20 @@ def serve(spec: ChildSpec, channel: socket.socket) -> None:
 
 
 def _answer(module: Any, request: dict, filename: str) -> bytes:
+    """The reply to one call: its value, or an error that says why (never an exception, which
+    would end this sandbox with nothing said)."""
     name = request["fn"]
-    function = getattr(module, name, None)
-    if not callable(function):
-        return encode({"error": {"type": "missing", "message": f"{Path(filename).name} does not define {name}()"}})
     try:
+        function = getattr(module, name, None)  # a module __getattr__ is student code too
+        if not callable(function):
+            return encode({"error": {"type": "missing", "message": f"{Path(filename).name} does not define {name}()"}})
         result = function(*request["args"], **request["kwargs"])
     except BaseException as exc:  # noqa: BLE001 - report it, keep serving
         return encode({"error": _describe_error(exc, filename)})
     try:
         return encode({"ok": result})
     except ProtocolError as exc:
-        return encode({"error": {"type": "not plain data", "message": f"{name}() returned {exc}"}})
+        return encode({"error": {"type": "not plain data", "message": _text(f"{name}() returned {exc}")}})
 
 
 def main(spec: ChildSpec, channel_fd: int) -> None:

@@ -171,8 +171,11 @@ class Sandbox:
             raise ImportFailed("the sandbox sent malformed data while being imported")
 
     def _receive(self, timeout: float, during: str) -> dict:
+        deadline = time.monotonic() + timeout
         try:
-            message = decode(self._next_message(time.monotonic() + timeout))
+            message = decode(self._next_message(deadline))
+            if time.monotonic() > deadline:  # decoding is the call's time too
+                raise TimeoutError
         except TimeoutError:
             self.kill()
             raise StudentFault(f"timed out after {timeout:g} s {during}") from None

@@ -35,6 +35,7 @@ def take_message(buffer: bytearray) -> bytes | None:
     end = HEADER.size + message_length(bytes(buffer[: HEADER.size]))
     if len(buffer) < end:
         return None
-    message = bytes(buffer[:end])
+    with memoryview(buffer) as view:
+        message = bytes(view[:end])  # one copy (a slice of the bytearray would be a second)
     del buffer[:end]
     return message

@@ -1,0 +1,70 @@
+"""`grader grade` on hostile uploads: it finishes grading, exits 0, and prints exactly what it
+should (one JSON document with --json; a table in which student text is shown, never obeyed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.test_submission import MALFORMED_NOTEBOOKS
+
+NOTEBOOKS = {name: MALFORMED_NOTEBOOKS[name][0]
+             for name in ("source a list of numbers", "nested too deeply", "a lone surrogate", "a 5,000-digit number")}
+
+
+def grade(path: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "-a", "hw2", *options],
+                          capture_output=True, timeout=300, cwd=ROOT, env={**os.environ, "COLUMNS": "400"})
+
+
+@pytest.mark.parametrize("data", NOTEBOOKS.values(), ids=NOTEBOOKS.keys())
+def test_a_malformed_notebook_is_graded_zero_as_one_json_document(tmp_path, data):
+    path = tmp_path / "hw2.ipynb"
+    path.write_bytes(data)
+    done = grade(path, "--json")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    result = json.loads(done.stdout)  # the whole of stdout is one document
+    assert result["score"] == 0
+    assert result["output"].startswith(("not a valid Jupyter notebook", "'hw2.ipynb' contains")), result["output"]
+    assert all(test["output"] and test["score"] == 0 for test in result["tests"])
+
+
+HOSTILE_MESSAGES = textwrap.dedent("""
+    def initial_loss(num_classes):
+        raise ValueError("closing [/] nothing")
+
+    def initial_accuracy(num_classes):
+        raise ValueError("[bold]loud[/bold] [link=https://evil.example]click[/link] [red on white]x[/]")
+
+    def conv_output_size(L, K, S=1, P=0, D=1):
+        raise ValueError("\\x1b[2J\\x1b]0;owned\\x07 back\\roverwritten \\x9b31m")
+
+    def conv2d_output_shape(in_shape, kernel_size, num_filters, stride=1, padding=0, dilation=1):
+        raise ValueError("half a pair: \\ud800")
+""")
+
+
+def test_student_text_in_the_table_is_shown_not_obeyed(tmp_path):
+    path = tmp_path / "hw2.py"
+    path.write_text(HOSTILE_MESSAGES)
+    done = grade(path)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    shown = done.stdout.decode("utf-8")
+    assert "closing [/] nothing" in shown
+    assert "[bold]loud[/bold] [link=https://evil.example]click[/link] [red on white]x[/]" in shown
+    assert not any(c in shown for c in "\x1b\x07\r\x9b"), "control characters reached the terminal"
+    assert "\\x1b[2J\\x1b]0;owned\\x07 back\\roverwritten \\x9b31m" in shown
+    assert "half a pair: \\ud800" in shown
+
+    as_json = grade(path, "--json")
+    assert as_json.returncode == 0, as_json.stderr.decode()[-2000:]
+    tests = {t["number"]: t["output"] for t in json.loads(as_json.stdout)["tests"]}
+    assert "closing [/] nothing" in tests["1.3.4"]
+    assert "\x1b[2J" in tests["1.1b"]  # JSON escapes it; what shows it is the reader's choice
