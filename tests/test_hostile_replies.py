@@ -120,3 +120,14 @@ def test_errors_and_values_that_are_not_text_are_reported_as_text(grade_attack):
     assert "initial_loss() raised Unprintable: <str() failed>" in report.question("1.3.4").output
     assert "initial_accuracy() raised ValueError: half a pair: \\ud800" in report.question("1.3.4").output
     assert "attention_rnn_inf_forward() returned a string with a lone surrogate" in report.question("1.2.3d").output
+
+
+def test_a_forged_error_that_describes_nothing_is_malformed_data(grade_attack):
+    """{"error": 5}: the trusted side read it as a dict and failed with its own AttributeError."""
+    report = grade_attack(FORGE.replace('encode({"ok": "PAYLOAD"})', 'encode({"error": "PAYLOAD"})') + """
+def initial_loss(num_classes):
+    forge(b"5")
+    return 0.0
+""")
+    full_except(report, "1.3.4")
+    assert "the sandbox sent malformed data in initial_loss()" in report.question("1.3.4").output

@@ -210,7 +210,7 @@ COPIES_FROM_THE_QUEUE = PEEK + """
 import re
 
 def f():
-    found = re.search(rb'"fn","g"\\],\\["args",\\[(-?\\d+)', peek_channel())
+    found = re.search(rb'"g"\\W{0,8}"args"\\W{0,4}(-?\\d+)', peek_channel())
     return int(found.group(1)) if found else None
 
 def g(y):

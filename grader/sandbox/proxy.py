@@ -53,7 +53,10 @@ def describe_exit(info: ExitInfo | None, limits: Limits, during: str) -> str:
     return f"exited with status {os.WEXITSTATUS(info.status)} {during}"
 
 
-def describe_error(function: str, error: dict) -> str:
+def describe_error(function: str, error: object) -> str:
+    """A student-facing sentence for an error the sandbox reported (which it may have forged)."""
+    if type(error) is not dict:
+        return f"the sandbox sent malformed data in {function}"
     kind, message, where = (str(error.get(key, "")) for key in ("type", "message", "where"))
     if kind == "NotImplementedError":
         return f"{function} is not implemented (it raised NotImplementedError{where})"
@@ -244,11 +247,13 @@ class Sandbox:
         self._owner = question
         self._in_flight.popleft()
         reply = self._receive(timeout, during)
-        self._attribute(self._receive(timeout, during).get("printed"))
+        marker = self._receive(timeout, during)
+        if not (len(reply) == 1 and ("ok" in reply or type(reply.get("error")) is dict) and list(marker) == ["printed"]):
+            self.kill()  # whatever follows in its stream cannot be matched to calls any more
+            raise StudentFault(f"the sandbox sent malformed data {during}")
+        self._attribute(marker["printed"])
         if "error" in reply:
             raise StudentFault(describe_error(f"{function}()", reply["error"]))
-        if "ok" not in reply:
-            raise StudentFault(f"the sandbox sent malformed data {during}")
         return reply["ok"]
 
     def _attribute(self, reported: object) -> None:
