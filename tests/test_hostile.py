@@ -144,6 +144,7 @@ def test_syntax_errors_give_the_line_number(grade_attack):
 
 
 def test_killing_the_parent_or_everything_fails_harmlessly(grade_attack, engine):
+    server = engine._fork_server()  # the one the attack runs under: it must outlive it
     report = grade_attack("""
         import os, signal
         for target in (os.getppid(), 1, -1):
@@ -159,7 +160,7 @@ def test_killing_the_parent_or_everything_fails_harmlessly(grade_attack, engine)
             return 1.0 / num_classes
     """)
     assert report.score == FULL
-    assert engine._fork_server().alive()
+    assert engine._server is server and server.alive(), "the fork server was killed (and replaced)"
 
 
 def test_reading_secrets_or_the_rubric_fails(grade_attack):

@@ -183,8 +183,9 @@ def test_signals_cannot_reach_the_fork_server_or_the_grader(sandboxed, engine):
                     outcomes.append(exc.errno)
             return outcomes
     """)
+    server = engine._fork_server()  # the one the sandbox is forked from: it must outlive the attack
     assert "sent" not in student.run()[:2]
-    assert engine._fork_server().alive()
+    assert engine._server is server and server.alive(), "the fork server was killed (and replaced)"
 
 
 def test_a_crash_fails_one_call_and_the_next_call_gets_a_fresh_sandbox(sandboxed):
