@@ -6,6 +6,8 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +30,10 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(cli_service.app)  # regrade, scores, users, reconcile, db: merged at the top level
 
 err = Console(stderr=True)
+
+# Where the commands get their engine: a new one per command, closed with its fork server when the
+# command ends. Tests point it at a warm engine they keep, so a command needs no fork server of its own.
+open_engine: Callable[[], AbstractContextManager[Engine]] = Engine
 
 # Control characters (all but tab and newline: escape sequences, carriage returns, bells) and
 # lone surrogates, which no terminal encoding can write.
@@ -77,7 +83,7 @@ def grade(
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
         rubric = resolve_rubric(assignment)
-        with Engine() as engine:
+        with open_engine() as engine:
             report = engine.grade(file.read_bytes(), file.name, rubric, device=device)
     except (RubricError, GradingAborted) as exc:
         _fail(str(exc))
@@ -92,7 +98,7 @@ def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric fold
     """Validate a rubric and grade its reference solution, which must earn every auto point."""
     try:
         rubric = load_rubric(directory)
-        with Engine() as engine:
+        with open_engine() as engine:
             report = engine.grade((rubric.directory / "reference.py").read_bytes(), "reference.py", rubric)
     except (RubricError, GradingAborted, FileNotFoundError) as exc:
         _fail(str(exc))
@@ -107,7 +113,7 @@ def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric fold
 @sandbox_app.command("check")
 def sandbox_check(device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "cpu") -> None:
     """Start one sandbox and print which isolation layers are active on this machine."""
-    with Engine() as engine:
+    with open_engine() as engine:
         layers = engine.probe_layers(device)
     table = Table(title="sandbox isolation layers")
     table.add_column("layer")

@@ -1,13 +1,18 @@
-"""Shared fixtures: one warm engine for the session, the HW2 rubric, and a `grade` helper."""
+"""Shared fixtures: one warm engine for the session, the HW2 rubric, a `grade` helper, and the
+`grader` command run in this process on that engine."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from grader import cli
 from grader.engine import Engine
 from grader.rubric.spec import Rubric, load_rubric
 from grader.scoring import GradeReport
@@ -50,3 +55,18 @@ def grade(engine: Engine, hw2_rubric: Rubric) -> Callable[..., GradeReport]:
         return engine.grade(path.read_bytes(), path.name, rubric or hw2_rubric)
 
     return run
+
+
+@pytest.fixture
+def grader_cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """grader_cli(*args, env=None) -> the result of `grader ARGS` run in this process (Typer's
+    CliRunner: exit code, stdout and stderr apart) on the session's warm engine, so a command
+    neither imports torch nor starts a fork server of its own. Tests for which the process itself
+    is the point (another uid, what reaches the real stdout) start `python -m grader` instead."""
+    monkeypatch.setattr(cli, "open_engine", lambda: contextlib.nullcontext(engine))
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(cli.app, list(args), env=env, catch_exceptions=False)
+
+    return invoke

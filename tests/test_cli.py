@@ -1,4 +1,5 @@
-"""The `grader` command as a user runs it: a fresh process each time."""
+"""The `grader` command: run in this process on the session's warm engine (`grader_cli`), and as a
+fresh process of another user where that process is the point (no cgroups, no uid switch)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,6 @@ from tests.submissions import submission_source
 HW2 = ROOT / "rubrics" / "hw2"
 
 
-def grader(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT)
-
-
 def submission_file(directory: Path, name: str) -> str:
     """The submission `name` (tests/submissions/) written to `directory`, for the command line to grade."""
     filename, text = submission_source(name)
@@ -31,9 +27,9 @@ def submission_file(directory: Path, name: str) -> str:
     return str(path)
 
 
-def test_grade_json_is_one_gradescope_document(tmp_path):
-    done = grader("grade", submission_file(tmp_path, "buggy_grad_W_ones"), "--assignment", "hw2", "--json")
-    assert done.returncode == 0, done.stderr
+def test_grade_json_is_one_gradescope_document(grader_cli, tmp_path):
+    done = grader_cli("grade", submission_file(tmp_path, "buggy_grad_W_ones"), "--assignment", "hw2", "--json")
+    assert done.exit_code == 0, done.stderr
     result = json.loads(done.stdout)
     assert set(result) == {"score", "execution_time", "output", "tests"}
     assert result["score"] == 32.0
@@ -45,43 +41,43 @@ def test_grade_json_is_one_gradescope_document(tmp_path):
     assert "largest error" in entry["output"]
 
 
-def test_grade_prints_a_table_and_exits_zero_for_a_zero_score():
-    done = grader("grade", str(HW2 / "handout" / "hw2.py"), "-a", "hw2")
-    assert done.returncode == 0, done.stderr
+def test_grade_prints_a_table_and_exits_zero_for_a_zero_score(grader_cli):
+    done = grader_cli("grade", str(HW2 / "handout" / "hw2.py"), "-a", "hw2")
+    assert done.exit_code == 0, done.stderr
     assert "0 / 37 auto points" in done.stdout
     assert "is not implemented" in done.stdout and "manual" in done.stdout
 
 
-def test_grade_a_notebook(tmp_path):
-    done = grader("grade", submission_file(tmp_path, "correct_notebook"), "-a", "hw2", "--json")
+def test_grade_a_notebook(grader_cli, tmp_path):
+    done = grader_cli("grade", submission_file(tmp_path, "correct_notebook"), "-a", "hw2", "--json")
     assert json.loads(done.stdout)["score"] == 37.0
 
 
-def test_an_unknown_assignment_is_a_grader_error():
-    done = grader("grade", str(HW2 / "reference.py"), "-a", "hw99")
-    assert done.returncode == 2
+def test_an_unknown_assignment_is_a_grader_error(grader_cli):
+    done = grader_cli("grade", str(HW2 / "reference.py"), "-a", "hw99")
+    assert done.exit_code == 2
     assert "no rubric.toml" in done.stderr
 
 
-def test_rubric_check_grades_the_reference(tmp_path):
-    done = grader("rubric", "check", str(HW2))
-    assert done.returncode == 0, done.stdout + done.stderr
+def test_rubric_check_grades_the_reference(grader_cli):
+    done = grader_cli("rubric", "check", str(HW2))
+    assert done.exit_code == 0, done.stdout + done.stderr
     assert "ok: 20 questions, 58 tests, 37 auto + 13 manual points" in done.stdout
 
 
-def test_rubric_check_fails_when_the_reference_loses_points(tmp_path):
+def test_rubric_check_fails_when_the_reference_loses_points(grader_cli, tmp_path):
     broken = tmp_path / "hw2"
     shutil.copytree(HW2, broken)
     reference = broken / "reference.py"
     reference.write_text(reference.read_text().replace("return math.log(num_classes)", "return 0.0"))
-    done = grader("rubric", "check", str(broken))
-    assert done.returncode == 2
+    done = grader_cli("rubric", "check", str(broken))
+    assert done.exit_code == 2
     assert "the reference earns" in done.stderr
 
 
-def test_sandbox_check_lists_every_layer():
-    done = grader("sandbox", "check")
-    assert done.returncode == 0
+def test_sandbox_check_lists_every_layer(grader_cli):
+    done = grader_cli("sandbox", "check")
+    assert done.exit_code == 0
     for layer in ("network", "cgroup", "rlimits", "uid", "landlock", "seccomp"):
         assert layer in done.stdout
     if os.geteuid() == 0 and os.environ.get("CI"):

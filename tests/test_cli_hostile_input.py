@@ -4,32 +4,30 @@ should (one JSON document with --json; a table in which student text is shown, n
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
-from tests.conftest import ROOT
 from tests.test_submission import MALFORMED_NOTEBOOKS
 
 NOTEBOOKS = {name: MALFORMED_NOTEBOOKS[name][0]
              for name in ("source a list of numbers", "nested too deeply", "a lone surrogate", "a 5,000-digit number")}
 
 
-def grade(path: Path, *options: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "-a", "hw2", *options],
-                          capture_output=True, timeout=300, cwd=ROOT, env={**os.environ, "COLUMNS": "400"})
+def grade(grader_cli: Callable[..., Result], path: Path, *options: str) -> Result:
+    """`grader grade PATH -a hw2 OPTIONS` on a wide terminal, so no message is folded."""
+    return grader_cli("grade", str(path), "-a", "hw2", *options, env={"COLUMNS": "400"})
 
 
 @pytest.mark.parametrize("data", NOTEBOOKS.values(), ids=NOTEBOOKS.keys())
-def test_a_malformed_notebook_is_graded_zero_as_one_json_document(tmp_path, data):
+def test_a_malformed_notebook_is_graded_zero_as_one_json_document(grader_cli, tmp_path, data):
     path = tmp_path / "hw2.ipynb"
     path.write_bytes(data)
-    done = grade(path, "--json")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    done = grade(grader_cli, path, "--json")
+    assert done.exit_code == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)  # the whole of stdout is one document
     assert result["score"] == 0
     assert result["output"].startswith(("not a valid Jupyter notebook", "'hw2.ipynb' contains")), result["output"]
@@ -51,20 +49,20 @@ HOSTILE_MESSAGES = textwrap.dedent("""
 """)
 
 
-def test_student_text_in_the_table_is_shown_not_obeyed(tmp_path):
+def test_student_text_in_the_table_is_shown_not_obeyed(grader_cli, tmp_path):
     path = tmp_path / "hw2.py"
     path.write_text(HOSTILE_MESSAGES)
-    done = grade(path)
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    shown = done.stdout.decode("utf-8")
+    done = grade(grader_cli, path)
+    assert done.exit_code == 0, done.stderr[-2000:]
+    shown = done.stdout_bytes.decode("utf-8")
     assert "closing [/] nothing" in shown
     assert "[bold]loud[/bold] [link=https://evil.example]click[/link] [red on white]x[/]" in shown
     assert not any(c in shown for c in "\x1b\x07\r\x9b"), "control characters reached the terminal"
     assert "\\x1b[2J\\x1b]0;owned\\x07 back\\roverwritten \\x9b31m" in shown
     assert "half a pair: \\ud800" in shown
 
-    as_json = grade(path, "--json")
-    assert as_json.returncode == 0, as_json.stderr.decode()[-2000:]
+    as_json = grade(grader_cli, path, "--json")
+    assert as_json.exit_code == 0, as_json.stderr[-2000:]
     tests = {t["number"]: t["output"] for t in json.loads(as_json.stdout)["tests"]}
     assert "closing [/] nothing" in tests["1.3.4"]
     assert "\x1b[2J" in tests["1.1b"]  # JSON escapes it; what shows it is the reader's choice
