@@ -6,6 +6,7 @@ class through the services on the same database (`use_stack`) and talks to the s
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,23 @@ from grader.db.session import migrate_to_head, session_scope
 from grader.services import courses, users
 from tests.fixtures.services import Stack, WorkerProcess
 from tests.web.support import PASSWORD, Klass, LiveServer, Person
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_tls_context() -> Iterator[None]:
+    """Every httpx client builds a TLS context, loading the whole CA bundle, though these tests speak
+    plain HTTP to 127.0.0.1: the web tests make hundreds of clients, so they share one context."""
+    from httpx._transports import default
+
+    make = default.create_ssl_context
+    shared = make()
+
+    def shared_or_new(verify: object = True, cert: object = None, trust_env: bool = True) -> object:
+        return shared if verify is True and cert is None and trust_env else make(verify, cert, trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(default, "create_ssl_context", shared_or_new)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +73,24 @@ def sqlite_worker(sqlite_web_stack: Stack, tmp_path_factory: pytest.TempPathFact
     worker.kill()
 
 
+TEST_SCRYPT_N = 2**10  # a sixteenth of the stored cost: the web tests log in hundreds of times
+
+
+@functools.cache
+def _password_hash() -> str:
+    """PASSWORD's scrypt hash, made once and at a low cost. A stored hash carries its parameters,
+    so the server checks it as it checks any other; the production cost is slow on purpose, which
+    only the tests of that cost need (they make users of their own, or log in as nobody)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users, "SCRYPT_N", TEST_SCRYPT_N)
+        return users.hash_password(PASSWORD)
+
+
 def _person(db: Session, tag: str, key: str, role: str, course: Course) -> Person:
     email, name = f"{key}-{tag}@web.test", f"{key.title()} {tag}"
-    user = users.create_user(db, email, name, role, PASSWORD)
+    user = users.create_user(db, email, name, role)
+    user.password_hash = _password_hash()
+    db.commit()
     courses.enroll(db, user, course, role)
     return Person(email, name, users.issue_token(db, user))
 
