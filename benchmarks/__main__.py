@@ -9,7 +9,6 @@ Sections (run in this order; `--only` and `--skip` pick them):
   service  HTTP -> PostgreSQL -> Redis -> Celery workers: single-upload latency and a batch
            regrade's throughput, with worker RSS sampled every second (skipped, with the reason,
            when the service layer or PostgreSQL/Redis is not available)
-  profile  where an engine grade's time goes beyond the floor (timers, probes, py-spy)
 
 Prints a table and writes JSON (default .bench/results.json). Absolute times vary from machine
 to machine (and with whatever else runs on it: the load is recorded); the ratios are the headline.
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-SECTIONS = ("floor", "engine", "memory", "naive", "pool", "service", "profile")
+SECTIONS = ("floor", "engine", "memory", "naive", "pool", "service")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -54,7 +53,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--worker-env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment for the pool's and the service's worker processes (repeatable), "
                              "e.g. OMP_NUM_THREADS=1 to try a fix without changing the code")
-    parser.add_argument("--profile-sample", type=int, default=12, help="probe grades in the profile (default 12)")
     parser.add_argument("--quiet", action="store_true", help="no per-submission progress lines")
     args = parser.parse_args(argv)
     chosen = [s for s in args.only.split(",") if s] or list(SECTIONS)
@@ -159,14 +157,6 @@ def main(argv: list[str] | None = None) -> int:
         log(f"memory: {results['sandbox_memory']}")
 
     section("memory", sandbox_memory)
-
-    def profile() -> None:
-        from benchmarks.profile import run_profile
-
-        results["profile"] = run_profile(engine_now(), population, rubric, args.json.parent,
-                                         args.profile_sample, log, workers)
-
-    section("profile", profile)
     if engine_holder.get("engine") is not None:
         engine_holder["engine"].close()
         engine_holder.clear()
@@ -213,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         "config": results["config"],
         "population": summary(population),
         "figures": figures,
+        "definitions": report.definitions(),
         "skipped": skipped,
         "targets": targets,
         "by_category": report.sections_summary(results),
         "sections": {k: results[k] for k in ("pairs", "naive", "pool", "service", "sandbox_memory") if k in results},
-        "profile": results.get("profile"),
         "errors": results["errors"],
         "section_seconds": results.get("section_seconds", {}),
         "section_load": results.get("section_load", {}),

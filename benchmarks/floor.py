@@ -157,8 +157,8 @@ def import_source(source: str, module_name: str, directory: Path) -> Any:
 
 
 # The floor runs torch on one thread: HW2's tensors are tiny, so a second thread gains nothing on an
-# idle machine, and on a busy one every parallel op waits for a descheduled thread (the engine's
-# trusted side runs as the workers run it, with torch's default; see the profile's what-if).
+# idle machine, and on a busy one every parallel op waits for a descheduled thread. The engine's
+# trusted side runs on one thread too (grader/engine.py), as in the workers.
 FLOOR_TORCH_THREADS = 1
 
 

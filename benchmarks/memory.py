@@ -33,16 +33,6 @@ def proc_status(pid: int) -> dict[str, int]:
     return values
 
 
-def proc_pss(pid: int) -> int | None:
-    """Proportional set size (shared pages split between their users), bytes; None if unreadable."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return None
-    match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
-    return int(match.group(1)) * KiB if match else None
-
-
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -63,16 +53,6 @@ def children_map() -> dict[int, list[int]]:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         tree.setdefault(ppid, []).append(int(entry.name))
     return tree
-
-
-def descendants(pid: int, tree: dict[int, list[int]] | None = None) -> list[int]:
-    tree = tree if tree is not None else children_map()
-    found, stack = [], list(tree.get(pid, []))
-    while stack:
-        child = stack.pop()
-        found.append(child)
-        stack.extend(tree.get(child, []))
-    return found
 
 
 def sandbox_cgroups() -> list[Path]:

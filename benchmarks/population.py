@@ -1,6 +1,6 @@
 """A deterministic population of HW2 submissions, so the figures are not for one easy file.
 
-Templates come from tests/submissions/ (correct ones in several styles, buggy ones, a notebook;
+Templates come from harness/samples/ (correct ones in several styles, buggy ones, a notebook;
 read through its `submission_source`, which builds a buggy one from its patch and correct base)
 plus hostile variants made by appending code to a correct file:
 
@@ -23,8 +23,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.submissions import expected as expected_scores
-from tests.submissions import submission_names, submission_source
+from harness.samples import expected as expected_scores
+from harness.samples import submission_names, submission_source
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,12 +101,12 @@ class Submission:
 
 
 def _templates() -> tuple[list[str], list[str]]:
-    """The names of the correct and of the buggy submissions in tests/submissions/."""
+    """The names of the correct and of the buggy submissions in harness/samples/."""
     names = submission_names()
     correct = [n for n in names if n.startswith("correct_")]
     buggy = [n for n in names if n.startswith("buggy_")]
     if not correct or not buggy:
-        raise RuntimeError("tests/submissions: need correct_* and buggy_* submissions")
+        raise RuntimeError("harness/samples: need correct_* and buggy_* submissions")
     return correct, buggy
 
 
@@ -180,19 +180,6 @@ def summary(population: list[Submission]) -> dict:
     return {"size": len(population), "by_category": counts,
             "templates": sorted({s.template for s in population})}
 
-
-def spread_templates(items: list[Submission], n: int) -> list[Submission]:
-    """Up to `n` items, one per template first (so a small sample still covers every template)."""
-    seen: dict[str, Submission] = {}
-    for item in items:
-        seen.setdefault(item.template, item)
-    chosen = list(seen.values())[:n]
-    for item in items:
-        if len(chosen) >= n:
-            break
-        if item not in chosen:
-            chosen.append(item)
-    return chosen
 
 def rubric_copy(target: Path, call_timeout_s: float | None, submission_timeout_s: float | None = None) -> Path:
     """rubrics/hw2 copied under `target`/hw2, with shorter time limits if asked (None: the real ones).

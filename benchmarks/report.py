@@ -57,6 +57,12 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "pool_over_bound": ("ratio", "x", "pool throughput / (cores / floor mean of the pool's submissions)"),
 }
 
+
+def definitions() -> dict[str, dict[str, str]]:
+    """FIGURES as the JSON gives them, so a reader (or a test) needs no import of this module."""
+    return {name: {"section": section, "unit": unit, "what": what} for name, (section, unit, what) in FIGURES.items()}
+
+
 GROWTH_LIMIT_MIB = 32.0  # "no growth": what a pool process may gain over the batch, noise included
 
 
@@ -296,28 +302,6 @@ def render(console: Any, document: dict) -> None:
         result = "[green]PASS[/green]" if t["pass"] else "[red]FAIL[/red]" if t["pass"] is False else "[dim]n/a[/dim]"
         checks.add_row(t["name"], t["target"], "-" if t["value"] is None else f"{t['value']:g}", result)
     console.print(checks)
-    profile = document.get("profile")
-    if profile and "breakdown" in profile:
-        summary = profile["breakdown"]["summary"]
-        comp = Table(title=f"Engine time beyond the floor: means over {summary['n']} probe grades "
-                           f"(engine {summary['engine_total_ms']} ms, floor {summary['floor_total_ms']} ms)")
-        comp.add_column("component")
-        comp.add_column("ms", justify="right")
-        for key, value in summary["components_ms"].items():
-            comp.add_row(key, "-" if value is None else f"{value:g}")
-        console.print(comp)
-        for item in summary.get("imports_after_fork", [])[:5]:
-            console.print(f"  imported in the sandbox after the fork: {item['where']} "
-                          f"({item['grades']} grades, that call {item['call_ms_mean']} ms)")
-        spy = profile.get("py_spy") or {}
-        if "ms_per_grade_by_process" in spy:
-            console.print(f"py-spy, on-CPU ms per grade by process: {spy['ms_per_grade_by_process']} "
-                          f"(wall {spy['wall_ms_per_grade']} ms per grade; stacks in {spy['raw']})")
-            for role, items in spy["inclusive_grader_functions"].items():
-                shown = ", ".join(f"{i['function']} {i['ms_per_grade']}" for i in items[:8])
-                console.print(f"  {role}: {shown}")
-        elif spy:
-            console.print(f"py-spy: {spy.get('skipped')}")
 
 
 def write_json(path: Path, document: dict) -> None:

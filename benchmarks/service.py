@@ -1,7 +1,7 @@
 """The whole service: uploads over HTTP -> PostgreSQL -> Redis -> Celery worker processes -> the
 score readable over HTTP, with real processes (uvicorn, `celery worker`) on a fresh database.
 
-1. The stack: a new PostgreSQL database `bench_<pid>_<hex>` (migrated, dropped at the end), a Redis
+1. The stack: a new PostgreSQL database `bench_<hex>` (migrated, dropped at the end), a Redis
    database with a key prefix of our own (our keys deleted at the end), a rubrics folder with the
    benchmark's limits, an API (`uvicorn grader.api.main:create_app --factory`) and one
    `celery -A workers.app worker -Q cpu --concurrency N` (N = one pool process per core).
@@ -45,12 +45,12 @@ def run_service(population: list[Submission], rubrics_dir: Path, log_dir: Path, 
 
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(rubrics_dir, log_dir, workers, worker_env)
+    stack.create_database()  # first: the environment below names it
     result: dict = {"workers": workers, "database": stack.database, "broker": REDIS_URL,
                     "key_prefix": stack.key_prefix}
     with environment(stack.env):
         from grader.db.session import session_scope
 
-        stack.create_database()
         try:
             assignment_id, student_token, instructor_token, stored, store_s = _store_class(population, batch, progress)
             result["store_s"] = store_s

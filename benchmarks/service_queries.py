@@ -3,7 +3,7 @@ finished (polled every few milliseconds, so waiting adds no load on the API), an
 
 from __future__ import annotations
 
-from benchmarks.service_stack import wait_for
+from harness.servers import wait_until
 
 POLL_S = 0.005
 FINISHED = ("graded", "failed")
@@ -23,7 +23,7 @@ def wait_graded(db, ids: list[int], timeout: float) -> dict[int, str]:  # type: 
         found = submission_status(db, ids)
         return found if all(found.get(i) in FINISHED for i in ids) else None
 
-    return wait_for(done, timeout, f"{len(ids)} submission(s) to be graded", interval=POLL_S)  # type: ignore[return-value]
+    return wait_until(done, timeout, f"{len(ids)} submission(s) to be graded", interval=POLL_S)  # type: ignore[return-value]
 
 
 def latest_run(db, submission_id: int):  # type: ignore[no-untyped-def]

@@ -7,17 +7,16 @@ from __future__ import annotations
 import importlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks import memory
 from benchmarks.population import ROOT
+from harness.servers import create_postgres_database, drop_postgres_database, free_port, wait_until
 
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
@@ -49,23 +48,6 @@ def unavailable() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
-
-
 @contextmanager
 def environment(variables: dict[str, str]) -> Iterator[None]:
     """GRADER_* settings of this process replaced by `variables` inside the block."""
@@ -90,12 +72,8 @@ class Stack:
 
     def __init__(self, rubrics_dir: Path, log_dir: Path, workers: int, worker_env: dict[str, str] | None = None) -> None:
         self.worker_env = dict(worker_env or {})
-        tag = f"{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        from sqlalchemy.engine import make_url
-
-        self.database = f"bench_{tag}"
-        self.database_url = make_url(POSTGRES_SERVER).set(database=self.database).render_as_string(hide_password=False)
-        self.key_prefix = f"bench-{tag}:"
+        self.database_url = ""  # create_database makes one
+        self.key_prefix = f"bench-{os.getpid()}_{uuid.uuid4().hex[:8]}:"
         self.rubrics_dir, self.log_dir, self.workers = rubrics_dir, log_dir, workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -114,27 +92,26 @@ class Stack:
 
     # ------------------------------------------------------------------ database and broker
 
-    def create_database(self) -> None:
-        from sqlalchemy import create_engine, text
+    @property
+    def database(self) -> str:
+        from sqlalchemy.engine import make_url
 
+        return make_url(self.database_url).database or ""
+
+    def create_database(self) -> None:
+        """A new database, migrated; the stack's environment points at it from now on."""
         from grader.db.session import migrate_to_head
 
-        engine = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{self.database}"'))
-        engine.dispose()
+        self.database_url = create_postgres_database(POSTGRES_SERVER, "bench")
+        self.env["GRADER_DATABASE_URL"] = self.database_url
         migrate_to_head(self.database_url)
 
     def drop_database(self) -> None:
-        from sqlalchemy import create_engine, text
-
         from grader.db.session import engine_for
 
-        engine_for(self.database_url).dispose()
-        engine = create_engine(POSTGRES_SERVER, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'))
-        engine.dispose()
+        if self.database_url:
+            engine_for(self.database_url).dispose()
+            drop_postgres_database(POSTGRES_SERVER, self.database_url)
 
     def broker_keys(self) -> list[bytes]:
         import redis
@@ -187,7 +164,7 @@ class Stack:
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, READY_TIMEOUT_S, "the API")
+        wait_until(up, READY_TIMEOUT_S, "the API")
 
     def start_worker(self) -> None:
         log_path = self.log_dir / "worker.log"
@@ -206,7 +183,7 @@ class Stack:
             pools = memory.children_map().get(self.worker.pid, [])  # type: ignore[union-attr]
             return len(pools) >= self.workers
 
-        wait_for(ready, READY_TIMEOUT_S, "the worker's pool processes")
+        wait_until(ready, READY_TIMEOUT_S, "the worker's pool processes")
 
     def worker_classify(self, pid: int, command: str, depth: int) -> str | None:
         if depth == 0:

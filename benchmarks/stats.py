@@ -47,7 +47,3 @@ def mean(values: Iterable[float]) -> float | None:
     data = list(values)
     return sum(data) / len(data) if data else None
 
-
-def to_ms(value: float | None) -> float | None:
-    """Seconds -> milliseconds rounded to 0.01 ms (the profile's finer resolution); None stays None."""
-    return None if value is None else round(value * 1000, 2)

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.samples import submission_source
 from tests.conftest import ROOT
-from tests.submissions import submission_source
 
 HW2 = ROOT / "rubrics" / "hw2"
 
 
 def submission_file(directory: Path, name: str) -> str:
-    """The submission `name` (tests/submissions/) written to `directory`, for the command line to grade."""
+    """The submission `name` (harness/samples/) written to `directory`, for the command line to grade."""
     filename, text = submission_source(name)
     path = directory / filename
     path.write_text(text)

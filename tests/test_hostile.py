@@ -13,8 +13,8 @@ import time
 import pytest
 
 from grader.config import get_settings
+from harness.samples import submission_source
 from tests.conftest import ROOT
-from tests.submissions import submission_source
 
 CORRECT = submission_source("correct_vectorised")[1]
 FULL = 37.0

@@ -1,5 +1,5 @@
 """The HW2 rubric grades what it should: the reference gets everything, the handout nothing, and
-every submission in tests/submissions/ (whole files, and buggy patches on a correct base) exactly
+every submission in harness/samples/ (whole files, and buggy patches on a correct base) exactly
 the per-question scores in expected.toml."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from grader.engine import Engine
 from grader.rubric.spec import Rubric
 from grader.scoring import GradeReport
-from tests.submissions import expected, submission_names, submission_source
+from harness.samples import expected, submission_names, submission_source
 
 ROOT = Path(__file__).resolve().parent.parent
 HW2 = ROOT / "rubrics" / "hw2"

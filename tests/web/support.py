@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,16 +15,11 @@ import httpx
 import pytest
 
 from grader.config import PROJECT_ROOT
-from tests.fixtures.services import Stack, wait_until
+from harness.servers import free_port, wait_until
+from tests.fixtures.services import Stack
 
 SERVER_READY_TIMEOUT_S = 30
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:

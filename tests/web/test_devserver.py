@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 
 from grader.config import PROJECT_ROOT
+from harness.servers import free_port
 from tests.fixtures.services import wait_until
 from tests.service.helpers import REFERENCE
-from tests.web.support import free_port
 
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 45

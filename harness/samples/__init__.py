@@ -1,4 +1,5 @@
-"""HW2 submissions with known scores (expected.toml), and the one way to read any of them.
+"""HW2 submissions with known scores (expected.toml), and the one way to read any of them: the
+tests grade them and check the scores, the benchmark builds its population from them.
 
 The correct ones (several styles and a notebook) are whole files in this folder. A buggy one is a
 patch, buggy/<name>.py: a docstring naming the bug and only the functions that differ, appended to
