@@ -44,7 +44,7 @@ class Engine:
         self._spare: Sandbox | None = None
         self._plans: dict[str, CallPlan] = {}
         # The trusted side's checks are small: one thread each, so workers (one per core) and
-        # their sandboxes don't oversubscribe the cores (2 threads cut batch throughput 2.5x).
+        # their sandboxes don't oversubscribe the cores (a parallel op waits for its descheduled threads).
         torch.set_num_threads(1)
 
     def _fork_server(self) -> ForkServer:
@@ -65,7 +65,7 @@ class Engine:
 
     def _take_sandbox(self, spec: SandboxSpec) -> Sandbox:
         """A fresh sandbox: the spare if it was made for this spec, and a new spare starts
-        isolating at once, so the next submission doesn't wait for a fork and a cgroup (~25 ms)."""
+        isolating at once, so the next submission doesn't wait for a fork and a cgroup."""
         server = self._fork_server()
         spare, self._spare = self._spare, None
         if spare is not None and (spare.spec != spec or spare.server is not server):

@@ -75,7 +75,7 @@ def become_grading_worker(url: str) -> None:
     """Connections for a process that grades (a Celery pool process, just forked).
 
     The parent's connections are dropped, never reused. On PostgreSQL, connections are not pinged
-    before use, and commits return before the WAL reaches the disk (two ~1 ms waits a grade): a
+    before use, and commits return before the WAL reaches the disk (two waits in every grade): a
     crash of the database can then forget the last few hundred milliseconds of claims and
     results, and the submissions they were about, left `running`, are sent again by the
     reconciler: graded twice at worst, never lost. Uploads are committed by the web process,

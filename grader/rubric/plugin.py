@@ -112,7 +112,7 @@ class RubricPlugin:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
         """Record the outcome, and make a light report: pytest's own renders a traceback with
-        source for every failure (~7 ms each), which nobody reads here."""
+        source for every failure, slowly, and nobody reads it here."""
         excinfo = call.excinfo
         outcome = "passed" if excinfo is None else "failed"
         qid = self._question_of[item.nodeid]

@@ -59,7 +59,7 @@ def _warm_up() -> None:
     import torch.nn.functional as F
 
     import torch.fx.experimental.symbolic_shapes  # noqa: F401 - autograd.grad(grad_outputs=...) imports it
-    # (and sympy) lazily: 145 ms in every sandbox that computes a gradient
+    # (and sympy) lazily, which every sandbox that computes a gradient would pay again
 
     torch.set_num_threads(1)  # before any op: torch hangs in forked children of a multi-threaded parent
     x = torch.randn(1, 2, 8, dtype=torch.float64, requires_grad=True)
@@ -216,8 +216,8 @@ class ForkServer:
         return self.process.poll() is None
 
     def spawn(self, channel: socket.socket, request: dict) -> int:
-        """Ask for a sandbox wired to `channel`; returns a ticket for `pid` (forking takes ~5 ms,
-        which the caller need not wait for)."""
+        """Ask for a sandbox wired to `channel`; returns a ticket for `pid` (the server forks
+        meanwhile: the caller need not wait for it)."""
         from grader.sandbox.protocol import encode
 
         self._next_id += 1

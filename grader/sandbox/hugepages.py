@@ -1,9 +1,9 @@
 """Back the fork server's heap with 2 MiB pages, so forking and tearing down a sandbox is cheap.
 
-`fork` copies one page-table entry for every 4 KiB page of the server's private memory (about
-180 MiB once torch is imported), and a sandbox's exit frees as many again: 3 ms and 4 ms of
-kernel time per sandbox here. Collapsed into transparent huge pages it is one entry per 2 MiB
-(fork 0.9 ms, exit 1.8 ms). A sandbox that writes to a shared huge page still gets its own copy
+`fork` copies one page-table entry for every 4 KiB page of the server's private memory (most of
+it torch's), and a sandbox's exit frees as many again: kernel time in every sandbox that grows
+with the server. Collapsed into transparent huge pages it is one entry per 2 MiB, a 512th of
+the entries. A sandbox that writes to a shared huge page still gets its own copy
 of just that 4 KiB page, so what it can see and change is the same as before; only the kernel's
 bookkeeping shrinks. Where the kernel has no THP or no MADV_COLLAPSE (before 6.1), nothing
 changes and sandboxes start as they did.

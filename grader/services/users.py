@@ -20,7 +20,7 @@ from grader.db.base import utcnow
 from grader.db.models import ApiToken, Role, User
 from grader.services.errors import Forbidden, NotFound, Rejected
 
-# scrypt cost: 16 MiB and ~50 ms per check, which makes guessing stored passwords expensive.
+# scrypt cost: 16 MiB and a noticeable time per check, which makes guessing stored passwords expensive.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN_PREFIX = "grd_"
 MAX_TOKEN_DAYS = 3650
