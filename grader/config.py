@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     sandbox_uid: int = 65534
     sandbox_gid: int = 65534
     sandbox_threads: int = 1
+    sandbox_scratch_mb: int = Field(128, description="what one sandbox may write: megabytes (its own tmpfs)")
+    sandbox_scratch_files: int = Field(4096, description="what one sandbox may write: files and directories")
     require_isolation: bool = Field(False, description="refuse to grade when an isolation layer is missing")
 
     # Uploads
