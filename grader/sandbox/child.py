@@ -2,8 +2,8 @@
 
 Runs in a process forked from the fork server. Order matters: cgroup, IPC namespace and output
 redirection need root; then rlimits, the uid drop, Landlock (which also sets no_new_privs) and
-seccomp; only then is the student's file imported. Every layer's result is reported to the trusted side, which
-decides whether grading may go on without it.
+seccomp; only then is the student's file imported. Every layer's result is reported to the
+trusted side, which decides whether grading may go on without it.
 """
 
 from __future__ import annotations

@@ -10,12 +10,13 @@ import os
 
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
+NAMES = {CLONE_NEWIPC: "CLONE_NEWIPC", CLONE_NEWNET: "CLONE_NEWNET"}
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def unshare(flags: int) -> None:
-    """Move this process into new namespaces of the kinds in `flags` (needs CAP_SYS_ADMIN)."""
-    if _libc.unshare(flags) != 0:
+def unshare(kind: int) -> None:
+    """Move this process into a new namespace of `kind` (needs CAP_SYS_ADMIN)."""
+    if _libc.unshare(kind) != 0:
         number = ctypes.get_errno()
-        raise OSError(number, f"unshare({flags:#x}) failed: {os.strerror(number)}")
+        raise OSError(number, f"unshare({NAMES[kind]}) failed: {os.strerror(number)}")

@@ -14,6 +14,7 @@ Where nothing can be mounted (no root: a laptop), directories are plain and the 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import itertools
@@ -207,17 +208,27 @@ class ScratchArea:
         self.directory = root / owner_name()
         self.directory.mkdir(mode=0o711)
         self._sandboxes = itertools.count()
-        self.layer = self._mount_own_tmpfs()
-        self.mounted = self.layer.startswith("on")
+        self.unmounted_because = self._mount_own_tmpfs()
+        self.mounted = not self.unmounted_because
         ScratchArea._live[self.directory] = self
 
     def _mount_own_tmpfs(self) -> str:
+        """Why the area's directory could not be made a private tmpfs ("" if it was)."""
         try:
             _mount_tmpfs(self.directory, OWNER_TMPFS)
+            _make_private(self.directory)
         except OSError as exc:
-            return f"off: no tmpfs per sandbox, bytes and files unbounded ({exc.strerror})"
-        _make_private(self.directory)
-        return f"on (a tmpfs per sandbox: {self.quota.describe()})"
+            with contextlib.suppress(OSError):
+                _detach(self.directory)  # if it got as far as mounting
+            return exc.strerror or str(exc)
+        return ""
+
+    @property
+    def layer(self) -> str:
+        """The quota as an isolation layer of `grader sandbox check` and the engine's checks."""
+        if self.mounted:
+            return f"on (a tmpfs per sandbox: {self.quota.describe()})"
+        return f"off: no tmpfs per sandbox, so bytes and files are unbounded ({self.unmounted_because})"
 
     @classmethod
     def of(cls, directory: Path) -> ScratchArea:
