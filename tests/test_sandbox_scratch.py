@@ -21,6 +21,7 @@ from grader.engine import Engine
 from grader.rubric.spec import Limits
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from tests.conftest import ROOT
+from tests.fixtures.services import wait_until
 from tests.submissions import submission_source
 
 CORRECT = submission_source("correct_vectorised")[1]
@@ -35,7 +36,10 @@ def reachable_directory() -> Iterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="grader-test-"))
     os.chmod(directory, 0o711)
     yield directory
-    subprocess.run(["rm", "-rf", str(directory)], check=False)  # whatever a failed test left, at any depth
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():  # what a failed test left mounted
+        if line.split()[4].startswith(f"{directory}/"):
+            subprocess.run(["umount", "--lazy", line.split()[4]], check=False, capture_output=True)
+    subprocess.run(["rm", "-rf", str(directory)], check=False)  # and left at any depth
 
 
 @pytest.fixture
@@ -246,13 +250,15 @@ def test_engine_start_removes_what_dead_processes_left_and_nothing_of_live_ones(
     try:
         assert (live_dir / "work" / "hw2.py").exists() and (dead_dir / "work" / "hw2.py").exists()
         os.kill(dead.pid, signal.SIGKILL)
-        dead.wait()
+        wait_until(lambda: Path(f"/proc/{dead.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z",
+                   30, "the killed process to be a zombie")  # gone, though its parent has not reaped it
         assert (dead_dir / "work" / "hw2.py").exists()  # left behind, as by a SIGKILLed worker
 
         with Engine(Settings(sandbox_root=root)):
             assert not dead_dir.exists()
             assert not dead_dir.parent.exists()
             assert (live_dir / "work" / "hw2.py").read_text() == "x = 1\n"
+        dead.wait()
         assert str(dead_dir) not in Path("/proc/self/mountinfo").read_text()
     finally:
         assert live.stdin is not None

@@ -72,10 +72,12 @@ def _detach(target: Path) -> bool:
 
 
 def _process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot), None if there is no such process."""
+    """When process `pid` started (clock ticks since boot), None if it is gone (or a zombie)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
+        return None
+    if fields[0] in ("Z", "X"):  # state: it has exited, only its parent has not reaped it yet
         return None
     return fields[19]  # field 22 of stat(5); the fields after the command name start at 3
 

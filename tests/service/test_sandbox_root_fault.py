@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.models import Submission
+from grader.sandbox.scratch import sweep_stale
 from grader.services import submissions
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix, wait_until
 from tests.service.helpers import REFERENCE, make_class, runs_of, wait_finished
@@ -27,9 +28,11 @@ def test_a_worker_with_an_unreachable_sandbox_root_retries_instead_of_scoring(
 ) -> None:
     db = postgres_db
     parent = Path(tempfile.mkdtemp(prefix="grader-test-"))  # 0700: the sandbox uid cannot traverse it
+    root = parent / "sandboxes"
+    worker = None
     try:
         stack = (postgres_stack.with_broker(postgres_stack.broker_url, key_prefix())
-                 .with_env(GRADER_SANDBOX_ROOT=str(parent / "sandboxes")))
+                 .with_env(GRADER_SANDBOX_ROOT=str(root)))
         use_stack(stack)
         worker = start_worker(stack)
         wait_until(lambda: "sandboxes cannot run" in worker.log(), TIMEOUT_S, "the worker to report its sandbox root")
@@ -48,4 +51,8 @@ def test_a_worker_with_an_unreachable_sandbox_root_retries_instead_of_scoring(
         [run] = runs_of(db, submission.id)
         assert run.score == run.max_score == 37.0
     finally:
+        if worker is not None:  # killed, as workers can be: what it left goes at an engine start
+            worker.kill()
+            wait_until(lambda: (sweep_stale(root), not any(root.iterdir()))[1], TIMEOUT_S,
+                       "the killed worker's sandbox directories to be removed")
         shutil.rmtree(parent, ignore_errors=True)
