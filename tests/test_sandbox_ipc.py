@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.config import get_settings
 from tests.conftest import ROOT
 from tests.submissions import submission_source
 
@@ -60,8 +61,8 @@ def find_left_behind(key, name):
 
 
 def sysv_entries(key: int) -> dict[str, list[str]]:
-    """The machine's SysV IPC objects with `key`, from /proc/sysvipc (whatever their namespace
-    made them, this process sees the machine's)."""
+    """The SysV IPC objects with `key` in this process's IPC namespace, the machine's: where they
+    would outlive a sandbox and reach the next one."""
     found: dict[str, list[str]] = {}
     for table in SYSV_TABLES:
         lines = Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]
@@ -70,8 +71,8 @@ def sysv_entries(key: int) -> dict[str, list[str]]:
 
 
 def sandbox_uid_entries() -> list[str]:
-    """SysV objects owned by the sandbox uid anywhere on the machine (column `uid`)."""
-    uid = str(os.environ.get("GRADER_SANDBOX_UID", 65534))
+    """The machine's SysV objects owned by the sandbox uid (column `uid`)."""
+    uid = str(get_settings().sandbox_uid)
     entries = []
     for table in SYSV_TABLES:
         header, *lines = Path(f"/proc/sysvipc/{table}").read_text().splitlines()
@@ -84,15 +85,12 @@ def _remove_left_behind(key: int, name: str) -> None:
     """Clean up after a grader that lets them outlive the sandbox (today's bug)."""
     libc = ctypes.CDLL(None, use_errno=True)
     ipc_rmid = 0
-    for get, args in ((libc.shmget, (key, 0, 0)), (libc.msgget, (key, 0)), (libc.semget, (key, 0, 0))):
-        ident = get(*args)
-        if ident >= 0:
-            if get is libc.shmget:
-                libc.shmctl(ident, ipc_rmid, None)
-            elif get is libc.msgget:
-                libc.msgctl(ident, ipc_rmid, None)
-            else:
-                libc.semctl(ident, 0, ipc_rmid)
+    if (shmid := libc.shmget(key, 0, 0)) >= 0:
+        libc.shmctl(shmid, ipc_rmid, None)
+    if (msqid := libc.msgget(key, 0)) >= 0:
+        libc.msgctl(msqid, ipc_rmid, None)
+    if (semid := libc.semget(key, 0, 0)) >= 0:
+        libc.semctl(semid, 0, ipc_rmid)
     libc.mq_unlink(name.encode())
 
 
