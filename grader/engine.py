@@ -19,7 +19,7 @@ from grader.rubric.spec import Limits, Rubric
 from grader.sandbox.call_plan import CallPlan
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.proxy import ImportFailed, Sandbox, SandboxSpec, StudentModule, SubmissionSandbox
-from grader.sandbox.scratch import Quota, ScratchArea
+from grader.sandbox.scratch import Quota, SandboxUnavailable, ScratchArea
 from grader.scoring import GradeReport, TestOutcome, build_report
 from grader.submission import SubmissionError, prepare_source
 
@@ -34,11 +34,6 @@ def resolve_device(wanted: str) -> str:
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return wanted
-
-
-class SandboxUnavailable(ConnectionError):
-    """Sandboxes can't work here as configured (the sandbox uid cannot use its directory): a fault
-    of the machine, which the service retries like an unreachable database, never a score."""
 
 
 class Engine:
@@ -75,6 +70,9 @@ class Engine:
         return problem
 
     def _scratch_area(self) -> ScratchArea:
+        if self._scratch is not None and not self._scratch.directory.is_dir():  # removed (a /tmp cleaner)
+            self._scratch.close()
+            self._scratch = None
         if self._scratch is None or self.fault:  # checked again: the machine may have been fixed
             self.fault = self._open_scratch()
         if self.fault or self._scratch is None:

@@ -64,3 +64,15 @@ def test_sandbox_check_reports_an_unreachable_root(parent):
     assert done.returncode == 2, done.stdout + done.stderr
     said = " ".join(done.stderr.split())  # as rich wrapped it
     assert "cannot write in its sandbox directory" in said and "GRADER_SANDBOX_ROOT" in said
+
+
+def test_an_area_removed_from_under_the_engine_is_made_again(parent, fast_hw2_rubric):
+    """A /tmp cleaner (or an operator) that takes the engine's directory away costs no grade."""
+    os.chmod(parent, 0o711)
+    with Engine(Settings(sandbox_root=parent / "sandboxes")) as engine:
+        assert engine.grade(CORRECT, "hw2.py", fast_hw2_rubric).score == 37.0
+        area = engine._scratch.directory
+        subprocess.run(["umount", "--lazy", str(area)], check=True)
+        area.rmdir()
+        assert engine.grade(CORRECT, "hw2.py", fast_hw2_rubric).score == 37.0
+        assert engine._scratch.directory != area

@@ -38,6 +38,12 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _owners = itertools.count()
 
 
+class SandboxUnavailable(ConnectionError):
+    """Sandboxes can't work here as configured (no directory can be made for one, or the sandbox
+    uid cannot use it): a fault of the machine, which the service retries like an unreachable
+    database, never a score."""
+
+
 @dataclass(frozen=True)
 class Quota:
     """What one sandbox may store: bytes and files (inodes, directories included)."""
@@ -239,13 +245,17 @@ class ScratchArea:
     def create(self, uid: int, gid: int) -> Path:
         """A new sandbox directory (root's, 0711) with its scratch `work/` (the sandbox uid's, 0700)."""
         directory = self.directory / str(next(self._sandboxes))
-        directory.mkdir(mode=0o711)
-        if self.mounted:
-            _mount_tmpfs(directory, f"size={self.quota.megabytes}m,nr_inodes={self.quota.files},mode=0711")
-        work = directory / "work"
-        work.mkdir(mode=0o700)
-        if os.geteuid() == 0:
-            os.chown(work, uid, gid)
+        try:
+            directory.mkdir(mode=0o711)
+            if self.mounted:
+                _mount_tmpfs(directory, f"size={self.quota.megabytes}m,nr_inodes={self.quota.files},mode=0711")
+            work = directory / "work"
+            work.mkdir(mode=0o700)
+            if os.geteuid() == 0:
+                os.chown(work, uid, gid)
+        except OSError as exc:
+            remove(directory)
+            raise SandboxUnavailable(f"could not make a sandbox directory: {exc}") from exc
         return directory
 
     def unreachable_by(self, uid: int, gid: int) -> str:
