@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from grader.rubric import check_close, check_float
+from grader.rubric import CheckFailure, check_close, check_float
 from grader.rubric.plugin import GradingAborted
 from grader.rubric.runner import run_rubric
 from grader.rubric.spec import Question, Rubric, RubricError, load_rubric
@@ -97,9 +97,9 @@ def test_checks_use_the_rubric_tolerance_unless_the_question_or_the_call_sets_on
 
 
 def test_outside_a_rubric_run_checks_use_their_defaults():
-    with pytest.raises(AssertionError):
+    with pytest.raises(CheckFailure, match="expected 1"):
         check_close(torch.full((3,), 1.001), torch.ones(3))
-    with pytest.raises(AssertionError):
+    with pytest.raises(CheckFailure, match="expected 1"):
         check_float(1.001, 1.0)
     check_close(torch.full((3,), 1.001), torch.ones(3), rtol=1e-2)
 
