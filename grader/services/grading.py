@@ -218,8 +218,8 @@ def _test_results(run_id: int, report: GradeReport) -> list[dict[str, Any]]:
     questions = {q.id: q for q in report.questions}
     return [
         dict(run_id=run_id, name=t.name, question_id=t.question, status="passed" if t.passed else "failed",
-             max_score=questions[t.question].points_per_test,
-             score=questions[t.question].points_per_test if t.passed else 0.0,
+             max_score=questions[t.question].share(t),
+             score=questions[t.question].share(t) if t.passed else 0.0,
              feedback=t.message, visibility=questions[t.question].visibility)
         for t in report.tests
     ]
