@@ -8,13 +8,14 @@ another live attempt (Busy) is retried when its lease would run out; student err
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from typing import Any
 
-from celery import Task
+from celery import Task, platforms
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import task_prerun, worker_process_init, worker_process_shutdown
+from celery.signals import beat_embedded_init, task_prerun, worker_process_init, worker_process_shutdown
 
 from grader.config import get_settings
 from grader.db.session import become_grading_worker, session_scope
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
 MAX_RETRIES = 15
+# The worker's main process: it imports this module before it forks the embedded beat (`--beat`).
+MAIN_PROCESS_PID = os.getpid()
 
 
 class _ProcessEngine:
@@ -69,6 +72,19 @@ def _die_at_once_on_sigterm(**_: Any) -> None:
 @worker_process_shutdown.connect
 def _stop_pool_process(**_: Any) -> None:
     _ProcessEngine.close()
+
+
+@beat_embedded_init.connect
+def _die_with_the_worker(**_: Any) -> None:
+    """The embedded beat ends when its worker's main process does, SIGKILLed or not.
+
+    Left alone it lived on, orphaned, and kept sending the reconciler; a restarted worker added a
+    second beat. The kernel kills it when its parent dies (as Celery has it for pool processes);
+    a parent that died before that was asked for shows as another parent pid.
+    """
+    platforms.set_pdeathsig("SIGKILL")
+    if os.getppid() != MAIN_PROCESS_PID:
+        os._exit(1)
 
 
 class GradingTask(Task):

@@ -5,7 +5,7 @@ conditional UPDATE (it is queued, or running with a stale heartbeat) that bumps 
 records a result only while `attempts` is still the number it claimed; the database also allows
 one completed run per grade request. So a message delivered twice, or re-sent by the
 reconciler, finds the work claimed (Busy: retry later) or done (nothing to do), and a takeover
-of a dead attempt marks that attempt lost. An attempt that dies or times out is retried until
+of a dead attempt (or the reconciler queueing it again) marks that attempt lost. An attempt that dies or times out is retried until
 the request has had `grading_attempts` of them; student mistakes are scores, never retries.
 
 Nothing is left in limbo: `failure_of` sorts every exception out of a grading. Infrastructure
@@ -23,7 +23,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,6 +135,39 @@ def fail_request(db: Session, submission_id: int, request_no: int, message: str,
     return True
 
 
+def _lose_running_runs(db: Session, submission_ids: Sequence[int], now: datetime) -> list[int]:
+    """The submissions' unfinished runs are lost; their request numbers."""
+    return list(db.scalars(
+        update(GradingRun.__table__)
+        .where(GradingRun.submission_id.in_(submission_ids), GradingRun.status == RunStatus.running)
+        .values(status=RunStatus.lost, finished_at=now,
+                error="the worker stopped before it finished (crash, restart, or no heartbeat)")
+        .returning(GradingRun.request_no)
+    ))
+
+
+def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_before: datetime) -> list[int]:
+    """Those of the submissions whose attempt stopped beating before `stale_before` are queued
+    again and their runs lost (not committed); their ids.
+
+    An attempt that was only slow keeps its claim until another worker claims the submission,
+    so it may still record its result.
+    """
+    if not submission_ids:
+        return []
+    now = utcnow()
+    dead = list(db.scalars(
+        update(Submission.__table__)
+        .where(Submission.id.in_(submission_ids), Submission.status == SubmissionStatus.running,
+               Submission.heartbeat_at < stale_before)
+        .values(status=SubmissionStatus.queued, heartbeat_at=None, updated_at=now)
+        .returning(Submission.id)
+    ))
+    if dead:
+        _lose_running_runs(db, dead, now)
+    return dead
+
+
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
     """Take the submission for one attempt (committed), or None when there is nothing to do.
 
@@ -168,13 +201,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
         waited = (now - current.heartbeat_at).total_seconds()
         raise Busy(submission_id, max(settings.run_lease_s - waited, 1.0))
     attempt_no, request_no, unfinished = claimed
-    lost = db.scalars(
-        update(GradingRun.__table__)
-        .where(GradingRun.submission_id == submission_id, GradingRun.status == RunStatus.running)
-        .values(status=RunStatus.lost, finished_at=now,
-                error="the worker stopped before it finished (crash, restart, or no heartbeat)")
-        .returning(GradingRun.request_no)
-    ).all()
+    lost = _lose_running_runs(db, [submission_id], now)
     unfinished += sum(1 for lost_request in lost if lost_request == request_no)
     if unfinished >= settings.grading_attempts:
         fail_request(db, submission_id, request_no,

@@ -64,6 +64,12 @@ def gpu_workers_available() -> bool:
     return _gpu_probe(settings.resolved_broker_url, settings.broker_key_prefix)
 
 
+def queue_of(assignment: Assignment) -> str:
+    """The queue the assignment's grading goes to now."""
+    return queue_for(assignment.device, assignment.device == "auto" and gpu_workers_available(),
+                     get_settings().gpu_fallback_to_cpu)
+
+
 def _limits(assignment: Assignment) -> Limits:
     try:
         return load_assignment_rubric(assignment.rubric_id).limits
@@ -81,8 +87,7 @@ def enqueue(assignment: Assignment, submission_ids: Sequence[int]) -> int:
     if not submission_ids:
         return 0
     settings = get_settings()
-    queue = queue_for(assignment.device, assignment.device == "auto" and gpu_workers_available(),
-                      settings.gpu_fallback_to_cpu)
+    queue = queue_of(assignment)
     time_limit = _limits(assignment).submission_timeout_s + settings.hard_limit_grace_s
     sender = client()
     for sent, submission_id in enumerate(submission_ids):

@@ -1,5 +1,6 @@
 """Nothing is left in limbo: whatever goes wrong in a worker ends as a failed run with a reason,
-and student-derived text the database would refuse is stored made safe.
+student-derived text the database would refuse is stored made safe, and work that no worker
+claims ends failed after a bounded number of sends, with a reason both student and staff see.
 """
 
 from __future__ import annotations
@@ -12,13 +13,23 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
 from grader.rubric.spec import RubricError
 from grader.services import grading, queue, submissions
+from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
-from tests.service.helpers import REFERENCE, Class, make_class, runs_of, wait_finished, with_override
+from tests.service.helpers import (
+    REFERENCE,
+    Class,
+    heartbeat_goes_stale,
+    make_class,
+    runs_of,
+    wait_finished,
+    with_override,
+)
 
 TIMEOUT_S = 120
 
@@ -44,15 +55,6 @@ def worker_db(
         stack = stack.with_broker(stack.broker_url, key_prefix())
     use_stack(stack)
     start_worker(stack)
-    with session_scope() as db:
-        yield db
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def quiet_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
-    """Queues no worker reads: the test plays the worker."""
-    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
-    use_stack(stack.with_broker(stack.broker_url, key_prefix()))
     with session_scope() as db:
         yield db
 
@@ -119,4 +121,29 @@ def test_infrastructure_faults_are_retried_and_anything_else_fails_the_attempt()
     assert grading.failure_of(RubricError("no tests")) == "the rubric failed: no tests"
     reason = grading.failure_of(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
     assert reason.startswith("internal error: UnicodeEncodeError:") and "surrogates" in reason
+
+
+def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_db: Session) -> None:
+    """It used to be sent again every reconcile_after_s, forever. Sends count since the last run."""
+    db = quiet_db
+    klass = make_class(db)
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+
+    assert submission.id in reconcile(db, older_than_s=0)  # sent again once...
+    assert grading.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1") is not None  # ...taken...
+    heartbeat_goes_stale(db, submission.id)  # ...and its worker died
+    assert submission.id in reconcile(db, older_than_s=0)  # its attempt is given up, it is queued and sent
+    assert [run.status for run in runs_of(db, submission.id)] == [RunStatus.lost]
+
+    sends = get_settings().reconcile_sends
+    for _ in range(sends):
+        assert submission.id in reconcile(db, older_than_s=0)
+    assert submission.id not in reconcile(db, older_than_s=0)
+    db.expire_all()
+    failed = db.get_one(Submission, submission.id)
+    assert failed.status == "failed"
+    for viewer in (klass.students[0], klass.instructor):
+        error = submissions.feedback(db, failed, viewer).error or ""
+        assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
+    assert submission.id not in reconcile(db, older_than_s=0)  # and it stays failed
 
