@@ -5,8 +5,9 @@ conditional UPDATE (it is queued, or running with a stale heartbeat) that bumps 
 records a result only while `attempts` is still the number it claimed; the database also allows
 one completed run per grade request. So a message delivered twice, or re-sent by the
 reconciler, finds the work claimed (Busy: retry later) or done (nothing to do), and a takeover
-of a dead attempt (or the reconciler queueing it again) marks that attempt lost. An attempt that dies or times out is retried until
-the request has had `grading_attempts` of them; student mistakes are scores, never retries.
+of a dead attempt (or the reconciler queueing it again) marks that attempt lost. An attempt
+that dies or times out is retried until the request has had `grading_attempts` of them;
+student mistakes are scores, never retries.
 
 Nothing is left in limbo: `failure_of` sorts every exception out of a grading. Infrastructure
 faults are retried; anything else, before the claim or after it, ends as a failed run with a

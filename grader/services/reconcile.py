@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
@@ -61,7 +62,7 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
     queued = [row for row in stuck if row.status == SubmissionStatus.queued]
     for row in queued:
         if row.sends >= settings.reconcile_sends:
-            _fail_unclaimed(db, row.id, row.request_no, row.attempts, row.sends, queue.queue_of(assignments[row.assignment_id]))
+            _fail_unclaimed(db, row, queue.queue_of(assignments[row.assignment_id]))
     sent_again = [row.id for row in queued if row.sends < settings.reconcile_sends]
     if sent_again:
         db.execute(
@@ -82,11 +83,11 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
     return sorted(sent)
 
 
-def _fail_unclaimed(db: Session, submission_id: int, request_no: int, attempts: int, sends: int, queue_name: str) -> None:
-    """Fail a request no worker took, unless one claimed it meanwhile."""
+def _fail_unclaimed(db: Session, stuck: Row[Any], queue_name: str) -> None:
+    """Fail the request of a `stuck` row no worker took, unless one claimed it meanwhile."""
     message = (f"Not graded: no worker took it from the {queue_name!r} queue, though it was sent again "
-               f"{sends} times; ask the course staff.")
-    if grading.fail_request(db, submission_id, request_no, message,
-                            Submission.status == SubmissionStatus.queued, Submission.attempts == attempts):
+               f"{stuck.sends} times; ask the course staff.")
+    if grading.fail_request(db, stuck.id, stuck.request_no, message,
+                            Submission.status == SubmissionStatus.queued, Submission.attempts == stuck.attempts):
         log.warning("submission %s failed: no worker took it from the %r queue in %d sends",
-                    submission_id, queue_name, sends)
+                    stuck.id, queue_name, stuck.sends)
