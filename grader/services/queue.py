@@ -13,7 +13,7 @@ from kombu.exceptions import KombuError
 
 from grader.config import get_settings
 from grader.db.models import Assignment
-from grader.rubric.spec import Limits, RubricError
+from grader.rubric.spec import Limits
 from grader.services import presence
 from grader.services.rubrics import load_assignment_rubric
 from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
@@ -48,9 +48,11 @@ def queue_of(assignment: Assignment) -> str:
 
 
 def _limits(assignment: Assignment) -> Limits:
+    """The rubric's limits; the defaults if it does not load, for whatever reason (the worker
+    records why as the run's failure), so that a broken rubric never stops the sending."""
     try:
         return load_assignment_rubric(assignment.rubric_id).limits
-    except RubricError as exc:
+    except Exception as exc:
         log.error("assignment %s: rubric %r does not load (%s); sending with default limits",
                   assignment.id, assignment.rubric_id, exc)
         return Limits()

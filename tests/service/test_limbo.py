@@ -25,6 +25,7 @@ from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
     REFERENCE,
     Class,
+    copy_rubric,
     heartbeat_goes_stale,
     make_class,
     runs_of,
@@ -103,6 +104,31 @@ def test_an_upload_that_fails_before_the_claim_ends_with_a_reason(worker_db: Ses
         assert "surrogate" in (run.error or "")  # the staff see why
     else:  # read as an unusable upload: no point, and the reason as its feedback
         assert run.status == RunStatus.completed and run.score == 0 and run.output
+
+
+def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
+    postgres_db: Session, postgres_stack: Stack, use_stack: Callable[[Stack], None],
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """A rubric.toml saved as Latin-1 after the assignment was made: not a RubricError. Sending
+    raised (the reconciler with it, for every submission) and the worker failed before the claim."""
+    db = postgres_db
+    stack = postgres_stack.with_broker(postgres_stack.broker_url, key_prefix())
+    use_stack(stack)
+    rubric_id = copy_rubric(stack.rubrics_dir, lambda folder: None)
+    klass = make_class(db, rubric_id=rubric_id)
+    toml = stack.rubrics_dir / rubric_id / "rubric.toml"
+    toml.write_bytes(toml.read_bytes().replace(b'title = "HW2', b'title = "R\xe9seaux HW2', 1))
+
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    assert submission.id in reconcile(db, older_than_s=0)
+    start_worker(stack)
+
+    assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "failed"}
+    failed = db.get_one(Submission, submission.id, populate_existing=True)
+    [run] = runs_of(db, submission.id)
+    assert failed.error == grading.STAFF_ERROR_FOR_STUDENT  # the student is told to ask the staff
+    assert run.status == RunStatus.failed and "UnicodeDecodeError" in (run.error or "")  # the staff see why
 
 
 def test_a_failure_reason_with_unstorable_text_is_stored(quiet_db: Session) -> None:
