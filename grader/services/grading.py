@@ -49,7 +49,7 @@ from grader.db.models import (
 )
 from grader.db.session import session_scope
 from grader.db.text import storable
-from grader.engine import Engine
+from grader.engine import Engine, SandboxUnavailable
 from grader.rubric.runner import GradingAborted
 from grader.rubric.spec import Rubric, RubricError
 from grader.scoring import GradeReport
@@ -58,9 +58,12 @@ from grader.services.rubrics import load_assignment_rubric
 
 log = logging.getLogger(__name__)
 
-# The database or the broker is unreachable: worth retrying the task, never the student's fault
-# and never a score. An error of the worker's host that retrying can cure belongs here too.
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+# The database or the broker is unreachable, or this machine cannot run sandboxes as configured:
+# worth retrying the task, never the student's fault and never a score. (SandboxUnavailable is a
+# ConnectionError too; it is named for the reader.)
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError, InterfaceError, BrokerError, SandboxUnavailable, ConnectionError,
+)
 
 STAFF_ERROR_FOR_STUDENT = "Grading failed because of a problem on our side; the course staff can see why."
 UNFINISHED = (RunStatus.lost, RunStatus.timed_out)

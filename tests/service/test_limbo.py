@@ -18,6 +18,7 @@ from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
 from grader.db.text import storable
+from grader.engine import SandboxUnavailable
 from grader.rubric.spec import RubricError
 from grader.services import grading, queue, submissions
 from grader.services.reconcile import reconcile
@@ -144,7 +145,7 @@ def test_a_failure_reason_with_unstorable_text_is_stored(quiet_db: Session) -> N
 
 def test_infrastructure_faults_are_retried_and_anything_else_fails_the_attempt() -> None:
     outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("the database is down"))
-    for fault in (outage, ConnectionResetError("the broker went away")):
+    for fault in (outage, ConnectionResetError("the broker went away"), SandboxUnavailable("no sandbox root")):
         with pytest.raises(type(fault)):
             grading.failure_of(fault)
     assert grading.failure_of(RubricError("no tests")) == "the rubric failed: no tests"
