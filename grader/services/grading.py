@@ -192,7 +192,8 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
                 and_(Submission.status == SubmissionStatus.running, Submission.heartbeat_at < stale),
             ),
         )
-        .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, heartbeat_at=now, updated_at=now)
+        .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, sends=0, heartbeat_at=now,
+                updated_at=now)
         .returning(Submission.attempts, Submission.request_no, unfinished_before)
     ).one_or_none()
     if claimed is None:

@@ -9,9 +9,9 @@ A running submission whose heartbeat is older than the run lease has lost its wo
 attempt is given up (the run lost, the submission queued again) and it is sent at once, so it
 waits about two leases (the beat runs this twice a lease), not `reconcile_after_s`. Queued work
 waits `reconcile_after_s` between sends, and is not sent forever when no worker claims it (none
-takes its queue, or each fails before the claim): every such send counts in `attempts`, as a
-claim does but without a run, and once it has been sent `reconcile_sends` times since its last
-run the request ends failed, with a reason its student and the staff see.
+takes its queue, or each fails before the claim): every such send is counted in `sends` (a claim
+or a new grade request starts the count again), and once it has been sent `reconcile_sends` times
+the request ends failed, with a reason its student and the staff see.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, GradingRun, Submission, SubmissionStatus
+from grader.db.models import Assignment, Submission, SubmissionStatus
 from grader.services import grading, queue
 
 log = logging.getLogger(__name__)
@@ -37,17 +37,15 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
     older than `lease_s` (default: the run lease); the ids sent.
 
     Each one sent is stamped, so it is sent again at most once per `older_than_s`. Queued work
-    sent `reconcile_sends` times since its last run is failed instead.
+    sent `reconcile_sends` times since it was last claimed or requested is failed instead.
     """
     settings = get_settings()
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
     stale_before = now - timedelta(seconds=settings.run_lease_s if lease_s is None else lease_s)
-    last_run = (select(func.coalesce(func.max(GradingRun.attempt_no), 0))
-                .where(GradingRun.submission_id == Submission.id).scalar_subquery())
     stuck = db.execute(
         select(Submission.id, Submission.assignment_id, Submission.status, Submission.request_no,
-               Submission.attempts, (Submission.attempts - last_run).label("sends"))
+               Submission.sends)
         .where(
             or_(
                 and_(Submission.status == SubmissionStatus.queued, Submission.updated_at <= cutoff),
@@ -68,7 +66,7 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
         db.execute(
             update(Submission.__table__)
             .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
-            .values(updated_at=now, attempts=Submission.attempts + 1)
+            .values(updated_at=now, sends=Submission.sends + 1)
         )
     dead = grading.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
@@ -88,6 +86,6 @@ def _fail_unclaimed(db: Session, stuck: Row[Any], queue_name: str) -> None:
     message = (f"Not graded: no worker took it from the {queue_name!r} queue, though it was sent again "
                f"{stuck.sends} times; ask the course staff.")
     if grading.fail_request(db, stuck.id, stuck.request_no, message,
-                            Submission.status == SubmissionStatus.queued, Submission.attempts == stuck.attempts):
+                            Submission.status == SubmissionStatus.queued, Submission.sends == stuck.sends):
         log.warning("submission %s failed: no worker took it from the %r queue in %d sends",
                     stuck.id, queue_name, stuck.sends)

@@ -154,7 +154,7 @@ def test_infrastructure_faults_are_retried_and_anything_else_fails_the_attempt()
 
 
 def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_db: Session) -> None:
-    """It used to be sent again every reconcile_after_s, forever. Sends count since the last run."""
+    """It used to be sent again every reconcile_after_s, forever. Sends count since the last claim."""
     db = quiet_db
     klass = make_class(db)
     submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
@@ -172,6 +172,7 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
     assert failed.status == "failed"
+    assert failed.attempts == 1  # sends are not attempts: attempt numbers count claims only
     for viewer in (klass.students[0], klass.instructor):
         error = submissions.feedback(db, failed, viewer).error or ""
         assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
