@@ -18,7 +18,7 @@ from rich.text import Text
 
 from grader import cli_service
 from grader.config import get_settings
-from grader.engine import Engine, GradingAborted
+from grader.engine import Engine, GradingAborted, SandboxUnavailable
 from grader.rubric.spec import Rubric, RubricError, load_rubric
 from grader.scoring import GradeReport
 
@@ -85,7 +85,7 @@ def grade(
         rubric = resolve_rubric(assignment)
         with open_engine() as engine:
             report = engine.grade(file.read_bytes(), file.name, rubric, device=device)
-    except (RubricError, GradingAborted) as exc:
+    except (RubricError, GradingAborted, SandboxUnavailable) as exc:
         _fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(report.to_gradescope(), indent=2) + "\n")
@@ -100,7 +100,7 @@ def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric fold
         rubric = load_rubric(directory)
         with open_engine() as engine:
             report = engine.grade((rubric.directory / "reference.py").read_bytes(), "reference.py", rubric)
-    except (RubricError, GradingAborted, FileNotFoundError) as exc:
+    except (RubricError, GradingAborted, SandboxUnavailable, FileNotFoundError) as exc:
         _fail(str(exc))
     console = Console()
     print_report(report, console)
@@ -112,15 +112,22 @@ def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric fold
 
 @sandbox_app.command("check")
 def sandbox_check(device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "cpu") -> None:
-    """Start one sandbox and print which isolation layers are active on this machine."""
-    with open_engine() as engine:
-        layers = engine.probe_layers(device)
+    """Start one sandbox and print which isolation layers are active on this machine; exit
+    non-zero if sandboxes cannot run at all (the sandbox uid cannot use its directory)."""
+    try:
+        with open_engine() as engine:
+            layers = engine.probe_layers(device)
+    except SandboxUnavailable as exc:
+        _fail(str(exc))
     table = Table(title="sandbox isolation layers")
     table.add_column("layer")
     table.add_column("state", overflow="fold")
     for name, state in layers.items():
         table.add_row(name, f"[green]{state}[/]" if state.startswith("on") else f"[yellow]{state}[/]")
     Console().print(table)
+    if not layers.get("workdir", "").startswith("on"):
+        _fail("sandboxes cannot read their own files, so grading is refused: check GRADER_SANDBOX_ROOT "
+              "and the permissions of the directories above it")
     off = [name for name, state in layers.items() if not state.startswith("on")]
     if off:
         err.print(f"[yellow]warning:[/yellow] grading runs, but without: {', '.join(off)}")

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     sandbox_uid: int = 65534
     sandbox_gid: int = 65534
     sandbox_threads: int = 1
+    sandbox_scratch_mb: int = Field(128, description="what one sandbox may write: megabytes (its own tmpfs)")
+    sandbox_scratch_files: int = Field(4096, description="what one sandbox may write: files and directories")
     require_isolation: bool = Field(False, description="refuse to grade when an isolation layer is missing")
 
     # Uploads
@@ -50,6 +52,7 @@ class Settings(BaseSettings):
     hard_limit_grace_s: float = Field(60.0, description="added to the rubric's submission_timeout_s: the task's hard limit")
     reconcile_after_s: float = Field(600.0, description="queued or running this long without progress: enqueue again")
     reconcile_interval_s: float = Field(60.0, description="how often the beat scheduler runs the reconciler")
+    reconcile_sends: int = Field(12, description="times the reconciler sends work that no worker claims before it fails it")
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> "Settings":

@@ -7,7 +7,7 @@ tests via the `student` proxy (trusted) -> outcomes -> `build_report` (trusted s
 from __future__ import annotations
 
 import logging
-import os
+import subprocess
 import time
 
 import torch
@@ -18,13 +18,14 @@ from grader.rubric.runner import GradingAborted, run_rubric
 from grader.rubric.spec import Limits, Rubric
 from grader.sandbox.call_plan import CallPlan
 from grader.sandbox.forkserver import ForkServer
-from grader.sandbox.proxy import Sandbox, SandboxSpec, StudentModule, SubmissionSandbox
+from grader.sandbox.proxy import ImportFailed, Sandbox, SandboxSpec, StudentModule, SubmissionSandbox
+from grader.sandbox.scratch import Quota, SandboxUnavailable, ScratchArea
 from grader.scoring import GradeReport, TestOutcome, build_report
 from grader.submission import SubmissionError, prepare_source
 
 log = logging.getLogger(__name__)
 
-REQUIRED_LAYERS = ("network", "cgroup", "uid", "landlock", "seccomp")
+REQUIRED_LAYERS = ("network", "cgroup", "ipc", "uid", "landlock", "seccomp", "scratch")
 KEPT_CALL_PLANS = 4  # rubric versions whose calls are remembered (a worker grades few at a time)
 
 
@@ -36,16 +37,47 @@ def resolve_device(wanted: str) -> str:
 
 
 class Engine:
-    """Long-lived: keeps a warm fork server across submissions (one per worker process)."""
+    """Long-lived: keeps a warm fork server across submissions (one per worker process).
+
+    Starting one removes the sandbox directories of engines whose process is gone and checks
+    that the sandbox uid can use its directories (`fault` says why not; it is logged as an error,
+    and grading is refused until the machine is fixed)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
+        self._scratch: ScratchArea | None = None
+        self.fault = self._open_scratch()
         self._server: ForkServer | None = None
         self._spare: Sandbox | None = None
         self._plans: dict[str, CallPlan] = {}
         # The trusted side's checks are small: one thread each, so workers (one per core) and
         # their sandboxes don't oversubscribe the cores (a parallel op waits for its descheduled threads).
         torch.set_num_threads(1)
+
+    def _open_scratch(self) -> str:
+        """Make this engine's scratch area if it has none; why the sandbox uid can't use it ("" if it can)."""
+        settings = self.settings
+        try:
+            if self._scratch is None:
+                quota = Quota(settings.sandbox_scratch_mb, settings.sandbox_scratch_files)
+                self._scratch = ScratchArea(settings.sandbox_root, quota)
+            problem = self._scratch.unreachable_by(settings.sandbox_uid, settings.sandbox_gid)
+        except (OSError, subprocess.SubprocessError) as exc:
+            problem = f"the sandbox root {settings.sandbox_root} is unusable: {exc}"
+        if problem:
+            problem += " (check GRADER_SANDBOX_ROOT and the permissions of the directories above it)"
+            log.error("sandboxes cannot run: %s", problem)
+        return problem
+
+    def _scratch_area(self) -> ScratchArea:
+        if self._scratch is not None and not self._scratch.directory.is_dir():  # removed (a /tmp cleaner)
+            self._scratch.close()
+            self._scratch = None
+        if self._scratch is None or self.fault:  # checked again: the machine may have been fixed
+            self.fault = self._open_scratch()
+        if self.fault or self._scratch is None:
+            raise SandboxUnavailable(f"refusing to grade: {self.fault}")
+        return self._scratch
 
     def _fork_server(self) -> ForkServer:
         if self._server is None or not self._server.alive():
@@ -56,11 +88,8 @@ class Engine:
 
     def _sandbox(self, source: str, module: str, limits: Limits, device: str,
                  plan: CallPlan | None = None) -> SubmissionSandbox:
-        root = self.settings.sandbox_root
-        root.mkdir(parents=True, exist_ok=True)
-        os.chmod(root, 0o711)
-        spec = SandboxSpec(module, limits, device, root, self.settings.sandbox_uid, self.settings.sandbox_gid,
-                           self.settings.sandbox_threads)
+        spec = SandboxSpec(module, limits, device, self._scratch_area().directory, self.settings.sandbox_uid,
+                           self.settings.sandbox_gid, self.settings.sandbox_threads)
         return SubmissionSandbox(source, limits, lambda: self._take_sandbox(spec), plan)
 
     def _take_sandbox(self, spec: SandboxSpec) -> Sandbox:
@@ -88,9 +117,17 @@ class Engine:
         """Start one empty sandbox and report which isolation layers it got."""
         sandbox = self._sandbox("", "probe", Limits(), resolve_device(device))
         try:
-            return sandbox.start().layers
+            sandbox.start()
+        except ImportFailed:
+            pass  # its layers say why (a sandbox that cannot read its own file)
         finally:
             sandbox.close()
+        return self.layers(sandbox.layers)
+
+    def layers(self, sandbox_layers: dict[str, str]) -> dict[str, str]:
+        """A sandbox's own report with the layers the engine provides (its scratch space)."""
+        scratch = self._scratch.layer if self._scratch is not None else "off: no scratch area"
+        return {**sandbox_layers, "scratch": scratch}
 
     def grade(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> GradeReport:
         """Every auto question scored; student failures are feedback, never exceptions. When it
@@ -116,9 +153,17 @@ class Engine:
         return Grading(self, rubric, device, started, sandbox)
 
     def check_layers(self, layers: dict[str, str]) -> list[str]:
-        """The isolation layers a sandbox lacked (GradingAborted if they are required)."""
+        """The isolation layers a sandbox lacked (GradingAborted if they are required).
+
+        SandboxUnavailable if the sandbox could not read its own file: every import failed
+        because of the machine, so no score may come of it."""
         if not layers:
             return []  # no sandbox started (the module failed to import or no call was made)
+        workdir = layers.get("workdir", "off: not reported")
+        if not workdir.startswith("on"):
+            raise SandboxUnavailable(f"refusing to grade: the sandbox could not read its own file ({workdir}); "
+                                     "check GRADER_SANDBOX_ROOT and the permissions of the directories above it")
+        layers = self.layers(layers)
         missing = [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
                    if not layers.get(name, "").startswith("on")]
         if missing and self.settings.require_isolation:
@@ -134,6 +179,9 @@ class Engine:
         if self._server is not None:
             self._server.close()
             self._server = None
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch = None
 
     def __enter__(self) -> "Engine":
         return self
@@ -181,4 +229,4 @@ class Grading:
         self.close()
 
 
-__all__ = ["Engine", "Grading", "GradingAborted", "StudentFault", "resolve_device"]
+__all__ = ["Engine", "Grading", "GradingAborted", "SandboxUnavailable", "StudentFault", "resolve_device"]

@@ -15,6 +15,7 @@ class TestOutcome:
     question: str
     passed: bool
     message: str = ""
+    weight: float = 1.0  # its share of the question's points, relative to the question's other cases
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,11 @@ class QuestionResult:
     total_tests: int
     output: str
     printed: str = ""  # what the student's code printed during this question's calls
+    total_weight: float = 0.0  # of all the question's test cases
 
-    @property
-    def points_per_test(self) -> float:
-        """Each test's share: a question's points are split evenly over its tests."""
-        return self.max_score / self.total_tests if self.total_tests else 0.0
+    def share(self, test: TestOutcome) -> float:
+        """What `test` is worth: the question's points times its weight over all its cases' weights."""
+        return self.max_score * test.weight / self.total_weight if self.total_weight else 0.0
 
     @property
     def status(self) -> str:
@@ -130,7 +131,8 @@ def _feedback(question: Question, outcomes: list[TestOutcome]) -> str:
 
 
 def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionResult:
-    """A question's points are split evenly over its tests, so partial work earns partial credit."""
+    """A question's points are split over its tests by weight (evenly by default), so partial
+    work earns partial credit."""
     passed = sum(o.passed for o in outcomes)
     result = QuestionResult(
         id=question.id,
@@ -142,8 +144,9 @@ def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionR
         passed_tests=passed,
         total_tests=len(outcomes),
         output=_feedback(question, outcomes) if question.auto else "Graded by hand.",
+        total_weight=sum(o.weight for o in outcomes),
     )
-    return replace(result, score=round(result.points_per_test * passed, 4))
+    return replace(result, score=round(sum(result.share(o) for o in outcomes if o.passed), 4))
 
 
 def build_report(

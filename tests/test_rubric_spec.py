@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.rubric.runner import run_rubric
-from grader.rubric.spec import Limits, RubricError, load_rubric
+from grader.rubric.spec import Limits, RubricError, Tolerance, load_rubric
 
 RUBRIC = """
 [assignment]
@@ -49,6 +49,15 @@ def test_a_valid_rubric_loads_with_its_questions_limits_and_hash(tmp_path):
     assert rubric.limits == Limits(call_timeout_s=5)
     assert (rubric.auto_points, rubric.total_points) == (2, 3)
     assert len(rubric.content_hash) == 16
+    assert rubric.question("q1").tolerance == Tolerance()  # no [checks]: the checks' defaults
+
+
+def test_checks_tolerances_apply_to_every_question_unless_it_overrides_them(tmp_path):
+    toml = RUBRIC.replace("[limits]", "[checks]\nrtol = 1e-4\natol = 1e-6\n[limits]").replace(
+        'grading = "manual"', 'grading = "manual"\nrtol = 1e-2')
+    rubric = load_rubric(make_rubric(tmp_path, toml=toml))
+    assert rubric.question("q1").tolerance == Tolerance(rtol=1e-4, atol=1e-6)
+    assert rubric.question("q2").tolerance == Tolerance(rtol=1e-2, atol=1e-6)
 
 
 def test_the_hash_changes_with_the_tests_but_not_the_handout(tmp_path):
@@ -66,12 +75,22 @@ def test_the_hash_changes_with_the_tests_but_not_the_handout(tmp_path):
     (RUBRIC.replace('grading = "manual"', 'grading = "robot"'), "'robot' is not one of auto, manual"),
     (RUBRIC.replace('visibility = "hidden"', 'visibility = "secret"'), "is not one of visible, hidden, after_due_date"),
     (RUBRIC.replace('id = "q2"', 'id = "q1"'), "question id 'q1' appears twice"),
-    (RUBRIC.replace("points = 2", "points = -2"), "points must be a positive number"),
+    (RUBRIC.replace("points = 2", "points = -2"), "points: must be a positive finite number"),
     (RUBRIC.replace("call_timeout_s = 5", "call_timeout = 5"), "unknown keys call_timeout"),
     (RUBRIC.replace("[assignment]", "[assignment"), "rubric.toml"),
+    (RUBRIC.replace("points = 2", "points = inf"), "points: must be a positive finite number, got inf"),
+    (RUBRIC.replace("call_timeout_s = 5", "call_timeout_s = nan"), r"\[limits\] call_timeout_s: must be a positive"),
+    (RUBRIC + "[checks]\nrtol = 0\n", r"\[checks\] rtol: must be a positive finite number, got 0"),
+    (RUBRIC + "[checks]\natol = -1e-6\n", r"\[checks\] atol: must be a positive finite number, got -1e-06"),
+    (RUBRIC + "[checks]\nrtol = \"1e-4\"\n", "rtol: must be a positive finite number, got '1e-4'"),
+    (RUBRIC + "[checks]\natol = true\n", "atol: must be a positive finite number, got True"),
+    (RUBRIC + "[checks]\nrtol = inf\n", "rtol: must be a positive finite number, got inf"),
+    (RUBRIC + "[checks]\nrtoll = 1e-4\n", r"\[checks\]: unknown keys rtoll \(known: rtol, atol\)"),
+    ("checks = 1e-4\n" + RUBRIC, r"\[checks\] must be a table"),
+    (RUBRIC.replace('grading = "manual"', "atol = 0"), "question 'q2' atol: must be a positive finite number, got 0"),
 ])
 def test_bad_rubric_toml_is_refused_with_a_clear_message(tmp_path, toml, message):
-    with pytest.raises(RubricError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(RubricError, match=message):
         load_rubric(make_rubric(tmp_path, toml=toml))
 
 
@@ -112,7 +131,7 @@ def test_a_changed_rubric_is_used_at_once_in_the_same_process(tmp_path):
 def test_once_computes_expected_values_for_the_first_submission_only(tmp_path):
     directory = make_rubric(tmp_path, tests=TESTS.replace(
         "check_int(student.add(1, 2), reference.add(1, 2))",
-        "check_int(student.add(1, 2), once(lambda: reference.add(1, 2)))").replace(
+        "check_int(student.add(1, 2), once('sum', lambda: reference.add(1, 2)))").replace(
         "def test_add(student, reference):", "def test_add(student, reference, once):"))
     calls = []
 

@@ -57,7 +57,8 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule={
             "reconcile-stuck-submissions": {
                 "task": RECONCILE_TASK,
-                "schedule": settings.reconcile_interval_s,
+                # Twice a lease at least: an attempt whose worker died is sent again within about two leases.
+                "schedule": min(settings.reconcile_interval_s, settings.run_lease_s / 2),
                 "options": {"queue": CPU_QUEUE},
             }
         },

@@ -8,25 +8,38 @@ another live attempt (Busy) is retried when its lease would run out; student err
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from typing import Any
 
-from celery import Task
+from celery import Task, platforms
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import task_prerun, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    beat_embedded_init,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+)
 
 from grader.config import get_settings
 from grader.db.session import become_grading_worker, session_scope
 from grader.engine import Engine
 from grader.services import grading
+from grader.services.presence import GpuWorkerAnnouncement
 from grader.services.reconcile import reconcile
-from workers.app import CPU_QUEUE, DEVICE_OF_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
+from workers.app import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
 
 log = logging.getLogger(__name__)
 
 # With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
 MAX_RETRIES = 15
+# The worker's main process: it imports this module before it forks the embedded beat (`--beat`).
+MAIN_PROCESS_PID = os.getpid()
+# This worker's announcement that it takes the gpu queue, while it runs.
+_gpu_announcements: list[GpuWorkerAnnouncement] = []
 
 
 class _ProcessEngine:
@@ -69,6 +82,34 @@ def _die_at_once_on_sigterm(**_: Any) -> None:
 @worker_process_shutdown.connect
 def _stop_pool_process(**_: Any) -> None:
     _ProcessEngine.close()
+
+
+@beat_embedded_init.connect
+def _die_with_the_worker(**_: Any) -> None:
+    """The embedded beat ends when its worker's main process does, SIGKILLed or not.
+
+    Left alone it lived on, orphaned, and kept sending the reconciler; a restarted worker added a
+    second beat. The kernel kills it when its parent dies (as Celery has it for pool processes);
+    a parent that died before that was asked for shows as another parent pid.
+    """
+    platforms.set_pdeathsig("SIGKILL")
+    if os.getppid() != MAIN_PROCESS_PID:
+        os._exit(1)
+
+
+@worker_ready.connect
+def _announce_a_gpu_worker(sender: Any, **_: Any) -> None:
+    """Routing reads this (grader.services.presence); sent before the worker reports ready."""
+    if GPU_QUEUE in sender.app.amqp.queues.consume_from:
+        announcement = GpuWorkerAnnouncement(sender.hostname, get_settings().run_lease_s)
+        announcement.start()
+        _gpu_announcements.append(announcement)
+
+
+@worker_shutdown.connect
+def _withdraw_the_announcement(**_: Any) -> None:
+    while _gpu_announcements:
+        _gpu_announcements.pop().stop()
 
 
 class GradingTask(Task):

@@ -137,7 +137,8 @@ class Submission(Base):
 
     `request_no` counts grade requests (the upload, then each regrade); `attempts` counts claims
     by workers, and a worker only records a result while the count is still the one it claimed.
-    `heartbeat_at` is kept fresh by the worker grading it, so a dead attempt shows as stale.
+    `sends` counts the reconciler's sends of the current request since it was last claimed, so
+    work that no worker takes is not sent forever. `heartbeat_at` is kept fresh by the worker grading it, so a dead attempt shows as stale.
     """
 
     __tablename__ = "submissions"
@@ -157,6 +158,7 @@ class Submission(Base):
     status: Mapped[SubmissionStatus] = mapped_column(default=SubmissionStatus.queued)
     request_no: Mapped[int] = mapped_column(default=1)
     attempts: Mapped[int] = mapped_column(default=0)
+    sends: Mapped[int] = mapped_column(default=0, server_default="0")  # by the reconciler, unclaimed
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)

@@ -13,8 +13,14 @@ from grader.rubric.checks import (
     check_tuple_of_ints,
 )
 
-question = pytest.mark.question
-"""`@question("1.1a")` ties a test (all its parametrized cases) to a rubric question."""
+
+def question(question_id: str, *, weight: float = 1) -> pytest.MarkDecorator:
+    """`@question("1.1a")` ties a test (all its parametrized cases) to a rubric question. Each case
+    earns the question's points times its `weight` over the sum of the weights of all the
+    question's cases (so by default they share evenly): a shape test of weight 1 next to a value
+    test of weight 3 is worth a quarter of the question."""
+    return pytest.mark.question(question_id, weight=weight)
+
 
 __all__ = [
     "CheckFailure",

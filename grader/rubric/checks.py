@@ -4,19 +4,34 @@ Every check has the shape `check_x(actual, expected, ..., name="result")`: `actu
 student's value (plain data decoded from the sandbox, never trusted to behave), `expected` comes
 from the reference. A failure raises `CheckFailure` whose message is the student's feedback: which
 shape was expected, the largest error and where, never the test's inputs.
+
+Value checks compare within the running question's tolerance (the rubric's `[checks]`, or the
+question's own rtol/atol), so a test passes rtol/atol only to differ from its question.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextvars import ContextVar
 
 import numpy as np
 import torch
 
+from grader.rubric.spec import Tolerance
+
+# The running question's tolerance: the rubric plugin sets it for each test (one thread runs them).
+current_tolerance: ContextVar[Tolerance] = ContextVar("current_tolerance", default=Tolerance())
+
 
 class CheckFailure(AssertionError):
     """The student's value is wrong; the message is shown to the student."""
+
+
+def _resolve(rtol: float | None, atol: float | None) -> tuple[float, float]:
+    """The tolerances a check uses: those it was given, else the running question's."""
+    current = current_tolerance.get()
+    return (current.rtol if rtol is None else rtol), (current.atol if atol is None else atol)
 
 
 def _describe(value: object) -> str:
@@ -57,11 +72,13 @@ def check_shape(actual: object, expected_shape: Sequence[int], name: str = "resu
 def check_close(
     actual: object,
     expected: torch.Tensor | np.ndarray,
-    rtol: float = 1e-5,
-    atol: float = 1e-8,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
     name: str = "result",
 ) -> None:
     """Same shape as `expected` and |actual - expected| <= atol + rtol * |expected| everywhere."""
+    rtol, atol = _resolve(rtol, atol)
     reference = as_tensor(expected, "expected")
     tensor = check_shape(actual, reference.shape, name)
     if tensor.numel() == 0:
@@ -103,9 +120,10 @@ def check_int(actual: object, expected: int, name: str = "result") -> None:
 
 
 def check_float(
-    actual: object, expected: float, rtol: float = 1e-6, atol: float = 1e-9, name: str = "result"
+    actual: object, expected: float, *, rtol: float | None = None, atol: float | None = None, name: str = "result"
 ) -> None:
     """A real number (Python, NumPy or 0-d tensor) within tolerance of `expected`."""
+    rtol, atol = _resolve(rtol, atol)
     value = _scalar(actual)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CheckFailure(f"{name}: expected a number, got {_describe(actual)}")

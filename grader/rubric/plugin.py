@@ -1,21 +1,22 @@
 """The pytest plugin that runs a rubric's tests in the trusted process and records each outcome.
 
 Fixtures for rubric tests: `student` (the submission's module: a sandbox proxy when grading,
-the reference itself when an author checks the rubric) and `reference` (the trusted solution).
+the reference itself when an author checks the rubric), `reference` (the trusted solution) and
+`once` (expected values computed for the first submission only).
 """
 
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Callable
+from contextvars import Token
 from types import ModuleType
 from typing import Any, TypeVar
 
 import pytest
 
-from grader.rubric.checks import CheckFailure
-from grader.rubric.spec import Question, Rubric, RubricError
+from grader.rubric.checks import CheckFailure, current_tolerance
+from grader.rubric.spec import Question, Rubric, RubricError, Tolerance, positive_number
 from grader.scoring import TestOutcome
 
 T = TypeVar("T")
@@ -29,6 +30,14 @@ class StudentFault(Exception):
 
 class GradingAborted(RuntimeError):
     """The rubric itself failed (not the student): the run must not be recorded as a score."""
+
+
+def _marked_question(item: pytest.Item) -> tuple[str, float]:
+    """The item's question id and weight, or a RubricError saying what is wrong with its marker."""
+    marks = list(item.iter_markers("question"))
+    if len(marks) != 1 or len(marks[0].args) != 1 or set(marks[0].kwargs) - {"weight"}:
+        raise RubricError(f"{item.nodeid}: needs exactly one @question(\"id\") marker (optionally weight=...)")
+    return str(marks[0].args[0]), positive_number(marks[0].kwargs.get("weight", 1), f"{item.nodeid}: weight")
 
 
 def _message(exc: BaseException) -> str:
@@ -54,7 +63,9 @@ class RubricPlugin:
         self._internal_errors: list[str] = []
         self.problems: list[str] = []
         self._question_of: dict[str, str] = {}
-        self.memo: dict[tuple[str, int], Any] = {}  # `once` values, for this rubric version's lifetime
+        self._weight_of: dict[str, float] = {}
+        self._tolerance_token: Token[Tolerance] | None = None
+        self.memo: dict[tuple[str, str], Any] = {}  # `once` values, for this rubric version's lifetime
 
     def start(self, student: Callable[[], Any], on_test: Callable[[Question], None] | None = None) -> None:
         self._student, self._on_test, self._outcomes, self._internal_errors = student, on_test, [], []
@@ -73,7 +84,7 @@ class RubricPlugin:
         return self._reference
 
     def pytest_configure(self, config: pytest.Config) -> None:
-        config.addinivalue_line("markers", "question(id): the rubric question this test grades")
+        config.addinivalue_line("markers", "question(id, weight=1): the rubric question this test grades")
         config.stash[PLUGIN_KEY] = self
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -84,11 +95,11 @@ class RubricPlugin:
         auto = {q.id for q in self.rubric.auto_questions}
         manual = {q.id for q in self.rubric.questions if not q.auto}
         for item in items:
-            marks = list(item.iter_markers("question"))
-            if len(marks) != 1 or len(marks[0].args) != 1:
-                self.problems.append(f"{item.nodeid}: needs exactly one @question(\"id\") marker")
+            try:
+                qid, self._weight_of[item.nodeid] = _marked_question(item)
+            except RubricError as exc:
+                self.problems.append(str(exc))
                 continue
-            qid = str(marks[0].args[0])
             if qid in manual:
                 self.problems.append(f"{item.nodeid}: question {qid!r} is graded by hand, not by tests")
             elif qid not in auto:
@@ -105,9 +116,18 @@ class RubricPlugin:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """Tell the student proxy whose calls follow (before fixtures, which may call it too)."""
+        """Tell the student proxy whose calls follow, and the checks whose tolerance applies
+        (before fixtures, which may call and check too)."""
+        question = self.rubric.question(self._question_of[item.nodeid])
+        self._tolerance_token = current_tolerance.set(question.tolerance)
         if self._on_test is not None:
-            self._on_test(self.rubric.question(self._question_of[item.nodeid]))
+            self._on_test(question)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        if self._tolerance_token is not None:
+            current_tolerance.reset(self._tolerance_token)
+            self._tolerance_token = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
@@ -115,16 +135,18 @@ class RubricPlugin:
         source for every failure, slowly, and nobody reads it here."""
         excinfo = call.excinfo
         outcome = "passed" if excinfo is None else "failed"
-        qid = self._question_of[item.nodeid]
+        qid, weight = self._question_of[item.nodeid], self._weight_of[item.nodeid]
         if call.when == "setup" and excinfo is not None:
             self._internal_errors.append(f"{item.nodeid}: setup failed: {excinfo.exconly()}")
         elif call.when == "call" and excinfo is None:
-            self._outcomes.append(TestOutcome(item.name, qid, True))
+            self._outcomes.append(TestOutcome(item.name, qid, True, weight=weight))
         elif call.when == "call":
             if excinfo.errisinstance(pytest.skip.Exception):
                 self._internal_errors.append(f"{item.nodeid}: rubric tests may not skip")
+            elif excinfo.errisinstance(RubricError):  # the test misuses the rubric API: not the student's fault
+                self._internal_errors.append(f"{item.nodeid}: {excinfo.value}")
             else:
-                self._outcomes.append(TestOutcome(item.name, qid, False, _message(excinfo.value)))
+                self._outcomes.append(TestOutcome(item.name, qid, False, _message(excinfo.value), weight))
         elif call.when == "teardown" and excinfo is not None:
             self._internal_errors.append(f"{item.nodeid}: teardown failed: {excinfo.exconly()}")
         return pytest.TestReport(
@@ -150,18 +172,24 @@ def reference(request: pytest.FixtureRequest) -> ModuleType:
 
 
 @pytest.fixture
-def once(request: pytest.FixtureRequest) -> Callable[[Callable[[], T]], T]:
-    """`once(lambda: expected_value)`: computed for the first submission graded with this rubric
-    version, then reused, so reference work is not redone for every student. Values are keyed
-    by the test case and the call's position in it; each call gets its own copy, so nothing a
-    test (or a student, through a test) does to a value can spoil it for the next submission."""
+def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], T]], T]:
+    """`once("expected h", lambda: ...)`: computed for the first submission graded with this rubric
+    version, then reused, so reference work is not redone for every student. Values are keyed by
+    the test case and the name given, never by the call's order, so reordering calls cannot swap
+    them; a name may be used once per test case. Each call gets its own copy, so nothing a test
+    (or a student, through a test) does to a value can spoil it for the next submission."""
     memo = request.config.stash[PLUGIN_KEY].memo
-    calls = itertools.count()
+    used: set[str] = set()
 
-    def compute(make: Callable[[], T]) -> T:
-        key = (request.node.nodeid, next(calls))
-        if key not in memo:
-            memo[key] = make()
-        return copy.deepcopy(memo[key])
+    def compute(key: str, make: Callable[[], T] | None = None) -> T:
+        if not isinstance(key, str) or make is None or not callable(make):
+            raise RubricError('once takes a name and a function, e.g. once("expected h", lambda: ...)')
+        if key in used:
+            raise RubricError(f"once({key!r}, ...) is used twice in this test; give each value its own name")
+        used.add(key)
+        memo_key = (request.node.nodeid, key)
+        if memo_key not in memo:
+            memo[memo_key] = make()
+        return copy.deepcopy(memo[memo_key])
 
     return compute

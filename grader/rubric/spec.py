@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -24,12 +25,22 @@ class RubricError(ValueError):
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """How far a value check lets a number be off: |actual - expected| <= atol + rtol * |expected|.
+    Declared once per rubric (`[checks]`, optionally per question) so no test file repeats it."""
+
+    rtol: float = 1e-5
+    atol: float = 1e-8
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     title: str
     points: float
     grading: Grading = "auto"
     visibility: Visibility = "visible"
+    tolerance: Tolerance = Tolerance()  # the rubric's [checks], with this question's overrides
 
     @property
     def auto(self) -> bool:
@@ -111,30 +122,47 @@ def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
     return str(value)
 
 
-def _question(table: dict, index: int) -> Question:
+def positive_number(value: object, where: str) -> float:
+    """An amount a rubric declares (points, a limit, a tolerance, a weight): inf, nan, zero,
+    negatives and booleans are all mistakes."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise RubricError(f"{where}: must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _known_keys(table: object, known: dict, section: str) -> dict:
+    if not isinstance(table, dict):
+        raise RubricError(f"{section} must be a table")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise RubricError(f"{section}: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")
+    return table
+
+
+def _tolerance(table: dict, base: Tolerance, where: str) -> Tolerance:
+    """`base` with the rtol/atol that `table` sets."""
+    return replace(base, **{key: positive_number(table[key], f"{where} {key}")
+                            for key in Tolerance.__dataclass_fields__ if key in table})
+
+
+def _question(table: dict, index: int, checks: Tolerance) -> Question:
     where = f"questions[{index}]"
     qid = str(_require(table, "id", where))
     where = f"question {qid!r}"
-    points = _require(table, "points", where)
-    if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
-        raise RubricError(f"{where}: points must be a positive number, got {points!r}")
     return Question(
         id=qid,
         title=str(table.get("title", qid)),
-        points=float(points),
+        points=positive_number(_require(table, "points", where), f"{where} points"),
         grading=_choice(table.get("grading", "auto"), GRADINGS, f"{where} grading"),  # type: ignore[arg-type]
         visibility=_choice(table.get("visibility", "visible"), VISIBILITIES, f"{where} visibility"),  # type: ignore[arg-type]
+        tolerance=_tolerance(table, checks, where),
     )
 
 
-def _limits(table: dict) -> Limits:
-    known = Limits.__dataclass_fields__
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise RubricError(f"[limits]: unknown keys {', '.join(unknown)} (known: {', '.join(known)})")
+def _limits(table: object) -> Limits:
+    table = _known_keys(table, Limits.__dataclass_fields__, "[limits]")
     for key, value in table.items():
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-            raise RubricError(f"[limits] {key}: must be a positive number, got {value!r}")
+        positive_number(value, f"[limits] {key}")
     return Limits(**table)
 
 
@@ -151,7 +179,9 @@ def load_rubric(directory: Path | str) -> Rubric:
     assignment = _require(data, "assignment", str(path))
     if not isinstance(assignment, dict):
         raise RubricError(f"{path}: [assignment] must be a table")
-    questions = tuple(_question(q, i) for i, q in enumerate(data.get("questions", [])))
+    checks = _tolerance(_known_keys(data.get("checks", {}), Tolerance.__dataclass_fields__, "[checks]"),
+                        Tolerance(), "[checks]")
+    questions = tuple(_question(q, i, checks) for i, q in enumerate(data.get("questions", [])))
     if not questions:
         raise RubricError(f"{path}: no [[questions]]")
     seen: set[str] = set()

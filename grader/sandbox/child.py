@@ -1,9 +1,9 @@
 """The only code that runs next to student code: isolate this process, import, serve calls.
 
-Runs in a process forked from the fork server. Order matters: cgroup and output redirection need
-root; then rlimits, the uid drop, Landlock (which also sets no_new_privs) and seccomp; only then
-is the student's file imported. Every layer's result is reported to the trusted side, which
-decides whether grading may go on without it.
+Runs in a process forked from the fork server. Order matters: cgroup, IPC namespace and output
+redirection need root; then rlimits, the uid drop, Landlock (which also sets no_new_privs) and
+seccomp; only then is the student's file imported. Every layer's result is reported to the
+trusted side, which decides whether grading may go on without it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from grader.rubric.spec import Limits
-from grader.sandbox import landlock, seccomp
+from grader.sandbox import landlock, namespaces, seccomp
 from grader.sandbox.limits import SandboxCgroup, apply_rlimits
 from grader.sandbox.protocol import ProtocolError, decode, encode
 from grader.sandbox.wire import recv_message, send_message
@@ -78,6 +78,20 @@ def _drop_privileges(spec: ChildSpec) -> str:
     return f"uid {spec.uid}"
 
 
+def _own_ipc_namespace() -> str:
+    """SysV shared memory, message queues and semaphores and POSIX message queues made in here are
+    invisible to every other sandbox and go when this process ends."""
+    namespaces.unshare(namespaces.CLONE_NEWIPC)
+    return "own IPC namespace"
+
+
+def _check_readable(filename: str) -> str:
+    """The sandbox uid must read the file it was given before any student code runs: if it
+    cannot, the sandbox root is misconfigured, a fault of the machine, never of the student."""
+    os.close(os.open(filename, os.O_RDONLY))
+    return f"uid {os.getuid()} reads its file"
+
+
 def _scrub_environment(spec: ChildSpec) -> None:
     os.environ.clear()
     os.environ.update(
@@ -93,6 +107,7 @@ def isolate(spec: ChildSpec, channel_fd: int) -> None:
     for signum in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
         signal.signal(signum, signal.SIG_DFL)
     _layer(spec, "cgroup", spec.cgroup.enter)
+    _layer(spec, "ipc", _own_ipc_namespace)
     _redirect_output(spec)
     os.closerange(3, channel_fd)
     os.closerange(channel_fd + 1, 65536)
@@ -153,14 +168,15 @@ def _printed() -> int:
 
 
 def serve(spec: ChildSpec, channel: socket.socket) -> None:
-    """Report the isolation, wait for the submission, import it, then answer calls until the
+    """Wait for the submission, report the isolation, import it, then answer calls until the
     trusted side hangs up. A spare sandbox waits isolated until a submission needs it."""
-    send_message(channel, encode({"isolated": True, "layers": spec.layers}))
     try:
         source_name = str(decode(recv_message(channel))["load"])
     except (EOFError, ProtocolError, OSError, KeyError, TypeError):
         return
     filename = str(spec.workdir / source_name)
+    _layer(spec, "workdir", lambda: _check_readable(filename))
+    send_message(channel, encode({"isolated": True, "layers": spec.layers}))
     try:
         module = import_student(spec, source_name)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student behaviour too

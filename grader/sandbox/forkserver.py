@@ -10,7 +10,6 @@ request carries the sandbox's channel socket as an SCM_RIGHTS file descriptor.
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import select
@@ -23,11 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import hugepages
+from grader.sandbox import hugepages, namespaces
 from grader.sandbox.limits import CgroupManager, SandboxCgroup
 
 CONTROL_PACKET = 1 << 16
-CLONE_NEWNET = 0x40000000
 SERVER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
 
@@ -71,9 +69,10 @@ def _warm_up() -> None:
 
 
 def _drop_network() -> str:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET) != 0:
-        return f"off: unshare(CLONE_NEWNET) failed with errno {ctypes.get_errno()}"
+    try:
+        namespaces.unshare(namespaces.CLONE_NEWNET)
+    except OSError as exc:
+        return f"off: {exc}"
     return "on (empty network namespace)"
 
 

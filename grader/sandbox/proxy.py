@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
 import socket
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,6 +22,7 @@ from typing import Any
 
 from grader.rubric.plugin import StudentFault
 from grader.rubric.spec import Limits, Question
+from grader.sandbox import scratch
 from grader.sandbox.call_plan import CallPlan, MadeCall
 from grader.sandbox.forkserver import ExitInfo, ForkServer
 from grader.sandbox.protocol import ProtocolError, decode, encode
@@ -104,12 +103,8 @@ class Sandbox:
 
     def __init__(self, server: ForkServer, spec: SandboxSpec) -> None:
         self.server, self.spec = server, spec
-        self.directory = spec.root / uuid.uuid4().hex
-        self.directory.mkdir(mode=0o711, parents=True)
+        self.directory = scratch.ScratchArea.of(spec.root).create(spec.uid, spec.gid)
         self.workdir = self.directory / "work"
-        self.workdir.mkdir(mode=0o700)
-        if os.geteuid() == 0:
-            os.chown(self.workdir, spec.uid, spec.gid)
         output = self.directory / "output.log"
         self._output_fd = os.open(output, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self.level = 0  # the highest secrecy of the questions whose calls it has been given
@@ -305,7 +300,7 @@ class Sandbox:
         """Kill it, wait until it is gone, remove its files; returns what it printed."""
         printed = self.stop()
         self.reap()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        scratch.remove(self.directory)
         return printed
 
 

@@ -5,8 +5,13 @@ conditional UPDATE (it is queued, or running with a stale heartbeat) that bumps 
 records a result only while `attempts` is still the number it claimed; the database also allows
 one completed run per grade request. So a message delivered twice, or re-sent by the
 reconciler, finds the work claimed (Busy: retry later) or done (nothing to do), and a takeover
-of a dead attempt marks that attempt lost. An attempt that dies or times out is retried until
-the request has had `grading_attempts` of them; student mistakes are scores, never retries.
+of a dead attempt (or the reconciler queueing it again) marks that attempt lost. An attempt
+that dies or times out is retried until the request has had `grading_attempts` of them;
+student mistakes are scores, never retries.
+
+Nothing is left in limbo: `failure_of` sorts every exception out of a grading. Infrastructure
+faults are retried; anything else, before the claim or after it, ends as a failed run with a
+reason, and every text taken from the submission is stored through `storable`.
 
 The statements of a grading go to the tables (`Model.__table__`), not through the ORM: it runs
 for every submission, and the ORM's DML path costs more Python time than the database needs.
@@ -19,7 +24,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +48,8 @@ from grader.db.models import (
     TestResult,
 )
 from grader.db.session import session_scope
-from grader.engine import Engine
+from grader.db.text import storable
+from grader.engine import Engine, SandboxUnavailable
 from grader.rubric.runner import GradingAborted
 from grader.rubric.spec import Rubric, RubricError
 from grader.scoring import GradeReport
@@ -52,11 +58,30 @@ from grader.services.rubrics import load_assignment_rubric
 
 log = logging.getLogger(__name__)
 
-# The database or the broker is unreachable: worth retrying the task, never the student's fault.
-INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, BrokerError, ConnectionError)
+# The database or the broker is unreachable, or this machine cannot run sandboxes as configured:
+# worth retrying the task, never the student's fault and never a score. (SandboxUnavailable is a
+# ConnectionError too; it is named for the reader.)
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError, InterfaceError, BrokerError, SandboxUnavailable, ConnectionError,
+)
 
 STAFF_ERROR_FOR_STUDENT = "Grading failed because of a problem on our side; the course staff can see why."
 UNFINISHED = (RunStatus.lost, RunStatus.timed_out)
+
+
+def failure_of(exc: Exception) -> str:
+    """The one place that sorts out an exception raised while grading.
+
+    An infrastructure fault is raised again: the task is retried and nothing is recorded. Any
+    other exception ends the attempt as a failed run, and what is returned is its reason, for
+    the staff (the student is told to ask them, see `record_failure`).
+    """
+    if isinstance(exc, INFRASTRUCTURE_ERRORS):
+        raise exc
+    if isinstance(exc, (GradingAborted, RubricError)):
+        return f"the rubric failed: {exc}"
+    log.error("grading failed with an internal error", exc_info=exc)  # a bug in the grader
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 class Busy(Exception):
@@ -99,14 +124,52 @@ def _settle_regrade_item(db: Session, submission_id: int, request_no: int, statu
     )
 
 
-def _fail_request(db: Session, submission_id: int, request_no: int, message: str) -> None:
-    """The grade request is over without a result: the submission shows `message` to its student."""
-    db.execute(
+def fail_request(db: Session, submission_id: int, request_no: int, message: str,
+                 *only_if: ColumnElement[bool]) -> bool:
+    """The grade request is over without a result: the submission shows `message` to its student
+    and the staff. Not committed; False (nothing changed) if the `only_if` conditions do not hold."""
+    failed = db.execute(
         update(Submission.__table__)
-        .where(Submission.id == submission_id, Submission.request_no == request_no)
-        .values(status=SubmissionStatus.failed, error=message, updated_at=utcnow(), heartbeat_at=None)
+        .where(Submission.id == submission_id, Submission.request_no == request_no, *only_if)
+        .values(status=SubmissionStatus.failed, error=storable(message), updated_at=utcnow(), heartbeat_at=None)
     )
+    if failed.rowcount != 1:
+        return False
     _settle_regrade_item(db, submission_id, request_no, RegradeItemStatus.failed, None)
+    return True
+
+
+def _lose_running_runs(db: Session, submission_ids: Sequence[int], now: datetime) -> list[int]:
+    """The submissions' unfinished runs are lost; their request numbers."""
+    return list(db.scalars(
+        update(GradingRun.__table__)
+        .where(GradingRun.submission_id.in_(submission_ids), GradingRun.status == RunStatus.running)
+        .values(status=RunStatus.lost, finished_at=now,
+                error="the worker stopped before it finished (crash, restart, or no heartbeat)")
+        .returning(GradingRun.request_no)
+    ))
+
+
+def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_before: datetime) -> list[int]:
+    """Those of the submissions whose attempt stopped beating before `stale_before` are queued
+    again and their runs lost (not committed); their ids.
+
+    An attempt that was only slow keeps its claim until another worker claims the submission,
+    so it may still record its result.
+    """
+    if not submission_ids:
+        return []
+    now = utcnow()
+    dead = list(db.scalars(
+        update(Submission.__table__)
+        .where(Submission.id.in_(submission_ids), Submission.status == SubmissionStatus.running,
+               Submission.heartbeat_at < stale_before)
+        .values(status=SubmissionStatus.queued, heartbeat_at=None, updated_at=now)
+        .returning(Submission.id)
+    ))
+    if dead:
+        _lose_running_runs(db, dead, now)
+    return dead
 
 
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
@@ -129,7 +192,8 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
                 and_(Submission.status == SubmissionStatus.running, Submission.heartbeat_at < stale),
             ),
         )
-        .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, heartbeat_at=now, updated_at=now)
+        .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, sends=0, heartbeat_at=now,
+                updated_at=now)
         .returning(Submission.attempts, Submission.request_no, unfinished_before)
     ).one_or_none()
     if claimed is None:
@@ -142,17 +206,11 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
         waited = (now - current.heartbeat_at).total_seconds()
         raise Busy(submission_id, max(settings.run_lease_s - waited, 1.0))
     attempt_no, request_no, unfinished = claimed
-    lost = db.scalars(
-        update(GradingRun.__table__)
-        .where(GradingRun.submission_id == submission_id, GradingRun.status == RunStatus.running)
-        .values(status=RunStatus.lost, finished_at=now,
-                error="the worker stopped before it finished (crash, restart, or no heartbeat)")
-        .returning(GradingRun.request_no)
-    ).all()
+    lost = _lose_running_runs(db, [submission_id], now)
     unfinished += sum(1 for lost_request in lost if lost_request == request_no)
     if unfinished >= settings.grading_attempts:
-        _fail_request(db, submission_id, request_no,
-                      f"Grading was stopped {unfinished} times before it could finish; ask the course staff.")
+        fail_request(db, submission_id, request_no,
+                     f"Grading was stopped {unfinished} times before it could finish; ask the course staff.")
         db.commit()
         return None
     run_id = db.scalars(
@@ -196,13 +254,13 @@ def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
         db.rollback()
         return False
     _close_run(db, claim.run_id, claim.started_at, RunStatus.completed, device=report.device,
-               rubric_hash=report.rubric_hash, score=report.score, max_score=report.max_score, output=report.output,
-               student_output=report.student_output)
+               rubric_hash=report.rubric_hash, score=report.score, max_score=report.max_score,
+               output=storable(report.output), student_output=storable(report.student_output))
     # Bulk INSERTs of plain rows: the ORM's unit of work over ~80 new objects is slow, in every grade.
     questions = [
         dict(run_id=claim.run_id, question_id=q.id, title=q.title, visibility=q.visibility, score=q.score,
              max_score=q.max_score, status=q.status, passed_tests=q.passed_tests, total_tests=q.total_tests,
-             feedback=q.output, printed=q.printed)
+             feedback=storable(q.output), printed=storable(q.printed))
         for q in report.questions if q.grading == "auto"
     ]
     for model, rows in ((QuestionScore, questions), (TestResult, _test_results(claim.run_id, report))):
@@ -218,9 +276,9 @@ def _test_results(run_id: int, report: GradeReport) -> list[dict[str, Any]]:
     questions = {q.id: q for q in report.questions}
     return [
         dict(run_id=run_id, name=t.name, question_id=t.question, status="passed" if t.passed else "failed",
-             max_score=questions[t.question].points_per_test,
-             score=questions[t.question].points_per_test if t.passed else 0.0,
-             feedback=t.message, visibility=questions[t.question].visibility)
+             max_score=questions[t.question].share(t),
+             score=questions[t.question].share(t) if t.passed else 0.0,
+             feedback=storable(t.message), visibility=questions[t.question].visibility)
         for t in report.tests
     ]
 
@@ -231,7 +289,7 @@ def record_failure(db: Session, claim: Claim, error: str) -> bool:
                 error=_if_current(claim, Submission.error, STAFF_ERROR_FOR_STUDENT)):
         db.rollback()
         return False
-    _close_run(db, claim.run_id, claim.started_at, RunStatus.failed, error)
+    _close_run(db, claim.run_id, claim.started_at, RunStatus.failed, storable(error))
     _settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.failed, claim.run_id)
     db.commit()
     return True
@@ -261,8 +319,8 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
         submission.updated_at = utcnow()
         submission.heartbeat_at = None
     else:
-        _fail_request(db, submission_id, run.request_no,
-                      f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
+        fail_request(db, submission_id, run.request_no,
+                     f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
     db.commit()
     if retry:
         queue.enqueue(submission.assignment, [submission_id])
@@ -341,42 +399,41 @@ def _load_work(db: Session, submission_id: int) -> _Work | None:
         return None
     try:
         rubric = load_assignment_rubric(row.rubric_id)
-    except RubricError as exc:
-        return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {exc}")
+    except Exception as exc:
+        reason = failure_of(exc)
+        return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {reason}")
     return _Work(row.content, row.filename, rubric, rubric.content_hash, "")
 
 
 def grade_submission(engine: Engine, submission_id: int, device: str, host: str) -> RunStatus | None:
     """Grade one submission on `device`; the status of the run it recorded, None if there was nothing to do.
 
-    Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff).
+    Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff); any other
+    failure, before the claim or after it, is recorded as a failed run.
     """
     with contextlib.ExitStack() as stack:
         with session_scope() as db:
             work = _load_work(db, submission_id)
             if work is None:
                 return None
-            # The sandbox imports the submission while the claim is made; closing the grading on
-            # the way out waits until nothing of it runs any more.
-            grading = None if work.rubric is None else stack.enter_context(
-                engine.start(work.data, work.filename, work.rubric, device=device))
+            error, grading = work.rubric_error, None
+            if work.rubric is not None:
+                try:
+                    # The sandbox imports the submission while the claim is made; closing the grading
+                    # on the way out waits until nothing of it runs any more.
+                    grading = stack.enter_context(engine.start(work.data, work.filename, work.rubric, device=device))
+                except Exception as exc:  # claimed all the same, so that the failure is recorded
+                    error = failure_of(exc)
             claimed = claim(db, submission_id, work.rubric_hash, device, host)
         if claimed is None:
             return None
-        error = work.rubric_error
         if grading is not None:
-            with heartbeat(get_settings().run_lease_s / 3).keep(claimed):
-                try:
+            try:
+                with heartbeat(get_settings().run_lease_s / 3).keep(claimed):
                     report = grading.report()
-                except INFRASTRUCTURE_ERRORS:
-                    raise
-                except (GradingAborted, RubricError) as exc:
-                    error = f"the rubric failed: {exc}"
-                except Exception as exc:  # a bug in the grader: recorded for the staff, never retried
-                    log.exception("grading submission %s failed", submission_id)
-                    error = f"internal error: {type(exc).__name__}: {exc}"
-                else:
                     with session_scope() as db:  # stored while the kernel tears the sandbox down
                         return RunStatus.completed if record_result(db, claimed, report) else None
+            except Exception as exc:
+                error = failure_of(exc)
         with session_scope() as db:
             return RunStatus.failed if record_failure(db, claimed, error) else None

@@ -7,21 +7,19 @@ logged: the submission stays queued in the database and the reconciler sends it 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 from kombu.exceptions import KombuError
 
 from grader.config import get_settings
 from grader.db.models import Assignment
-from grader.rubric.spec import Limits, RubricError
+from grader.rubric.spec import Limits
+from grader.services import presence
 from grader.services.rubrics import load_assignment_rubric
 from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
 
 log = logging.getLogger(__name__)
 
-GPU_PROBE_TTL_S = 60.0
-GPU_PROBE_TIMEOUT_S = 1.0
 # Fail fast when the broker is down: the reconciler retries, an upload should not hang.
 SEND_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.5}
 
@@ -35,39 +33,26 @@ def queue_for(device: str, gpu_workers: bool, fallback_to_cpu: bool) -> str:
     return GPU_QUEUE if gpu_workers or not fallback_to_cpu else CPU_QUEUE
 
 
-class _GpuProbe:
-    """Asks the workers on a broker whether one consumes the gpu queue; each answer is kept a minute."""
-
-    def __init__(self) -> None:
-        self._answers: dict[tuple[str, str], tuple[float, bool]] = {}
-
-    def __call__(self, broker_url: str, key_prefix: str) -> bool:
-        checked_at, answer = self._answers.get((broker_url, key_prefix), (float("-inf"), False))
-        if time.monotonic() - checked_at > GPU_PROBE_TTL_S:
-            try:
-                replies = client().control.inspect(timeout=GPU_PROBE_TIMEOUT_S).active_queues() or {}
-            except (KombuError, OSError, NotImplementedError):
-                replies = {}  # no broadcast on this broker, or none reachable: assume no GPU worker
-            answer = any(q["name"] == GPU_QUEUE for queues in replies.values() for q in queues)
-            self._answers[(broker_url, key_prefix)] = (time.monotonic(), answer)
-        return answer
-
-
-_gpu_probe = _GpuProbe()
-
-
 def gpu_workers_available() -> bool:
-    """GRADER_GPU_WORKERS if set, else whether a running worker takes the gpu queue."""
+    """GRADER_GPU_WORKERS if set, else whether a worker that takes the gpu queue has announced itself."""
     settings = get_settings()
     if settings.gpu_workers is not None:
         return settings.gpu_workers
-    return _gpu_probe(settings.resolved_broker_url, settings.broker_key_prefix)
+    return presence.gpu_worker_announced()
+
+
+def queue_of(assignment: Assignment) -> str:
+    """The queue the assignment's grading goes to now."""
+    return queue_for(assignment.device, assignment.device == "auto" and gpu_workers_available(),
+                     get_settings().gpu_fallback_to_cpu)
 
 
 def _limits(assignment: Assignment) -> Limits:
+    """The rubric's limits; the defaults if it does not load, for whatever reason (the worker
+    records why as the run's failure), so that a broken rubric never stops the sending."""
     try:
         return load_assignment_rubric(assignment.rubric_id).limits
-    except RubricError as exc:
+    except Exception as exc:
         log.error("assignment %s: rubric %r does not load (%s); sending with default limits",
                   assignment.id, assignment.rubric_id, exc)
         return Limits()
@@ -81,8 +66,7 @@ def enqueue(assignment: Assignment, submission_ids: Sequence[int]) -> int:
     if not submission_ids:
         return 0
     settings = get_settings()
-    queue = queue_for(assignment.device, assignment.device == "auto" and gpu_workers_available(),
-                      settings.gpu_fallback_to_cpu)
+    queue = queue_of(assignment)
     time_limit = _limits(assignment).submission_timeout_s + settings.hard_limit_grace_s
     sender = client()
     for sent, submission_id in enumerate(submission_ids):

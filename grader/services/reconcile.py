@@ -1,49 +1,91 @@
-"""The safety net under the queue: submissions stuck without progress are sent again.
+"""The safety net under the queue: submissions stuck without progress are sent again, a bounded
+number of times.
 
 A message can vanish (a broker restarted without persistence, a worker killed outright), but the
 submission is still queued or running in the database. Sending it again is always safe: the
 worker's claim (grader.services.grading) lets only one attempt record a result.
+
+A running submission whose heartbeat is older than the run lease has lost its worker: its
+attempt is given up (the run lost, the submission queued again) and it is sent at once, so it
+waits about two leases (the beat runs this twice a lease), not `reconcile_after_s`. Queued work
+waits `reconcile_after_s` between sends, and is not sent forever when no worker claims it (none
+takes its queue, or each fails before the claim): every such send is counted in `sends` (a claim
+or a new grade request starts the count again), and once it has been sent `reconcile_sends` times
+the request ends failed, with a reason its student and the staff see.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Submission, SubmissionStatus
-from grader.services import queue
+from grader.services import grading, queue
+
+log = logging.getLogger(__name__)
 
 
-def reconcile(db: Session, older_than_s: float) -> list[int]:
-    """Re-enqueue submissions queued, or running without a heartbeat, for longer than `older_than_s`.
+def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) -> list[int]:
+    """Re-enqueue submissions queued for longer than `older_than_s`, or running with a heartbeat
+    older than `lease_s` (default: the run lease); the ids sent.
 
-    Each one sent is stamped, so it is sent again at most once per `older_than_s`.
+    Each one sent is stamped, so it is sent again at most once per `older_than_s`. Queued work
+    sent `reconcile_sends` times since it was last claimed or requested is failed instead.
     """
+    settings = get_settings()
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
+    stale_before = now - timedelta(seconds=settings.run_lease_s if lease_s is None else lease_s)
     stuck = db.execute(
-        select(Submission.id, Submission.assignment_id)
+        select(Submission.id, Submission.assignment_id, Submission.status, Submission.request_no,
+               Submission.sends)
         .where(
-            Submission.updated_at <= cutoff,
             or_(
-                Submission.status == SubmissionStatus.queued,
-                and_(Submission.status == SubmissionStatus.running, Submission.heartbeat_at <= cutoff),
-            ),
+                and_(Submission.status == SubmissionStatus.queued, Submission.updated_at <= cutoff),
+                and_(Submission.status == SubmissionStatus.running, Submission.heartbeat_at < stale_before),
+            )
         )
         .order_by(Submission.id)
     ).all()
     if not stuck:
         return []
-    ids = [row.id for row in stuck]
-    db.execute(update(Submission).where(Submission.id.in_(ids)).values(updated_at=now))
+    assignments = {row.assignment_id: db.get_one(Assignment, row.assignment_id) for row in stuck}
+    queued = [row for row in stuck if row.status == SubmissionStatus.queued]
+    for row in queued:
+        if row.sends >= settings.reconcile_sends:
+            _fail_unclaimed(db, row, queue.queue_of(assignments[row.assignment_id]))
+    sent_again = [row.id for row in queued if row.sends < settings.reconcile_sends]
+    if sent_again:
+        db.execute(
+            update(Submission.__table__)
+            .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
+            .values(updated_at=now, sends=Submission.sends + 1)
+        )
+    dead = grading.requeue_dead_attempts(
+        db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
     db.commit()
+    sent = set(sent_again) | set(dead)
     by_assignment: dict[int, list[int]] = defaultdict(list)
     for row in stuck:
-        by_assignment[row.assignment_id].append(row.id)
+        if row.id in sent:
+            by_assignment[row.assignment_id].append(row.id)
     for assignment_id, submission_ids in by_assignment.items():
-        queue.enqueue(db.get_one(Assignment, assignment_id), submission_ids)
-    return ids
+        queue.enqueue(assignments[assignment_id], submission_ids)
+    return sorted(sent)
+
+
+def _fail_unclaimed(db: Session, stuck: Row[Any], queue_name: str) -> None:
+    """Fail the request of a `stuck` row no worker took, unless one claimed it meanwhile."""
+    message = (f"Not graded: no worker took it from the {queue_name!r} queue, though it was sent again "
+               f"{stuck.sends} times; ask the course staff.")
+    if grading.fail_request(db, stuck.id, stuck.request_no, message,
+                            Submission.status == SubmissionStatus.queued, Submission.sends == stuck.sends):
+        log.warning("submission %s failed: no worker took it from the %r queue in %d sends",
+                    stuck.id, queue_name, stuck.sends)

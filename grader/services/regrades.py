@@ -87,7 +87,7 @@ def start_regrade(
     requests = db.execute(
         update(Submission)
         .where(Submission.id.in_(ids))
-        .values(request_no=Submission.request_no + 1, status=SubmissionStatus.queued, error=None,
+        .values(request_no=Submission.request_no + 1, sends=0, status=SubmissionStatus.queued, error=None,
                 updated_at=now, heartbeat_at=None)
         .returning(Submission.id, Submission.request_no)
     ).all()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.session import session_scope
-from tests.fixtures.services import Stack
+from tests.fixtures.services import Stack, key_prefix
 
 
 @pytest.fixture
@@ -23,5 +23,15 @@ def postgres_db(use_stack: Callable[[Stack], None], postgres_stack: Stack) -> It
 def any_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
     """The same test on PostgreSQL + Redis and on the embedded SQLite default."""
     use_stack(request.getfixturevalue(f"{request.param}_stack"))
+    with session_scope() as db:
+        yield db
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def quiet_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
+    """Like any_db, but its messages go to queues no worker reads: for tests that play the worker,
+    whose submissions a worker left running by another test must not claim."""
+    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
+    use_stack(stack.with_broker(stack.broker_url, key_prefix()))
     with session_scope() as db:
         yield db

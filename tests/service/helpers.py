@@ -9,12 +9,14 @@ import tomllib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from grader.config import PROJECT_ROOT
+from grader.db.base import utcnow
 from grader.db.models import Assignment, Course, GradingRun, Submission, User
 from grader.services import courses, users
 from tests.fixtures.services import wait_until
@@ -84,6 +86,13 @@ def wait_finished(db: Session, ids: list[int], timeout: float) -> dict[int, str]
         return found if all(found.get(i) in FINISHED for i in ids) else None
 
     return wait_until(statuses, timeout, f"{len(ids)} submission(s) to be graded")  # type: ignore[return-value]
+
+
+def heartbeat_goes_stale(db: Session, submission_id: int) -> None:
+    """As if the worker of the submission's attempt died a while ago."""
+    db.execute(update(Submission).where(Submission.id == submission_id)
+               .values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+    db.commit()
 
 
 def runs_of(db: Session, submission_id: int) -> list[GradingRun]:

@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import time
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
-from grader.db.session import session_scope
 from grader.db.models import RunStatus, Submission
 from grader import scoring
 from grader.services import grading, regrades, submissions
 from grader.services.rubrics import load_assignment_rubric
-from tests.fixtures.services import Stack, key_prefix
-from tests.service.helpers import REFERENCE, make_class, runs_of
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def quiet_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
-    """Like any_db, but its messages go to queues no worker reads: these tests play the worker,
-    and a worker left running by another test must not claim their submissions."""
-    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
-    use_stack(stack.with_broker(stack.broker_url, key_prefix()))
-    with session_scope() as db:
-        yield db
+from tests.service.helpers import REFERENCE, heartbeat_goes_stale, make_class, runs_of
 
 
 def _upload(db: Session) -> tuple[Submission, str]:
@@ -42,13 +27,6 @@ def _report(rubric_id: str, passed: bool) -> scoring.GradeReport:
     return scoring.build_report(rubric, outcomes, "cpu", 0.1)
 
 
-def _heartbeat_goes_stale(db: Session, submission_id: int) -> None:
-    """As if the attempt's worker died a while ago."""
-    db.execute(update(Submission).where(Submission.id == submission_id)
-               .values(heartbeat_at=utcnow() - timedelta(minutes=5)))
-    db.commit()
-
-
 def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
@@ -58,7 +36,7 @@ def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(quiet_db: S
         grading.claim(db, submission.id, rubric_hash, "cpu", "w2")
     assert 0 < busy.value.retry_in <= 2
 
-    _heartbeat_goes_stale(db, submission.id)
+    heartbeat_goes_stale(db, submission.id)
     second = grading.claim(db, submission.id, rubric_hash, "cpu", "w2")
     assert second is not None and second.attempt_no == 2
 
@@ -74,9 +52,9 @@ def test_a_request_that_keeps_dying_ends_failed(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
-    _heartbeat_goes_stale(db, submission.id)
+    heartbeat_goes_stale(db, submission.id)
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w2") is not None
-    _heartbeat_goes_stale(db, submission.id)
+    heartbeat_goes_stale(db, submission.id)
     assert grading.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # GRADER_GRADING_ATTEMPTS=2
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
@@ -148,9 +126,9 @@ def test_the_heartbeat_keeps_a_claim_fresh_only_while_it_grades(quiet_db: Sessio
 
     beat = grading.Heartbeat(interval_s=0.05)
     with beat.keep(claimed):
-        _heartbeat_goes_stale(db, submission.id)
+        heartbeat_goes_stale(db, submission.id)
         time.sleep(0.5)
         assert age_s() < 1  # beaten again while grading
-    _heartbeat_goes_stale(db, submission.id)
+    heartbeat_goes_stale(db, submission.id)
     time.sleep(0.3)
     assert age_s() > 60  # and left alone once it is done

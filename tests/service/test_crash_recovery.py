@@ -81,7 +81,7 @@ def test_a_worker_killed_outright_is_recovered_by_the_reconciler(
     start_worker(stack)
 
     lease_s = float(stack.env["GRADER_RUN_LEASE_S"])
-    wait_until(lambda: reconcile(db, older_than_s=lease_s) == [submission.id], TIMEOUT_S,
+    wait_until(lambda: submission.id in reconcile(db, older_than_s=lease_s), TIMEOUT_S,
                "the reconciler to find the stuck submission", interval=0.5)
 
     _assert_graded_once_after_a_lost_attempt(db, submission.id)
@@ -106,7 +106,7 @@ def test_queued_submissions_survive_a_redis_restart(
     assert broker.llen("cpu") == 0
     start_worker(stack)
 
-    assert sorted(reconcile(db, older_than_s=0)) == sorted(ids)
+    assert set(ids) <= set(reconcile(db, older_than_s=0))  # with what other tests left stuck
     assert set(wait_finished(db, ids, TIMEOUT_S).values()) == {"graded"}
     for submission_id in ids:
         assert [run.status for run in runs_of(db, submission_id)] == [RunStatus.completed]

@@ -1,0 +1,180 @@
+"""Nothing is left in limbo: whatever goes wrong in a worker ends as a failed run with a reason,
+student-derived text the database would refuse is stored made safe, and work that no worker
+claims ends failed after a bounded number of sends, with a reason both student and staff see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from grader.config import get_settings
+from grader.db.base import utcnow
+from grader.db.models import RunStatus, Submission
+from grader.db.session import session_scope
+from grader.db.text import storable
+from grader.engine import SandboxUnavailable
+from grader.rubric.spec import RubricError
+from grader.services import grading, queue, submissions
+from grader.services.reconcile import reconcile
+from tests.fixtures.services import Stack, WorkerProcess, key_prefix
+from tests.service.helpers import (
+    REFERENCE,
+    Class,
+    copy_rubric,
+    heartbeat_goes_stale,
+    make_class,
+    runs_of,
+    wait_finished,
+    with_override,
+)
+
+TIMEOUT_S = 120
+
+# Valid UTF-8 without a NUL byte, so any upload check lets it in; what it prints and raises is not.
+PRINTS_AND_RAISES_UNSTORABLE_TEXT = with_override(r"""
+    print("printed\x00nul")
+
+    def initial_loss(num_classes):
+        raise ValueError("nul\x00 and lone surrogate \ud800")
+""")
+
+# JSON may escape a lone surrogate: the notebook parses, its source cannot be encoded again.
+SURROGATE_NOTEBOOK = json.dumps({"cells": [{"cell_type": "code", "source": "x = '\ud800'\n"}]}).encode()
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def worker_db(
+    request: pytest.FixtureRequest, use_stack: Callable[[Stack], None], start_worker: Callable[..., WorkerProcess]
+) -> Iterator[Session]:
+    """A real worker on queues of this test's own, on PostgreSQL + Redis or on the embedded SQLite."""
+    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
+    if request.param == "postgres":
+        stack = stack.with_broker(stack.broker_url, key_prefix())
+    use_stack(stack)
+    start_worker(stack)
+    with session_scope() as db:
+        yield db
+
+
+def _store_as_is(db: Session, klass: Class, filename: str, data: bytes) -> int:
+    """An upload already in the database (let in by older upload checks), sent to the workers."""
+    now = utcnow()
+    submission = Submission(assignment_id=klass.assignment.id, user_id=klass.students[0].id, filename=filename,
+                            size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data,
+                            created_at=now, updated_at=now)
+    db.add(submission)
+    db.commit()
+    queue.enqueue(klass.assignment, [submission.id])
+    return submission.id
+
+
+def test_text_printed_or_raised_by_the_student_is_stored_made_safe(worker_db: Session) -> None:
+    """PostgreSQL refuses NUL and SQLite lone surrogates: the run used to stay `running`."""
+    db = worker_db
+    klass = make_class(db)
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py",
+                                    PRINTS_AND_RAISES_UNSTORABLE_TEXT)
+    assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "graded"}
+    [run] = runs_of(db, submission.id)
+    assert run.status == RunStatus.completed and run.score == 36.0  # half of 1.3.4's two points lost
+    assert "printed\ufffdnul" in run.student_output
+    [question] = [q for q in run.questions if q.question_id == "1.3.4"]
+    assert "nul\ufffd and lone surrogate " in question.feedback
+    assert any("nul\ufffd and lone surrogate " in t.feedback for t in run.tests)
+    stored = [run.student_output, *(q.feedback for q in run.questions), *(t.feedback for t in run.tests)]
+    assert all(storable(text) == text for text in stored)  # the surrogate too, however it got here
+
+
+def test_an_upload_that_fails_before_the_claim_ends_with_a_reason(worker_db: Session) -> None:
+    """It used to stay `queued` with 0 attempts: sent again by the reconciler, and polled, forever."""
+    db = worker_db
+    klass = make_class(db)
+    submission_id = _store_as_is(db, klass, "hw2.ipynb", SURROGATE_NOTEBOOK)
+    assert wait_finished(db, [submission_id], TIMEOUT_S)[submission_id] in ("graded", "failed")
+    finished = db.get_one(Submission, submission_id, populate_existing=True)
+    [run] = runs_of(db, submission_id)
+    assert finished.attempts == 1
+    if run.status == RunStatus.failed:
+        assert finished.error  # the student sees that it failed, and where to ask
+        assert "surrogate" in (run.error or "")  # the staff see why
+    else:  # read as an unusable upload: no point, and the reason as its feedback
+        assert run.status == RunStatus.completed and run.score == 0 and run.output
+
+
+def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
+    postgres_db: Session, postgres_stack: Stack, use_stack: Callable[[Stack], None],
+    start_worker: Callable[..., WorkerProcess],
+) -> None:
+    """A rubric.toml saved as Latin-1 after the assignment was made: not a RubricError. Sending
+    raised (the reconciler with it, for every submission) and the worker failed before the claim."""
+    db = postgres_db
+    stack = postgres_stack.with_broker(postgres_stack.broker_url, key_prefix())
+    use_stack(stack)
+    rubric_id = copy_rubric(stack.rubrics_dir, lambda folder: None)
+    klass = make_class(db, rubric_id=rubric_id)
+    toml = stack.rubrics_dir / rubric_id / "rubric.toml"
+    toml.write_bytes(toml.read_bytes().replace(b'title = "HW2', b'title = "R\xe9seaux HW2', 1))
+
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    assert submission.id in reconcile(db, older_than_s=0)
+    start_worker(stack)
+
+    assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "failed"}
+    failed = db.get_one(Submission, submission.id, populate_existing=True)
+    [run] = runs_of(db, submission.id)
+    assert failed.error == grading.STAFF_ERROR_FOR_STUDENT  # the student is told to ask the staff
+    assert run.status == RunStatus.failed and "UnicodeDecodeError" in (run.error or "")  # the staff see why
+
+
+def test_a_failure_reason_with_unstorable_text_is_stored(quiet_db: Session) -> None:
+    db = quiet_db
+    klass = make_class(db)
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    claim = grading.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1")
+    assert claim is not None
+    assert grading.record_failure(db, claim, "internal error: ValueError: \x00 \ud800") is True
+    [run] = runs_of(db, submission.id)
+    assert (run.status, run.error) == (RunStatus.failed, "internal error: ValueError: \ufffd \ufffd")
+
+
+def test_infrastructure_faults_are_retried_and_anything_else_fails_the_attempt() -> None:
+    outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("the database is down"))
+    for fault in (outage, ConnectionResetError("the broker went away"), SandboxUnavailable("no sandbox root")):
+        with pytest.raises(type(fault)):
+            grading.failure_of(fault)
+    assert grading.failure_of(RubricError("no tests")) == "the rubric failed: no tests"
+    reason = grading.failure_of(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
+    assert reason.startswith("internal error: UnicodeEncodeError:") and "surrogates" in reason
+
+
+def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_db: Session) -> None:
+    """It used to be sent again every reconcile_after_s, forever. Sends count since the last claim."""
+    db = quiet_db
+    klass = make_class(db)
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+
+    assert submission.id in reconcile(db, older_than_s=0)  # sent again once...
+    assert grading.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1") is not None  # ...taken...
+    heartbeat_goes_stale(db, submission.id)  # ...and its worker died
+    assert submission.id in reconcile(db, older_than_s=0)  # its attempt is given up, it is queued and sent
+    assert [run.status for run in runs_of(db, submission.id)] == [RunStatus.lost]
+
+    sends = get_settings().reconcile_sends
+    for _ in range(sends):
+        assert submission.id in reconcile(db, older_than_s=0)
+    assert submission.id not in reconcile(db, older_than_s=0)
+    db.expire_all()
+    failed = db.get_one(Submission, submission.id)
+    assert failed.status == "failed"
+    assert failed.attempts == 1  # sends are not attempts: attempt numbers count claims only
+    for viewer in (klass.students[0], klass.instructor):
+        error = submissions.feedback(db, failed, viewer).error or ""
+        assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
+    assert submission.id not in reconcile(db, older_than_s=0)  # and it stays failed
+
