@@ -30,7 +30,7 @@ from benchmarks.profile_py_spy import py_spy_profile
 from benchmarks.profile_round_trip import round_trip
 from benchmarks.profile_threads import what_if_one_torch_thread
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 def run_profile(engine: Engine, population: list[Submission], rubric: Rubric, out_dir: Path, sample: int,

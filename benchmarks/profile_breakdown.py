@@ -16,7 +16,7 @@ from benchmarks.population import Submission, spread_templates
 from benchmarks.profile_probe import parse_probe, timing_probe
 from benchmarks.stats import mean, to_ms
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 class Timers:

@@ -14,7 +14,7 @@ from typing import Any
 from benchmarks.population import Submission, spread_templates
 from benchmarks.stats import to_ms
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 def custom_fork_server(prelude: str) -> Any:

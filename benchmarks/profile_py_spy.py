@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.population import Submission, spread_templates
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 def _py_spy() -> str | None:

@@ -8,7 +8,7 @@ import time
 
 from benchmarks.stats import to_ms
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 ROUND_TRIP_SOURCE = '''

@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Callable
 
 from benchmarks.population import Submission
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 def what_if_one_torch_thread(population: list[Submission], rubric: Rubric, workers: int, grades: int,

@@ -13,13 +13,13 @@ import time
 import torch
 
 from grader.config import Settings, get_settings
-from grader.rubric.plugin import StudentFault
-from grader.rubric.runner import GradingAborted, run_rubric
-from grader.rubric.spec import Limits, Rubric
+from grader.errors import GradingAborted, SandboxUnavailable
+from grader.rubric.runner import run_rubric
+from grader.rubric_spec import Limits, Rubric
 from grader.sandbox.call_plan import CallPlan
 from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.proxy import ImportFailed, Sandbox, SandboxSpec, StudentModule, SubmissionSandbox
-from grader.sandbox.scratch import Quota, SandboxUnavailable, ScratchArea
+from grader.sandbox.scratch import Quota, ScratchArea
 from grader.scoring import GradeReport, TestOutcome, build_report
 from grader.submission import SubmissionError, prepare_source
 
@@ -227,6 +227,3 @@ class Grading:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-__all__ = ["Engine", "Grading", "GradingAborted", "SandboxUnavailable", "StudentFault", "resolve_device"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from grader.rubric.spec import Question, Rubric
+from grader.rubric_spec import Question, Rubric
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from grader.config import get_settings
 from grader.db.session import become_grading_worker, session_scope
 from grader.engine import Engine
 from grader.services import grading
+from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK
 from grader.services.presence import GpuWorkerAnnouncement
 from grader.services.reconcile import reconcile
-from workers.app import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
+from workers.app import celery_app
 
 log = logging.getLogger(__name__)
 

@@ -124,7 +124,7 @@ class _Server:
         return True
 
     def _spawn(self, request: dict, channel_fd: int) -> int:
-        from grader.rubric.spec import Limits
+        from grader.rubric_spec import Limits
         from grader.sandbox import child
 
         limits = Limits(**request["limits"])

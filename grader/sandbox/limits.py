@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 
 MiB = 1 << 20
 ADDRESS_SPACE_HEADROOM = 6 * 1024 * MiB  # torch's mappings and thread stacks are virtual, not RAM

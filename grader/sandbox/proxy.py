@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.rubric.plugin import StudentFault
-from grader.rubric.spec import Limits, Question
+from grader.errors import StudentFault
+from grader.rubric_spec import Limits, Question
 from grader.sandbox import scratch
 from grader.sandbox.call_plan import CallPlan, MadeCall
 from grader.sandbox.forkserver import ExitInfo, ForkServer

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import ColumnElement, Select, and_, case, func, insert, or_, select, update
@@ -49,12 +49,14 @@ from grader.db.models import (
 )
 from grader.db.session import session_scope
 from grader.db.text import storable
-from grader.engine import Engine, SandboxUnavailable
-from grader.rubric.runner import GradingAborted
-from grader.rubric.spec import Rubric, RubricError
+from grader.errors import GradingAborted, SandboxUnavailable
+from grader.rubric_spec import Rubric, RubricError
 from grader.scoring import GradeReport
 from grader.services import queue
 from grader.services.rubrics import load_assignment_rubric
+
+if TYPE_CHECKING:  # the worker hands its engine in; the services never import it
+    from grader.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from kombu.exceptions import KombuError
 
 from grader.config import get_settings
 from grader.db.models import Assignment
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 from grader.services import presence
+from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
 from grader.services.rubrics import load_assignment_rubric
-from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
 
 log = logging.getLogger(__name__)
 

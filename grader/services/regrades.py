@@ -25,7 +25,7 @@ from grader.db.models import (
     SubmissionStatus,
     User,
 )
-from grader.rubric.spec import RubricError
+from grader.rubric_spec import RubricError
 from grader.services import queue
 from grader.services.courses import require_instructor
 from grader.services.errors import NotFound, Rejected

@@ -18,8 +18,8 @@ from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
 from grader.db.text import storable
-from grader.engine import SandboxUnavailable
-from grader.rubric.spec import RubricError
+from grader.errors import SandboxUnavailable
+from grader.rubric_spec import RubricError
 from grader.services import grading, queue, submissions
 from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
