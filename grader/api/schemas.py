@@ -125,7 +125,7 @@ class QuestionFeedback(ReadModel):
     printed: str = Field("", description="what the code printed during this question's calls")
 
 
-class SubmissionFeedback(ReadModel):
+class SubmissionFeedbackPublic(ReadModel):
     """Status and scores; students get only the questions they may see (the services filter)."""
 
     submission_id: int
@@ -142,10 +142,10 @@ class SubmissionFeedback(ReadModel):
 
 class SubmissionDetail(BaseModel):
     submission: SubmissionPublic
-    feedback: SubmissionFeedback
+    feedback: SubmissionFeedbackPublic
 
 
-class GradebookQuestion(ReadModel):
+class GradebookQuestionPublic(ReadModel):
     id: str
     title: str
     grading: str
@@ -158,7 +158,7 @@ class GradebookCell(ReadModel):
     rubric_hash: str | None
 
 
-class GradebookRow(ReadModel):
+class GradebookRowPublic(ReadModel):
     student: UserPublic
     submission_id: int | None = Field(description="the student's latest submission; null if none")
     status: str | None
@@ -168,7 +168,7 @@ class GradebookRow(ReadModel):
     total: float
 
 
-class QuestionStats(ReadModel):
+class QuestionStatsPublic(ReadModel):
     id: str
     mean: float | None
     max_score: float
@@ -181,9 +181,9 @@ class GradebookPublic(ReadModel):
     assignment_id: int
     rubric_hash: str
     max_score: float
-    questions: list[GradebookQuestion]
-    rows: list[GradebookRow]
-    stats: list[QuestionStats]
+    questions: list[GradebookQuestionPublic]
+    rows: list[GradebookRowPublic]
+    stats: list[QuestionStatsPublic]
 
 
 class ManualGradeIn(BaseModel):

@@ -35,6 +35,8 @@ class LatePolicy(StrEnum):
 
 
 class Device(StrEnum):
+    """The device an assignment's rubric asks for (its `RequestedDevice`), as stored."""
+
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"

@@ -418,21 +418,21 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str)
             work = _load_work(db, submission_id)
             if work is None:
                 return None
-            error, grading = work.rubric_error, None
+            error, started = work.rubric_error, None
             if work.rubric is not None:
                 try:
                     # The sandbox imports the submission while the claim is made; closing the grading
                     # on the way out waits until nothing of it runs any more.
-                    grading = stack.enter_context(engine.start(work.data, work.filename, work.rubric, device=device))
+                    started = stack.enter_context(engine.start(work.data, work.filename, work.rubric, device=device))
                 except Exception as exc:  # claimed all the same, so that the failure is recorded
                     error = failure_of(exc)
             claimed = claim(db, submission_id, work.rubric_hash, device, host)
         if claimed is None:
             return None
-        if grading is not None:
+        if started is not None:
             try:
                 with heartbeat(get_settings().run_lease_s / 3).keep(claimed):
-                    report = grading.report()
+                    report = started.report()
                     with session_scope() as db:  # stored while the kernel tears the sandbox down
                         return RunStatus.completed if record_result(db, claimed, report) else None
             except Exception as exc:
