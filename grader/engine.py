@@ -17,8 +17,9 @@ from grader.errors import GradingAborted, SandboxUnavailable
 from grader.rubric.runner import run_rubric
 from grader.rubric_spec import Limits, Rubric
 from grader.sandbox.call_plan import CallPlan
+from grader.sandbox.channel import ImportFailed, Sandbox, SandboxSpec
 from grader.sandbox.forkserver import ForkServer
-from grader.sandbox.proxy import ImportFailed, Sandbox, SandboxSpec, StudentModule, SubmissionSandbox
+from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from grader.sandbox.scratch import Quota, ScratchArea
 from grader.scoring import GradeReport, TestOutcome, build_report
 from grader.submission import SubmissionError, prepare_source
