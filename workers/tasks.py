@@ -7,7 +7,6 @@ another live attempt (Busy) is retried when its lease would run out; student err
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -32,8 +31,6 @@ from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_
 from grader.services.presence import GpuWorkerAnnouncement
 from grader.services.reconcile import reconcile
 from workers.app import celery_app
-
-log = logging.getLogger(__name__)
 
 # With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
 MAX_RETRIES = 15

@@ -118,14 +118,6 @@ class CgroupManager:
             return None
         return base
 
-    @property
-    def memory_available(self) -> bool:
-        return self.memory_base is not None
-
-    @property
-    def pids_available(self) -> bool:
-        return self.pids_base is not None
-
     def create(self, name: str, limits: Limits) -> SandboxCgroup:
         memory = self._make(self.memory_base, name)
         pids = memory if self.unified else self._make(self.pids_base, name)
