@@ -15,7 +15,7 @@ from grader.engine import Engine
 from grader.rubric_spec import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
-GRADING_ONLY = ("torch", "pytest", "_pytest", "grader.rubric", "grader.engine", "grader.sandbox", "workers")
+GRADING_ONLY = ("torch", "numpy", "pytest", "_pytest", "grader.rubric", "grader.engine", "grader.sandbox", "workers")
 
 
 def _asgi_app() -> tuple[str, str]:
