@@ -70,14 +70,14 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
         )
     dead = claims.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
-    db.commit()
     sent = set(sent_again) | set(dead)
     by_assignment: dict[int, list[int]] = defaultdict(list)
     for row in stuck:
         if row.id in sent:
             by_assignment[row.assignment_id].append(row.id)
     for assignment_id, submission_ids in by_assignment.items():
-        queue.enqueue(assignments[assignment_id], submission_ids)
+        queue.enqueue(db, assignments[assignment_id], submission_ids)
+    db.commit()
     return sorted(sent)
 
 

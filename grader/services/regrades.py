@@ -96,8 +96,8 @@ def start_regrade(
                     old_run_id=before[sid].id if sid in before else None)
         for sid, request_no in requests
     )
+    queue.enqueue(db, assignment, ids)
     db.commit()
-    queue.enqueue(assignment, ids)
     return batch
 
 

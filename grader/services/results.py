@@ -121,7 +121,7 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
     else:
         claims.fail_request(db, submission_id, run.request_no,
                      f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
-    db.commit()
     if retry:
-        queue.enqueue(submission.assignment, [submission_id])
+        queue.enqueue(db, submission.assignment, [submission_id])
+    db.commit()
     return retry

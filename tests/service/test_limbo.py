@@ -69,8 +69,9 @@ def _store_as_is(db: Session, klass: Class, filename: str, data: bytes) -> int:
                             size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data,
                             created_at=now, updated_at=now)
     db.add(submission)
+    db.flush()
+    queue.enqueue(db, klass.assignment, [submission.id])
     db.commit()
-    queue.enqueue(klass.assignment, [submission.id])
     return submission.id
 
 
