@@ -3,7 +3,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run bench clean
+.PHONY: install test run bench lint-imports clean
 
 # Debian's interpreter, not one under /root: the sandbox's unprivileged uid must read the stdlib.
 $(STAMP): pyproject.toml scripts/ensure-chromium.sh
@@ -16,6 +16,10 @@ install: $(STAMP)
 
 test: install
 	$(VENV)/bin/python -m pytest -q
+
+# The layers of pyproject.toml [tool.importlinter]: each package imports only those below it.
+lint-imports: install
+	$(VENV)/bin/lint-imports
 
 run: install
 	$(VENV)/bin/python -m grader.devserver

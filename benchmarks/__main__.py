@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     call_timeout = None if args.real_limits else args.call_timeout
     rubric_dir = rubric_copy(rubrics_dir, call_timeout)
 
-    from grader.rubric.spec import load_rubric
+    from grader.rubric_spec import load_rubric
 
     rubric = load_rubric(rubric_dir)
     results["config"] = {

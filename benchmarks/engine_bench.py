@@ -12,7 +12,7 @@ from benchmarks import memory
 from benchmarks.floor import SHARED_TIMER, FloorResult, TestTimer, floor_once, outcome_key, pytest_extras
 from benchmarks.population import Submission
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 @dataclass

@@ -29,9 +29,9 @@ from typing import Any
 import pytest
 
 from benchmarks.population import Submission
-from grader.rubric.plugin import StudentFault
+from grader.errors import StudentFault
 from grader.rubric.runner import run_rubric
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 from grader.scoring import TestOutcome, build_report
 from grader.submission import prepare_source
 

@@ -24,7 +24,7 @@ def main(rubric_dir: str, submission: str) -> None:
 
     from benchmarks.floor import import_source
     from grader.rubric.runner import run_rubric
-    from grader.rubric.spec import load_rubric
+    from grader.rubric_spec import load_rubric
     from grader.scoring import build_report
     from grader.submission import prepare_source
 

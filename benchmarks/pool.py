@@ -21,7 +21,7 @@ READY_TIMEOUT_S = 300
 def _worker(rubric_dir: str, warm: tuple[bytes, str], ready: mp.Queue, go: mp.Event, tasks: mp.Queue,
             results: mp.Queue) -> None:
     from grader.engine import Engine
-    from grader.rubric.spec import load_rubric
+    from grader.rubric_spec import load_rubric
 
     rubric = load_rubric(rubric_dir)
     with Engine() as engine:

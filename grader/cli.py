@@ -18,8 +18,9 @@ from rich.text import Text
 
 from grader import cli_service
 from grader.config import get_settings
-from grader.engine import Engine, GradingAborted, SandboxUnavailable
-from grader.rubric.spec import Rubric, RubricError, load_rubric
+from grader.engine import Engine
+from grader.errors import GradingAborted, SandboxUnavailable
+from grader.rubric_spec import Rubric, RubricError, load_rubric
 from grader.scoring import GradeReport
 
 app = typer.Typer(help="Autograder for deep-learning courses.", no_args_is_help=True, add_completion=False)

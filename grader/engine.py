@@ -13,13 +13,14 @@ import time
 import torch
 
 from grader.config import Settings, get_settings
-from grader.rubric.plugin import StudentFault
-from grader.rubric.runner import GradingAborted, run_rubric
-from grader.rubric.spec import Limits, Rubric
+from grader.errors import GradingAborted, SandboxUnavailable
+from grader.rubric.runner import run_rubric
+from grader.rubric_spec import Limits, Rubric
 from grader.sandbox.call_plan import CallPlan
+from grader.sandbox.channel import ImportFailed, Sandbox, SandboxSpec
 from grader.sandbox.forkserver import ForkServer
-from grader.sandbox.proxy import ImportFailed, Sandbox, SandboxSpec, StudentModule, SubmissionSandbox
-from grader.sandbox.scratch import Quota, SandboxUnavailable, ScratchArea
+from grader.sandbox.proxy import StudentModule, SubmissionSandbox
+from grader.sandbox.scratch import Quota, ScratchArea
 from grader.scoring import GradeReport, TestOutcome, build_report
 from grader.submission import SubmissionError, prepare_source
 
@@ -135,7 +136,7 @@ class Engine:
         with self.start(data, filename, rubric, device) as grading:
             return grading.report()
 
-    def start(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> Grading:
+    def start(self, data: bytes, filename: str, rubric: Rubric, device: str | None = None) -> StartedGrading:
         """Start grading: the submission is handed to a sandbox to import, with the calls the rubric
         is known to make, while the caller does other work (claiming it in the database)."""
         started = time.perf_counter()
@@ -143,14 +144,14 @@ class Engine:
         try:
             source = prepare_source(filename, data)
         except SubmissionError as exc:
-            return Grading(self, rubric, device, started, None, str(exc))
+            return StartedGrading(self, rubric, device, started, None, str(exc))
         sandbox = self._sandbox(source, rubric.module, rubric.limits, device, self._call_plan(rubric))
         try:
             sandbox.begin()
         except BaseException:
             sandbox.close()
             raise
-        return Grading(self, rubric, device, started, sandbox)
+        return StartedGrading(self, rubric, device, started, sandbox)
 
     def check_layers(self, layers: dict[str, str]) -> list[str]:
         """The isolation layers a sandbox lacked (GradingAborted if they are required).
@@ -190,7 +191,7 @@ class Engine:
         self.close()
 
 
-class Grading:
+class StartedGrading:
     """One submission being graded (`Engine.start`): `report` runs the rubric and kills the
     sandbox; `close` waits until the kernel has torn it down, so a caller can store the report
     meanwhile. Used as a context manager, nothing of the submission outlives the block."""
@@ -222,11 +223,8 @@ class Grading:
         if self.sandbox is not None:
             self.sandbox.close()
 
-    def __enter__(self) -> Grading:
+    def __enter__(self) -> StartedGrading:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-__all__ = ["Engine", "Grading", "GradingAborted", "SandboxUnavailable", "StudentFault", "resolve_device"]

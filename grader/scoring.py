@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
-from grader.rubric.spec import Question, Rubric
+from grader.rubric_spec import Question, Rubric
 
 
 @dataclass(frozen=True)
@@ -93,12 +93,6 @@ class GradeReport:
                 if q.grading == "auto"
             ],
         }
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["score"] = self.score
-        data["max_score"] = self.max_score
-        return data
 
 
 def with_printed(text: str, printed: str) -> str:

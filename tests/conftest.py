@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from grader import cli
 from grader.engine import Engine
-from grader.rubric.spec import Rubric, load_rubric
+from grader.rubric_spec import Rubric, load_rubric
 from grader.scoring import GradeReport
 
 pytest_plugins = ["tests.fixtures.services"]

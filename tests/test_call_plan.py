@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from grader.engine import Engine
-from grader.rubric.spec import Rubric, load_rubric
+from grader.rubric_spec import Rubric, load_rubric
 from grader.sandbox.call_plan import CallPlan, MadeCall
 from grader.sandbox.proxy import StudentModule
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from grader.engine import Engine
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 from grader.scoring import GradeReport
 from harness.samples import expected, submission_names, submission_source
 

@@ -10,12 +10,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from grader.errors import GradingAborted
 from grader.rubric import CheckFailure, check_close, check_float
-from grader.rubric.plugin import GradingAborted
 from grader.rubric.runner import run_rubric
-from grader.rubric.spec import Question, Rubric, RubricError, load_rubric
+from grader.rubric_spec import Question, Rubric, RubricError, load_rubric
 from grader.scoring import GradeReport, TestOutcome as Outcome, build_report, score_question
-from grader.services.grading import _test_results
+from grader.services.results import _test_results
 
 RUBRIC = """
 [assignment]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.rubric.runner import run_rubric
-from grader.rubric.spec import Limits, RubricError, Tolerance, load_rubric
+from grader.rubric_spec import Limits, RubricError, Tolerance, load_rubric
 
 RUBRIC = """
 [assignment]

@@ -9,8 +9,8 @@ import pytest
 
 from grader.config import get_settings
 from grader.engine import Engine
-from grader.rubric.plugin import StudentFault
-from grader.rubric.spec import Limits
+from grader.errors import StudentFault
+from grader.rubric_spec import Limits
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 
 SMALL = Limits(call_timeout_s=2, submission_timeout_s=20, memory_mb=512, cpu_time_s=2,

@@ -16,7 +16,7 @@ import pytest
 
 from grader.config import Settings
 from grader.engine import Engine
-from grader.services.grading import INFRASTRUCTURE_ERRORS
+from grader.services.faults import INFRASTRUCTURE_ERRORS
 from harness.samples import submission_source
 from tests.conftest import ROOT
 

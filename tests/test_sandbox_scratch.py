@@ -18,7 +18,7 @@ import pytest
 
 from grader.config import Settings
 from grader.engine import Engine
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from harness.samples import submission_source
 from tests.conftest import ROOT
@@ -222,7 +222,7 @@ import sys
 from pathlib import Path
 from grader.config import Settings
 from grader.engine import Engine
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 
 engine = Engine(Settings(sandbox_root=Path(sys.argv[1])))
 box = engine._sandbox("x = 1\\n", "hw2", Limits(), "cpu")

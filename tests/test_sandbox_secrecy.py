@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.engine import Engine
-from grader.rubric.spec import Rubric, load_rubric
+from grader.rubric_spec import Rubric, load_rubric
 from grader.scoring import GradeReport
 
 SECRET_HIDDEN = 987654321

@@ -7,7 +7,6 @@ another live attempt (Busy) is retried when its lease would run out; student err
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
@@ -27,12 +26,11 @@ from celery.signals import (
 from grader.config import get_settings
 from grader.db.session import become_grading_worker, session_scope
 from grader.engine import Engine
-from grader.services import grading
+from grader.services import claims, faults, grading, results
+from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK
 from grader.services.presence import GpuWorkerAnnouncement
 from grader.services.reconcile import reconcile
-from workers.app import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
-
-log = logging.getLogger(__name__)
+from workers.app import celery_app
 
 # With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
 MAX_RETRIES = 15
@@ -117,14 +115,14 @@ class GradingTask(Task):
         """At the hard time limit the pool kills the process; this runs in the worker's main process."""
         if isinstance(exc, TimeLimitExceeded):
             with session_scope() as db:
-                grading.handle_timeout(db, int(args[0]), float(exc.args[0]))
+                results.handle_timeout(db, int(args[0]), float(exc.args[0]))
 
 
 @celery_app.task(
     bind=True,
     base=GradingTask,
     name=GRADE_TASK,
-    autoretry_for=grading.INFRASTRUCTURE_ERRORS,
+    autoretry_for=faults.INFRASTRUCTURE_ERRORS,
     retry_backoff=True,
     retry_backoff_max=300,
     retry_jitter=True,
@@ -135,7 +133,7 @@ def grade_submission(self: Task, submission_id: int) -> str | None:
     host = self.request.hostname or socket.gethostname()
     try:
         status = grading.grade_submission(_ProcessEngine.get(), submission_id, DEVICE_OF_QUEUE.get(queue, "cpu"), host)
-    except grading.Busy as busy:
+    except claims.Busy as busy:
         raise self.retry(countdown=busy.retry_in) from busy
     return status
 

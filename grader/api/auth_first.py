@@ -13,9 +13,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from grader.api.deps import get_session_user, token_user
 from grader.api.errors import error_response, is_api
 from grader.api.limits import CLOSE_CONNECTION
+from grader.web.deps import get_session_user, token_user
 from grader.web.session import SAFE_METHODS
 
 NOT_LOGGED_IN = "you are not logged in, or your session has ended: log in and send the form again"

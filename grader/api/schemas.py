@@ -7,17 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, Strict
 
-# Every id column is a 32-bit INTEGER on PostgreSQL: a larger number names nothing there, and the
-# database would answer it with an error, not with an empty result (SQLite fails past 2**63).
-MAX_ID = 2**31 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a database id")]
-"""Every id a request carries (path, query or body): out of range is 404 in a path, 422 elsewhere."""
-
-
-def _without_nul(text: str) -> str:
-    if "\0" in text:
-        raise ValueError("must not contain NUL characters")  # PostgreSQL text cannot hold them
-    return text
+from grader.web.deps import Id, Text
 
 
 def _in_utc(moment: datetime) -> datetime:
@@ -27,8 +17,6 @@ def _in_utc(moment: datetime) -> datetime:
         raise ValueError("is out of range once converted to UTC") from None
 
 
-Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
-"""Free text a request carries into the database."""
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A time with its zone, stored in UTC: 0001-01-01T00:00+14:00 has no UTC equivalent."""
 
@@ -137,7 +125,7 @@ class QuestionFeedback(ReadModel):
     printed: str = Field("", description="what the code printed during this question's calls")
 
 
-class SubmissionFeedback(ReadModel):
+class SubmissionFeedbackPublic(ReadModel):
     """Status and scores; students get only the questions they may see (the services filter)."""
 
     submission_id: int
@@ -154,10 +142,10 @@ class SubmissionFeedback(ReadModel):
 
 class SubmissionDetail(BaseModel):
     submission: SubmissionPublic
-    feedback: SubmissionFeedback
+    feedback: SubmissionFeedbackPublic
 
 
-class GradebookQuestion(ReadModel):
+class GradebookQuestionPublic(ReadModel):
     id: str
     title: str
     grading: str
@@ -170,7 +158,7 @@ class GradebookCell(ReadModel):
     rubric_hash: str | None
 
 
-class GradebookRow(ReadModel):
+class GradebookRowPublic(ReadModel):
     student: UserPublic
     submission_id: int | None = Field(description="the student's latest submission; null if none")
     status: str | None
@@ -180,7 +168,7 @@ class GradebookRow(ReadModel):
     total: float
 
 
-class QuestionStats(ReadModel):
+class QuestionStatsPublic(ReadModel):
     id: str
     mean: float | None
     max_score: float
@@ -193,9 +181,9 @@ class GradebookPublic(ReadModel):
     assignment_id: int
     rubric_hash: str
     max_score: float
-    questions: list[GradebookQuestion]
-    rows: list[GradebookRow]
-    stats: list[QuestionStats]
+    questions: list[GradebookQuestionPublic]
+    rows: list[GradebookRowPublic]
+    stats: list[QuestionStatsPublic]
 
 
 class ManualGradeIn(BaseModel):

@@ -2,9 +2,9 @@
 
 A submission's score is never stored on the submission: it is read from its grading runs (one
 row per attempt, each naming the rubric hash that produced it) plus manual grades, so a regrade
-adds runs and history is kept. Per-question results are stored per run; individual test cases
-are not (the question's feedback already lists the failed checks, and parametrized cases would
-multiply the rows of every regrade).
+adds runs and history is kept. Each run stores its per-question results and each test case
+(TestResult: passed or failed, with its share of the question's points), so a changed score can
+be traced to the cases behind it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class LatePolicy(StrEnum):
 
 
 class Device(StrEnum):
+    """The device an assignment's rubric asks for (its `RequestedDevice`), as stored."""
+
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"

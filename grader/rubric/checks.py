@@ -18,7 +18,7 @@ from contextvars import ContextVar
 import numpy as np
 import torch
 
-from grader.rubric.spec import Tolerance
+from grader.rubric_spec import Tolerance
 
 # The running question's tolerance: the rubric plugin sets it for each test (one thread runs them).
 current_tolerance: ContextVar[Tolerance] = ContextVar("current_tolerance", default=Tolerance())

@@ -15,21 +15,14 @@ from typing import Any, TypeVar
 
 import pytest
 
+from grader.errors import GradingAborted, StudentFault
 from grader.rubric.checks import CheckFailure, current_tolerance
-from grader.rubric.spec import Question, Rubric, RubricError, Tolerance, positive_number
+from grader.rubric_spec import Question, Rubric, RubricError, Tolerance, positive_number
 from grader.scoring import TestOutcome
 
 T = TypeVar("T")
 MAX_MESSAGE_CHARS = 600
 PLUGIN_KEY = pytest.StashKey["RubricPlugin"]()
-
-
-class StudentFault(Exception):
-    """Raised in the trusted process when the student's code failed; the message is the feedback."""
-
-
-class GradingAborted(RuntimeError):
-    """The rubric itself failed (not the student): the run must not be recorded as a score."""
 
 
 def _marked_question(item: pytest.Item) -> tuple[str, float]:

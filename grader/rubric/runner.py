@@ -21,9 +21,10 @@ from typing import Any
 import pytest
 from _pytest.runner import runtestprotocol
 
+from grader.errors import GradingAborted
 from grader.rubric import plugin as plugin_module
-from grader.rubric.plugin import GradingAborted, RubricPlugin
-from grader.rubric.spec import Question, Rubric, RubricError
+from grader.rubric.plugin import RubricPlugin
+from grader.rubric_spec import Question, Rubric, RubricError
 from grader.scoring import TestOutcome
 
 os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 from grader.sandbox import landlock, namespaces, seccomp
 from grader.sandbox.limits import SandboxCgroup, apply_rlimits
 from grader.sandbox.protocol import ProtocolError, decode, encode

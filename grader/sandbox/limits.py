@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 
 MiB = 1 << 20
 ADDRESS_SPACE_HEADROOM = 6 * 1024 * MiB  # torch's mappings and thread stacks are virtual, not RAM
@@ -117,14 +117,6 @@ class CgroupManager:
         except OSError:
             return None
         return base
-
-    @property
-    def memory_available(self) -> bool:
-        return self.memory_base is not None
-
-    @property
-    def pids_available(self) -> bool:
-        return self.pids_base is not None
 
     def create(self, name: str, limits: Limits) -> SandboxCgroup:
         memory = self._make(self.memory_base, name)

@@ -26,6 +26,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import SandboxUnavailable
+
 log = logging.getLogger(__name__)
 
 MS_NOSUID, MS_NODEV, MS_PRIVATE = 0x2, 0x4, 1 << 18
@@ -36,12 +38,6 @@ PROBE_TIMEOUT_S = 10
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _owners = itertools.count()
-
-
-class SandboxUnavailable(ConnectionError):
-    """Sandboxes can't work here as configured (no directory can be made for one, or the sandbox
-    uid cannot use it): a fault of the machine, which the service retries like an unreachable
-    database, never a score."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, Course, CourseRole, Enrolment, LatePolicy, Role, User
-from grader.rubric.spec import RubricError
+from grader.rubric_spec import RubricError
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.rubrics import sync_rubric
 

@@ -1,22 +1,27 @@
 """Sending grading work to the workers by task name; the database is the truth, a message a hint.
 
-Callers commit first and send afterwards. A message that cannot be sent (broker down) is only
-logged: the submission stays queued in the database and the reconciler sends it again.
+`enqueue` only notes the work on the session; the messages go out when that session commits
+(an `after_commit` hook), so a worker never looks for a row it cannot see yet, and a rolled-back
+transaction sends nothing. A message that cannot be sent (broker down) is only logged: the
+submission stays queued in the database and the reconciler sends it again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from kombu.exceptions import KombuError
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from grader.config import get_settings
 from grader.db.models import Assignment
-from grader.rubric.spec import Limits
+from grader.rubric_spec import Limits
 from grader.services import presence
+from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
 from grader.services.rubrics import load_assignment_rubric
-from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
 
 log = logging.getLogger(__name__)
 
@@ -58,23 +63,52 @@ def _limits(assignment: Assignment) -> Limits:
         return Limits()
 
 
-def enqueue(assignment: Assignment, submission_ids: Sequence[int]) -> int:
-    """Send one grading task per (committed) submission; returns how many messages went out.
+@dataclass(frozen=True)
+class _Send:
+    queue: str
+    time_limit: float
+    submission_ids: tuple[int, ...]
 
-    The hard time limit is the rubric's submission_timeout_s plus a grace for the trusted checks.
+
+PENDING = "grader.pending_sends"  # the key of a session's notes in `Session.info`
+
+
+def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> None:
+    """One grading task per submission, sent once `db` commits (nothing if it rolls back).
+
+    The queue and the hard time limit (the rubric's submission_timeout_s plus a grace for the
+    trusted checks) are decided now, while the assignment can still be read.
     """
     if not submission_ids:
-        return 0
-    settings = get_settings()
-    queue = queue_of(assignment)
-    time_limit = _limits(assignment).submission_timeout_s + settings.hard_limit_grace_s
+        return
+    if None in submission_ids:
+        raise ValueError("enqueue after a flush: a new submission has no id before it")
+    time_limit = _limits(assignment).submission_timeout_s + get_settings().hard_limit_grace_s
+    db.info.setdefault(PENDING, []).append(_Send(queue_of(assignment), time_limit, tuple(submission_ids)))
+
+
+@event.listens_for(Session, "after_commit")
+def _send_after_commit(db: Session) -> None:
+    for send in db.info.pop(PENDING, []):
+        _send(send)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_what_was_not_committed(db: Session, transaction: SessionTransaction) -> None:
+    """A rollback, a failed commit or a close without a commit: nothing is sent."""
+    if transaction.parent is None:
+        db.info.pop(PENDING, None)
+
+
+def _send(send: _Send) -> int:
+    """Send the tasks; how many messages went out."""
     sender = client()
-    for sent, submission_id in enumerate(submission_ids):
+    for sent, submission_id in enumerate(send.submission_ids):
         try:
-            sender.send_task(GRADE_TASK, args=[submission_id], queue=queue, time_limit=time_limit,
+            sender.send_task(GRADE_TASK, args=[submission_id], queue=send.queue, time_limit=send.time_limit,
                              retry_policy=SEND_RETRY_POLICY)
         except (KombuError, OSError) as exc:
             log.warning("broker unreachable (%s): %d submission(s) stay queued until the reconciler sends them",
-                        exc, len(submission_ids) - sent)
+                        exc, len(send.submission_ids) - sent)
             return sent
-    return len(submission_ids)
+    return len(send.submission_ids)

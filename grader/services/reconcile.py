@@ -3,7 +3,7 @@ number of times.
 
 A message can vanish (a broker restarted without persistence, a worker killed outright), but the
 submission is still queued or running in the database. Sending it again is always safe: the
-worker's claim (grader.services.grading) lets only one attempt record a result.
+worker's claim (grader.services.claims) lets only one attempt record a result.
 
 A running submission whose heartbeat is older than the run lease has lost its worker: its
 attempt is given up (the run lost, the submission queued again) and it is sent at once, so it
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Submission, SubmissionStatus
-from grader.services import grading, queue
+from grader.services import claims, queue
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,16 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
             .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
             .values(updated_at=now, sends=Submission.sends + 1)
         )
-    dead = grading.requeue_dead_attempts(
+    dead = claims.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
-    db.commit()
     sent = set(sent_again) | set(dead)
     by_assignment: dict[int, list[int]] = defaultdict(list)
     for row in stuck:
         if row.id in sent:
             by_assignment[row.assignment_id].append(row.id)
     for assignment_id, submission_ids in by_assignment.items():
-        queue.enqueue(assignments[assignment_id], submission_ids)
+        queue.enqueue(db, assignments[assignment_id], submission_ids)
+    db.commit()
     return sorted(sent)
 
 
@@ -85,7 +85,7 @@ def _fail_unclaimed(db: Session, stuck: Row[Any], queue_name: str) -> None:
     """Fail the request of a `stuck` row no worker took, unless one claimed it meanwhile."""
     message = (f"Not graded: no worker took it from the {queue_name!r} queue, though it was sent again "
                f"{stuck.sends} times; ask the course staff.")
-    if grading.fail_request(db, stuck.id, stuck.request_no, message,
+    if claims.fail_request(db, stuck.id, stuck.request_no, message,
                             Submission.status == SubmissionStatus.queued, Submission.sends == stuck.sends):
         log.warning("submission %s failed: no worker took it from the %r queue in %d sends",
                     stuck.id, queue_name, stuck.sends)

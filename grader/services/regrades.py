@@ -25,7 +25,7 @@ from grader.db.models import (
     SubmissionStatus,
     User,
 )
-from grader.rubric.spec import RubricError
+from grader.rubric_spec import RubricError
 from grader.services import queue
 from grader.services.courses import require_instructor
 from grader.services.errors import NotFound, Rejected
@@ -96,8 +96,8 @@ def start_regrade(
                     old_run_id=before[sid].id if sid in before else None)
         for sid, request_no in requests
     )
+    queue.enqueue(db, assignment, ids)
     db.commit()
-    queue.enqueue(assignment, ids)
     return batch
 
 

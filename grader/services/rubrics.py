@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.models import Assignment, Device
-from grader.rubric.spec import Rubric, load_rubric
+from grader.rubric_spec import Rubric, load_rubric
 
 
 def load_assignment_rubric(rubric_id: str) -> Rubric:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from grader.db.models import Assignment, GradingRun, ManualGrade, RunStatus, Submission
-from grader.rubric.spec import Rubric
+from grader.rubric_spec import Rubric
 
 
 @dataclass(frozen=True)

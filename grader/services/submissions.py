@@ -46,7 +46,7 @@ def _validate(filename: str, data: bytes) -> None:
 
 
 def submit(db: Session, user: User, assignment: Assignment, filename: str, data: bytes) -> Submission:
-    """Store a valid upload, commit, then enqueue it for grading."""
+    """Store a valid upload and commit it; its grading task is sent once it is committed."""
     enrolment = db.scalar(
         select(Enrolment)
         .where(Enrolment.course_id == assignment.course_id, Enrolment.user_id == user.id)
@@ -77,8 +77,8 @@ def submit(db: Session, user: User, assignment: Assignment, filename: str, data:
     except Rejected:
         db.rollback()
         raise
+    queue.enqueue(db, assignment, [submission.id])
     db.commit()
-    queue.enqueue(assignment, [submission.id])
     return submission
 
 

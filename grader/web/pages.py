@@ -15,13 +15,12 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from grader.api.deps import SessionDep, SettingsDep, get_session_user, read_upload
-from grader.api.login import password_login
-from grader.api.schemas import MAX_ID, Id, Text
 from grader.db.models import User
 from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
 from grader.services.errors import Rejected
 from grader.services.throttle import TooManyAttempts
+from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
+from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
 

@@ -1,4 +1,4 @@
-"""Exactly-once results: the claim protocol of grader.services.grading, step by step (no worker)."""
+"""Exactly-once results: the claim protocol of grader.services.claims, step by step (no worker)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader import scoring
-from grader.services import grading, regrades, submissions
+from grader.services import claims, heartbeat, regrades, results, submissions
 from grader.services.rubrics import load_assignment_rubric
 from tests.service.helpers import REFERENCE, heartbeat_goes_stale, make_class, runs_of
 
@@ -30,32 +30,32 @@ def _report(rubric_id: str, passed: bool) -> scoring.GradeReport:
 def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
-    first = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    first = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert first is not None and first.attempt_no == 1
-    with pytest.raises(grading.Busy) as busy:
-        grading.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    with pytest.raises(claims.Busy) as busy:
+        claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
     assert 0 < busy.value.retry_in <= 2
 
     heartbeat_goes_stale(db, submission.id)
-    second = grading.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    second = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
     assert second is not None and second.attempt_no == 2
 
-    assert grading.record_result(db, first, _report("hw2", True)) is False  # it lost its claim
-    assert grading.record_result(db, second, _report("hw2", False)) is True
+    assert results.record_result(db, first, _report("hw2", True)) is False  # it lost its claim
+    assert results.record_result(db, second, _report("hw2", False)) is True
     assert [(r.status, r.worker_host) for r in runs_of(db, submission.id)] == [
         (RunStatus.lost, "w1"), (RunStatus.completed, "w2"),
     ]
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # done: a duplicate message
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # done: a duplicate message
 
 
 def test_a_request_that_keeps_dying_ends_failed(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
     heartbeat_goes_stale(db, submission.id)
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w2") is not None
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w2") is not None
     heartbeat_goes_stale(db, submission.id)
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # GRADER_GRADING_ATTEMPTS=2
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # GRADER_GRADING_ATTEMPTS=2
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
     assert failed.status == "failed" and "stopped 2 times" in (failed.error or "")
@@ -65,12 +65,12 @@ def test_a_request_that_keeps_dying_ends_failed(quiet_db: Session) -> None:
 def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
-    assert grading.handle_timeout(db, submission.id, 185.0) is True
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
+    assert results.handle_timeout(db, submission.id, 185.0) is True
     db.expire_all()
     assert db.get_one(Submission, submission.id).status == "queued"
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
-    assert grading.handle_timeout(db, submission.id, 185.0) is False
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
+    assert results.handle_timeout(db, submission.id, 185.0) is False
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
     assert failed.status == "failed" and "185 s" in (failed.error or "")
@@ -84,15 +84,15 @@ def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) ->
     klass = make_class(db)
     submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
     rubric_hash = klass.assignment.rubric_hash
-    old = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    old = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert old is not None
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "while running")
-    assert grading.record_result(db, old, _report("hw2", True)) is True  # request 1 still gets its result
+    assert results.record_result(db, old, _report("hw2", True)) is True  # request 1 still gets its result
     db.expire_all()
     assert db.get_one(Submission, submission.id).status == "queued"  # request 2 is still to do
-    new = grading.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    new = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
     assert new is not None and new.request_no == 2
-    assert grading.record_result(db, new, _report("hw2", False)) is True
+    assert results.record_result(db, new, _report("hw2", False)) is True
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["status"] == "finished"
     [change] = regrades.regrade_diff(db, klass.instructor, batch.id)
     assert (change["old_score"], change["new_score"]) == (None, 0.0)
@@ -104,27 +104,27 @@ def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) ->
 def test_a_rubric_that_fails_ends_the_request_without_retry(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
-    claim = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    claim = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert claim is not None
-    assert grading.record_failure(db, claim, "the rubric failed: boom") is True
+    assert results.record_failure(db, claim, "the rubric failed: boom") is True
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
     assert failed.status == "failed" and "boom" not in (failed.error or "")  # details are for the staff
     assert [(r.status, r.error) for r in runs_of(db, submission.id)] == [(RunStatus.failed, "the rubric failed: boom")]
-    assert grading.claim(db, submission.id, rubric_hash, "cpu", "w2") is None
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w2") is None
 
 
 def test_the_heartbeat_keeps_a_claim_fresh_only_while_it_grades(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
-    claimed = grading.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    claimed = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert claimed is not None
 
     def age_s() -> float:
         db.expire_all()
         return (utcnow() - db.get_one(Submission, submission.id).heartbeat_at).total_seconds()
 
-    beat = grading.Heartbeat(interval_s=0.05)
+    beat = heartbeat.Heartbeat(interval_s=0.05)
     with beat.keep(claimed):
         heartbeat_goes_stale(db, submission.id)
         time.sleep(0.5)

@@ -18,9 +18,9 @@ from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
 from grader.db.text import storable
-from grader.engine import SandboxUnavailable
-from grader.rubric.spec import RubricError
-from grader.services import grading, queue, submissions
+from grader.errors import SandboxUnavailable
+from grader.rubric_spec import RubricError
+from grader.services import claims, faults, queue, results, submissions
 from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
@@ -69,8 +69,9 @@ def _store_as_is(db: Session, klass: Class, filename: str, data: bytes) -> int:
                             size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data,
                             created_at=now, updated_at=now)
     db.add(submission)
+    db.flush()
+    queue.enqueue(db, klass.assignment, [submission.id])
     db.commit()
-    queue.enqueue(klass.assignment, [submission.id])
     return submission.id
 
 
@@ -128,7 +129,7 @@ def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
     assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "failed"}
     failed = db.get_one(Submission, submission.id, populate_existing=True)
     [run] = runs_of(db, submission.id)
-    assert failed.error == grading.STAFF_ERROR_FOR_STUDENT  # the student is told to ask the staff
+    assert failed.error == results.STAFF_ERROR_FOR_STUDENT  # the student is told to ask the staff
     assert run.status == RunStatus.failed and "UnicodeDecodeError" in (run.error or "")  # the staff see why
 
 
@@ -136,9 +137,9 @@ def test_a_failure_reason_with_unstorable_text_is_stored(quiet_db: Session) -> N
     db = quiet_db
     klass = make_class(db)
     submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
-    claim = grading.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1")
+    claim = claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1")
     assert claim is not None
-    assert grading.record_failure(db, claim, "internal error: ValueError: \x00 \ud800") is True
+    assert results.record_failure(db, claim, "internal error: ValueError: \x00 \ud800") is True
     [run] = runs_of(db, submission.id)
     assert (run.status, run.error) == (RunStatus.failed, "internal error: ValueError: \ufffd \ufffd")
 
@@ -147,9 +148,9 @@ def test_infrastructure_faults_are_retried_and_anything_else_fails_the_attempt()
     outage = OperationalError("SELECT 1", {}, ConnectionRefusedError("the database is down"))
     for fault in (outage, ConnectionResetError("the broker went away"), SandboxUnavailable("no sandbox root")):
         with pytest.raises(type(fault)):
-            grading.failure_of(fault)
-    assert grading.failure_of(RubricError("no tests")) == "the rubric failed: no tests"
-    reason = grading.failure_of(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
+            faults.failure_of(fault)
+    assert faults.failure_of(RubricError("no tests")) == "the rubric failed: no tests"
+    reason = faults.failure_of(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
     assert reason.startswith("internal error: UnicodeEncodeError:") and "surrogates" in reason
 
 
@@ -160,7 +161,7 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
     submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
 
     assert submission.id in reconcile(db, older_than_s=0)  # sent again once...
-    assert grading.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1") is not None  # ...taken...
+    assert claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1") is not None  # ...taken...
     heartbeat_goes_stale(db, submission.id)  # ...and its worker died
     assert submission.id in reconcile(db, older_than_s=0)  # its attempt is given up, it is queued and sent
     assert [run.status for run in runs_of(db, submission.id)] == [RunStatus.lost]

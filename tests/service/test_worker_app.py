@@ -6,8 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK
 from workers import tasks
-from workers.app import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, celery_app
+from workers.app import celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from grader.api.deps import CurrentUser, SessionDep
 from grader.api.docs import errors
-from grader.api.schemas import AssignmentPublic, Id
+from grader.api.schemas import AssignmentPublic
 from grader.db.models import Assignment
 from grader.services import courses
+from grader.web.deps import CurrentUser, Id, SessionDep
 
 router = APIRouter(prefix="/assignments", tags=["assignments"], responses=errors(401))
 

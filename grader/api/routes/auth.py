@@ -6,14 +6,14 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from grader.api.deps import CurrentUser, SessionDep, SettingsDep
 from grader.api.docs import errors
-from grader.api.login import password_login
-from grader.api.schemas import Id, TokenInfo, TokenPublic, TokenRequest, UserPublic
+from grader.api.schemas import TokenInfo, TokenPublic, TokenRequest, UserPublic
 from grader.db.models import ApiToken
 from grader.services import users
 from grader.services.errors import Rejected
 from grader.services.throttle import TooManyAttempts
+from grader.web.deps import CurrentUser, Id, SessionDep, SettingsDep
+from grader.web.login import password_login
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

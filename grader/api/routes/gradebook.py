@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from grader.api.deps import CurrentUser, SessionDep
 from grader.api.docs import errors
-from grader.api.schemas import GradebookPublic, Id
+from grader.api.schemas import GradebookPublic
 from grader.services import courses, gradebook
+from grader.web.deps import CurrentUser, Id, SessionDep
 
 router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"], responses=errors(401, 403, 404))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from grader.api.deps import CurrentUser, SessionDep
 from grader.api.docs import errors
-from grader.api.schemas import Id, RegradeBatchPublic, RegradeIn
+from grader.api.schemas import RegradeBatchPublic, RegradeIn
 from grader.db.models import RegradeBatch
 from grader.services import courses, regrades
+from grader.web.deps import CurrentUser, Id, SessionDep
 
 router = APIRouter(tags=["regrades"], responses=errors(401, 403, 404))
 

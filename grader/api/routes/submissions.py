@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from grader.api.deps import CurrentUser, SessionDep, UploadDep
 from grader.api.docs import errors
-from grader.api.schemas import Id, SubmissionAccepted, SubmissionDetail, SubmissionFeedback, SubmissionPublic
+from grader.api.schemas import SubmissionAccepted, SubmissionDetail, SubmissionFeedbackPublic, SubmissionPublic
 from grader.db.models import Submission
 from grader.services import courses, submissions
+from grader.web.deps import CurrentUser, Id, SessionDep, UploadDep
 
 router = APIRouter(tags=["submissions"], responses=errors(401))
 
@@ -45,5 +45,5 @@ def get_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> Subm
     submission = submissions.get_submission(db, user, submission_id)
     return SubmissionDetail(
         submission=SubmissionPublic.model_validate(submission),
-        feedback=SubmissionFeedback.model_validate(submissions.feedback(db, submission, user)),
+        feedback=SubmissionFeedbackPublic.model_validate(submissions.feedback(db, submission, user)),
     )

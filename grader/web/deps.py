@@ -1,4 +1,5 @@
-"""Request dependencies shared by the API and the pages: a DB session and who is asking."""
+"""Request dependencies and parameter types shared by the API and the pages: a DB session,
+who is asking, an upload, ids and free text."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, NamedTuple
 
 from fastapi import Depends, HTTPException, Request, UploadFile, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
 
 from grader.config import Settings, get_settings
@@ -14,6 +16,23 @@ from grader.db.models import User
 from grader.services import users
 from grader.services.errors import Rejected
 from grader.web.session import SAFE_METHODS, session_login
+
+# Every id column is a 32-bit INTEGER on PostgreSQL: a larger number names nothing there, and the
+# database would answer it with an error, not with an empty result (SQLite fails past 2**63).
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a database id")]
+"""Every id a request carries (path, query or body): out of range is 404 in a path, 422 elsewhere."""
+
+
+def _without_nul(text: str) -> str:
+    if "\0" in text:
+        raise ValueError("must not contain NUL characters")  # PostgreSQL text cannot hold them
+    return text
+
+
+Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
+"""Free text a request carries into the database."""
+
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An API token from POST /api/auth/token")
 

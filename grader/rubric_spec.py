@@ -9,15 +9,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-Grading = Literal["auto", "manual"]
+GradingMode = Literal["auto", "manual"]  # who scores a question: the tests or an instructor
 Visibility = Literal["visible", "hidden", "after_due_date"]
-Device = Literal["auto", "cpu", "cuda"]
+RequestedDevice = Literal["auto", "cpu", "cuda"]  # where the rubric wants its submissions run
 
-GRADINGS = ("auto", "manual")
+GRADING_MODES = ("auto", "manual")
 VISIBILITIES = ("visible", "hidden", "after_due_date")
 # How much of a question a student may see, least secret first.
 SECRECY: dict[str, int] = {"visible": 0, "after_due_date": 1, "hidden": 2}
-DEVICES = ("auto", "cpu", "cuda")
+REQUESTED_DEVICES = ("auto", "cpu", "cuda")
 
 
 class RubricError(ValueError):
@@ -38,7 +38,7 @@ class Question:
     id: str
     title: str
     points: float
-    grading: Grading = "auto"
+    grading: GradingMode = "auto"
     visibility: Visibility = "visible"
     tolerance: Tolerance = Tolerance()  # the rubric's [checks], with this question's overrides
 
@@ -71,7 +71,7 @@ class Rubric:
     assignment: str
     title: str
     module: str
-    device: Device
+    device: RequestedDevice
     questions: tuple[Question, ...]
     limits: Limits
     directory: Path
@@ -153,7 +153,7 @@ def _question(table: dict, index: int, checks: Tolerance) -> Question:
         id=qid,
         title=str(table.get("title", qid)),
         points=positive_number(_require(table, "points", where), f"{where} points"),
-        grading=_choice(table.get("grading", "auto"), GRADINGS, f"{where} grading"),  # type: ignore[arg-type]
+        grading=_choice(table.get("grading", "auto"), GRADING_MODES, f"{where} grading"),  # type: ignore[arg-type]
         visibility=_choice(table.get("visibility", "visible"), VISIBILITIES, f"{where} visibility"),  # type: ignore[arg-type]
         tolerance=_tolerance(table, checks, where),
     )
@@ -193,7 +193,7 @@ def load_rubric(directory: Path | str) -> Rubric:
         assignment=str(_require(assignment, "id", "[assignment]")),
         title=str(assignment.get("title", "")),
         module=str(assignment.get("module", "submission")),
-        device=_choice(assignment.get("device", "auto"), DEVICES, "[assignment] device"),  # type: ignore[arg-type]
+        device=_choice(assignment.get("device", "auto"), REQUESTED_DEVICES, "[assignment] device"),  # type: ignore[arg-type]
         questions=questions,
         limits=_limits(data.get("limits", {})),
         directory=directory,

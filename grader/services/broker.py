@@ -1,0 +1,48 @@
+"""The sending side of the task queue: task and queue names, and a Celery client without the
+worker's configuration, so that whoever sends work (the API, the CLI, the reconciler) imports
+nothing of the workers, the engine or torch."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from grader.config import get_settings
+
+GRADE_TASK = "workers.tasks.grade_submission"
+RECONCILE_TASK = "workers.tasks.reconcile_stuck"
+GPU_QUEUE = "gpu"
+CPU_QUEUE = "cpu"
+DEVICE_OF_QUEUE = {GPU_QUEUE: "cuda", CPU_QUEUE: "cpu"}
+SQLITE_BROKER = "sqla+sqlite:///"
+
+
+def broker_conf(broker_url: str, key_prefix: str) -> dict[str, Any]:
+    """What a sender and a worker must agree on to reach the same queues."""
+    if broker_url.startswith(SQLITE_BROKER):
+        Path(broker_url.removeprefix(SQLITE_BROKER)).parent.mkdir(parents=True, exist_ok=True)
+    prefixed = key_prefix and broker_url.startswith(("redis://", "rediss://"))  # other transports refuse it
+    return {
+        "broker_url": broker_url,
+        "broker_transport_options": {"global_keyprefix": key_prefix} if prefixed else {},
+        "broker_connection_retry_on_startup": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+    }
+
+
+@lru_cache(maxsize=4)
+def _sender(broker_url: str, key_prefix: str) -> Celery:
+    app = Celery("grader-sender", set_as_current=False)
+    app.conf.update(broker_conf(broker_url, key_prefix))
+    return app
+
+
+def client() -> Celery:
+    """A Celery client for the broker the current settings name (one per broker, kept warm)."""
+    settings = get_settings()
+    return _sender(settings.resolved_broker_url, settings.broker_key_prefix)
