@@ -184,7 +184,7 @@ class Engine:
             self._scratch.close()
             self._scratch = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -18,7 +18,10 @@ from grader.api.schemas import ErrorMessage, Unprocessable
 ASSETS = "/docs-assets"
 
 ERROR_DESCRIPTIONS = {
-    400: "the body cannot be parsed: JSON nested too deep or in no Unicode encoding, a multipart form without its boundary",
+    400: (
+        "the body cannot be parsed: JSON nested too deep or in no Unicode encoding, "
+        "a multipart form without its boundary"
+    ),
     401: "no API token, or one that is invalid or revoked",
     403: "the caller's role in the course does not allow this",
     404: "no such resource (an id out of range included)",

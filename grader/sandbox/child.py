@@ -52,7 +52,7 @@ def _layer(spec: ChildSpec, name: str, action: Any) -> None:
     try:
         detail = action()
         spec.layers[name] = f"on{f' ({detail})' if detail else ''}"
-    except Exception as exc:  # a missing layer is reported, and the trusted side decides
+    except Exception as exc:  # noqa: BLE001 - a missing layer is reported, and the trusted side decides
         spec.layers[name] = f"off: {exc}"
 
 

@@ -86,7 +86,8 @@ class ForkServer:
         if "exited" in message:
             self._exits[int(message["exited"])] = ExitInfo(int(message["status"]), bool(message["oom"]))
         elif "id" in message:
-            self._spawned[int(message["id"])] = int(message["spawned"]) if "spawned" in message else str(message["spawn_failed"])
+            spawned = int(message["spawned"]) if "spawned" in message else str(message["spawn_failed"])
+            self._spawned[int(message["id"])] = spawned
 
     def close(self) -> None:
         self._control.close()

@@ -14,7 +14,15 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import GradingRun, QuestionScore, RegradeItemStatus, RunStatus, Submission, SubmissionStatus, TestResult
+from grader.db.models import (
+    GradingRun,
+    QuestionScore,
+    RegradeItemStatus,
+    RunStatus,
+    Submission,
+    SubmissionStatus,
+    TestResult,
+)
 from grader.db.text import storable
 from grader.scoring import GradeReport
 from grader.services import claims, queue
