@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 GradingMode = Literal["auto", "manual"]  # who scores a question: the tests or an instructor
 Visibility = Literal["visible", "hidden", "after_due_date"]
@@ -110,7 +111,7 @@ def content_hash(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _require(table: dict, key: str, where: str) -> object:
+def _require(table: dict[str, Any], key: str, where: str) -> object:
     if key not in table:
         raise RubricError(f"{where}: missing required key {key!r}")
     return table[key]
@@ -130,7 +131,7 @@ def positive_number(value: object, where: str) -> float:
     return float(value)
 
 
-def _known_keys(table: object, known: dict, section: str) -> dict:
+def _known_keys(table: object, known: Iterable[str], section: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise RubricError(f"{section} must be a table")
     unknown = sorted(set(table) - set(known))
@@ -139,13 +140,13 @@ def _known_keys(table: object, known: dict, section: str) -> dict:
     return table
 
 
-def _tolerance(table: dict, base: Tolerance, where: str) -> Tolerance:
+def _tolerance(table: dict[str, Any], base: Tolerance, where: str) -> Tolerance:
     """`base` with the rtol/atol that `table` sets."""
     return replace(base, **{key: positive_number(table[key], f"{where} {key}")
                             for key in Tolerance.__dataclass_fields__ if key in table})
 
 
-def _question(table: dict, index: int, checks: Tolerance) -> Question:
+def _question(table: dict[str, Any], index: int, checks: Tolerance) -> Question:
     where = f"questions[{index}]"
     qid = str(_require(table, "id", where))
     where = f"question {qid!r}"

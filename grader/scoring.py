@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from grader.rubric_spec import Question, Rubric
 
@@ -73,7 +74,7 @@ class GradeReport:
     def max_score(self) -> float:
         return round(sum(q.max_score for q in self.questions if q.grading == "auto"), 4)
 
-    def to_gradescope(self) -> dict:
+    def to_gradescope(self) -> dict[str, Any]:
         """The Gradescope results.json document: one test entry per auto-graded question."""
         return {
             "score": self.score,

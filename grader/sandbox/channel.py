@@ -130,7 +130,7 @@ class Sandbox:
             self.close()
             raise ImportFailed("the sandbox sent malformed data while being imported")
 
-    def _receive(self, timeout: float, during: str) -> dict:
+    def _receive(self, timeout: float, during: str) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         try:
             message = decode(self._next_message(deadline))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from grader.sandbox.forkserver_process import CONTROL_PACKET
 
@@ -45,7 +46,7 @@ class ForkServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def spawn(self, channel: socket.socket, request: dict) -> int:
+    def spawn(self, channel: socket.socket, request: dict[str, Any]) -> int:
         """Ask for a sandbox wired to `channel`; returns a ticket for `pid` (the server forks
         meanwhile: the caller need not wait for it)."""
         from grader.sandbox.protocol import encode

@@ -19,6 +19,7 @@ import socket
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Any
 
 from grader.sandbox import hugepages, namespaces
 from grader.sandbox.limits import CgroupManager, SandboxCgroup
@@ -92,7 +93,8 @@ class _Server:
 
     def run(self) -> None:
         while True:
-            ready, _, _ = select.select([self.control, self.wake_r], [], [])
+            watched: list[socket.socket | int] = [self.control, self.wake_r]
+            ready, _, _ = select.select(watched, [], [])
             if self.wake_r in ready:
                 os.read(self.wake_r, 4096)
                 self._reap()
@@ -118,7 +120,7 @@ class _Server:
         self.control.send(encode(reply))
         return True
 
-    def _spawn(self, request: dict, channel_fd: int) -> int:
+    def _spawn(self, request: dict[str, Any], channel_fd: int) -> int:
         from grader.rubric_spec import Limits
         from grader.sandbox import child
 

@@ -105,7 +105,9 @@ def _send(send: _Send) -> int:
     sender = client()
     for sent, submission_id in enumerate(send.submission_ids):
         try:
-            sender.send_task(GRADE_TASK, args=[submission_id], queue=send.queue, time_limit=send.time_limit,
+            # Celery takes the limit in float seconds; celery-types declares int.
+            sender.send_task(GRADE_TASK, args=[submission_id], queue=send.queue,
+                             time_limit=send.time_limit,  # type: ignore[arg-type]
                              retry_policy=SEND_RETRY_POLICY)
         except (KombuError, OSError) as exc:
             log.warning("broker unreachable (%s): %d submission(s) stay queued until the reconciler sends them",
