@@ -146,7 +146,8 @@ def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionR
 
 def build_report(
     rubric: Rubric, outcomes: list[TestOutcome], device: str, execution_time: float,
-    printed: dict[str, str] | None = None, **extra: object
+    printed: dict[str, str] | None = None, output: str = "", student_output: str = "",
+    warnings: list[str] | None = None,
 ) -> GradeReport:
     """`printed`: what the code printed during each question's calls, by question id."""
     by_question: dict[str, list[TestOutcome]] = {q.id: [] for q in rubric.questions}
@@ -162,5 +163,7 @@ def build_report(
         questions=questions,
         tests=outcomes,
         execution_time=execution_time,
-        **extra,  # type: ignore[arg-type]
+        output=output,
+        student_output=student_output,
+        warnings=[] if warnings is None else warnings,
     )

@@ -45,7 +45,7 @@ class ChildSpec:
     read_paths: list[Path]
     device_paths: list[Path]
     cgroup: SandboxCgroup
-    seccomp_filter: object | None
+    seccomp_filter: seccomp.SeccompFilter | None
     layers: dict[str, str] = field(default_factory=dict)
 
 

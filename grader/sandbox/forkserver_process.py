@@ -19,10 +19,13 @@ import socket
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.sandbox import hugepages, namespaces
 from grader.sandbox.limits import CgroupManager, SandboxCgroup
+
+if TYPE_CHECKING:
+    from grader.sandbox.seccomp import SeccompFilter
 
 CONTROL_PACKET = 1 << 16
 
@@ -80,7 +83,7 @@ class _Server:
         self.control = control
         self.cgroups = CgroupManager()
         try:
-            self.seccomp_filter: object | None = seccomp.build()
+            self.seccomp_filter: SeccompFilter | None = seccomp.build()
         except RuntimeError:
             self.seccomp_filter = None  # each sandbox reports the layer as off
         self.children: dict[int, SandboxCgroup] = {}
