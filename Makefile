@@ -1,9 +1,10 @@
-# The two commands: `make run` (the service with a demo course) and `make test` (the whole suite).
+# The commands: `make run` (the service with a demo course), `make test` (the whole suite) and
+# `make lint` (style, types and layers; zero findings).
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run bench lint-imports clean
+.PHONY: install test run bench lint lint-imports clean
 
 # Debian's interpreter, not one under /root: the sandbox's unprivileged uid must read the stdlib.
 $(STAMP): pyproject.toml scripts/ensure-chromium.sh
@@ -16,6 +17,13 @@ install: $(STAMP)
 
 test: install
 	$(VENV)/bin/python -m pytest -q
+
+# pyproject.toml's [tool.ruff] over the whole repository, [tool.mypy] strict on grader/ and workers/,
+# and the layers.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # The layers of pyproject.toml [tool.importlinter]: each package imports only those below it.
 lint-imports: install

@@ -44,7 +44,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="submissions the pool grades (default 300: each worker learns the rubric's calls "
                              "from its first two, so a short run shows warm-up rather than the steady state)")
     parser.add_argument("--singles", type=int, default=20, help="single uploads timed one by one (default 20)")
-    parser.add_argument("--batch", type=int, default=1000, help="stored submissions in the batch regrade (default 1000)")
+    parser.add_argument(
+        "--batch", type=int, default=1000, help="stored submissions in the batch regrade (default 1000)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     parser.add_argument("--call-timeout", type=float, default=2.0,
                         help="call_timeout_s of the rubric copy the benchmark grades with (default 2; the real "
@@ -103,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         "naive_sample": args.naive, "singles": args.singles, "batch": args.batch,
         "pool_size": args.pool_size, "rubric_hash": rubric.content_hash,
         "floor_torch_threads": 1, "engine_torch_threads": _torch_threads(), "worker_env": args.worker_env,
-        "rubric_limits": "rubrics/hw2 as is" if args.real_limits else f"rubrics/hw2 with call_timeout_s={call_timeout:g}",
+        "rubric_limits": (
+            "rubrics/hw2 as is" if args.real_limits else f"rubrics/hw2 with call_timeout_s={call_timeout:g}"
+        ),
     }
     log(f"population: {summary(population)['by_category']}; rubric copy {rubric_dir} "
         f"(call_timeout_s {rubric.limits.call_timeout_s:g}); sections {', '.join(args.sections)}")
@@ -166,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
 
         chosen = naive_mod.sample(population, args.naive)
         rows = naive_mod.run_naive(chosen, rubric_dir, log)
-        results["naive"] = {"rows": rows, "torch_import_s": naive_mod.torch_import_seconds(runs=min(2, max(1, args.naive)))}
+        torch_import_s = naive_mod.torch_import_seconds(runs=min(2, max(1, args.naive)))
+        results["naive"] = {"rows": rows, "torch_import_s": torch_import_s}
 
     section("naive", naive)
 

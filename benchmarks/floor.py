@@ -85,7 +85,7 @@ def pytest_extras(plugins: list | None = None, args: list[str] | None = None) ->
 class TimedModule:
     """The student's module as rubric tests see it, with the time spent in its functions counted."""
 
-    def __init__(self, module: Any, clock: "FloorResult") -> None:
+    def __init__(self, module: Any, clock: FloorResult) -> None:
         self._module, self._clock = module, clock
 
     def __getattr__(self, name: str) -> Any:

@@ -87,7 +87,7 @@ class CgroupSampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def __enter__(self) -> "CgroupSampler":
+    def __enter__(self) -> CgroupSampler:
         self._thread = threading.Thread(target=self._run, name="cgroup-sampler", daemon=True)
         self._thread.start()
         return self
@@ -123,12 +123,14 @@ def _bench_probe(function):
         try:
             return function(*args, **kwargs)
         finally:
-            print("%s%d" % ("''' + PROBE_MARKER + '''", _bench_resource.getrusage(_bench_resource.RUSAGE_SELF).ru_maxrss), flush=True)
+            _bench_rss = _bench_resource.getrusage(_bench_resource.RUSAGE_SELF).ru_maxrss
+            print("%s%d" % ("''' + PROBE_MARKER + '''", _bench_rss), flush=True)
     return wrapper
 
 
 for _bench_name, _bench_value in list(globals().items()):
-    if callable(_bench_value) and not _bench_name.startswith("_") and getattr(_bench_value, "__module__", None) == __name__:
+    if (callable(_bench_value) and not _bench_name.startswith("_")
+            and getattr(_bench_value, "__module__", None) == __name__):
         globals()[_bench_name] = _bench_probe(_bench_value)
 '''
 
@@ -157,7 +159,7 @@ class TreeSampler:
     _thread: threading.Thread | None = None
     _t0: float = field(default_factory=time.monotonic)
 
-    def start(self) -> "TreeSampler":
+    def start(self) -> TreeSampler:
         self._t0 = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._thread.start()

@@ -54,8 +54,8 @@ def run_pool(population: list[Submission], rubric_dir: Path, workers: int, total
     ctx = mp.get_context("spawn")  # never fork a process that has torch threads running
     ready, tasks, results, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
     warm = next(s for s in population if not s.hostile)
-    processes = [ctx.Process(target=_worker, args=(str(rubric_dir), (warm.data, warm.filename), ready, go, tasks, results),
-                             daemon=True) for _ in range(workers)]
+    worker_args = (str(rubric_dir), (warm.data, warm.filename), ready, go, tasks, results)
+    processes = [ctx.Process(target=_worker, args=worker_args, daemon=True) for _ in range(workers)]
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     try:

@@ -26,7 +26,6 @@ from pathlib import Path
 from harness.samples import expected as expected_scores
 from harness.samples import submission_names, submission_source
 
-
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC_DIR = ROOT / "rubrics" / "hw2"
 

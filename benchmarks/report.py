@@ -40,14 +40,20 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "bound_throughput_per_s": ("bound", "1/s", "cores / mean floor of the batch's submissions"),
     "service_latency_p50_ms": ("service", "ms", "HTTP upload -> graded, score readable over HTTP, idle system, p50"),
     "service_latency_p95_ms": ("service", "ms", "the same, 95th percentile"),
-    "service_floor_p50_ms": ("service", "ms", "floor p50 of the same submissions, each measured just before its upload"),
+    "service_floor_p50_ms": (
+        "service", "ms", "floor p50 of the same submissions, each measured just before its upload"
+    ),
     "batch_wall_s": ("service", "s", "batch regrade of the stored submissions, start -> finished"),
     "batch_throughput_per_s": ("service", "1/s", "batch regrade throughput, one worker process per core"),
-    "batch_nt_throughput_per_s_est": ("service", "1/s", "the same without the time spent on timing-out submissions (estimate)"),
+    "batch_nt_throughput_per_s_est": (
+        "service", "1/s", "the same without the time spent on timing-out submissions (estimate)"
+    ),
     "worker_peak_rss_mib": ("service", "MiB", "peak RSS of a Celery pool process (runs the Engine)"),
     "worker_rss_growth_mib": ("service", "MiB", "largest RSS growth of a pool process, first vs last 10% of the batch"),
     "fork_server_peak_rss_mib": ("memory", "MiB", "peak RSS of a fork server"),
-    "sandbox_peak_rss_mib": ("memory", "MiB", "peak RSS of a sandbox (its ru_maxrss; shares torch pages with the fork server)"),
+    "sandbox_peak_rss_mib": (
+        "memory", "MiB", "peak RSS of a sandbox (its ru_maxrss; shares torch pages with the fork server)"
+    ),
     "sandbox_cgroup_peak_mib": ("memory", "MiB", "peak memory charged to a sandbox's cgroup (what it adds)"),
     "engine_over_floor_p50": ("ratio", "x", "engine p50 / floor p50 (all)"),
     "engine_over_floor_mean": ("ratio", "x", "engine mean / floor mean (all)"),
@@ -117,7 +123,10 @@ def load_snapshot() -> dict:
 
 
 def _pick(rows: list[dict], side: str, key: str, predicate: Any = None) -> list[float]:
-    return [r[side][key] for r in rows if side in r and r[side].get(key) is not None and (predicate is None or predicate(r))]
+    return [
+        r[side][key] for r in rows
+        if side in r and r[side].get(key) is not None and (predicate is None or predicate(r))
+    ]
 
 
 def _ms(seconds: float | None) -> float | None:

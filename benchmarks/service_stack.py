@@ -70,7 +70,9 @@ def environment(variables: dict[str, str]) -> Iterator[None]:
 class Stack:
     """Database, broker prefix, API and worker processes of one benchmark run."""
 
-    def __init__(self, rubrics_dir: Path, log_dir: Path, workers: int, worker_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, rubrics_dir: Path, log_dir: Path, workers: int, worker_env: dict[str, str] | None = None
+    ) -> None:
         self.worker_env = dict(worker_env or {})
         self.database_url = ""  # create_database makes one
         self.key_prefix = f"bench-{os.getpid()}_{uuid.uuid4().hex[:8]}:"

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
-from grader.db.models import Role, User
 from grader.db.base import utcnow
+from grader.db.models import Role, User
 from grader.db.session import alembic_config, session_scope
 from grader.services import courses, gradebook, regrades, users
 from grader.services.errors import ServiceError
@@ -68,8 +68,10 @@ def _operator(db: Session, email: str | None) -> User:
 
 def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
     """A live progress bar, polling the database until every item is done or failed."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+    )
     with Progress(*columns, console=out) as progress:
         bar = None
         while True:
@@ -247,7 +249,9 @@ def tokens_revoke(
 
 @app.command()
 def reconcile(
-    older_than: Annotated[float | None, typer.Option(help="seconds without progress (default: GRADER_RECONCILE_AFTER_S)")] = None,
+    older_than: Annotated[
+        float | None, typer.Option(help="seconds without progress (default: GRADER_RECONCILE_AFTER_S)")
+    ] = None,
     loop: Annotated[bool, typer.Option(help="keep running, every GRADER_RECONCILE_INTERVAL_S seconds")] = False,
 ) -> None:
     """Send stuck submissions (queued or running without progress) to the workers again."""

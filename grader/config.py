@@ -44,18 +44,24 @@ class Settings(BaseSettings):
     password_hash_threads: int = Field(2, ge=1, description="threads that check passwords; other requests keep theirs")
 
     # Queue and workers
-    broker_key_prefix: str = Field("", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)")
+    broker_key_prefix: str = Field(
+        "", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)"
+    )
     gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")
     gpu_fallback_to_cpu: bool = Field(True, description="rubrics with device auto go to cpu when no GPU worker runs")
     run_lease_s: float = Field(30.0, description="an attempt whose heartbeat is older than this is presumed lost")
     grading_attempts: int = Field(2, description="attempts a grade request gets when they die or time out")
-    hard_limit_grace_s: float = Field(60.0, description="added to the rubric's submission_timeout_s: the task's hard limit")
+    hard_limit_grace_s: float = Field(
+        60.0, description="added to the rubric's submission_timeout_s: the task's hard limit"
+    )
     reconcile_after_s: float = Field(600.0, description="queued or running this long without progress: enqueue again")
     reconcile_interval_s: float = Field(60.0, description="how often the beat scheduler runs the reconciler")
-    reconcile_sends: int = Field(12, description="times the reconciler sends work that no worker claims before it fails it")
+    reconcile_sends: int = Field(
+        12, description="times the reconciler sends work that no worker claims before it fails it"
+    )
 
     @model_validator(mode="after")
-    def _production_is_safe(self) -> "Settings":
+    def _production_is_safe(self) -> Settings:
         """Production must not run on the laptop defaults: a known secret or missing isolation."""
         if self.production:
             if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:

@@ -184,7 +184,7 @@ class Engine:
             self._scratch.close()
             self._scratch = None
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -215,8 +215,9 @@ class StartedGrading:
             sandbox.stop()
         output = "" if not warnings else "Isolation warnings: " + "; ".join(warnings)
         printed = sandbox.printed()
+        by_question = {qid: text for qid, text in printed.items() if qid is not None}
         return build_report(self.rubric, outcomes, self.device, time.perf_counter() - self.started,
-                            output=output, student_output=printed.pop(None, ""), printed=printed,
+                            output=output, student_output=printed.get(None, ""), printed=by_question,
                             warnings=warnings)
 
     def close(self) -> None:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import hashlib
 import math
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 GradingMode = Literal["auto", "manual"]  # who scores a question: the tests or an instructor
 Visibility = Literal["visible", "hidden", "after_due_date"]
 RequestedDevice = Literal["auto", "cpu", "cuda"]  # where the rubric wants its submissions run
 
-GRADING_MODES = ("auto", "manual")
-VISIBILITIES = ("visible", "hidden", "after_due_date")
+GRADING_MODES: tuple[GradingMode, ...] = ("auto", "manual")
+VISIBILITIES: tuple[Visibility, ...] = ("visible", "hidden", "after_due_date")
 # How much of a question a student may see, least secret first.
 SECRECY: dict[str, int] = {"visible": 0, "after_due_date": 1, "hidden": 2}
-REQUESTED_DEVICES = ("auto", "cpu", "cuda")
+REQUESTED_DEVICES: tuple[RequestedDevice, ...] = ("auto", "cpu", "cuda")
+Choice = TypeVar("Choice", bound=str)
 
 
 class RubricError(ValueError):
@@ -110,16 +112,17 @@ def content_hash(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _require(table: dict, key: str, where: str) -> object:
+def _require(table: dict[str, Any], key: str, where: str) -> object:
     if key not in table:
         raise RubricError(f"{where}: missing required key {key!r}")
     return table[key]
 
 
-def _choice(value: object, allowed: tuple[str, ...], where: str) -> str:
-    if value not in allowed:
-        raise RubricError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
-    return str(value)
+def _choice(value: object, allowed: tuple[Choice, ...], where: str) -> Choice:
+    for choice in allowed:
+        if value == choice:
+            return choice
+    raise RubricError(f"{where}: {value!r} is not one of {', '.join(allowed)}")
 
 
 def positive_number(value: object, where: str) -> float:
@@ -130,7 +133,7 @@ def positive_number(value: object, where: str) -> float:
     return float(value)
 
 
-def _known_keys(table: object, known: dict, section: str) -> dict:
+def _known_keys(table: object, known: Iterable[str], section: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise RubricError(f"{section} must be a table")
     unknown = sorted(set(table) - set(known))
@@ -139,13 +142,13 @@ def _known_keys(table: object, known: dict, section: str) -> dict:
     return table
 
 
-def _tolerance(table: dict, base: Tolerance, where: str) -> Tolerance:
+def _tolerance(table: dict[str, Any], base: Tolerance, where: str) -> Tolerance:
     """`base` with the rtol/atol that `table` sets."""
     return replace(base, **{key: positive_number(table[key], f"{where} {key}")
                             for key in Tolerance.__dataclass_fields__ if key in table})
 
 
-def _question(table: dict, index: int, checks: Tolerance) -> Question:
+def _question(table: dict[str, Any], index: int, checks: Tolerance) -> Question:
     where = f"questions[{index}]"
     qid = str(_require(table, "id", where))
     where = f"question {qid!r}"
@@ -153,8 +156,8 @@ def _question(table: dict, index: int, checks: Tolerance) -> Question:
         id=qid,
         title=str(table.get("title", qid)),
         points=positive_number(_require(table, "points", where), f"{where} points"),
-        grading=_choice(table.get("grading", "auto"), GRADING_MODES, f"{where} grading"),  # type: ignore[arg-type]
-        visibility=_choice(table.get("visibility", "visible"), VISIBILITIES, f"{where} visibility"),  # type: ignore[arg-type]
+        grading=_choice(table.get("grading", "auto"), GRADING_MODES, f"{where} grading"),
+        visibility=_choice(table.get("visibility", "visible"), VISIBILITIES, f"{where} visibility"),
         tolerance=_tolerance(table, checks, where),
     )
 
@@ -193,7 +196,7 @@ def load_rubric(directory: Path | str) -> Rubric:
         assignment=str(_require(assignment, "id", "[assignment]")),
         title=str(assignment.get("title", "")),
         module=str(assignment.get("module", "submission")),
-        device=_choice(assignment.get("device", "auto"), REQUESTED_DEVICES, "[assignment] device"),  # type: ignore[arg-type]
+        device=_choice(assignment.get("device", "auto"), REQUESTED_DEVICES, "[assignment] device"),
         questions=questions,
         limits=_limits(data.get("limits", {})),
         directory=directory,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from grader.rubric_spec import Question, Rubric
 
@@ -73,7 +74,7 @@ class GradeReport:
     def max_score(self) -> float:
         return round(sum(q.max_score for q in self.questions if q.grading == "auto"), 4)
 
-    def to_gradescope(self) -> dict:
+    def to_gradescope(self) -> dict[str, Any]:
         """The Gradescope results.json document: one test entry per auto-graded question."""
         return {
             "score": self.score,
@@ -145,7 +146,8 @@ def score_question(question: Question, outcomes: list[TestOutcome]) -> QuestionR
 
 def build_report(
     rubric: Rubric, outcomes: list[TestOutcome], device: str, execution_time: float,
-    printed: dict[str, str] | None = None, **extra: object
+    printed: dict[str, str] | None = None, output: str = "", student_output: str = "",
+    warnings: list[str] | None = None,
 ) -> GradeReport:
     """`printed`: what the code printed during each question's calls, by question id."""
     by_question: dict[str, list[TestOutcome]] = {q.id: [] for q in rubric.questions}
@@ -161,5 +163,7 @@ def build_report(
         questions=questions,
         tests=outcomes,
         execution_time=execution_time,
-        **extra,  # type: ignore[arg-type]
+        output=output,
+        student_output=student_output,
+        warnings=[] if warnings is None else warnings,
     )

@@ -8,6 +8,7 @@ returns source or raises SubmissionError, never another exception.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
 NBFORMAT = 4  # the notebook format Jupyter has written since 2015, the only one with top-level cells
@@ -21,7 +22,7 @@ def _invalid_notebook(reason: str) -> SubmissionError:
     return SubmissionError(f"not a valid Jupyter notebook: {reason}")
 
 
-def _load_notebook(data: str) -> dict:
+def _load_notebook(data: str) -> dict[str, Any]:
     try:
         notebook = json.loads(data)
     except json.JSONDecodeError as exc:

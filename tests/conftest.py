@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,10 +17,15 @@ from grader import cli
 from grader.engine import Engine
 from grader.rubric_spec import Rubric, load_rubric
 from grader.scoring import GradeReport
+from harness.samples import submission_source
 
 pytest_plugins = ["tests.fixtures.services"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hostile code is appended to a correct submission, so that every score it lowers is its doing.
+CORRECT = submission_source("correct_vectorised")[1]
+ATTACK_HEADER = "\n\n# --- the attack ---\n"
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +76,14 @@ def grader_cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
         return runner.invoke(cli.app, list(args), env=env, catch_exceptions=False)
 
     return invoke
+
+
+@pytest.fixture
+def grade_attack(engine: Engine, fast_hw2_rubric: Rubric, tmp_path: Path) -> Callable[[str], GradeReport]:
+    """grade_attack(code) -> the report for a correct submission with `code` appended."""
+    def run(code: str) -> GradeReport:
+        path = tmp_path / "hw2.py"
+        path.write_text(CORRECT + ATTACK_HEADER + textwrap.dedent(code))
+        return engine.grade(path.read_bytes(), path.name, fast_hw2_rubric)
+
+    return run

@@ -8,8 +8,18 @@ import numpy as np
 import pytest
 import torch
 
-from grader.rubric import (CheckFailure, check_close, check_float, check_int, check_pair, check_shape,
-                           check_tuple_of_ints, finite_difference_jacobian, jacobian, randn, vjp)
+from grader.rubric import (
+    CheckFailure,
+    check_close,
+    check_float,
+    check_int,
+    check_pair,
+    check_tuple_of_ints,
+    finite_difference_jacobian,
+    jacobian,
+    randn,
+    vjp,
+)
 
 
 def test_check_close_names_the_largest_error_and_its_index():
@@ -17,7 +27,8 @@ def test_check_close_names_the_largest_error_and_its_index():
     actual = expected.clone()
     actual[2, 1] = 0.5
     actual[0, 0] = 0.1
-    with pytest.raises(CheckFailure, match=r"h: largest error 0.5 at index \(2, 1\): expected 0, got 0.5 \(2 of 12 entries off"):
+    expected_message = r"h: largest error 0.5 at index \(2, 1\): expected 0, got 0.5 \(2 of 12 entries off"
+    with pytest.raises(CheckFailure, match=expected_message):
         check_close(actual, expected, name="h")
 
 

@@ -37,7 +37,8 @@ def test_grade_json_is_one_gradescope_document(grader_cli, tmp_path):
     assert numbers[:3] == ["1.1a", "1.1b", "1.1c.i"] and "1.2.1a" not in numbers  # manual ones excluded
     entry = next(t for t in result["tests"] if t["number"] == "1.1c.iv")
     assert set(entry) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
-    assert (entry["score"], entry["max_score"], entry["status"], entry["visibility"]) == (0, 5, "failed", "after_due_date")
+    summary = (entry["score"], entry["max_score"], entry["status"], entry["visibility"])
+    assert summary == (0, 5, "failed", "after_due_date")
     assert "largest error" in entry["output"]
 
 

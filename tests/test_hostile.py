@@ -13,22 +13,9 @@ import time
 import pytest
 
 from grader.config import get_settings
-from harness.samples import submission_source
-from tests.conftest import ROOT
+from tests.conftest import ATTACK_HEADER, CORRECT, ROOT
 
-CORRECT = submission_source("correct_vectorised")[1]
 FULL = 37.0
-
-
-@pytest.fixture
-def grade_attack(engine, fast_hw2_rubric, tmp_path):
-    """grade_attack(code) -> the report for a correct submission with `code` appended."""
-    def run(code: str):
-        path = tmp_path / "hw2.py"
-        path.write_text(CORRECT + "\n\n# --- the attack ---\n" + textwrap.dedent(code))
-        return engine.grade(path.read_bytes(), path.name, fast_hw2_rubric)
-
-    return run
 
 
 def scores(report) -> dict[str, float]:
@@ -139,7 +126,7 @@ def test_a_module_that_cannot_be_imported_scores_zero_with_the_reason(grade_atta
 
 def test_syntax_errors_give_the_line_number(grade_attack):
     report = grade_attack("def broken(:\n    pass\n")
-    line = len((CORRECT + "\n\n# --- the attack ---\n").splitlines()) + 1
+    line = len((CORRECT + ATTACK_HEADER).splitlines()) + 1
     assert f"at line {line} of hw2.py" in report.question("1.1a").output
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from tests.test_hostile import full_except, grade_attack  # noqa: F401 - grade_attack is a fixture
+from tests.test_hostile import full_except
 
 T = TypeVar("T")
 

@@ -10,15 +10,16 @@ import pytest
 from grader.engine import Engine
 from grader.sandbox.hugepages import HUGE_PAGE, private_anonymous_ranges
 
-MAPS = """\
-55d0c8a00000-55d0c8e43000 rw-p 00000000 00:00 0                          [heap]
-7f0000000000-7f0000500000 rw-p 00000000 00:00 0 
-7f0000600000-7f0000700000 rw-p 00000000 00:00 0 
-7f1000000000-7f1000400000 r-xp 00000000 08:01 1234                       /usr/lib/libtorch_cpu.so
-7f2000000000-7f2000400000 rw-p 00000000 08:01 1234                       /usr/lib/libtorch_cpu.so
-7f3000000000-7f3000400000 rw-s 00000000 00:01 99                         /dev/zero (deleted)
-7ffd00000000-7ffd00400000 rw-p 00000000 00:00 0                          [stack]
-"""
+# The kernel writes a space after the inode of a mapping without a path: kept, as in /proc/<pid>/maps.
+MAPS = (
+    "55d0c8a00000-55d0c8e43000 rw-p 00000000 00:00 0                          [heap]\n"
+    "7f0000000000-7f0000500000 rw-p 00000000 00:00 0 \n"
+    "7f0000600000-7f0000700000 rw-p 00000000 00:00 0 \n"
+    "7f1000000000-7f1000400000 r-xp 00000000 08:01 1234                       /usr/lib/libtorch_cpu.so\n"
+    "7f2000000000-7f2000400000 rw-p 00000000 08:01 1234                       /usr/lib/libtorch_cpu.so\n"
+    "7f3000000000-7f3000400000 rw-s 00000000 00:01 99                         /dev/zero (deleted)\n"
+    "7ffd00000000-7ffd00400000 rw-p 00000000 00:00 0                          [stack]\n"
+)
 
 
 def test_only_private_anonymous_memory_is_chosen_and_aligned_to_huge_pages():

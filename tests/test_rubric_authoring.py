@@ -14,7 +14,8 @@ from grader.errors import GradingAborted
 from grader.rubric import CheckFailure, check_close, check_float
 from grader.rubric.runner import run_rubric
 from grader.rubric_spec import Question, Rubric, RubricError, load_rubric
-from grader.scoring import GradeReport, TestOutcome as Outcome, build_report, score_question
+from grader.scoring import GradeReport, build_report, score_question
+from grader.scoring import TestOutcome as Outcome
 from grader.services.results import _test_results
 
 RUBRIC = """

@@ -290,7 +290,8 @@ def test_without_root_the_quota_is_off_said_so_and_nothing_is_left(shared_dir):
 
     check = grader("sandbox", "check")
     assert check.returncode == 0, check.stderr
-    assert "off: no tmpfs per sandbox, so bytes and files are unbounded" in " ".join(check.stdout.replace("│", " ").split())
+    table = " ".join(check.stdout.replace("│", " ").split())
+    assert "off: no tmpfs per sandbox, so bytes and files are unbounded" in table
     graded = grader("grade", str(submission), "-a", "hw2", "--json")
     assert graded.returncode == 0, graded.stderr
     assert json.loads(graded.stdout)["score"] == FULL

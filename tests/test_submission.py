@@ -10,8 +10,8 @@ from grader.submission import SubmissionError, prepare_source
 
 
 def notebook(*cells: tuple[str, str]) -> bytes:
-    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-                       "cells": [{"cell_type": kind, "source": source, "metadata": {}} for kind, source in cells]}).encode()
+    notebook_cells = [{"cell_type": kind, "source": source, "metadata": {}} for kind, source in cells]
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": notebook_cells}).encode()
 
 
 def test_notebook_code_cells_are_kept_and_ipython_lines_dropped():

@@ -12,11 +12,11 @@ import os
 # a pool process with one thread per core would oversubscribe the cores it shares with the others.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from celery import Celery  # noqa: E402
-from kombu import Queue  # noqa: E402
+from celery import Celery
+from kombu import Queue
 
-from grader.config import Settings, get_settings  # noqa: E402
-from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, RECONCILE_TASK, broker_conf  # noqa: E402
+from grader.config import Settings, get_settings
+from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, RECONCILE_TASK, broker_conf
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -12,6 +12,7 @@ import signal
 import socket
 from typing import Any
 
+from billiard.einfo import ExceptionInfo
 from celery import Task, platforms
 from celery.exceptions import TimeLimitExceeded
 from celery.signals import (
@@ -90,7 +91,7 @@ def _die_with_the_worker(**_: Any) -> None:
     second beat. The kernel kills it when its parent dies (as Celery has it for pool processes);
     a parent that died before that was asked for shows as another parent pid.
     """
-    platforms.set_pdeathsig("SIGKILL")
+    platforms.set_pdeathsig("SIGKILL")  # type: ignore[attr-defined]  # celery.platforms has it; celery-types lacks it
     if os.getppid() != MAIN_PROCESS_PID:
         os._exit(1)
 
@@ -110,8 +111,10 @@ def _withdraw_the_announcement(**_: Any) -> None:
         _gpu_announcements.pop().stop()
 
 
-class GradingTask(Task):
-    def on_failure(self, exc: Exception, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+class GradingTask(Task[[int], str | None]):
+    def on_failure(
+        self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
+    ) -> None:
         """At the hard time limit the pool kills the process; this runs in the worker's main process."""
         if isinstance(exc, TimeLimitExceeded):
             with session_scope() as db:
@@ -128,7 +131,7 @@ class GradingTask(Task):
     retry_jitter=True,
     max_retries=MAX_RETRIES,
 )
-def grade_submission(self: Task, submission_id: int) -> str | None:
+def grade_submission(self: GradingTask, submission_id: int) -> str | None:
     queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
     host = self.request.hostname or socket.gethostname()
     try:

@@ -18,7 +18,10 @@ from grader.api.schemas import ErrorMessage, Unprocessable
 ASSETS = "/docs-assets"
 
 ERROR_DESCRIPTIONS = {
-    400: "the body cannot be parsed: JSON nested too deep or in no Unicode encoding, a multipart form without its boundary",
+    400: (
+        "the body cannot be parsed: JSON nested too deep or in no Unicode encoding, "
+        "a multipart form without its boundary"
+    ),
     401: "no API token, or one that is invalid or revoked",
     403: "the caller's role in the course does not allow this",
     404: "no such resource (an id out of range included)",
@@ -65,10 +68,13 @@ def add_docs(app: FastAPI) -> None:
     """The OpenAPI schema without FastAPI's default 422, the Swagger UI files and the /docs page."""
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _drop_fastapis_default_422(FastAPI.openapi(app))
-        return app.openapi_schema  # type: ignore[return-value]
+        schema = app.openapi_schema
+        if schema is None:
+            schema = FastAPI.openapi(app)  # made once, and kept as app.openapi_schema
+            _drop_fastapis_default_422(schema)
+        return schema
 
+    # FastAPI's documented way to change the schema: replace the method on the instance.
     app.openapi = openapi  # type: ignore[method-assign]
     app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
 

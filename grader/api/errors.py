@@ -53,5 +53,6 @@ async def request_invalid(request: Request, exc: RequestValidationError) -> Resp
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, service_error)
-    app.add_exception_handler(RequestValidationError, request_invalid)
+    # The decorator form: add_exception_handler types its handler for any Exception.
+    app.exception_handler(ServiceError)(service_error)
+    app.exception_handler(RequestValidationError)(request_invalid)

@@ -57,5 +57,5 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     add_docs(app)
     add_error_handlers(app)
-    app.add_exception_handler(pages.LoginRequired, pages.login_redirect)
+    app.exception_handler(pages.LoginRequired)(pages.login_redirect)
     return app

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import DateTime, Dialect, Enum, MetaData
+from sqlalchemy import DateTime, Dialect, Enum, MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -54,3 +55,7 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         enum.Enum: Enum(enum.Enum, native_enum=False, create_constraint=True, length=16),
     }
+    if TYPE_CHECKING:
+        # Every model maps one Table; the services update and insert through it (Core statements,
+        # no ORM synchronisation), which DeclarativeBase types as any FromClause.
+        __table__: ClassVar[Table]

@@ -140,7 +140,8 @@ class Submission(Base):
     `request_no` counts grade requests (the upload, then each regrade); `attempts` counts claims
     by workers, and a worker only records a result while the count is still the one it claimed.
     `sends` counts the reconciler's sends of the current request since it was last claimed, so
-    work that no worker takes is not sent forever. `heartbeat_at` is kept fresh by the worker grading it, so a dead attempt shows as stale.
+    work that no worker takes is not sent forever. `heartbeat_at` is kept fresh by the worker
+    grading it, so a dead attempt shows as stale.
     """
 
     __tablename__ = "submissions"

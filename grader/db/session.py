@@ -92,7 +92,8 @@ def session_factory() -> sessionmaker[Session]:
     return sessionmaker(engine_for(get_settings().resolved_database_url), expire_on_commit=False)
 
 
-def SessionLocal() -> Session:  # noqa: N802 - the name the service contract gives it
+def SessionLocal() -> Session:
+    """A new session; the capitalised name is the one the service contract gives it."""
     return session_factory()()
 
 

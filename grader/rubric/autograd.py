@@ -20,7 +20,8 @@ def jacobian(fn: Callable[..., torch.Tensor], *inputs: torch.Tensor, wrt: int = 
         args[wrt] = x
         return fn(*args)
 
-    return torch.autograd.functional.jacobian(of_one, inputs[wrt])
+    result: torch.Tensor = torch.autograd.functional.jacobian(of_one, inputs[wrt])
+    return result
 
 
 def vjp(

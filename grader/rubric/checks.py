@@ -136,8 +136,10 @@ def check_tuple_of_ints(actual: object, expected: Sequence[int], name: str = "re
     if not isinstance(actual, (tuple, list)):
         raise CheckFailure(f"{name}: expected a tuple of {len(expected)} ints, got {_describe(actual)}")
     if len(actual) != len(expected):
-        raise CheckFailure(f"{name}: expected {len(expected)} entries {tuple(expected)}, got {len(actual)}: {_short(tuple(actual))}")
-    for i, (got, want) in enumerate(zip(actual, expected)):
+        raise CheckFailure(
+            f"{name}: expected {len(expected)} entries {tuple(expected)}, got {len(actual)}: {_short(tuple(actual))}"
+        )
+    for i, (got, want) in enumerate(zip(actual, expected, strict=True)):
         check_int(got, want, name=f"{name}[{i}]")
 
 

@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable
 from contextvars import Token
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 
@@ -123,28 +123,29 @@ class RubricPlugin:
             self._tolerance_token = None
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
         """Record the outcome, and make a light report: pytest's own renders a traceback with
         source for every failure, slowly, and nobody reads it here."""
-        excinfo = call.excinfo
-        outcome = "passed" if excinfo is None else "failed"
+        excinfo, when = call.excinfo, call.when
+        assert when != "collect"  # a runtest hook: setup, call or teardown
+        outcome: Literal["passed", "failed"] = "passed" if excinfo is None else "failed"
         qid, weight = self._question_of[item.nodeid], self._weight_of[item.nodeid]
-        if call.when == "setup" and excinfo is not None:
+        if when == "setup" and excinfo is not None:
             self._internal_errors.append(f"{item.nodeid}: setup failed: {excinfo.exconly()}")
-        elif call.when == "call" and excinfo is None:
-            self._outcomes.append(TestOutcome(item.name, qid, True, weight=weight))
-        elif call.when == "call":
-            if excinfo.errisinstance(pytest.skip.Exception):
+        elif when == "call":
+            if excinfo is None:
+                self._outcomes.append(TestOutcome(item.name, qid, True, weight=weight))
+            elif excinfo.errisinstance(pytest.skip.Exception):
                 self._internal_errors.append(f"{item.nodeid}: rubric tests may not skip")
             elif excinfo.errisinstance(RubricError):  # the test misuses the rubric API: not the student's fault
                 self._internal_errors.append(f"{item.nodeid}: {excinfo.value}")
             else:
                 self._outcomes.append(TestOutcome(item.name, qid, False, _message(excinfo.value), weight))
-        elif call.when == "teardown" and excinfo is not None:
+        elif when == "teardown" and excinfo is not None:
             self._internal_errors.append(f"{item.nodeid}: teardown failed: {excinfo.exconly()}")
         return pytest.TestReport(
             item.nodeid, item.location, {}, outcome, None if excinfo is None else excinfo.exconly(),
-            call.when, [], call.duration, call.start, call.stop,
+            when, [], call.duration, call.start, call.stop,
         )
 
     def raise_problems(self) -> None:
@@ -183,6 +184,7 @@ def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], T]], T]:
         memo_key = (request.node.nodeid, key)
         if memo_key not in memo:
             memo[memo_key] = make()
-        return copy.deepcopy(memo[memo_key])
+        value: T = copy.deepcopy(memo[memo_key])
+        return value
 
     return compute

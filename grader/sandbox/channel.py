@@ -120,15 +120,17 @@ class Sandbox:
             self._attribute(hello.get("printed"))
         except (StudentFault, OSError) as exc:
             self.close()
-            raise ImportFailed(str(exc) if isinstance(exc, StudentFault) else self._ended("while being imported")) from None
+            reason = str(exc) if isinstance(exc, StudentFault) else self._ended("while being imported")
+            raise ImportFailed(reason) from None
         if "import_error" in hello:
             self.close()
-            raise ImportFailed(f"importing the submission failed: {describe_error('the module', hello['import_error'])}")
+            error = describe_error("the module", hello["import_error"])
+            raise ImportFailed(f"importing the submission failed: {error}")
         if hello.get("ready") is not True:
             self.close()
             raise ImportFailed("the sandbox sent malformed data while being imported")
 
-    def _receive(self, timeout: float, during: str) -> dict:
+    def _receive(self, timeout: float, during: str) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         try:
             message = decode(self._next_message(deadline))
@@ -203,7 +205,8 @@ class Sandbox:
         self._in_flight.popleft()
         reply = self._receive(timeout, during)
         marker = self._receive(timeout, during)
-        if not (len(reply) == 1 and ("ok" in reply or type(reply.get("error")) is dict) and list(marker) == ["printed"]):
+        well_formed = len(reply) == 1 and ("ok" in reply or type(reply.get("error")) is dict)
+        if not (well_formed and list(marker) == ["printed"]):
             self.kill()  # whatever follows in its stream cannot be matched to calls any more
             raise StudentFault(f"the sandbox sent malformed data {during}")
         self._attribute(marker["printed"])

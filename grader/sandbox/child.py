@@ -9,6 +9,7 @@ trusted side, which decides whether grading may go on without it.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import signal
 import socket
@@ -16,7 +17,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -44,7 +45,7 @@ class ChildSpec:
     read_paths: list[Path]
     device_paths: list[Path]
     cgroup: SandboxCgroup
-    seccomp_filter: object | None
+    seccomp_filter: seccomp.SeccompFilter | None
     layers: dict[str, str] = field(default_factory=dict)
 
 
@@ -52,7 +53,7 @@ def _layer(spec: ChildSpec, name: str, action: Any) -> None:
     try:
         detail = action()
         spec.layers[name] = f"on{f' ({detail})' if detail else ''}"
-    except Exception as exc:  # a missing layer is reported, and the trusted side decides
+    except Exception as exc:  # noqa: BLE001 - a missing layer is reported, and the trusted side decides
         spec.layers[name] = f"off: {exc}"
 
 
@@ -66,7 +67,8 @@ def _redirect_output(spec: ChildSpec) -> None:
     os.close(fd)
     os.close(null)
     for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=True, write_through=True)  # a killed sandbox keeps its output
+        # The interpreter's own streams, so TextIOWrappers; a killed sandbox keeps its output.
+        cast(io.TextIOWrapper, stream).reconfigure(line_buffering=True, write_through=True)
 
 
 def _drop_privileges(spec: ChildSpec) -> str:
@@ -138,7 +140,7 @@ def _text(value: object) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 
-def _describe_error(exc: BaseException, filename: str) -> dict:
+def _describe_error(exc: BaseException, filename: str) -> dict[str, Any]:
     if isinstance(exc, SyntaxError) and exc.filename == filename:
         return {"type": "SyntaxError",
                 "message": f"{_text(exc.msg)} at line {_text(exc.lineno)} of {Path(filename).name}"}
@@ -192,7 +194,7 @@ def serve(spec: ChildSpec, channel: socket.socket) -> None:
         send_message(channel, answer + encode({"printed": _printed()}))
 
 
-def _answer(module: Any, request: dict, filename: str) -> bytes:
+def _answer(module: Any, request: dict[str, Any], filename: str) -> bytes:
     """The reply to one call: its value, or an error that says why (never an exception, which
     would end this sandbox with nothing said)."""
     name = request["fn"]

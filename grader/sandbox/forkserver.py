@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from grader.sandbox.forkserver_process import CONTROL_PACKET
 
@@ -45,7 +46,7 @@ class ForkServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def spawn(self, channel: socket.socket, request: dict) -> int:
+    def spawn(self, channel: socket.socket, request: dict[str, Any]) -> int:
         """Ask for a sandbox wired to `channel`; returns a ticket for `pid` (the server forks
         meanwhile: the caller need not wait for it)."""
         from grader.sandbox.protocol import encode
@@ -86,7 +87,8 @@ class ForkServer:
         if "exited" in message:
             self._exits[int(message["exited"])] = ExitInfo(int(message["status"]), bool(message["oom"]))
         elif "id" in message:
-            self._spawned[int(message["id"])] = int(message["spawned"]) if "spawned" in message else str(message["spawn_failed"])
+            spawned = int(message["spawned"]) if "spawned" in message else str(message["spawn_failed"])
+            self._spawned[int(message["id"])] = spawned
 
     def close(self) -> None:
         self._control.close()

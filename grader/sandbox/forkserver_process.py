@@ -19,16 +19,21 @@ import socket
 import sys
 import sysconfig
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from grader.sandbox import hugepages, namespaces
 from grader.sandbox.limits import CgroupManager, SandboxCgroup
+
+if TYPE_CHECKING:
+    from grader.sandbox.seccomp import SeccompFilter
 
 CONTROL_PACKET = 1 << 16
 
 
 def read_paths() -> list[Path]:
     """What a sandbox may read: the interpreter, installed packages, system libraries, CPU info."""
-    python = {Path(p) for key, p in sysconfig.get_paths().items() if key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    libraries = ("stdlib", "platstdlib", "purelib", "platlib")
+    python = {Path(p) for key, p in sysconfig.get_paths().items() if key in libraries}
     system = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/etc/ld.so.cache", "/etc/localtime",
               "/usr/share/zoneinfo", "/proc/cpuinfo", "/sys/devices/system/cpu", "/dev/urandom", "/dev/zero"]
     return sorted(python | {Path(p) for p in system})
@@ -47,11 +52,11 @@ def cuda_read_paths() -> list[Path]:
 
 def _warm_up() -> None:
     """Import and exercise what student code and the child need, so children start warm."""
+    # symbolic_shapes: autograd.grad(grad_outputs=...) imports it (and sympy) lazily, which every
+    # sandbox that computes a gradient would pay again
     import torch
+    import torch.fx.experimental.symbolic_shapes
     import torch.nn.functional as F
-
-    import torch.fx.experimental.symbolic_shapes  # noqa: F401 - autograd.grad(grad_outputs=...) imports it
-    # (and sympy) lazily, which every sandbox that computes a gradient would pay again
 
     torch.set_num_threads(1)  # before any op: torch hangs in forked children of a multi-threaded parent
     x = torch.randn(1, 2, 8, dtype=torch.float64, requires_grad=True)
@@ -78,7 +83,7 @@ class _Server:
         self.control = control
         self.cgroups = CgroupManager()
         try:
-            self.seccomp_filter: object | None = seccomp.build()
+            self.seccomp_filter: SeccompFilter | None = seccomp.build()
         except RuntimeError:
             self.seccomp_filter = None  # each sandbox reports the layer as off
         self.children: dict[int, SandboxCgroup] = {}
@@ -91,7 +96,8 @@ class _Server:
 
     def run(self) -> None:
         while True:
-            ready, _, _ = select.select([self.control, self.wake_r], [], [])
+            watched: list[socket.socket | int] = [self.control, self.wake_r]
+            ready, _, _ = select.select(watched, [], [])
             if self.wake_r in ready:
                 os.read(self.wake_r, 4096)
                 self._reap()
@@ -109,7 +115,7 @@ class _Server:
         try:
             pid = self._spawn(request, fds[0])
             reply = {"spawned": pid, "id": request["id"]}
-        except Exception as exc:  # report, keep serving
+        except Exception as exc:  # noqa: BLE001 - report, keep serving
             reply = {"spawn_failed": f"{type(exc).__name__}: {exc}", "id": request["id"]}
         finally:
             for fd in fds:
@@ -117,7 +123,7 @@ class _Server:
         self.control.send(encode(reply))
         return True
 
-    def _spawn(self, request: dict, channel_fd: int) -> int:
+    def _spawn(self, request: dict[str, Any], channel_fd: int) -> int:
         from grader.rubric_spec import Limits
         from grader.sandbox import child
 

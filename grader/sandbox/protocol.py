@@ -104,7 +104,7 @@ def array_dtype_name(array: np.ndarray) -> str | None:
     return _NUMPY_DTYPE_NAMES.get(array.dtype)
 
 
-def _array_node(tag: str, name: str, array: np.ndarray, blobs: list[bytes], size: list[int]) -> dict:
+def _array_node(tag: str, name: str, array: np.ndarray, blobs: list[bytes], size: list[int]) -> dict[str, Any]:
     data = array.tobytes()  # C order, whatever the array's strides
     offset = size[0]  # buffers follow each other in the order of the document
     size[0] += len(data)
@@ -186,13 +186,13 @@ def _decode(node: Any, buffers: _Buffers, device: str, depth: int) -> Any:
     raise ProtocolError(f"unknown node tag {tag!r}")
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     if type(value) is not list:
         raise ProtocolError("expected a list")
     return value
 
 
-def _decode_array(node: dict, buffers: _Buffers, device: str, tag: str) -> Any:
+def _decode_array(node: dict[str, Any], buffers: _Buffers, device: str, tag: str) -> Any:
     name, shape, at, n = node.get("dtype"), node.get("shape"), node.get("at"), node.get("n")
     if name not in _DTYPES or type(shape) is not list or type(at) is not int or type(n) is not int:
         raise ProtocolError("malformed array")
@@ -235,6 +235,7 @@ def decode(message: bytes, device: str = "cpu") -> Any:
 def message_length(header: bytes) -> int:
     """Total bytes that follow a header, refused above the cap before anything is read."""
     doc_len, buf_len = HEADER.unpack(header)
-    if doc_len + buf_len > MAX_MESSAGE_BYTES:
-        raise ProtocolError(f"message of {doc_len + buf_len} bytes is over the limit")
-    return doc_len + buf_len
+    total: int = doc_len + buf_len
+    if total > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"message of {total} bytes is over the limit")
+    return total

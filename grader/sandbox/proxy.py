@@ -87,7 +87,7 @@ class SubmissionSandbox:
         that have served a more secret question."""
         self._question, self._secrecy, self._calls_in_test = question.id, question.secrecy, 0
 
-    def call(self, function: str, args: tuple, kwargs: dict) -> Any:
+    def call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         request = encode({"fn": function, "args": list(args), "kwargs": kwargs})
         may_go_ahead = self._secrecy == 0 and self._calls_in_test == 0
         self._calls_in_test += 1

@@ -97,7 +97,7 @@ def sweep_stale(root: Path) -> list[Path]:
     """Remove the owner directories under `root` whose process is gone; returns those removed.
 
     An owner from another pid namespace can't be judged from here and is left alone."""
-    removed = []
+    removed: list[Path] = []
     namespace = str(_pid_namespace())
     try:
         entries = list(os.scandir(root))
@@ -158,7 +158,7 @@ def remove_tree(path: Path) -> None:
     os.rmdir(path)
 
 
-def _flatten(top: int, name: str, names: itertools.count) -> None:
+def _flatten(top: int, name: str, names: itertools.count[int]) -> None:
     """Remove directory `name` in `top`: its files deleted, its subdirectories moved to `top`."""
     directory = _open_directory(top, name)
     try:

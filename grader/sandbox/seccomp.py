@@ -8,6 +8,7 @@ Threads still work: clone3 answers ENOSYS so glibc falls back to clone, which is
 from __future__ import annotations
 
 import errno
+from typing import Protocol, cast
 
 CLONE_THREAD = 0x00010000
 
@@ -22,6 +23,12 @@ DENIED = (
 )
 
 
+class SeccompFilter(Protocol):
+    """What a sandbox does with pyseccomp's filter (a library without types)."""
+
+    def load(self) -> None: ...
+
+
 try:  # imported in the fork server: finding libseccomp runs ldconfig, which a sandbox cannot
     import pyseccomp as sc
 except (ImportError, OSError, RuntimeError) as exc:
@@ -29,7 +36,7 @@ except (ImportError, OSError, RuntimeError) as exc:
     _unavailable = f"{type(exc).__name__}: {exc}"
 
 
-def build() -> object:
+def build() -> SeccompFilter:
     """The filter, built once in the fork server; each sandbox only loads it."""
     if sc is None:
         raise RuntimeError(f"libseccomp unavailable ({_unavailable})")
@@ -39,11 +46,11 @@ def build() -> object:
         flt.add_rule(refuse, name)
     flt.add_rule(refuse, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))
     flt.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
-    return flt
+    return cast(SeccompFilter, flt)
 
 
-def install(flt: object | None) -> None:
+def install(flt: SeccompFilter | None) -> None:
     """Load the filter into this process (needs no_new_privs or CAP_SYS_ADMIN). Irreversible."""
     if flt is None:
         raise RuntimeError(f"libseccomp unavailable ({_unavailable})")
-    flt.load()  # type: ignore[attr-defined]
+    flt.load()

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
@@ -47,7 +47,7 @@ class Claim:
     started_at: datetime
 
 
-def _count_unfinished(submission_id: Any, request_no: Any) -> Select[tuple[int]]:
+def _count_unfinished(submission_id: Any, request_no: Any) -> Select[int]:
     """How many attempts of a grade request were lost or timed out (values, or columns to correlate)."""
     return select(func.count()).select_from(GradingRun.__table__).where(
         GradingRun.submission_id == submission_id,
@@ -79,7 +79,7 @@ def fail_request(db: Session, submission_id: int, request_no: int, message: str,
         .where(Submission.id == submission_id, Submission.request_no == request_no, *only_if)
         .values(status=SubmissionStatus.failed, error=storable(message), updated_at=utcnow(), heartbeat_at=None)
     )
-    if failed.rowcount != 1:
+    if cast("CursorResult[Any]", failed).rowcount != 1:  # an UPDATE: a cursor result
         return False
     settle_regrade_item(db, submission_id, request_no, RegradeItemStatus.failed, None)
     return True

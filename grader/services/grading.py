@@ -49,7 +49,7 @@ def _load_work(db: Session, submission_id: int) -> _Work | None:
         return None
     try:
         rubric = load_assignment_rubric(row.rubric_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever breaks the rubric is recorded as the run's failure
         reason = failure_of(exc)
         return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {reason}")
     return _Work(row.content, row.filename, rubric, rubric.content_hash, "")
@@ -72,7 +72,7 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str)
                     # The sandbox imports the submission while the claim is made; closing the grading
                     # on the way out waits until nothing of it runs any more.
                     started = stack.enter_context(engine.start(work.data, work.filename, work.rubric, device=device))
-                except Exception as exc:  # claimed all the same, so that the failure is recorded
+                except Exception as exc:  # noqa: BLE001 - claimed all the same, so that the failure is recorded
                     error = failure_of(exc)
             claimed = claim(db, submission_id, work.rubric_hash, device, host)
         if claimed is None:
@@ -83,7 +83,7 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str)
                     report = started.report()
                     with session_scope() as db:  # stored while the kernel tears the sandbox down
                         return RunStatus.completed if record_result(db, claimed, report) else None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure of the grading is recorded on the run
                 error = failure_of(exc)
         with session_scope() as db:
             return RunStatus.failed if record_failure(db, claimed, error) else None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -81,7 +80,7 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
     return sorted(sent)
 
 
-def _fail_unclaimed(db: Session, stuck: Row[Any], queue_name: str) -> None:
+def _fail_unclaimed(db: Session, stuck: Row[int, int, SubmissionStatus, int, int], queue_name: str) -> None:
     """Fail the request of a `stuck` row no worker took, unless one claimed it meanwhile."""
     message = (f"Not graded: no worker took it from the {queue_name!r} queue, though it was sent again "
                f"{stuck.sends} times; ask the course staff.")

@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from typing_extensions import TypedDict  # the variant pydantic accepts on 3.11 (the API returns these)
-
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
+from typing_extensions import TypedDict  # the variant pydantic accepts on 3.11 (the API returns these)
 
 from grader.db.base import utcnow
 from grader.db.models import (
@@ -113,7 +112,9 @@ def regrade_progress(db: Session, viewer: User, batch_id: int) -> RegradeProgres
     batch = _batch(db, viewer, batch_id)
     counts = dict(
         db.execute(
-            select(RegradeItem.status, func.count()).where(RegradeItem.batch_id == batch.id).group_by(RegradeItem.status)
+            select(RegradeItem.status, func.count())
+            .where(RegradeItem.batch_id == batch.id)
+            .group_by(RegradeItem.status)
         ).all()
     )
     done = counts.get(RegradeItemStatus.done, 0)

@@ -7,14 +7,22 @@ text taken from the submission is stored through `storable`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, case, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import GradingRun, QuestionScore, RegradeItemStatus, RunStatus, Submission, SubmissionStatus, TestResult
+from grader.db.models import (
+    GradingRun,
+    QuestionScore,
+    RegradeItemStatus,
+    RunStatus,
+    Submission,
+    SubmissionStatus,
+    TestResult,
+)
 from grader.db.text import storable
 from grader.scoring import GradeReport
 from grader.services import claims, queue
@@ -29,7 +37,7 @@ def _own(db: Session, claim: Claim, **values: object) -> bool:
         .where(Submission.id == claim.submission_id, Submission.attempts == claim.attempt_no)
         .values(updated_at=utcnow(), heartbeat_at=None, **values)
     )
-    return done.rowcount == 1
+    return cast("CursorResult[Any]", done).rowcount == 1  # an UPDATE: a cursor result
 
 
 def _if_current(claim: Claim, column: InstrumentedAttribute[Any], value: object) -> ColumnElement[Any]:

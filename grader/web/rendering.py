@@ -32,7 +32,10 @@ templates.env.filters["points"] = _points
 templates.env.filters["when"] = _when
 
 
-def render(request: Request, name: str, user: User | None, status: int = 200, **context: object) -> HTMLResponse:
+def render(
+    request: Request, name: str, user: User | None, status: int = 200, /, **context: object
+) -> HTMLResponse:
+    """The page `name`; positional-only up to `status`, so no template variable can be taken for one of them."""
     return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status)
 
 

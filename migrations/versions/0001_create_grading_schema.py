@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_tokens_token_hash")),
     )
@@ -89,7 +91,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["course_id"], ["courses.id"], name=op.f("fk_enrolments_course_id_courses"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_enrolments_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_enrolments_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_enrolments")),
         sa.UniqueConstraint("course_id", "user_id", name=op.f("uq_enrolments_course_id_user_id")),
     )
@@ -109,7 +113,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["requested_by_id"], ["users.id"], name=op.f("fk_regrade_batches_requested_by_id_users"), ondelete="SET NULL"
+            ["requested_by_id"], ["users.id"],
+            name=op.f("fk_regrade_batches_requested_by_id_users"),
+            ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_regrade_batches")),
     )
@@ -135,7 +141,9 @@ def upgrade() -> None:
             name=op.f("fk_submissions_assignment_id_assignments"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_submissions_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_submissions_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
     )
     op.create_index(op.f("ix_submissions_assignment_id_user_id"), "submissions", ["assignment_id", "user_id"])
@@ -229,13 +237,19 @@ def upgrade() -> None:
         sa.Column("new_run_id", sa.Integer(), nullable=True),
         sa.Column("status", choice("regradeitemstatus", "pending", "done", "failed"), nullable=False),
         sa.ForeignKeyConstraint(
-            ["batch_id"], ["regrade_batches.id"], name=op.f("fk_regrade_items_batch_id_regrade_batches"), ondelete="CASCADE"
+            ["batch_id"], ["regrade_batches.id"],
+            name=op.f("fk_regrade_items_batch_id_regrade_batches"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["new_run_id"], ["grading_runs.id"], name=op.f("fk_regrade_items_new_run_id_grading_runs"), ondelete="SET NULL"
+            ["new_run_id"], ["grading_runs.id"],
+            name=op.f("fk_regrade_items_new_run_id_grading_runs"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["old_run_id"], ["grading_runs.id"], name=op.f("fk_regrade_items_old_run_id_grading_runs"), ondelete="SET NULL"
+            ["old_run_id"], ["grading_runs.id"],
+            name=op.f("fk_regrade_items_old_run_id_grading_runs"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["submission_id"],

@@ -12,7 +12,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-
 # 1.1 Convolutions
 
 
@@ -35,7 +34,7 @@ def conv2d_output_shape(
 ) -> tuple[int, int, int]:
     """(F, H_out, W_out): each spatial axis is a 1-D convolution of its own."""
     _, height, width = in_shape
-    sizes = zip((height, width), _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation))
+    sizes = zip((height, width), _pair(kernel_size), _pair(stride), _pair(padding), _pair(dilation), strict=True)
     h_out, w_out = (conv_output_size(*axis) for axis in sizes)
     return (num_filters, h_out, w_out)
 

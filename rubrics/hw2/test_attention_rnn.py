@@ -61,7 +61,7 @@ def attention_rnn_bptt(
     hs, _ = attention_rnn(x.clone().requires_grad_(), Q, K, V)  # a leaf, so that every h[t] has a graph
     for h in hs:
         h.retain_grad()
-    sum(torch.dot(g, h) for g, h in zip(grad_h, hs)).backward()
+    sum(torch.dot(g, h) for g, h in zip(grad_h, hs, strict=True)).backward()
     return torch.stack([h.grad for h in hs])
 
 

@@ -34,7 +34,7 @@ def grad_Wx_ground_truth(
     hs, cs = gated_rnn(x, W_c, W_h, W_x)
     for h in hs:
         h.retain_grad()
-    sum(torch.dot(g, h) for g, h in zip(upstream, hs)).backward()
+    sum(torch.dot(g, h) for g, h in zip(upstream, hs, strict=True)).backward()
     grad_h = torch.stack([h.grad for h in hs])  # total dl/dh[t], later steps included
     c = torch.stack(cs).detach()
     return grad_h, c, W_x.grad

@@ -7,9 +7,9 @@ import time
 import pytest
 from sqlalchemy.orm import Session
 
+from grader import scoring
 from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
-from grader import scoring
 from grader.services import claims, heartbeat, regrades, results, submissions
 from grader.services.rubrics import load_assignment_rubric
 from tests.service.helpers import REFERENCE, heartbeat_goes_stale, make_class, runs_of

@@ -43,7 +43,9 @@ def klass(postgres_stack: Stack, postgres_worker: WorkerProcess, make_klass: Cal
 def test_a_student_sees_only_what_visible_questions_printed(postgres_server_app: LiveServer, klass: Klass) -> None:
     student = klass.students[0]
     with api(postgres_server_app, student) as alice, api(postgres_server_app, klass.instructor) as prof:
-        upload = alice.post(f"/assignments/{klass.assignment_id}/submissions", files={"file": ("hw2.py", PRINTS_ITS_INPUTS)})
+        upload = alice.post(
+            f"/assignments/{klass.assignment_id}/submissions", files={"file": ("hw2.py", PRINTS_ITS_INPUTS)}
+        )
         assert upload.status_code == 202
         sid = upload.json()["id"]
         wait_until(lambda: alice.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded", 90,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from grader.api.docs import errors
-from grader.api.schemas import GradebookPublic
+from grader.api.schemas import GradebookPublic, GradebookQuestionPublic, GradebookRowPublic, QuestionStatsPublic
 from grader.services import courses, gradebook
 from grader.web.deps import CurrentUser, Id, SessionDep
 
@@ -20,9 +20,9 @@ def get_gradebook(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Grade
         assignment_id=assignment_id,
         rubric_hash=book.rubric_hash,
         max_score=book.max_score,
-        questions=book.questions,
-        rows=book.rows,
-        stats=gradebook.question_stats(book),
+        questions=[GradebookQuestionPublic.model_validate(q) for q in book.questions],
+        rows=[GradebookRowPublic.model_validate(row) for row in book.rows],
+        stats=[QuestionStatsPublic.model_validate(s) for s in gradebook.question_stats(book)],
     )
 
 
