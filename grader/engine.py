@@ -89,7 +89,7 @@ class Engine:
 
     def _sandbox(self, source: str, module: str, limits: Limits, device: str,
                  plan: CallPlan | None = None) -> SubmissionSandbox:
-        spec = SandboxSpec(module, limits, device, self._scratch_area().directory, self.settings.sandbox_uid,
+        spec = SandboxSpec(module, limits, device, self._scratch_area(), self.settings.sandbox_uid,
                            self.settings.sandbox_gid, self.settings.sandbox_threads)
         return SubmissionSandbox(source, limits, lambda: self._take_sandbox(spec), plan)
 

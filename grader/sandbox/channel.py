@@ -11,7 +11,6 @@ import socket
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from grader.errors import StudentFault
@@ -20,6 +19,7 @@ from grader.sandbox import scratch
 from grader.sandbox.forkserver import ExitInfo, ForkServer
 from grader.sandbox.messages import describe_error, describe_exit
 from grader.sandbox.protocol import ProtocolError, decode, encode
+from grader.sandbox.scratch import ScratchArea
 from grader.sandbox.wire import take_message
 
 SETUP_TIMEOUT_S = 30.0
@@ -47,7 +47,7 @@ class SandboxSpec:
     module: str
     limits: Limits
     device: str
-    root: Path
+    scratch: ScratchArea
     uid: int
     gid: int
     threads: int
@@ -63,7 +63,7 @@ class Sandbox:
 
     def __init__(self, server: ForkServer, spec: SandboxSpec) -> None:
         self.server, self.spec = server, spec
-        self.directory = scratch.ScratchArea.of(spec.root).create(spec.uid, spec.gid)
+        self.directory = spec.scratch.create(spec.uid, spec.gid)
         self.workdir = self.directory / "work"
         output = self.directory / "output.log"
         self._output_fd = os.open(output, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -197,12 +197,8 @@ def _is_directory(parent: int, name: str) -> bool:
 
 
 class ScratchArea:
-    """One engine's sandbox directories under the shared root.
-
-    Made by the engine; the sandbox proxy, which only knows the area's directory, finds it
-    through `of`."""
-
-    _live: dict[Path, ScratchArea] = {}
+    """One engine's sandbox directories under the shared root (made by the engine, handed to
+    each sandbox in its spec)."""
 
     def __init__(self, root: Path, quota: Quota) -> None:
         self.root, self.quota = root, quota
@@ -214,7 +210,6 @@ class ScratchArea:
         self._sandboxes = itertools.count()
         self.unmounted_because = self._mount_own_tmpfs()
         self.mounted = not self.unmounted_because
-        ScratchArea._live[self.directory] = self
 
     def _mount_own_tmpfs(self) -> str:
         """Why the area's directory could not be made a private tmpfs ("" if it was)."""
@@ -233,10 +228,6 @@ class ScratchArea:
         if self.mounted:
             return f"on (a tmpfs per sandbox: {self.quota.describe()})"
         return f"off: no tmpfs per sandbox, so bytes and files are unbounded ({self.unmounted_because})"
-
-    @classmethod
-    def of(cls, directory: Path) -> ScratchArea:
-        return cls._live[directory]
 
     def create(self, uid: int, gid: int) -> Path:
         """A new sandbox directory (root's, 0711) with its scratch `work/` (the sandbox uid's, 0700)."""
@@ -272,5 +263,4 @@ class ScratchArea:
         return f"uid {uid} cannot write in its sandbox directory under {self.root} ({problem})"
 
     def close(self) -> None:
-        ScratchArea._live.pop(self.directory, None)
         remove(self.directory)
