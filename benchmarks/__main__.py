@@ -5,7 +5,7 @@ Sections (run in this order; `--only` and `--skip` pick them):
   engine   Engine.grade with a warm fork server, paired with the floor per submission
   memory   a sandbox's peak RSS (probe submission) and cgroup charge, the fork server's RSS
   naive    a fresh Python process per submission (a sample)
-  pool     one Engine process per core on an in-memory queue (no service)
+  pool     Engine processes (as many as a worker has) on an in-memory queue (no service)
   service  HTTP -> PostgreSQL -> Redis -> Celery workers: single-upload latency and a batch
            regrade's throughput, with worker RSS sampled every second (skipped, with the reason,
            when the service layer or PostgreSQL/Redis is not available)
@@ -47,7 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch", type=int, default=1000, help="stored submissions in the batch regrade (default 1000)"
     )
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: GRADER_WORKER_CONCURRENCY)")
     parser.add_argument("--call-timeout", type=float, default=2.0,
                         help="call_timeout_s of the rubric copy the benchmark grades with (default 2; the real "
                              "HW2 rubric says 10): timing-out submissions cost this much each")
@@ -87,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.population import generate, rubric_copy, summary
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    workers = args.workers or cores
+    from grader.config import Settings
+
+    workers = args.workers or Settings().resolved_worker_concurrency
     results: dict = {"skipped_sections": {}, "errors": {}}
     document: dict = {"machine": report.machine(), "load": {"before": report.load_snapshot()}}
     population = generate(args.size, args.seed)
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rubric = load_rubric(rubric_dir)
     results["config"] = {
-        "size": args.size, "seed": args.seed, "sections": args.sections, "workers": workers,
+        "size": args.size, "seed": args.seed, "sections": args.sections, "cores": cores, "workers": workers,
         "call_timeout_s": rubric.limits.call_timeout_s, "submission_timeout_s": rubric.limits.submission_timeout_s,
         "naive_sample": args.naive, "singles": args.singles, "batch": args.batch,
         "pool_size": args.pool_size, "rubric_hash": rubric.content_hash,

@@ -1,4 +1,4 @@
-"""Engines in parallel without the service: one worker process per core, each with its own warm
+"""Engines in parallel without the service: as many worker processes as a Celery worker has, each with its own warm
 `Engine`, pulling submissions from a shared in-memory queue. Its throughput is what the service
 could reach if the queue, database and HTTP cost nothing, and its processes give worker and fork
 server memory figures even where the service layer cannot run."""

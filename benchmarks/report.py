@@ -35,7 +35,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "naive_mean_ms": ("naive", "ms", "the same, mean"),
     "torch_import_ms": ("naive", "ms", "a fresh `python -c 'import torch'`"),
     "naive_throughput_per_s": ("naive", "1/s", "cores / naive mean: one naive process per core"),
-    "pool_throughput_per_s": ("pool", "1/s", "one Engine process per core, in-memory queue, no service"),
+    "pool_throughput_per_s": ("pool", "1/s", "Engine processes as a worker has, in-memory queue, no service"),
     "pool_worker_peak_rss_mib": ("pool", "MiB", "peak RSS of an engine process in the pool"),
     "bound_throughput_per_s": ("bound", "1/s", "cores / mean floor of the batch's submissions"),
     "service_latency_p50_ms": ("service", "ms", "HTTP upload -> graded, score readable over HTTP, idle system, p50"),
@@ -44,7 +44,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
         "service", "ms", "floor p50 of the same submissions, each measured just before its upload"
     ),
     "batch_wall_s": ("service", "s", "batch regrade of the stored submissions, start -> finished"),
-    "batch_throughput_per_s": ("service", "1/s", "batch regrade throughput, one worker process per core"),
+    "batch_throughput_per_s": ("service", "1/s", "batch regrade throughput"),
     "batch_nt_throughput_per_s_est": (
         "service", "1/s", "the same without the time spent on timing-out submissions (estimate)"
     ),
@@ -137,7 +137,7 @@ def compute(results: dict) -> tuple[dict, dict, list[dict]]:
     """(figures, skipped, targets) from the raw section results."""
     figures: dict[str, Any] = {name: None for name in FIGURES}
     skipped: dict[str, str] = {}
-    cores = results["config"]["workers"]
+    cores = results["config"]["cores"]
     not_timeout = lambda r: not r["times_out"]  # noqa: E731
 
     pairs = results.get("pairs") or []

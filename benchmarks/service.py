@@ -4,7 +4,7 @@ score readable over HTTP, with real processes (uvicorn, `celery worker`) on a fr
 1. The stack: a new PostgreSQL database `bench_<hex>` (migrated, dropped at the end), a Redis
    database with a key prefix of our own (our keys deleted at the end), a rubrics folder with the
    benchmark's limits, an API (`uvicorn grader.api.main:create_app --factory`) and one
-   `celery -A workers.app worker -Q cpu --concurrency N` (N = one pool process per core).
+   `celery -A workers.app worker -Q cpu --concurrency N` (N = GRADER_WORKER_CONCURRENCY: one per core, plus one).
 2. Stored submissions: the batch (the population cycled) is submitted through the services before
    any worker runs; the grading messages that sends are purged, so the submissions wait stored.
 3. Single uploads on an idle system: one at a time over HTTP as a student; the clock stops when

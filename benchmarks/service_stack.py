@@ -1,6 +1,6 @@
 """The service stack of one benchmark run, set up and torn down: a fresh PostgreSQL database
 (migrated, dropped at the end), a Redis key prefix of our own (our keys deleted at the end), the API
-(uvicorn) and one `celery worker` with a pool process per core, all as real processes."""
+(uvicorn) and one `celery worker` with its pool processes, all as real processes."""
 
 from __future__ import annotations
 

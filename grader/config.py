@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     broker_key_prefix: str = Field(
         "", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)"
     )
+    worker_concurrency: int | None = Field(
+        None, ge=1, description="grading processes of a cpu worker; unset: one per core, plus one"
+    )
     gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")
     gpu_fallback_to_cpu: bool = Field(True, description="rubrics with device auto go to cpu when no GPU worker runs")
     run_lease_s: float = Field(30.0, description="an attempt whose heartbeat is older than this is presumed lost")
@@ -77,6 +81,14 @@ class Settings(BaseSettings):
     @property
     def resolved_broker_url(self) -> str:
         return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+
+    @property
+    def resolved_worker_concurrency(self) -> int:
+        """One grading process more than there are cores: a process whose student code waits out a
+        time limit (or whose sandbox and trusted side wait on each other) leaves its core to the spare."""
+        if self.worker_concurrency is not None:
+            return self.worker_concurrency
+        return len(os.sched_getaffinity(0)) + 1
 
     @property
     def production(self) -> bool:

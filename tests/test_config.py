@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -29,3 +31,13 @@ def test_production_refuses_the_laptop_defaults(overrides, message):
     with pytest.raises(ValidationError, match=message):
         Settings(environment="production", **overrides)
     Settings(environment="production", secret_key="x" * 40, require_isolation=True)
+
+
+def test_a_worker_grades_with_one_process_more_than_its_cores(monkeypatch):
+    """The spare process keeps every core busy while another's student code waits out a time limit."""
+    monkeypatch.delenv("GRADER_WORKER_CONCURRENCY", raising=False)
+    assert Settings().resolved_worker_concurrency == len(os.sched_getaffinity(0)) + 1
+    monkeypatch.setenv("GRADER_WORKER_CONCURRENCY", "5")
+    assert Settings().resolved_worker_concurrency == 5
+    with pytest.raises(ValidationError):
+        Settings(worker_concurrency=0)

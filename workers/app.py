@@ -29,6 +29,7 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        worker_concurrency=settings.resolved_worker_concurrency,  # `--concurrency` overrides it
         beat_schedule={
             "reconcile-stuck-submissions": {
                 "task": RECONCILE_TASK,

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from grader.config import get_settings
 from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK
 from workers import tasks
 from workers.app import celery_app
@@ -18,6 +19,10 @@ def test_messages_are_acknowledged_only_after_grading() -> None:
     assert conf.task_acks_late is True
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
+
+
+def test_the_pool_is_as_large_as_the_settings_say() -> None:
+    assert celery_app.conf.worker_concurrency == get_settings().resolved_worker_concurrency
 
 
 def test_queues_and_the_tasks_they_run() -> None:
