@@ -29,7 +29,7 @@ WORKER_MEMORY = {"worker_peak_rss_mib", "worker_rss_growth_mib"}  # measured by 
 def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     # One worker process: the figures are the same kind with any number, and the run costs the
-    # same on every machine (the default is one per core).
+    # same on every machine (the default is the workers' own: one per core, plus one).
     command = [sys.executable, "-m", "benchmarks", "--size", "4", "--naive", "1", "--pool-size", "4",
                "--singles", "2", "--batch", "4", "--call-timeout", "1", "--workers", "1",
                "--json", str(out), "--quiet"]
