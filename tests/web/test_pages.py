@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, http_client
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -22,7 +22,7 @@ def _csrf(page: httpx.Response) -> str:
 
 
 def browser(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, timeout=30)
+    return http_client(server.url)
 
 
 def log_in(client: httpx.Client, person: Person) -> httpx.Response:
