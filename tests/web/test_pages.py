@@ -104,6 +104,26 @@ def test_a_bad_upload_through_the_form_shows_why(sqlite_server: LiveServer, klas
     assert "upload a .py file or a .ipynb notebook" in page.text and "Nothing submitted yet" in page.text
 
 
+def test_an_upload_past_the_limit_through_the_form_shows_why_and_is_not_stored(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    """The refused upload's row was written before it was counted: the page that says so is a normal
+    answer, and its transaction must not keep that row."""
+    klass = make_klass(sqlite_web_stack, max_submissions=1)
+    student = klass.students[0]
+    with browser(sqlite_server) as client:
+        log_in(client, student)
+        for status in (303, 429):
+            form = client.get(f"/assignments/{klass.assignment_id}")
+            page = client.post(f"/assignments/{klass.assignment_id}/submissions", data={"csrf_token": _csrf(form)},
+                               files={"file": ("hw2.py", REFERENCE)})
+            assert page.status_code == status, page.text[:300]
+    assert "used all 1 submissions" in page.text
+    with api(sqlite_server, student) as client:
+        stored = client.get("/submissions", params={"assignment_id": klass.assignment_id}).json()
+    assert len(stored) == 1
+
+
 def test_students_cannot_open_instructor_pages(sqlite_server: LiveServer, klass: Klass) -> None:
     with browser(sqlite_server) as client:
         log_in(client, klass.students[0])
