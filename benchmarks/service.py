@@ -117,6 +117,7 @@ def _store_class(population: list[Submission], batch: int, progress: Callable[[s
         assignment_id = assignment.id
         student_token = users.issue_token(db, roster[0], label="bench")
         instructor_token = users.issue_token(db, instructor, label="bench")
+        db.commit()
         progress(f"service: storing {batch} submissions through the services (no worker running yet)")
         started = time.perf_counter()
         jobs = [population[i % len(population)] for i in range(batch)]
@@ -124,6 +125,7 @@ def _store_class(population: list[Submission], batch: int, progress: Callable[[s
         for i, sub in enumerate(jobs):
             assignment = db.get(Assignment, assignment_id)
             row = submissions.submit(db, roster[i % len(roster)], assignment, sub.filename, sub.data)
+            db.commit()  # one transaction per upload, as the API commits each
             stored.append((row.id, sub))
         store_s = round(time.perf_counter() - started, 2)
     return assignment_id, student_token, instructor_token, stored, store_s

@@ -1,7 +1,8 @@
 """Service commands for operators: regrade, scores, users and their API tokens, the reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
-(`--by EMAIL`, by default the first admin), so the services' permission checks still apply.
+(`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
+command commits what it changed before it reports it, so nothing it printed is rolled back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Role, User
+from grader.db.models import ApiToken, Role, User
 from grader.db.session import alembic_config, session_scope
 from grader.services import courses, gradebook, regrades, users
 from grader.services.errors import ServiceError
@@ -124,6 +125,7 @@ def regrade(
             operator = _operator(db, by)
             target = courses.find_assignment(db, assignment, course)
             batch = regrades.start_regrade(db, operator, target, reason, since=since_at)
+            db.commit()  # sends the tasks; the progress polls below each start a fresh read
             out.print(f"regrade {batch.id}: {target.slug} on rubric {batch.rubric_hash}")
             if wait:
                 _watch_regrade(db, operator, batch.id)
@@ -176,15 +178,16 @@ def users_add(
     with session_scope() as db:
         try:
             user = users.create_user(db, email, name, role, password)
-            out.print(f"created {user.role} {user.email} (id {user.id})")
-            if token:
-                _print_new_token(db, user, "cli", expires)
+            issued = users.create_token(db, user, "cli", expires) if token else None
         except ServiceError as exc:
             _fail(exc.message)
+        db.commit()  # the user and its token together, or neither
+        out.print(f"created {user.role} {user.email} (id {user.id})")
+        if issued is not None:
+            _print_token(user, *issued)
 
 
-def _print_new_token(db: Session, user: User, label: str, expires_days: int | None) -> None:
-    token, row = users.create_token(db, user, label, expires_days)
+def _print_token(user: User, token: str, row: ApiToken) -> None:
     out.print(f"API token {row.id} for {user.email}, expires {row.expires_at:%Y-%m-%d %H:%M UTC}")
     out.print(f"API token (shown once): {token}", soft_wrap=True)  # never broken across lines
 
@@ -205,9 +208,12 @@ def tokens_create(
     """Issue an API token for a user (also for accounts without a password) and print it."""
     with session_scope() as db:
         try:
-            _print_new_token(db, _user(db, email), label, expires)
+            owner = _user(db, email)
+            token, row = users.create_token(db, owner, label, expires)
         except ServiceError as exc:
             _fail(exc.message)
+        db.commit()
+        _print_token(owner, token, row)
 
 
 @tokens_app.command("list")
@@ -242,6 +248,7 @@ def tokens_revoke(
             operator = _operator(db, by)
             for token_id in token_ids:
                 users.revoke_token(db, operator, token_id)
+                db.commit()  # each one as it is reported: a later unknown id undoes nothing printed
                 out.print(f"revoked API token {token_id}")
         except ServiceError as exc:
             _fail(exc.message)
@@ -261,6 +268,7 @@ def reconcile(
     while True:
         with session_scope() as db:
             ids = reconcile_stuck(db, threshold)
+            db.commit()  # sends them
         out.print(f"re-enqueued {len(ids)} submission(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))
         if not loop:
             return

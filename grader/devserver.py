@@ -31,6 +31,7 @@ def seed_if_empty(base_url: str) -> None:
     with session_scope() as db:
         if db.scalar(select(User.id).limit(1)) is None:
             demo = seed_demo(db)
+            db.commit()  # the whole demo in one transaction: a failed seeding leaves the database empty
             print(f"Seeded the demo course {demo['course'].code} with {demo['assignment'].title!r}.")
             for key in ("instructor", "student"):
                 person = demo[key]

@@ -119,6 +119,7 @@ class GradingTask(Task[[int], str | None]):
         if isinstance(exc, TimeLimitExceeded):
             with session_scope() as db:
                 results.handle_timeout(db, int(args[0]), float(exc.args[0]))
+                db.commit()
 
 
 @celery_app.task(
@@ -144,4 +145,6 @@ def grade_submission(self: GradingTask, submission_id: int) -> str | None:
 @celery_app.task(name=RECONCILE_TASK)
 def reconcile_stuck() -> int:
     with session_scope() as db:
-        return len(reconcile(db, get_settings().reconcile_after_s))
+        sent = reconcile(db, get_settings().reconcile_after_s)
+        db.commit()  # sends them
+        return len(sent)

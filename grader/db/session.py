@@ -1,7 +1,7 @@
 """Engines and sessions for the configured database, and migrating it to the newest schema.
 
-Services commit their own unit of work (an upload must be committed before its task is sent),
-so a session here is only opened and closed, never committed on the caller's behalf.
+A session here is only opened and closed (rolled back if its block raises): whoever opens it
+owns its transaction and commits (grader.services never do; see there).
 """
 
 from __future__ import annotations

@@ -119,9 +119,11 @@ def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_befo
 
 
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
-    """Take the submission for one attempt (committed), or None when there is nothing to do.
+    """Take the submission for one attempt, or None when there is nothing to do.
 
-    Raises Busy while another attempt's heartbeat is fresh.
+    Unlike the other services it commits (or rolls back) itself: the claim must be visible to
+    every other worker and to the reconciler before grading starts, so it is its own
+    transaction. Raises Busy while another attempt's heartbeat is fresh.
     """
     settings = get_settings()
     now = utcnow()

@@ -18,7 +18,7 @@ def create_course(db: Session, code: str, title: str) -> Course:
         raise Rejected(409, f"a course with code {code} already exists")
     course = Course(code=code, title=title)
     db.add(course)
-    db.commit()
+    db.flush()  # the caller enrols people and adds assignments by its id
     return course
 
 
@@ -32,7 +32,6 @@ def enroll(db: Session, user: User, course: Course, role: str) -> Enrolment:
         db.add(enrolment)
     else:
         enrolment.role = CourseRole(role)
-    db.commit()
     return enrolment
 
 
@@ -77,9 +76,7 @@ def create_assignment(
     try:
         sync_rubric(db, assignment)
     except RubricError as exc:
-        db.rollback()
         raise Rejected(422, f"rubric {rubric_id!r} cannot be used: {exc}") from exc
-    db.commit()
     return assignment
 
 

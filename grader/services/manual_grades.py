@@ -36,5 +36,4 @@ def set_manual_grade(
     grade.grader_id = grader_user.id
     grade.rubric_hash = assignment.rubric_hash
     grade.graded_at = utcnow()
-    db.commit()
     return grade

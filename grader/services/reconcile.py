@@ -36,7 +36,8 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
     older than `lease_s` (default: the run lease); the ids sent.
 
     Each one sent is stamped, so it is sent again at most once per `older_than_s`. Queued work
-    sent `reconcile_sends` times since it was last claimed or requested is failed instead.
+    sent `reconcile_sends` times since it was last claimed or requested is failed instead. Not
+    committed: the messages go out when the caller commits.
     """
     settings = get_settings()
     now = utcnow()
@@ -75,8 +76,7 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
         if row.id in sent:
             by_assignment[row.assignment_id].append(row.id)
     for assignment_id, submission_ids in by_assignment.items():
-        queue.enqueue(db, assignments[assignment_id], submission_ids)
-    db.commit()
+        queue.enqueue(db, assignments[assignment_id], submission_ids)  # sent when the caller commits
     return sorted(sent)
 
 

@@ -59,7 +59,10 @@ def start_regrade(
     submission_ids: list[int] | None = None,
     since: datetime | None = None,
 ) -> RegradeBatch:
-    """Regrade the assignment's submissions (all, the listed ones, or those made since a time)."""
+    """Regrade the assignment's submissions (all, the listed ones, or those made since a time).
+
+    Not committed: the grading tasks go out when the caller commits.
+    """
     require_instructor(db, requested_by, assignment.course)
     query = select(Submission.id).where(Submission.assignment_id == assignment.id).order_by(Submission.id)
     if submission_ids is not None:
@@ -76,7 +79,6 @@ def start_regrade(
     try:
         rubric = sync_rubric(db, assignment)
     except RubricError as exc:
-        db.rollback()
         raise Rejected(422, f"the rubric cannot be used: {exc}") from exc
     batch = RegradeBatch(assignment_id=assignment.id, requested_by_id=requested_by.id, reason=reason,
                          rubric_hash=rubric.content_hash)
@@ -95,8 +97,7 @@ def start_regrade(
                     old_run_id=before[sid].id if sid in before else None)
         for sid, request_no in requests
     )
-    queue.enqueue(db, assignment, ids)
-    db.commit()
+    queue.enqueue(db, assignment, ids)  # sent when the caller commits
     return batch
 
 

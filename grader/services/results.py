@@ -1,7 +1,10 @@
 """Recording how an attempt ended: its scores, its failure, or the task's hard time limit.
 
 Each record holds only while the attempt still owns its claim (grader.services.claims); every
-text taken from the submission is stored through `storable`.
+text taken from the submission is stored through `storable`. The `record_*` functions are part of
+the claim protocol and commit (or roll back) themselves: the ownership check and the write are
+one transaction of their own. `handle_timeout`, like the other services, leaves the commit to its
+caller.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def _close_run(db: Session, run_id: int, started_at: datetime, status: RunStatus
 
 
 def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
-    """Store the scores of a finished attempt; False (nothing stored) if it lost its claim."""
+    """Store the scores of a finished attempt and commit; False (rolled back) if it lost its claim."""
     if not _own(db, claim, status=_if_current(claim, Submission.status, SubmissionStatus.graded), error=None):
         db.rollback()
         return False
@@ -92,7 +95,8 @@ def _test_results(run_id: int, report: GradeReport) -> list[dict[str, Any]]:
 
 
 def record_failure(db: Session, claim: Claim, error: str) -> bool:
-    """A failure that retrying cannot fix (the rubric, or a bug): the request ends failed."""
+    """A failure that retrying cannot fix (the rubric, or a bug): the request ends failed (committed);
+    False (rolled back) if the attempt lost its claim."""
     if not _own(db, claim, status=_if_current(claim, Submission.status, SubmissionStatus.failed),
                 error=_if_current(claim, Submission.error, STAFF_ERROR_FOR_STUDENT)):
         db.rollback()
@@ -106,7 +110,7 @@ def record_failure(db: Session, claim: Claim, error: str) -> bool:
 def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
     """The task was killed at its hard time limit: record it, and send the submission again once more.
 
-    True if it was sent again.
+    True if it is sent again (when the caller commits).
     """
     submission = db.get(Submission, submission_id, populate_existing=True)
     if submission is None:
@@ -131,5 +135,4 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
                      f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
     if retry:
         queue.enqueue(db, submission.assignment, [submission_id])
-    db.commit()
     return retry

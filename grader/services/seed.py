@@ -31,6 +31,7 @@ def _person(db: Session, course: Course, key: str) -> dict[str, Any]:
 def seed_demo(db: Session) -> dict[str, Any]:
     """Create what is missing (safe to run at every start); each call issues fresh API tokens.
 
+    Not committed: the caller commits the whole demo in one transaction.
     Returns {"course", "assignment", "instructor": {"user", "email", "password", "token"}, "student": {...}}.
     """
     code, title = DEMO_COURSE

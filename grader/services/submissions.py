@@ -1,5 +1,5 @@
-"""Uploads: validated and stored in one transaction, committed, then sent to the graders; and
-what a viewer may see of them (students their own, without hidden results)."""
+"""Uploads: validated and stored, then sent to the graders once the caller commits; and what a
+viewer may see of them (students their own, without hidden results)."""
 
 from __future__ import annotations
 
@@ -46,39 +46,36 @@ def _validate(filename: str, data: bytes) -> None:
 
 
 def submit(db: Session, user: User, assignment: Assignment, filename: str, data: bytes) -> Submission:
-    """Store a valid upload and commit it; its grading task is sent once it is committed."""
+    """Store a valid upload; its grading task is sent once the caller commits.
+
+    A rejected upload may leave its row flushed: the caller rolls back on any ServiceError.
+    """
     enrolment = db.scalar(
         select(Enrolment)
         .where(Enrolment.course_id == assignment.course_id, Enrolment.user_id == user.id)
         .with_for_update()  # serialises one student's concurrent uploads (the limit check below)
     )
     if enrolment is None:
-        db.rollback()
         raise Forbidden("you are not enrolled in this course")
     filename = _clean_filename(filename)
-    try:
-        _validate(filename, data)
-        now = utcnow()
-        if assignment.late_policy == LatePolicy.reject and assignment.due_at is not None and now > assignment.due_at:
-            raise Rejected(409, f"the due date ({assignment.due_at:%Y-%m-%d %H:%M} UTC) has passed")
-        submission = Submission(
-            assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(), content=data, created_at=now, updated_at=now,
-        )
-        db.add(submission)
-        db.flush()  # insert first, then count: on SQLite the insert takes the write lock
-        if assignment.max_submissions is not None:
-            used = db.scalar(
-                select(func.count()).select_from(Submission)
-                .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
-            ) or 0
-            if used > assignment.max_submissions:
-                raise Rejected(429, f"you have used all {assignment.max_submissions} submissions for this assignment")
-    except Rejected:
-        db.rollback()
-        raise
-    queue.enqueue(db, assignment, [submission.id])
-    db.commit()
+    _validate(filename, data)
+    now = utcnow()
+    if assignment.late_policy == LatePolicy.reject and assignment.due_at is not None and now > assignment.due_at:
+        raise Rejected(409, f"the due date ({assignment.due_at:%Y-%m-%d %H:%M} UTC) has passed")
+    submission = Submission(
+        assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(), content=data, created_at=now, updated_at=now,
+    )
+    db.add(submission)
+    db.flush()  # insert first, then count: on SQLite the insert takes the write lock
+    if assignment.max_submissions is not None:
+        used = db.scalar(
+            select(func.count()).select_from(Submission)
+            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
+        ) or 0
+        if used > assignment.max_submissions:
+            raise Rejected(429, f"you have used all {assignment.max_submissions} submissions for this assignment")
+    queue.enqueue(db, assignment, [submission.id])  # sent when the caller commits
     return submission
 
 

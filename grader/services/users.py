@@ -71,7 +71,7 @@ def create_user(db: Session, email: str, name: str, role: str, password: str | N
     user = User(email=email, name=name.strip() or email, role=Role(role),
                 password_hash=hash_password(password) if password else None)
     db.add(user)
-    db.commit()
+    db.flush()  # the caller sees its id
     return user
 
 
@@ -87,7 +87,7 @@ def create_token(db: Session, user: User, label: str = "api", expires_days: int 
     row = ApiToken(user_id=user.id, label=label, token_hash=_token_hash(token),
                    expires_at=utcnow() + timedelta(days=days))
     db.add(row)
-    db.commit()
+    db.flush()  # the caller shows its id
     return token, row
 
 
@@ -117,13 +117,11 @@ def revoke_token(db: Session, actor: User, token_id: int) -> None:
     if token is None or (token.user_id != actor.id and actor.role != Role.admin):
         raise NotFound(f"no API token {token_id}")
     db.delete(token)
-    db.commit()
 
 
 def end_sessions(db: Session, user: User) -> None:
     """Log the user out everywhere: every session cookie issued so far stops working."""
     db.execute(update(User).where(User.id == user.id).values(session_version=User.session_version + 1))
-    db.commit()
 
 
 def password_matches(user: User | None, password: str) -> bool:

@@ -38,12 +38,17 @@ bearer_scheme = HTTPBearer(auto_error=False, description="An API token from POST
 
 
 def get_db(request: Request) -> Iterator[Session]:
+    """The request's transaction: committed once the handler has returned, rolled back (on close)
+    if it raised. The services never commit; this is where a route's or a page's changes land."""
     with request.app.state.sessionmaker() as db:
         yield db
+        db.commit()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_db)]
+# "function": the commit runs before the response is sent, not after it, so a client never sees
+# success for a change that is not stored, and a failed commit is answered with an error.
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 

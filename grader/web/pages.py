@@ -118,6 +118,7 @@ def upload(
         upload = read_upload(file, settings)
         submission = submissions.submit(db, user, assignment, upload.filename, upload.data)
     except Rejected as exc:
+        db.rollback()  # the refused upload's row goes; the page saying so is a normal answer, committed
         return _assignment_page(request, db, user, assignment_id, exc.message, exc.status_code)
     return redirect(f"/submissions/{submission.id}")
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from grader.config import PROJECT_ROOT
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Course, GradingRun, Submission, User
-from grader.services import courses, users
+from grader.services import courses, submissions, users
+from grader.services.reconcile import reconcile
 from tests.fixtures.services import wait_until
 
 REFERENCE = (PROJECT_ROOT / "rubrics" / "hw2" / "reference.py").read_bytes()
@@ -63,7 +64,8 @@ class Class:
 
 
 def make_class(db: Session, students: int = 1, rubric_id: str = "hw2", **assignment: object) -> Class:
-    """A course with its own instructor, `students` students and an HW2 assignment, all uniquely named."""
+    """A course with its own instructor, `students` students and an HW2 assignment, all uniquely
+    named; committed, as the services leave that to their caller."""
     tag = uuid.uuid4().hex[:8]
     instructor = users.create_user(db, f"prof-{tag}@test.edu", f"Prof {tag}", "instructor")
     course = courses.create_course(db, f"DL-{tag}", "Deep learning")
@@ -74,7 +76,23 @@ def make_class(db: Session, students: int = 1, rubric_id: str = "hw2", **assignm
         courses.enroll(db, student, course, "student")
         people.append(student)
     hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+    db.commit()
     return Class(course, hw, instructor, people)
+
+
+def upload(db: Session, student: User, assignment: Assignment, data: bytes = REFERENCE,
+           filename: str = "hw2.py") -> Submission:
+    """An upload as the API makes it: stored by the service, then committed, which sends its task."""
+    submission = submissions.submit(db, student, assignment, filename, data)
+    db.commit()
+    return submission
+
+
+def reconciled(db: Session, older_than_s: float) -> list[int]:
+    """One run of the reconciler as its task makes it: the ids sent, committed (which sends them)."""
+    sent = reconcile(db, older_than_s)
+    db.commit()
+    return sent
 
 
 def wait_finished(db: Session, ids: list[int], timeout: float) -> dict[int, str]:

@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session
 from grader import scoring
 from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
-from grader.services import claims, heartbeat, regrades, results, submissions
+from grader.services import claims, heartbeat, regrades, results
 from grader.services.rubrics import load_assignment_rubric
-from tests.service.helpers import REFERENCE, heartbeat_goes_stale, make_class, runs_of
+from tests.service.helpers import heartbeat_goes_stale, make_class, runs_of, upload
 
 
 def _upload(db: Session) -> tuple[Submission, str]:
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    submission = upload(db, klass.students[0], klass.assignment)
     return submission, klass.assignment.rubric_hash
 
 
@@ -67,10 +67,12 @@ def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
     submission, rubric_hash = _upload(db)
     assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
     assert results.handle_timeout(db, submission.id, 185.0) is True
+    db.commit()  # as the task's failure handler does
     db.expire_all()
     assert db.get_one(Submission, submission.id).status == "queued"
     assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
     assert results.handle_timeout(db, submission.id, 185.0) is False
+    db.commit()
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
     assert failed.status == "failed" and "185 s" in (failed.error or "")
@@ -82,11 +84,12 @@ def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
 def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) -> None:
     db = quiet_db
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    submission = upload(db, klass.students[0], klass.assignment)
     rubric_hash = klass.assignment.rubric_hash
     old = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert old is not None
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "while running")
+    db.commit()
     assert results.record_result(db, old, _report("hw2", True)) is True  # request 1 still gets its result
     db.expire_all()
     assert db.get_one(Submission, submission.id).status == "queued"  # request 2 is still to do

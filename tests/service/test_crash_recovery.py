@@ -17,10 +17,8 @@ from sqlalchemy.orm import Session
 
 from grader.db.models import RunStatus, Submission
 from grader.db.session import engine_for, migrate_to_head, session_scope
-from grader.services import submissions
-from grader.services.reconcile import reconcile
 from tests.fixtures.services import RedisServer, Stack, WorkerProcess, key_prefix, wait_until
-from tests.service.helpers import REFERENCE, make_class, runs_of, sleeping_submission, wait_finished
+from tests.service.helpers import make_class, reconciled, runs_of, sleeping_submission, upload, wait_finished
 
 TIMEOUT_S = 90
 SLEEP_S = 4
@@ -51,7 +49,7 @@ def _grading_a_sleeper(
     use_stack(stack)
     worker = start_worker(stack)
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", sleeping_submission(SLEEP_S))
+    submission = upload(db, klass.students[0], klass.assignment, sleeping_submission(SLEEP_S))
     _wait_running(db, submission.id)
     return stack, worker, submission
 
@@ -81,7 +79,7 @@ def test_a_worker_killed_outright_is_recovered_by_the_reconciler(
     start_worker(stack)
 
     lease_s = float(stack.env["GRADER_RUN_LEASE_S"])
-    wait_until(lambda: submission.id in reconcile(db, older_than_s=lease_s), TIMEOUT_S,
+    wait_until(lambda: submission.id in reconciled(db, older_than_s=lease_s), TIMEOUT_S,
                "the reconciler to find the stuck submission", interval=0.5)
 
     _assert_graded_once_after_a_lost_attempt(db, submission.id)
@@ -95,18 +93,18 @@ def test_queued_submissions_survive_a_redis_restart(
     stack = postgres_stack.with_broker(private_redis.url)
     use_stack(stack)
     klass = make_class(db, students=3)
-    ids = [submissions.submit(db, s, klass.assignment, "hw2.py", REFERENCE).id for s in klass.students]
+    ids = [upload(db, s, klass.assignment).id for s in klass.students]
     broker = redis.Redis.from_url(private_redis.url)
     assert broker.llen("cpu") == len(ids)
 
     private_redis.stop()
-    late = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    late = upload(db, klass.students[0], klass.assignment)
     ids.append(late.id)  # stored while the broker is down: the upload still succeeds
     private_redis.start()  # no persistence: the messages are gone
     assert broker.llen("cpu") == 0
     start_worker(stack)
 
-    assert set(ids) <= set(reconcile(db, older_than_s=0))  # with what other tests left stuck
+    assert set(ids) <= set(reconciled(db, older_than_s=0))  # with what other tests left stuck
     assert set(wait_finished(db, ids, TIMEOUT_S).values()) == {"graded"}
     for submission_id in ids:
         assert [run.status for run in runs_of(db, submission_id)] == [RunStatus.completed]
@@ -124,7 +122,7 @@ def test_a_database_outage_is_retried_with_backoff(
     use_stack(stack)
     with session_scope() as db:
         klass = make_class(db)
-        submission_id = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE).id
+        submission_id = upload(db, klass.students[0], klass.assignment).id
     engine_for(url).dispose()
 
     name = make_url(url).database

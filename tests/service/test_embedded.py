@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from grader.cli_service import app as service_cli
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
-from grader.services import submissions, users
+from grader.services import users
 from tests.fixtures.services import Stack, WorkerProcess
-from tests.service.helpers import REFERENCE, copy_rubric, make_class, runs_of, wait_finished
+from tests.service.helpers import copy_rubric, make_class, runs_of, upload, wait_finished
 
 TIMEOUT_S = 120
 
@@ -31,7 +31,7 @@ def test_the_embedded_default_grades_with_a_real_worker_and_the_cli_reads_it(
     with session_scope() as db:
         klass = make_class(db, students=1)
         course, email = klass.course.code, klass.students[0].email
-        submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+        submission = upload(db, klass.students[0], klass.assignment)
         assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "graded"}
         [run] = runs_of(db, submission.id)
         assert run.score == run.max_score == 37.0
@@ -75,7 +75,7 @@ def test_a_task_over_its_hard_time_limit_fails_its_run_and_is_retried_once(
     start_worker(stack)
     with session_scope() as db:
         klass = make_class(db, rubric_id=rubric_id)
-        submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+        submission = upload(db, klass.students[0], klass.assignment)
         assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "failed"}
         runs = runs_of(db, submission.id)
         assert [run.status for run in runs] == [RunStatus.timed_out, RunStatus.timed_out]
@@ -93,6 +93,6 @@ def test_an_upload_survives_a_laptop_broker_that_cannot_be_written(
     use_stack(sqlite_stack.with_broker(f"sqla+sqlite:///{unwritable}"))
     with session_scope() as db:
         klass = make_class(db, students=1)
-        submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+        submission = upload(db, klass.students[0], klass.assignment)
         db.expire_all()
         assert db.get_one(Submission, submission.id).status == "queued"  # the reconciler sends it later

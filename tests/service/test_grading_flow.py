@@ -12,7 +12,7 @@ from grader.db.models import RunStatus
 from grader.services import gradebook, manual_grades, submissions
 from grader.services.errors import Forbidden, NotFound, Rejected
 from tests.fixtures.services import WorkerProcess
-from tests.service.helpers import REFERENCE, WRONG_CONV2D, make_class, runs_of, wait_finished
+from tests.service.helpers import WRONG_CONV2D, make_class, runs_of, upload, wait_finished
 
 GRADING_TIMEOUT_S = 120
 
@@ -23,7 +23,7 @@ def test_an_upload_is_graded_by_a_worker_and_reaches_the_gradebook(
     db = postgres_db
     klass = make_class(db, students=2)
     student, other = klass.students
-    submission = submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    submission = upload(db, student, klass.assignment)
     assert submission.status == "queued"
 
     assert wait_finished(db, [submission.id], GRADING_TIMEOUT_S) == {submission.id: "graded"}
@@ -62,7 +62,7 @@ def test_a_student_cannot_read_another_students_submission(postgres_db: Session)
     db = postgres_db
     klass = make_class(db, students=2)
     owner, other = klass.students
-    submission = submissions.submit(db, owner, klass.assignment, "hw2.py", REFERENCE)
+    submission = upload(db, owner, klass.assignment)
 
     with pytest.raises(Forbidden):
         submissions.get_submission(db, other, submission.id)
@@ -87,12 +87,13 @@ def test_manual_grades_and_auto_scores_are_in_the_csv_export(
     db = postgres_db
     klass = make_class(db, students=1)
     [student] = klass.students
-    submission = submissions.submit(db, student, klass.assignment, "hw2.py", WRONG_CONV2D)
+    submission = upload(db, student, klass.assignment, WRONG_CONV2D)
     wait_finished(db, [submission.id], GRADING_TIMEOUT_S)
     [run] = runs_of(db, submission.id)
 
     manual_grades.set_manual_grade(db, klass.instructor, submission, "1.2.1a", 3, "diagram misses the gate")
     manual_grades.set_manual_grade(db, klass.instructor, submission, "1.3.1", 1)
+    db.commit()
     with pytest.raises(Forbidden):
         manual_grades.set_manual_grade(db, student, submission, "1.3.2", 1)
     with pytest.raises(Rejected) as too_many:

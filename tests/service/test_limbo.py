@@ -21,15 +21,15 @@ from grader.db.text import storable
 from grader.errors import SandboxUnavailable
 from grader.rubric_spec import RubricError
 from grader.services import claims, faults, queue, results, submissions
-from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
-    REFERENCE,
     Class,
     copy_rubric,
     heartbeat_goes_stale,
     make_class,
+    reconciled,
     runs_of,
+    upload,
     wait_finished,
     with_override,
 )
@@ -79,8 +79,7 @@ def test_text_printed_or_raised_by_the_student_is_stored_made_safe(worker_db: Se
     """PostgreSQL refuses NUL and SQLite lone surrogates: the run used to stay `running`."""
     db = worker_db
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py",
-                                    PRINTS_AND_RAISES_UNSTORABLE_TEXT)
+    submission = upload(db, klass.students[0], klass.assignment, PRINTS_AND_RAISES_UNSTORABLE_TEXT)
     assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "graded"}
     [run] = runs_of(db, submission.id)
     assert run.status == RunStatus.completed and run.score == 36.0  # half of 1.3.4's two points lost
@@ -122,8 +121,8 @@ def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
     toml = stack.rubrics_dir / rubric_id / "rubric.toml"
     toml.write_bytes(toml.read_bytes().replace(b'title = "HW2', b'title = "R\xe9seaux HW2', 1))
 
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
-    assert submission.id in reconcile(db, older_than_s=0)
+    submission = upload(db, klass.students[0], klass.assignment)
+    assert submission.id in reconciled(db, older_than_s=0)
     start_worker(stack)
 
     assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "failed"}
@@ -136,7 +135,7 @@ def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
 def test_a_failure_reason_with_unstorable_text_is_stored(quiet_db: Session) -> None:
     db = quiet_db
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    submission = upload(db, klass.students[0], klass.assignment)
     claim = claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1")
     assert claim is not None
     assert results.record_failure(db, claim, "internal error: ValueError: \x00 \ud800") is True
@@ -158,18 +157,18 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
     """It used to be sent again every reconcile_after_s, forever. Sends count since the last claim."""
     db = quiet_db
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    submission = upload(db, klass.students[0], klass.assignment)
 
-    assert submission.id in reconcile(db, older_than_s=0)  # sent again once...
+    assert submission.id in reconciled(db, older_than_s=0)  # sent again once...
     assert claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1") is not None  # ...taken...
     heartbeat_goes_stale(db, submission.id)  # ...and its worker died
-    assert submission.id in reconcile(db, older_than_s=0)  # its attempt is given up, it is queued and sent
+    assert submission.id in reconciled(db, older_than_s=0)  # its attempt is given up, it is queued and sent
     assert [run.status for run in runs_of(db, submission.id)] == [RunStatus.lost]
 
     sends = get_settings().reconcile_sends
     for _ in range(sends):
-        assert submission.id in reconcile(db, older_than_s=0)
-    assert submission.id not in reconcile(db, older_than_s=0)
+        assert submission.id in reconciled(db, older_than_s=0)
+    assert submission.id not in reconciled(db, older_than_s=0)
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
     assert failed.status == "failed"
@@ -177,5 +176,5 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
     for viewer in (klass.students[0], klass.instructor):
         error = submissions.feedback(db, failed, viewer).error or ""
         assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
-    assert submission.id not in reconcile(db, older_than_s=0)  # and it stays failed
+    assert submission.id not in reconciled(db, older_than_s=0)  # and it stays failed
 

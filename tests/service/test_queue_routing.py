@@ -9,10 +9,9 @@ import redis
 from sqlalchemy.orm import Session
 
 from grader.db.models import Device
-from grader.services import submissions
 from grader.services.queue import gpu_workers_available, queue_for
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
-from tests.service.helpers import REFERENCE, make_class
+from tests.service.helpers import make_class, upload
 
 
 @pytest.mark.parametrize(
@@ -38,7 +37,7 @@ def test_an_auto_rubric_goes_to_the_gpu_queue_only_when_gpu_workers_exist(
     use_stack(postgres_stack.with_broker(postgres_stack.broker_url, prefix).with_env(GRADER_GPU_WORKERS=gpu_workers))
     klass = make_class(postgres_db)
     assert klass.assignment.device == Device.auto  # hw2's rubric asks for `auto`
-    submissions.submit(postgres_db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    upload(postgres_db, klass.students[0], klass.assignment)
     broker = redis.Redis.from_url(postgres_stack.broker_url)
     assert (broker.llen(prefix + "gpu"), broker.llen(prefix + "cpu")) == ((1, 0) if queue == "gpu" else (0, 1))
     broker.delete(prefix + "gpu", prefix + "cpu")

@@ -8,11 +8,20 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.models import RunStatus, User
-from grader.services import regrades, submissions
+from grader.services import regrades
 from grader.services.errors import Forbidden
 from grader.services.scores import effective_runs
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
-from tests.service.helpers import REFERENCE, WRONG_CONV2D, copy_rubric, make_class, runs_of, set_points, wait_finished
+from tests.service.helpers import (
+    REFERENCE,
+    WRONG_CONV2D,
+    copy_rubric,
+    make_class,
+    runs_of,
+    set_points,
+    upload,
+    wait_finished,
+)
 
 SUBMISSIONS = 50
 TIMEOUT_S = 240
@@ -41,7 +50,7 @@ def test_regrading_fifty_submissions_after_a_rubric_change(
     uploads = {}
     for index, student in enumerate(klass.students):
         data = WRONG_CONV2D if index % 5 == 0 else REFERENCE
-        uploads[submissions.submit(db, student, klass.assignment, "hw2.py", data).id] = data
+        uploads[upload(db, student, klass.assignment, data).id] = data
     assert set(wait_finished(db, list(uploads), TIMEOUT_S).values()) == {"graded"}
     old_hash = klass.assignment.rubric_hash
     before = effective_runs(db, list(uploads), old_hash)
@@ -54,6 +63,7 @@ def test_regrading_fifty_submissions_after_a_rubric_change(
     with pytest.raises(Forbidden):
         regrades.start_regrade(db, klass.students[0], klass.assignment, "new points")
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "1.1a is worth 2 points")
+    db.commit()
     new_hash = batch.rubric_hash
     assert new_hash != old_hash and klass.assignment.rubric_hash == new_hash
 
@@ -81,11 +91,12 @@ def test_regrade_since_picks_only_newer_submissions(
 ) -> None:
     db = postgres_db
     klass = make_class(db, students=2)
-    early = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    early = upload(db, klass.students[0], klass.assignment)
     time.sleep(0.05)
-    late = submissions.submit(db, klass.students[1], klass.assignment, "hw2.py", REFERENCE)
+    late = upload(db, klass.students[1], klass.assignment)
     wait_finished(db, [early.id, late.id], TIMEOUT_S)
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "", since=late.created_at)
+    db.commit()
     wait_for_regrade(db, klass.instructor, batch.id)
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["total"] == 1
     assert regrades.regrade_diff(db, klass.instructor, batch.id) == []  # same rubric, same score

@@ -13,10 +13,9 @@ import redis
 from sqlalchemy.orm import Session
 
 from grader.db.models import Device
-from grader.services import submissions
 from grader.services.queue import gpu_workers_available
 from tests.fixtures.services import RedisServer, Stack, WorkerProcess, wait_until
-from tests.service.helpers import REFERENCE, make_class
+from tests.service.helpers import make_class, upload
 
 
 def _publishes(broker: redis.Redis) -> int:
@@ -37,7 +36,7 @@ def test_uploads_are_routed_without_asking_the_workers(
 
     before = _publishes(broker)
     for student in klass.students:  # the second within the first's minute, as in a burst
-        submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+        upload(db, student, klass.assignment)
     assert (broker.llen("gpu"), broker.llen("cpu")) == (0, 2)  # no GPU worker: the CPU takes `auto`
     assert _publishes(broker) == before  # and nobody was asked
 
@@ -48,7 +47,7 @@ def test_uploads_are_routed_without_asking_the_workers(
 
     gpu_worker.kill()  # no goodbye: its announcement runs out with the lease (2 s)
     wait_until(lambda: not gpu_workers_available(), 30, "the dead GPU worker's announcement to run out")
-    submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    upload(db, klass.students[0], klass.assignment)
     assert (broker.llen("gpu"), broker.llen("cpu")) == (0, 3)
     assert _publishes(broker) == before
     broker.close()

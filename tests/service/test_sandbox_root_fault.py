@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from grader.db.models import Submission
 from grader.sandbox.scratch import sweep_stale
-from grader.services import submissions
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix, wait_until
-from tests.service.helpers import REFERENCE, make_class, runs_of, wait_finished
+from tests.service.helpers import make_class, runs_of, upload, wait_finished
 
 TIMEOUT_S = 90
 
@@ -39,7 +38,7 @@ def test_a_worker_with_an_unreachable_sandbox_root_retries_instead_of_scoring(
         assert "GRADER_SANDBOX_ROOT" in worker.log()
 
         klass = make_class(db)
-        submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+        submission = upload(db, klass.students[0], klass.assignment)
         wait_until(lambda: "SandboxUnavailable" in worker.log() and "Retry in" in worker.log(), TIMEOUT_S,
                    "the grading to be retried")
         db.rollback()

@@ -28,6 +28,7 @@ def test_tokens_are_created_listed_and_revoked_from_the_command_line(any_db: Ses
     db = any_db
     users.create_user(db, "root-cli@example.edu", "Root", "admin")
     student = users.create_user(db, "student-cli@example.edu", "Student", "student")
+    db.commit()  # the commands below run in sessions of their own
     cli = CliRunner()
 
     created = cli.invoke(service_cli, ["tokens", "create", student.email, "--label", "notebook", "--expires", "7"])
@@ -58,3 +59,11 @@ def test_tokens_are_created_listed_and_revoked_from_the_command_line(any_db: Ses
     assert users.user_for_token(db, token) is None
     again = cli.invoke(service_cli, ["tokens", "revoke", str(row_id)])
     assert again.exit_code == 2 and "no API token" in again.output
+
+
+def test_a_user_whose_token_is_refused_is_not_created(any_db: Session) -> None:
+    """`users add --token` is one transaction: the user and the token, or neither."""
+    refused = CliRunner().invoke(service_cli, ["users", "add", "half-made@example.edu", "--name", "Half",
+                                               "--role", "student", "--token", "--expires", "100000"])
+    assert refused.exit_code == 2 and "lifetime" in refused.output
+    assert users.get_user_by_email(any_db, "half-made@example.edu") is None

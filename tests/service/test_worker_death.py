@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from grader.config import Settings
 from grader.db.models import RunStatus, Submission
-from grader.services import submissions
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix, wait_until
-from tests.service.helpers import make_class, runs_of, sleeping_submission, wait_finished
+from tests.service.helpers import make_class, runs_of, sleeping_submission, upload, wait_finished
 from workers.app import create_celery
 
 # Far below reconcile_after_s (600 s): only a recovery by the lease (2 s here) is in time.
@@ -51,7 +50,7 @@ def test_a_submission_whose_worker_main_process_was_killed_is_recovered_within_l
     use_stack(stack)
     first = start_worker(stack)
     klass = make_class(db)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", sleeping_submission(SLEEP_S))
+    submission = upload(db, klass.students[0], klass.assignment, sleeping_submission(SLEEP_S))
 
     def running() -> bool:
         db.rollback()

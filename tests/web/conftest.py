@@ -22,23 +22,6 @@ from tests.fixtures.services import Stack, WorkerProcess
 from tests.web.support import PASSWORD, Klass, LiveServer, Person
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_tls_context() -> Iterator[None]:
-    """Every httpx client builds a TLS context, loading the whole CA bundle, though these tests speak
-    plain HTTP to 127.0.0.1: the web tests make hundreds of clients, so they share one context."""
-    from httpx._transports import default
-
-    make = default.create_ssl_context
-    shared = make()
-
-    def shared_or_new(verify: object = True, cert: object = None, trust_env: bool = True) -> object:
-        return shared if verify is True and cert is None and trust_env else make(verify, cert, trust_env)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(default, "create_ssl_context", shared_or_new)
-        yield
-
-
 @pytest.fixture(scope="session")
 def sqlite_web_stack(tmp_path_factory: pytest.TempPathFactory, rubrics_dir: Path) -> Stack:
     """The laptop default (SQLite database, SQLite broker), shared by the web tests."""
@@ -90,7 +73,6 @@ def _person(db: Session, tag: str, key: str, role: str, course: Course) -> Perso
     email, name = f"{key}-{tag}@web.test", f"{key.title()} {tag}"
     user = users.create_user(db, email, name, role)
     user.password_hash = _password_hash()
-    db.commit()
     courses.enroll(db, user, course, role)
     return Person(email, name, users.issue_token(db, user))
 
@@ -108,6 +90,7 @@ def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
             instructor = _person(db, tag, "prof", "instructor", course)
             students = [_person(db, tag, f"student{i}", "student", course) for i in (1, 2)]
             hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+            db.commit()
             return Klass(hw.id, rubric_id, instructor, students)
 
     return make

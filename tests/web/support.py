@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,7 +42,8 @@ class LiveServer:
         if self.process.poll() is not None:
             pytest.fail(f"uvicorn exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
         try:
-            return httpx.get(f"{self.url}/login", timeout=1).status_code == 200
+            with http_client(self.url, timeout=1) as client:
+                return client.get("/login").status_code == 200
         except httpx.TransportError:
             return False
 
@@ -73,9 +77,23 @@ class Klass:
     students: list[Person]
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The one TLS context of every client here: httpx builds one per client unless it is given
+    one, loading the whole CA bundle each time, and these tests make hundreds of clients (all
+    speaking plain HTTP to 127.0.0.1)."""
+    return httpx.create_ssl_context()
+
+
+def http_client(base_url: str, **options: Any) -> httpx.Client:
+    """An httpx client on `base_url` with the shared TLS context, and a 30 s timeout unless told."""
+    options.setdefault("timeout", 30)
+    return httpx.Client(base_url=base_url, verify=tls_context(), **options)
+
+
 def api(server: LiveServer, person: Person | None = None) -> httpx.Client:
     """An HTTP client on the live server's API, as `person` (bearer token) or anonymous."""
-    return httpx.Client(base_url=f"{server.url}/api", headers=person.headers if person else {}, timeout=30)
+    return http_client(f"{server.url}/api", headers=person.headers if person else {})
 
 
 class PageSession(httpx.Client):
@@ -91,7 +109,7 @@ class PageSession(httpx.Client):
 @contextmanager
 def page_session(server: LiveServer, person: Person) -> Iterator[PageSession]:
     """A page session logged in as `person` through the login form."""
-    with PageSession(base_url=server.url, timeout=30) as client:
+    with PageSession(base_url=server.url, timeout=30, verify=tls_context()) as client:
         login = client.post("/login", data={"email": person.email, "password": PASSWORD,
                                             "csrf_token": client.csrf_token("/login")})
         assert login.status_code == 303, login.text[:300]

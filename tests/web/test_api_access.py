@@ -8,7 +8,7 @@ import httpx
 
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE
-from tests.web.support import PASSWORD, Klass, LiveServer, api
+from tests.web.support import PASSWORD, Klass, LiveServer, api, http_client
 
 
 def _upload(client: httpx.Client, assignment_id: int) -> httpx.Response:
@@ -35,7 +35,7 @@ def test_a_password_buys_a_token_that_identifies_the_user(
         token = anonymous.post("/auth/token", json={"email": klass.students[0].email, "password": PASSWORD}).json()
     assert token["token_type"] == "bearer"
     bearer = {"Authorization": f"Bearer {token['access_token']}"}
-    with httpx.Client(base_url=f"{sqlite_server.url}/api", headers=bearer) as client:
+    with http_client(f"{sqlite_server.url}/api", headers=bearer) as client:
         me = client.get("/auth/me").json()
     assert me["email"] == klass.students[0].email and me["role"] == "student"
 
@@ -82,7 +82,8 @@ def test_students_see_only_their_own_submissions_and_courses(
 
 
 def test_the_api_is_documented(sqlite_server: LiveServer) -> None:
-    assert httpx.get(f"{sqlite_server.url}/docs").status_code == 200
-    paths = httpx.get(f"{sqlite_server.url}/openapi.json").json()["paths"]
+    with http_client(sqlite_server.url) as client:
+        assert client.get("/docs").status_code == 200
+        paths = client.get("/openapi.json").json()["paths"]
     assert "/api/assignments/{assignment_id}/submissions" in paths
     assert "/login" not in paths

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from tests.fixtures.services import Stack
-from tests.web.support import PASSWORD, Klass, LiveServer, Person
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, http_client
 
 ANSWER_TIMEOUT_S = 30  # a server that waits for the rest of the body never answers at all
 DECLARED = 300_000_000
@@ -124,7 +123,7 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 @pytest.fixture
 def logged_in(sqlite_server: LiveServer, klass: Klass) -> tuple[str, str]:
     """(session cookie, CSRF token) of the first student, logged in through the login page."""
-    with httpx.Client(base_url=sqlite_server.url, timeout=30) as browser:
+    with http_client(sqlite_server.url) as browser:
         token = CSRF.search(browser.get("/login").text).group(1)  # type: ignore[union-attr]
         browser.post("/login", data={"email": klass.students[0].email, "password": PASSWORD, "csrf_token": token})
         form = browser.get(f"/assignments/{klass.assignment_id}")

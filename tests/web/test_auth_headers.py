@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import httpx
-
 from tests.fixtures.services import Stack
-from tests.web.support import Klass, LiveServer
+from tests.web.support import Klass, LiveServer, http_client
 
 SECURITY_HEADERS = {
     "x-frame-options": "DENY",
@@ -20,7 +18,7 @@ def test_pages_api_and_files_forbid_framing_and_sniffing(
     sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
     student = make_klass(sqlite_web_stack).students[0]
-    with httpx.Client(base_url=sqlite_server.url, timeout=30) as client:
+    with http_client(sqlite_server.url) as client:
         answers = [
             client.get("/login"),
             client.get("/"),  # a redirect to the login page

@@ -16,7 +16,7 @@ from grader.db.models import ApiToken
 from grader.db.session import session_scope
 from grader.services import users
 from tests.fixtures.services import Stack
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, http_client
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -33,14 +33,14 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 
 
 def test_a_session_cookie_replayed_after_logout_is_refused(sqlite_server: LiveServer, klass: Klass) -> None:
-    with httpx.Client(base_url=sqlite_server.url, timeout=30) as browser:
+    with http_client(sqlite_server.url) as browser:
         token = _csrf(browser.get("/login"))
         browser.post("/login", data={"email": klass.students[0].email, "password": PASSWORD, "csrf_token": token})
         home = browser.get("/")
         assert home.status_code == 200
         stolen, stolen_csrf = browser.cookies["grader_session"], _csrf(home)
         assert browser.post("/logout", data={"csrf_token": stolen_csrf}).status_code == 303
-    with httpx.Client(base_url=sqlite_server.url, cookies={"grader_session": stolen}, timeout=30) as replay:
+    with http_client(sqlite_server.url, cookies={"grader_session": stolen}) as replay:
         assert replay.get("/api/auth/me").status_code == 401
         page = replay.get(f"/assignments/{klass.assignment_id}")
         assert page.status_code == 303 and page.headers["location"].startswith("/login")
@@ -77,7 +77,7 @@ def test_api_tokens_expire(sqlite_server: LiveServer, sqlite_web_stack: Stack, k
                                                         "expires_days": get_settings().token_ttl_days + 1})
     assert too_long.status_code == 422
 
-    with httpx.Client(base_url=f"{sqlite_server.url}/api", headers=_bearer(issued), timeout=30) as client:
+    with http_client(f"{sqlite_server.url}/api", headers=_bearer(issued)) as client:
         assert client.get("/auth/me").status_code == 200
         use_stack(sqlite_web_stack)
         with session_scope() as db:  # as if the token's lifetime had gone by
@@ -102,7 +102,7 @@ def test_api_tokens_can_be_listed_and_revoked(
         assert mine["id"] not in {t["id"] for t in other.get("/auth/tokens").json()}
     with api(sqlite_server, klass.instructor) as prof:  # instructors are not admins
         assert prof.delete(f"/auth/tokens/{mine['id']}").status_code == 404
-    with httpx.Client(base_url=f"{sqlite_server.url}/api", headers=_bearer(mine), timeout=30) as laptop:
+    with http_client(f"{sqlite_server.url}/api", headers=_bearer(mine)) as laptop:
         assert laptop.get("/auth/me").status_code == 200
         assert laptop.delete(f"/auth/tokens/{mine['id']}").status_code == 204
         revoked = laptop.get("/auth/me")
@@ -115,8 +115,9 @@ def test_api_tokens_can_be_listed_and_revoked(
     with session_scope() as db:
         admin = users.create_user(db, f"admin-{uuid.uuid4().hex[:8]}@web.test", "Admin", "admin")
         admin_token = users.issue_token(db, admin)
+        db.commit()
     bobs = _new_token(sqlite_server, bob)
-    with httpx.Client(base_url=f"{sqlite_server.url}/api", headers={"Authorization": f"Bearer {admin_token}"}) as root:
+    with http_client(f"{sqlite_server.url}/api", headers={"Authorization": f"Bearer {admin_token}"}) as root:
         assert root.delete(f"/auth/tokens/{bobs['id']}").status_code == 204
-    with httpx.Client(base_url=f"{sqlite_server.url}/api", headers=_bearer(bobs)) as client:
+    with http_client(f"{sqlite_server.url}/api", headers=_bearer(bobs)) as client:
         assert client.get("/auth/me").status_code == 401

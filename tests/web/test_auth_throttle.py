@@ -21,7 +21,7 @@ import redis
 
 from grader.config import get_settings
 from tests.fixtures.services import Stack
-from tests.web.support import PASSWORD, Klass, LiveServer
+from tests.web.support import PASSWORD, Klass, LiveServer, http_client, tls_context
 
 MAX_TRIES = 200  # past every default limit
 BURST = 100
@@ -34,7 +34,8 @@ def fresh_address() -> str:
 
 def client_from(server: LiveServer, address: str) -> httpx.Client:
     """A client whose connections come from `address`, the client address the server sees."""
-    return httpx.Client(base_url=server.url, transport=httpx.HTTPTransport(local_address=address), timeout=60)
+    return http_client(server.url, transport=httpx.HTTPTransport(local_address=address, verify=tls_context()),
+                       timeout=60)
 
 
 def token_login(client: httpx.Client, email: str, password: str) -> httpx.Response:
@@ -126,7 +127,7 @@ def test_other_requests_are_answered_while_passwords_are_being_checked(
     with ThreadPoolExecutor(BURST) as pool:
         burst = pool.map(wrong_login, range(BURST))
         assert first_finished.wait(120), "no login of the burst finished"
-        with httpx.Client(base_url=sqlite_server.url, headers=student.headers, timeout=120) as client:
+        with http_client(sqlite_server.url, headers=student.headers, timeout=120) as client:
             me = client.get("/api/auth/me")
         with lock:
             finished_before_me = finished

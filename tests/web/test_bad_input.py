@@ -20,7 +20,7 @@ from grader.services import submissions
 from grader.services.errors import Rejected
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE, make_class
-from tests.web.support import Klass, LiveServer, api, page_session
+from tests.web.support import Klass, LiveServer, api, http_client, page_session
 
 # Past PostgreSQL's INTEGER, past SQLite's, past 64 bits; negative; a digit str.isdigit() accepts
 # and int() does not.
@@ -63,7 +63,7 @@ def site(request: pytest.FixtureRequest, make_klass: Callable[..., Klass]) -> It
     aid = klass.assignment_id
     with api(server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
-    with httpx.Client(base_url=server.url, headers=klass.instructor.headers, timeout=30) as prof, \
+    with http_client(server.url, headers=klass.instructor.headers) as prof, \
             page_session(server, klass.instructor) as pages:
         bid = prof.post(f"/api/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
         csrf = pages.csrf_token(f"/assignments/{aid}/scores")
@@ -198,6 +198,7 @@ def test_a_reader_failure_nobody_foresaw_is_still_a_422(
         klass = make_class(db)
         with pytest.raises(Rejected) as refused:
             submissions.submit(db, klass.students[0], klass.assignment, "hw2.ipynb", b"{}")
+        db.rollback()
         assert refused.value.status_code == 422 and "a case the notebook reader" in refused.value.message
         assert submissions.submissions_of(db, klass.students[0]) == []
 

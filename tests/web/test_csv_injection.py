@@ -49,6 +49,7 @@ def hostile(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Hostil
             student = users.create_user(db, f"{uuid.uuid4().hex[:8]}@web.test", name, "student")
             courses.enroll(db, student, course, "student")
         courses.enroll(db, users.create_user(db, email, "Mallory", "student"), course, "student")
+        db.commit()
         return HostileClass(klass, course.code, email)
 
 

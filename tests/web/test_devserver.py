@@ -16,6 +16,7 @@ from grader.config import PROJECT_ROOT
 from harness.servers import free_port
 from tests.fixtures.services import wait_until
 from tests.service.helpers import REFERENCE
+from tests.web.support import http_client
 
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 45
@@ -55,7 +56,7 @@ def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
         student = re.search(r"student@example\.edu\s+password student-demo\s+API token (\S+)", output)
         assert student, output
         token = student.group(1)
-        with httpx.Client(base_url=f"{url}/api", headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        with http_client(f"{url}/api", headers={"Authorization": f"Bearer {token}"}) as api:
             wait_until(lambda: _answers(api), START_TIMEOUT_S, "the API to answer")
             [assignment] = api.get("/assignments").json()
             upload = api.post(f"/assignments/{assignment['id']}/submissions", files={"file": ("hw2.py", REFERENCE)})

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE
-from tests.web.support import PASSWORD, Klass, LiveServer, api
+from tests.web.support import PASSWORD, Klass, LiveServer, api, http_client
 
 # What a valid call of each operation that takes a body sends (a new operation with a body needs one).
 VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -63,7 +63,8 @@ class Observed:
 
 @pytest.fixture(scope="module")
 def openapi(sqlite_server: LiveServer) -> dict[str, Any]:
-    return httpx.get(f"{sqlite_server.url}/openapi.json").json()
+    with http_client(sqlite_server.url) as client:
+        return client.get("/openapi.json").json()
 
 
 def _operations(openapi: dict[str, Any]) -> list[Operation]:
@@ -95,7 +96,8 @@ def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: di
     params = {name: values[name] for name in op.params("query")}
     if not request:
         request.update(VALID_BODIES.get((op.method, op.path), {}))
-    return httpx.request(op.method, server.url + path, params=params, headers=headers, timeout=30, **request)
+    with http_client(server.url) as client:
+        return client.request(op.method, path, params=params, headers=headers, **request)
 
 
 def _check(openapi: dict[str, Any], op: Operation, response: httpx.Response, seen: Observed) -> None:

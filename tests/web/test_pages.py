@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, http_client
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -22,7 +22,7 @@ def _csrf(page: httpx.Response) -> str:
 
 
 def browser(server: LiveServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, timeout=30)
+    return http_client(server.url)
 
 
 def log_in(client: httpx.Client, person: Person) -> httpx.Response:
@@ -102,6 +102,26 @@ def test_a_bad_upload_through_the_form_shows_why(sqlite_server: LiveServer, klas
                            files={"file": ("notes.txt", b"hello")})
     assert page.status_code == 415
     assert "upload a .py file or a .ipynb notebook" in page.text and "Nothing submitted yet" in page.text
+
+
+def test_an_upload_past_the_limit_through_the_form_shows_why_and_is_not_stored(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    """The refused upload's row was written before it was counted: the page that says so is a normal
+    answer, and its transaction must not keep that row."""
+    klass = make_klass(sqlite_web_stack, max_submissions=1)
+    student = klass.students[0]
+    with browser(sqlite_server) as client:
+        log_in(client, student)
+        for status in (303, 429):
+            form = client.get(f"/assignments/{klass.assignment_id}")
+            page = client.post(f"/assignments/{klass.assignment_id}/submissions", data={"csrf_token": _csrf(form)},
+                               files={"file": ("hw2.py", REFERENCE)})
+            assert page.status_code == status, page.text[:300]
+    assert "used all 1 submissions" in page.text
+    with api(sqlite_server, student) as client:
+        stored = client.get("/submissions", params={"assignment_id": klass.assignment_id}).json()
+    assert len(stored) == 1
 
 
 def test_students_cannot_open_instructor_pages(sqlite_server: LiveServer, klass: Klass) -> None:

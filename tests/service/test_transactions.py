@@ -1,0 +1,219 @@
+"""The transaction boundary is one-way: services never commit, their caller commits once.
+
+The seeding of the demo course is one transaction; every mutating service, rolled back by its
+caller, leaves the database as it was; and a route's session commits before its answer starts, so
+a client never sees success for a change that is not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from grader.api.main import create_app
+from grader.db.base import Base
+from grader.db.models import Assignment, Course, Enrolment, ManualGrade, Submission, User
+from grader.db.session import migrate_to_head, session_scope
+from grader.devserver import seed_if_empty
+from grader.services import claims, courses, manual_grades, regrades, results, seed, submissions, users
+from grader.services.errors import Rejected
+from grader.services.reconcile import reconcile
+from tests.fixtures.services import Stack, key_prefix
+from tests.service.helpers import REFERENCE, make_class, upload
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def fresh_stack(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Stack:
+    """A migrated, empty database of this test's own (nothing else writes to it), and queues no
+    worker reads."""
+    if request.param == "sqlite":
+        stack: Stack = request.getfixturevalue("sqlite_stack")
+    else:
+        url = request.getfixturevalue("empty_postgres_database")
+        migrate_to_head(url)
+        shared: Stack = request.getfixturevalue("postgres_stack")
+        stack = dataclasses.replace(shared, database_url=url, broker_key_prefix=key_prefix())
+    use_stack(stack)
+    return stack
+
+
+@contextmanager
+def counted_commits() -> Iterator[list[Session]]:
+    """Every session commit in this process while the block runs, one entry each."""
+    commits: list[Session] = []
+
+    def note(session: Session) -> None:
+        commits.append(session)
+
+    event.listen(Session, "after_commit", note)
+    try:
+        yield commits
+    finally:
+        event.remove(Session, "after_commit", note)
+
+
+def _count(model: type[Base]) -> int:
+    with session_scope() as db:
+        return db.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_seeding_the_demo_is_one_commit(fresh_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    with counted_commits() as commits:
+        seed_if_empty("http://127.0.0.1:8000")
+    assert len(commits) == 1
+    assert "Seeded the demo course DL-DEMO" in capsys.readouterr().out
+    code, _title = seed.DEMO_COURSE
+    with session_scope() as db:
+        course = db.scalar(select(Course).where(Course.code == code))
+        assert course is not None
+        assert db.scalar(select(Assignment.slug).where(Assignment.course_id == course.id)) == "hw2"
+        enrolled = db.scalars(select(User.email).join(Enrolment).where(Enrolment.course_id == course.id)).all()
+        assert sorted(enrolled) == sorted(email for email, *_ in seed.DEMO_PEOPLE.values())
+
+
+def test_a_seeding_that_fails_leaves_the_database_empty(fresh_stack: Stack, tmp_path: Path,
+                                                        use_stack: Callable[[Stack], None]) -> None:
+    """The demo's rubric is missing: its course, made first, is not left behind either."""
+    use_stack(dataclasses.replace(fresh_stack, rubrics_dir=tmp_path))
+    with pytest.raises(Rejected, match="cannot be used"):
+        seed_if_empty("http://127.0.0.1:8000")
+    assert (_count(Course), _count(User), _count(Assignment)) == (0, 0, 0)
+
+
+def _snapshot() -> dict[str, list[str]]:
+    """Every committed row of every table, as text."""
+    with session_scope() as db:
+        return {table.name: sorted(repr(tuple(row)) for row in db.execute(select(table)))
+                for table in Base.metadata.sorted_tables}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ids:
+    """A committed class: one submission queued, one claimed and running, a token to revoke."""
+
+    assignment: int
+    instructor: int
+    student: int
+    queued: int
+    running: int
+    token: int
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scene:
+    """The class of `_Ids`, loaded in the session an action runs in."""
+
+    assignment: Assignment
+    instructor: User
+    student: User
+    queued: Submission
+    running: Submission
+    token: int
+
+
+def _commit_scene(db: Session) -> _Ids:
+    klass = make_class(db, students=2)
+    queued = upload(db, klass.students[0], klass.assignment)
+    running = upload(db, klass.students[1], klass.assignment)
+    assert claims.claim(db, running.id, klass.assignment.rubric_hash, "cpu", "w1") is not None
+    _token, row = users.create_token(db, klass.students[0])
+    db.commit()
+    return _Ids(klass.assignment.id, klass.instructor.id, klass.students[0].id, queued.id, running.id, row.id)
+
+
+def _load(db: Session, ids: _Ids) -> _Scene:
+    return _Scene(db.get_one(Assignment, ids.assignment), db.get_one(User, ids.instructor),
+                  db.get_one(User, ids.student), db.get_one(Submission, ids.queued),
+                  db.get_one(Submission, ids.running), ids.token)
+
+
+ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
+    "create_user": lambda db, s: users.create_user(db, "someone-new@test.edu", "Someone", "student", "pw"),
+    "create_token": lambda db, s: users.create_token(db, s.student),
+    "revoke_token": lambda db, s: users.revoke_token(db, s.student, s.token),
+    "end_sessions": lambda db, s: users.end_sessions(db, s.student),
+    "create_course": lambda db, s: courses.create_course(db, "NEW-101", "A new course"),
+    "enroll": lambda db, s: courses.enroll(db, s.student, s.assignment.course, "instructor"),
+    "create_assignment": lambda db, s: courses.create_assignment(db, s.assignment.course, "hw3", "HW3", "hw2"),
+    "submit": lambda db, s: submissions.submit(db, s.student, s.assignment, "hw2.py", REFERENCE),
+    "set_manual_grade": lambda db, s: manual_grades.set_manual_grade(db, s.instructor, s.queued, "1.3.1", 1),
+    "start_regrade": lambda db, s: regrades.start_regrade(db, s.instructor, s.assignment, "why"),
+    "reconcile": lambda db, s: reconcile(db, older_than_s=0),
+    "handle_timeout": lambda db, s: results.handle_timeout(db, s.running.id, 5.0),
+    "seed_demo": lambda db, s: seed.seed_demo(db),
+}
+
+
+def test_a_service_rolled_back_by_its_caller_leaves_nothing_behind(fresh_stack: Stack) -> None:
+    with session_scope() as db:
+        ids = _commit_scene(db)
+    before = _snapshot()
+    for name, action in ACTIONS.items():
+        with session_scope() as db, counted_commits() as commits:
+            action(db, _load(db, ids))
+            db.flush()  # whatever it changed has reached the database
+            db.rollback()
+        assert commits == [], f"{name} committed"
+        assert _snapshot() == before, f"{name} left something behind"
+
+
+def _answering_sees(app: ASGIApp, probe: Callable[[], object]) -> tuple[ASGIApp, list[object]]:
+    """`app`, and what `probe()` read from the database (its own session) as each answer started."""
+    seen: list[object] = []
+
+    async def noting(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen.append(probe())
+            await send(message)
+
+        await app(scope, receive, send_noting)
+
+    return noting, seen
+
+
+def _submissions_of(assignment_id: int) -> int:
+    with session_scope() as db:
+        return db.scalar(select(func.count()).where(Submission.assignment_id == assignment_id)) or 0
+
+
+def _manual_score(submission_id: int) -> float | None:
+    with session_scope() as db:
+        return db.scalar(select(ManualGrade.score).where(ManualGrade.submission_id == submission_id))
+
+
+async def _ask(app: ASGIApp, method: str, path: str, token: str, **request: Any) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://grader.test") as client:
+        return await client.request(method, path, headers={"Authorization": f"Bearer {token}"}, **request)
+
+
+def test_a_route_commits_before_its_answer_starts(quiet_db: Session) -> None:
+    db = quiet_db
+    klass = make_class(db, max_submissions=1)
+    student, instructor = users.issue_token(db, klass.students[0]), users.issue_token(db, klass.instructor)
+    db.commit()
+    uploads = f"/api/assignments/{klass.assignment.id}/submissions"
+    files = {"file": ("hw2.py", REFERENCE)}
+    app, seen = _answering_sees(create_app(), lambda: _submissions_of(klass.assignment.id))
+    accepted = asyncio.run(_ask(app, "POST", uploads, student, files=files))
+    assert accepted.status_code == 202, accepted.text
+    refused = asyncio.run(_ask(app, "POST", uploads, student, files=files))
+    assert refused.status_code == 429, refused.text  # its row was flushed before it was counted
+    assert seen == [1, 1]  # the first stored as its 202 started; the refused one rolled back before its 429
+
+    submission_id = accepted.json()["id"]
+    app, seen = _answering_sees(create_app(), lambda: _manual_score(submission_id))
+    graded = asyncio.run(_ask(app, "PUT", f"/api/submissions/{submission_id}/manual-grades/1.3.1", instructor,
+                              json={"score": 1}))
+    assert graded.status_code == 200, graded.text
+    assert seen == [1.0]
