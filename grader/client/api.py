@@ -32,17 +32,21 @@ def _wait_hint(response: httpx.Response) -> str:
     return f" (retry after {seconds} s)" if seconds < 120 else f" (retry after {math.ceil(seconds / 60)} min)"
 
 
+def _not_a_grader(response: httpx.Response) -> str:
+    return f"HTTP {response.status_code} {response.reason_phrase} from {response.url}: is this a grader server?"
+
+
 def _detail(response: httpx.Response) -> str:
     """The server's message: `detail` (one string, or request validation's list), else the status."""
     try:
         detail = response.json().get("detail")
     except (ValueError, AttributeError):
         detail = None
-    if isinstance(detail, str):
+    if isinstance(detail, str) and not (response.status_code == 404 and detail == "Not Found"):  # no such route
         return detail
     if isinstance(detail, list):
         return "; ".join(str(issue.get("msg", issue)) if isinstance(issue, dict) else str(issue) for issue in detail)
-    return f"HTTP {response.status_code} {response.reason_phrase} from {response.url}: is this a grader server?"
+    return _not_a_grader(response)
 
 
 class GraderApi:
@@ -66,7 +70,10 @@ class GraderApi:
         except httpx.TransportError as exc:
             raise ClientError(f"cannot reach the grader at {self.server}: {exc or type(exc).__name__}") from None
         if response.is_success:
-            return response.json()
+            try:
+                return response.json()
+            except ValueError:
+                raise ClientError(_not_a_grader(response)) from None
         if response.status_code == 401 and "Authorization" in self.http.headers:
             raise ClientError(f"your login to {self.server} has expired or was revoked: "
                               f"run `grader login --server {self.server}` again")
