@@ -29,6 +29,7 @@ lint: install
 lint-imports: install
 	$(VENV)/bin/lint-imports
 
+# Another port: `make run GRADER_PORT=8001` (a busy port is refused before anything starts).
 run: install
 	$(VENV)/bin/python -m grader.devserver
 

@@ -1,134 +1,73 @@
-"""The `grader` command: grade a file, check a rubric, check the sandbox (service commands too)."""
+"""The `grader` command. Its commands live in three modules, each imported only when needed: the
+grading commands load torch (seconds), the operators' commands the database, the students' commands
+neither. So `grader --help`, `grader submit` or `grader scores` never import torch."""
 
 from __future__ import annotations
 
-import json
-import logging
-import re
-import sys
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from pathlib import Path
-from typing import Annotated
+import functools
+import importlib
+from dataclasses import dataclass
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from grader import cli_service
-from grader.config import get_settings
-from grader.engine import Engine
-from grader.errors import GradingAborted, SandboxUnavailable
-from grader.rubric_spec import Rubric, RubricError, load_rubric
-from grader.scoring import GradeReport
-
-app = typer.Typer(help="Autograder for deep-learning courses.", no_args_is_help=True, add_completion=False)
-rubric_app = typer.Typer(help="Rubric authoring.", no_args_is_help=True)
-sandbox_app = typer.Typer(help="The sandbox that runs student code.", no_args_is_help=True)
-app.add_typer(rubric_app, name="rubric")
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(cli_service.app)  # regrade, scores, users, reconcile, db: merged at the top level
-
-err = Console(stderr=True)
-
-# Where the commands get their engine: a new one per command, closed with its fork server when the
-# command ends. Tests point it at a warm engine they keep, so a command needs no fork server of its own.
-open_engine: Callable[[], AbstractContextManager[Engine]] = Engine
-
-# Control characters (all but tab and newline: escape sequences, carriage returns, bells) and
-# lone surrogates, which no terminal encoding can write.
-_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+from typer import _click  # Typer's own copy of click, which its groups and commands are built on
+from typer.core import TyperCommand, TyperGroup
 
 
-def resolve_rubric(assignment: str) -> Rubric:
-    """An assignment id (`hw2` -> rubrics/hw2) or a rubric directory."""
-    path = Path(assignment)
-    directory = path if (path / "rubric.toml").is_file() else get_settings().rubrics_dir / assignment
-    return load_rubric(directory)
+@dataclass(frozen=True)
+class Lazy:
+    """A command of `module`'s Typer `app`, listed by `grader --help` with `summary` (its docstring's
+    first sentence) without importing `module`."""
+
+    module: str
+    summary: str
 
 
-def shown(text: str) -> Text:
-    """Text from a submission as the terminal should show it: never read as Rich markup, and each
-    unshowable character written as its Python escape (`\\x1b`), so it can't drive the terminal."""
-    return Text(_UNSHOWABLE.sub(lambda match: ascii(match.group())[1:-1], text))
+LAZY_COMMANDS = {
+    "grade": Lazy("grader.cli_grading", "Grade one submission; exit 0 whatever the score, non-zero only if the "
+                                        "grader failed."),
+    "rubric": Lazy("grader.cli_grading", "Rubric authoring."),
+    "sandbox": Lazy("grader.cli_grading", "The sandbox that runs student code."),
+    "login": Lazy("grader.client.commands", "Log in to a grader server and keep its API token for the other "
+                                            "student commands."),
+    "submit": Lazy("grader.client.commands", "Upload a submission, wait for its grading and show its feedback."),
+    "submissions": Lazy("grader.client.commands", "Your submissions to an assignment, newest first, with their "
+                                                  "scores."),
+}
+# Every other command (regrade, scores, users, ...) is an operator's, from this module: the database
+# code it loads is quick to import, and `grader --help` lists whatever it defines.
+SERVICE_MODULE = "grader.cli_service"
 
 
-def _fail(message: str) -> None:
-    err.print(Text.assemble(("error:", "red"), " ", shown(message)))
-    raise typer.Exit(2)
+@functools.cache
+def commands_of(module: str) -> dict[str, _click.Command]:
+    """The commands of `module`'s Typer `app`, by name (importing `module`)."""
+    return dict(typer.main.get_group(importlib.import_module(module).app).commands)
 
 
-def print_report(report: GradeReport, console: Console) -> None:
-    table = Table(title=f"{report.assignment}: {report.score:g} / {report.max_score:g} auto points "
-                        f"(rubric {report.rubric_hash}, {report.device}, {report.execution_time:.2f} s)")
-    for column in ("question", "points", "status", "message"):
-        table.add_column(column, overflow="fold")
-    styles = {"passed": "green", "failed": "red", "manual": "dim"}
-    for q in report.questions:
-        points = f"{q.score:g}/{q.max_score:g}" if q.grading == "auto" else f"-/{q.max_score:g}"
-        table.add_row(q.id, points, Text(q.status, styles[q.status]), shown(q.output))
-    console.print(table)
-    for warning in report.warnings:
-        console.print(Text.assemble(("warning:", "yellow"), " isolation layer ", shown(warning)))
+class LazyGroup(TyperGroup):
+    """Lists every command, but imports a lazy command's module only when that command runs."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return [*LAZY_COMMANDS, *commands_of(SERVICE_MODULE)]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        """What `grader --help` lists: a stand-in for a lazy command."""
+        if cmd_name in LAZY_COMMANDS:
+            return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].summary)
+        return commands_of(SERVICE_MODULE).get(cmd_name)
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        """The command that runs: a lazy one is imported now."""
+        if args and args[0] in LAZY_COMMANDS:
+            return args[0], commands_of(LAZY_COMMANDS[args[0]].module)[args[0]], args[1:]
+        return super().resolve_command(ctx, args)
 
 
-@app.command()
-def grade(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="hw2.py or a .ipynb notebook")],
-    assignment: Annotated[str, typer.Option("--assignment", "-a", help="assignment id or rubric folder")],
-    as_json: Annotated[bool, typer.Option("--json", help="print Gradescope results.json only")] = False,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda or auto (default: the rubric's)")] = None,
-) -> None:
-    """Grade one submission; exit 0 whatever the score, non-zero only if the grader failed."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    try:
-        rubric = resolve_rubric(assignment)
-        with open_engine() as engine:
-            report = engine.grade(file.read_bytes(), file.name, rubric, device=device)
-    except (RubricError, GradingAborted, SandboxUnavailable) as exc:
-        _fail(str(exc))
-    if as_json:
-        sys.stdout.write(json.dumps(report.to_gradescope(), indent=2) + "\n")
-    else:
-        print_report(report, Console())
+app = typer.Typer(cls=LazyGroup, no_args_is_help=True, add_completion=False)
 
 
-@rubric_app.command("check")
-def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric folder, e.g. rubrics/hw2")]) -> None:
-    """Validate a rubric and grade its reference solution, which must earn every auto point."""
-    try:
-        rubric = load_rubric(directory)
-        with open_engine() as engine:
-            report = engine.grade((rubric.directory / "reference.py").read_bytes(), "reference.py", rubric)
-    except (RubricError, GradingAborted, SandboxUnavailable, FileNotFoundError) as exc:
-        _fail(str(exc))
-    console = Console()
-    print_report(report, console)
-    if report.score != report.max_score:
-        _fail(f"the reference earns {report.score:g} of {report.max_score:g} auto points")
-    console.print(f"[green]ok[/green]: {len(rubric.questions)} questions, {len(report.tests)} tests, "
-                  f"{rubric.auto_points:g} auto + {rubric.total_points - rubric.auto_points:g} manual points")
-
-
-@sandbox_app.command("check")
-def sandbox_check(device: Annotated[str, typer.Option(help="cpu, cuda or auto")] = "cpu") -> None:
-    """Start one sandbox and print which isolation layers are active on this machine; exit
-    non-zero if sandboxes cannot run at all (the sandbox uid cannot use its directory)."""
-    try:
-        with open_engine() as engine:
-            layers = engine.probe_layers(device)
-    except SandboxUnavailable as exc:
-        _fail(str(exc))
-    table = Table(title="sandbox isolation layers")
-    table.add_column("layer")
-    table.add_column("state", overflow="fold")
-    for name, state in layers.items():
-        table.add_row(name, f"[green]{state}[/]" if state.startswith("on") else f"[yellow]{state}[/]")
-    Console().print(table)
-    if not layers.get("workdir", "").startswith("on"):
-        _fail("sandboxes cannot read their own files, so grading is refused: check GRADER_SANDBOX_ROOT "
-              "and the permissions of the directories above it")
-    off = [name for name, state in layers.items() if not state.startswith("on")]
-    if off:
-        err.print(f"[yellow]warning:[/yellow] grading runs, but without: {', '.join(off)}")
+@app.callback()
+def main() -> None:
+    """Autograder for deep-learning courses."""

@@ -277,8 +277,19 @@ def reconcile(
 
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
-    """Migrate the database up (to the newest schema by default)."""
-    command.upgrade(alembic_config(get_settings().resolved_database_url), revision)
+    """Migrate the database up (to the newest schema by default); at the newest, create the first admin
+    from GRADER_ADMIN_EMAIL and GRADER_ADMIN_PASSWORD if set and no admin exists yet."""
+    settings = get_settings()
+    command.upgrade(alembic_config(settings.resolved_database_url), revision)
+    if revision == "head" and settings.admin_email:
+        with session_scope() as db:
+            try:
+                admin = users.bootstrap_admin(db, settings.admin_email, settings.admin_password.get_secret_value())
+            except ServiceError as exc:
+                _fail(f"GRADER_ADMIN_EMAIL: {exc.message}")
+            db.commit()
+        if admin is not None:
+            out.print(f"created the first admin, {admin.email} (id {admin.id})")
 
 
 @db_app.command("downgrade")

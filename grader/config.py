@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,13 @@ class Settings(BaseSettings):
 
     # Uploads
     max_upload_bytes: int = 1_000_000
+
+    # `make run` (grader.devserver)
+    port: int = Field(8000, ge=1, le=65535, description="the port `make run` serves on (its --port wins)")
+
+    # The first admin of a new deployment, created by `grader db upgrade` while there is no admin
+    admin_email: str = Field("", description="that admin's email; empty: create none")
+    admin_password: SecretStr = Field(SecretStr(""), description="that admin's password for the pages (optional)")
 
     # Accounts: API tokens, and password logins throttled per account and per client address
     token_ttl_days: int = Field(90, ge=1, description="lifetime of a new API token; the API grants none longer")

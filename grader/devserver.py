@@ -1,6 +1,7 @@
 """`make run`: the whole service on one machine, from an empty checkout, until Ctrl-C.
 
-Migrates the configured database, seeds the demo course into an empty one (and prints its
+Takes its port first (--port, else GRADER_PORT, else 8000), so a busy port ends it before anything
+starts. Then migrates the configured database, seeds the demo course into an empty one (and prints its
 logins), then runs a Celery worker subprocess (both queues) and the API with uvicorn in this
 process. Ctrl-C (or SIGTERM) stops uvicorn, then the worker gets a warm shutdown and a deadline.
 Defaults are SQLite files under var/; GRADER_DATABASE_URL and GRADER_BROKER_URL point it at
@@ -10,8 +11,10 @@ PostgreSQL and Redis instead.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -33,7 +36,7 @@ def seed_if_empty(base_url: str) -> None:
             demo = seed_demo(db)
             db.commit()  # the whole demo in one transaction: a failed seeding leaves the database empty
             print(f"Seeded the demo course {demo['course'].code} with {demo['assignment'].title!r}.")
-            for key in ("instructor", "student"):
+            for key in DEMO_PEOPLE:
                 person = demo[key]
                 print(f"  {key:10}  {person['email']}  password {person['password']}  API token {person['token']}")
             return
@@ -41,6 +44,17 @@ def seed_if_empty(base_url: str) -> None:
     for key, (email, _name, _role, password) in DEMO_PEOPLE.items():
         print(f"  {key:10}  {email}  password {password}")
     print(f"  API tokens: POST {base_url}/api/auth/token with an email and password.")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, taken before anything starts (uvicorn serves on it)."""
+    try:
+        return socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    except OSError as exc:
+        reason = f"port {port} is in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        print(f"error: cannot serve on {host}:{port}: {reason}; choose another port with "
+              "`make run GRADER_PORT=PORT` (or `python -m grader.devserver --port PORT`)", file=sys.stderr)
+        sys.exit(2)
 
 
 def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
@@ -74,21 +88,23 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=settings.port, help="default: GRADER_PORT, else 8000")
     args = parser.parse_args(argv)
     base_url = f"http://{args.host}:{args.port}"
+    listener = listen(args.host, args.port)
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate_to_head(settings.resolved_database_url)
     seed_if_empty(base_url)
     worker = start_worker(settings)
     print(f"Serving on {base_url} (pages), {base_url}/docs (API). Ctrl-C stops the server and the worker.")
     try:
-        uvicorn.run("grader.api.main:create_app", factory=True, host=args.host, port=args.port)
+        config = uvicorn.Config("grader.api.main:create_app", factory=True, host=args.host, port=args.port)
+        uvicorn.Server(config).run(sockets=[listener])
     finally:
         stop_worker(worker)
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from grader import cli
+from grader import cli, cli_grading
 from grader.engine import Engine
 from grader.rubric_spec import Rubric, load_rubric
 from grader.scoring import GradeReport
@@ -69,7 +69,7 @@ def grader_cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
     CliRunner: exit code, stdout and stderr apart) on the session's warm engine, so a command
     neither imports torch nor starts a fork server of its own. Tests for which the process itself
     is the point (another uid, what reaches the real stdout) start `python -m grader` instead."""
-    monkeypatch.setattr(cli, "open_engine", lambda: contextlib.nullcontext(engine))
+    monkeypatch.setattr(cli_grading, "open_engine", lambda: contextlib.nullcontext(engine))
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,14 @@ def test_grade_prints_a_table_and_exits_zero_for_a_zero_score(grader_cli):
     assert done.exit_code == 0, done.stderr
     assert "0 / 37 auto points" in done.stdout
     assert "is not implemented" in done.stdout and "manual" in done.stdout
+
+
+def test_the_tables_title_and_caption_never_break_mid_phrase(grader_cli):
+    done = grader_cli("grade", str(HW2 / "handout" / "hw2.py"), "-a", "hw2", env={"COLUMNS": "40"})
+    assert done.exit_code == 0, done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert "hw2: 0 / 37 auto points" in lines, done.stdout
+    assert any(re.fullmatch(r"rubric [0-9a-f]{16}, cpu, \d+\.\d\d s", line) for line in lines), done.stdout
 
 
 def test_grade_a_notebook(grader_cli, tmp_path):

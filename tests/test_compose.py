@@ -50,6 +50,16 @@ def test_app_services_wait_for_the_migration_and_use_postgres_and_redis(services
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
+def test_only_the_migrate_job_gets_the_first_admins_password(services: dict) -> None:
+    migrate = services["migrate"]["environment"]
+    assert migrate["GRADER_ADMIN_EMAIL"] == "${GRADER_ADMIN_EMAIL:-}"
+    assert migrate["GRADER_ADMIN_PASSWORD"] == "${GRADER_ADMIN_PASSWORD:-}"
+    assert migrate["GRADER_ENVIRONMENT"] == "production" and migrate["GRADER_DATABASE_URL"].startswith("postgresql")
+    assert services["migrate"]["command"] == ["grader", "db", "upgrade"]
+    for name in ("api", "worker-gpu", "worker-cpu"):
+        assert "GRADER_ADMIN_PASSWORD" not in services[name]["environment"]
+
+
 def test_dockerfile_uses_python_311_slim_and_pins_torch() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile

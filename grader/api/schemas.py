@@ -84,6 +84,7 @@ class TokenInfo(ReadModel):
 class AssignmentPublic(ReadModel):
     id: int
     course_id: int
+    course_code: str
     slug: str
     title: str
     rubric_id: str

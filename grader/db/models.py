@@ -133,6 +133,11 @@ class Assignment(Base):
 
     course: Mapped[Course] = relationship()
 
+    @property
+    def course_code(self) -> str:
+        """The course's code, by which students name it (the API's assignment answers carry it)."""
+        return self.course.code
+
 
 class Submission(Base):
     """An upload and its grading state.

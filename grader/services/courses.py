@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from grader.db.models import Assignment, Course, CourseRole, Enrolment, LatePolicy, Role, User
 from grader.rubric_spec import RubricError
@@ -80,11 +80,19 @@ def create_assignment(
     return assignment
 
 
-def assignments_for(db: Session, user: User) -> list[Assignment]:
-    query = select(Assignment).order_by(Assignment.course_id, Assignment.id)
+def assignments_for(
+    db: Session, user: User, slug: str | None = None, course_code: str | None = None
+) -> list[Assignment]:
+    """The assignments of the user's courses (admins: all), optionally only those named `slug` and
+    those of the course `course_code`: how the student commands find an assignment by name."""
+    query = select(Assignment).join(Assignment.course).options(contains_eager(Assignment.course))
     if user.role != Role.admin:
         query = query.join(Enrolment, Enrolment.course_id == Assignment.course_id).where(Enrolment.user_id == user.id)
-    return list(db.scalars(query))
+    if slug is not None:
+        query = query.where(Assignment.slug == slug)
+    if course_code is not None:
+        query = query.where(Course.code == course_code)
+    return list(db.scalars(query.order_by(Assignment.course_id, Assignment.id)))
 
 
 def get_assignment(db: Session, viewer: User, assignment_id: int) -> Assignment:

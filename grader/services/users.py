@@ -75,6 +75,14 @@ def create_user(db: Session, email: str, name: str, role: str, password: str | N
     return user
 
 
+def bootstrap_admin(db: Session, email: str, password: str | None) -> User | None:
+    """The first admin of a new deployment (GRADER_ADMIN_EMAIL), created only while there is no admin
+    at all, so it is safe at every start; None when an admin exists. Not committed."""
+    if db.scalar(select(User.id).where(User.role == Role.admin).limit(1)) is not None:
+        return None
+    return create_user(db, email, "Administrator", "admin", password)
+
+
 def create_token(db: Session, user: User, label: str = "api", expires_days: int | None = None) -> tuple[str, ApiToken]:
     """A new API token and its row; the plaintext is returned once and never stored.
 

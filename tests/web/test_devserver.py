@@ -1,11 +1,13 @@
-"""`make run` (python -m grader.devserver): from an empty data folder to a graded upload, then
-Ctrl-C stops the server and its worker."""
+"""`make run` (python -m grader.devserver): from an empty data folder to a graded upload and the
+operators' commands on it, then Ctrl-C stops the server and its worker; a busy port stops it before
+anything starts."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -41,17 +43,24 @@ def _answers(api: httpx.Client) -> bool:
         return False
 
 
+def _environment(data_dir: Path, **variables: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}, "GRADER_DATA_DIR": str(data_dir),
+            **variables}
+
+
 def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "devserver.log"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}, "GRADER_DATA_DIR": str(tmp_path)}
+    env = _environment(tmp_path, GRADER_PORT=str(port))
     with log_path.open("wb") as log:
-        server = subprocess.Popen([sys.executable, "-m", "grader.devserver", "--port", str(port)], cwd=PROJECT_ROOT,
+        server = subprocess.Popen([sys.executable, "-m", "grader.devserver"], cwd=PROJECT_ROOT,
                                   env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until(lambda: "Serving on" in log_path.read_text(), START_TIMEOUT_S, "the dev server to start")
         output = log_path.read_text()
+        assert f"Serving on {url} (pages)" in output
+        assert re.search(r"admin\s+admin@example\.edu\s+password admin-demo\s+API token grd_", output)
         assert re.search(r"instructor\s+instructor@example\.edu\s+password instructor-demo\s+API token grd_", output)
         student = re.search(r"student@example\.edu\s+password student-demo\s+API token (\S+)", output)
         assert student, output
@@ -65,6 +74,17 @@ def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
             wait_until(lambda: api.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
                        START_TIMEOUT_S, "the demo worker to grade the upload", interval=0.5)
         assert _processes_mentioning(str(tmp_path))  # the worker runs with its beat schedule in the data folder
+
+        # The operators' commands act as the demo admin.
+        grader = [sys.executable, "-m", "grader"]
+        scores = subprocess.run([*grader, "scores", "hw2", "--csv"], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                                text=True, timeout=START_TIMEOUT_S)
+        assert scores.returncode == 0, scores.stderr
+        assert "student@example.edu" in scores.stdout
+        regrade = subprocess.run([*grader, "regrade", "hw2", "--all"], cwd=PROJECT_ROOT, env=env,
+                                 capture_output=True, text=True, timeout=START_TIMEOUT_S)
+        assert regrade.returncode == 0, regrade.stderr
+        assert "1/1" in regrade.stdout and "No score changed." in regrade.stdout
         server.send_signal(signal.SIGINT)
         server.wait(timeout=STOP_TIMEOUT_S)
         wait_until(lambda: not _processes_mentioning(str(tmp_path)), STOP_TIMEOUT_S, "the worker to stop")
@@ -74,3 +94,19 @@ def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
             server.wait()
         for pid in _processes_mentioning(str(tmp_path)):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        ways = (("--port", ["--port", str(port)], {}), ("GRADER_PORT", [], {"GRADER_PORT": str(port)}))
+        for how, args, variables in ways:
+            data_dir = tmp_path / how
+            done = subprocess.run([sys.executable, "-m", "grader.devserver", *args], cwd=PROJECT_ROOT,
+                                  env=_environment(data_dir, **variables), capture_output=True, text=True,
+                                  timeout=START_TIMEOUT_S)
+            assert done.returncode == 2, how
+            assert f"error: cannot serve on 127.0.0.1:{port}: port {port} is in use" in done.stderr, done.stderr
+            assert "GRADER_PORT=PORT" in done.stderr and "--port PORT" in done.stderr
+            assert "Serving on" not in done.stdout and "Seeded" not in done.stdout
+            assert not data_dir.exists()  # no database, no worker: nothing started

@@ -79,15 +79,17 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
-    """A real value for every path and query parameter: a submission, a regrade batch, a question, a token."""
+    """A real value for every path and query parameter: a submission, a regrade batch, a question, a
+    token, an assignment's slug and its course's code."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
         tid = student.get("/auth/tokens").json()[0]["id"]
+        course = student.get(f"/assignments/{aid}").json()["course_code"]
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
-            "token_id": str(tid)}
+            "token_id": str(tid), "slug": "hw2", "course": course}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],

@@ -1,0 +1,18 @@
+"""Text from elsewhere (a submission, a server) as a terminal may show it: shared by every command
+that prints such text, the grading commands and the student commands alike."""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+# Control characters (all but tab and newline: escape sequences, carriage returns, bells) and
+# lone surrogates, which no terminal encoding can write.
+_UNSHOWABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def shown(text: str) -> Text:
+    """`text` never read as Rich markup, and each unshowable character written as its Python
+    escape (`\\x1b`), so it can't drive the terminal."""
+    return Text(_UNSHOWABLE.sub(lambda match: ascii(match.group())[1:-1], text))

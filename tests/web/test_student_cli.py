@@ -1,0 +1,194 @@
+"""The student commands end to end: `grader login`, `submit` and `submissions` against the real
+server on PostgreSQL + Redis, graded by a real Celery worker; and each failure they explain."""
+
+from __future__ import annotations
+
+import json
+import socket
+import stat
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from grader import cli
+from grader.client.credentials import FILE_NAME
+from grader.config import get_settings
+from grader.db.base import utcnow
+from grader.db.models import ApiToken
+from grader.db.session import session_scope
+from tests.fixtures.services import Stack, WorkerProcess
+from tests.service.helpers import REFERENCE
+from tests.test_cli_imports import DATABASE, GRADING, run_grader
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.web.test_auth_throttle import client_from, fresh_address, token_login
+
+HIDDEN = "1.2.3d"  # visibility = "hidden"
+AFTER_DUE = "1.1c.iv"  # visibility = "after_due_date"; the due date is a week away
+
+
+class Student:
+    """`grader ...` run in this process as one student, with a configuration directory of their own."""
+
+    def __init__(self, server: LiveServer, person: Person, home: Path) -> None:
+        self.server, self.person, self.config = server, person, home / "config"
+
+    @property
+    def credentials(self) -> Path:
+        return self.config / "grader" / FILE_NAME
+
+    def run(self, *args: str, stdin: str | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(cli.app, list(args), input=stdin, env={"XDG_CONFIG_HOME": str(self.config)},
+                             catch_exceptions=False)
+
+    def login(self, password: str = PASSWORD) -> Result:
+        return self.run("login", "--server", self.server.url, stdin=f"{self.person.email}\n{password}\n")
+
+
+@pytest.fixture
+def klass(postgres_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(postgres_stack)
+
+
+@pytest.fixture
+def student(postgres_server_app: LiveServer, klass: Klass, tmp_path: Path) -> Student:
+    return Student(postgres_server_app, klass.students[0], tmp_path)
+
+
+@pytest.fixture
+def homework(tmp_path: Path) -> Path:
+    path = tmp_path / "hw2.py"
+    path.write_bytes(REFERENCE)
+    return path
+
+
+def test_a_student_logs_in_submits_sees_the_feedback_and_lists_their_scores(
+    student: Student, homework: Path, postgres_worker: WorkerProcess
+) -> None:
+    login = student.login()
+    assert login.exit_code == 0, login.output
+    assert "Logged in to" in login.stdout and student.person.email in login.stdout
+    assert PASSWORD not in login.output
+    assert stat.S_IMODE(student.credentials.stat().st_mode) == 0o600
+    assert stat.S_IMODE(student.credentials.parent.stat().st_mode) == 0o700
+
+    submitted = student.run("submit", str(homework), "--assignment", "hw2")
+    assert submitted.exit_code == 0, submitted.output
+    assert "graded" in submitted.stdout and "29 / 42 points" in submitted.stdout, submitted.stdout
+    assert "1.1a" in submitted.stdout and "All 2 checks passed." in submitted.stdout
+    assert HIDDEN not in submitted.stdout and AFTER_DUE not in submitted.stdout  # the API left them out
+    submission_id = submitted.stdout.split("submission ")[1].split(".")[0]
+
+    listed = student.run("submissions", "-a", "hw2")
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.stdout.splitlines() if f" {submission_id} " in line]
+    assert "hw2.py" in row and "graded" in row and "29 / 42" in row
+
+
+def test_logging_in_imports_neither_torch_nor_the_database(
+    student: Student, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(student.config))
+    done, loaded = run_grader("login", "--server", student.server.url,
+                              stdin=f"{student.person.email}\n{PASSWORD}\n")
+    assert done.returncode == 0, done.stderr
+    assert student.credentials.is_file()
+    assert not loaded & (GRADING | DATABASE), loaded
+
+
+def test_no_login_a_wrong_password_and_an_unreachable_server_are_explained(student: Student, homework: Path) -> None:
+    not_yet = student.run("submit", str(homework), "-a", "hw2")
+    assert not_yet.exit_code == 2 and "not logged in: run `grader login --server URL` first" in not_yet.stderr
+
+    wrong = student.login(password="not the password")
+    assert wrong.exit_code == 2 and "error: wrong email or password" in wrong.stderr
+    assert not student.credentials.exists()
+
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        nobody = f"http://127.0.0.1:{unused.getsockname()[1]}"
+        unreachable = student.run("login", "--server", nobody, stdin=f"{student.person.email}\n{PASSWORD}\n")
+    assert unreachable.exit_code == 2
+    assert f"cannot reach the grader at {nobody}" in " ".join(unreachable.stderr.split())
+
+
+def test_an_expired_token_asks_the_student_to_log_in_again(student: Student, homework: Path) -> None:
+    assert student.login().exit_code == 0
+    token_id = json.loads(student.credentials.read_text())["token_id"]
+    with session_scope() as db:  # make_klass pointed this process at the server's database
+        db.get_one(ApiToken, token_id).expires_at = utcnow() - timedelta(seconds=1)
+        db.commit()
+    expired = student.run("submit", str(homework), "-a", "hw2")
+    assert expired.exit_code == 2
+    message = " ".join(expired.stderr.split())
+    assert f"your login to {student.server.url} has expired or was revoked" in message
+    assert f"run `grader login --server {student.server.url}` again" in message
+
+
+def test_a_token_file_others_can_read_is_refused(student: Student, homework: Path) -> None:
+    assert student.login().exit_code == 0
+    student.credentials.chmod(0o644)
+    refused = student.run("submit", str(homework), "-a", "hw2")
+    assert refused.exit_code == 2
+    message = " ".join(refused.stderr.split())
+    assert "can be read by other users (mode 644)" in message and "log in again with `grader login`" in message
+
+    assert student.login().exit_code == 0  # a new login writes a private file again
+    assert stat.S_IMODE(student.credentials.stat().st_mode) == 0o600
+
+
+def test_an_unknown_assignment_and_a_file_too_large_are_explained(
+    student: Student, klass: Klass, tmp_path: Path, homework: Path
+) -> None:
+    assert student.login().exit_code == 0
+    unknown = student.run("submit", str(homework), "-a", "hw9")
+    assert unknown.exit_code == 2
+    assert "no assignment 'hw9' in your courses; yours: hw2 (WEB-" in " ".join(unknown.stderr.split())
+    wrong_course = student.run("submit", str(homework), "-a", "hw2", "--course", "NOPE")
+    assert wrong_course.exit_code == 2 and "no assignment 'hw2' in NOPE" in wrong_course.stderr
+
+    huge = tmp_path / "big" / "hw2.py"
+    huge.parent.mkdir()
+    huge.write_bytes(REFERENCE + b"#" * 1_100_000)
+    too_large = student.run("submit", str(huge), "-a", "hw2")
+    assert too_large.exit_code == 2
+    assert "hw2.py was not accepted:" in too_large.stderr and "upload limit of 1,000,000 bytes" in too_large.stderr
+    with api(student.server, klass.instructor) as prof:
+        assert prof.get("/submissions", params={"assignment_id": klass.assignment_id}).json() == []
+
+
+def test_the_assignment_list_finds_an_assignment_by_slug_and_course(
+    postgres_server_app: LiveServer, klass: Klass
+) -> None:
+    with api(postgres_server_app, klass.students[0]) as client:
+        [found] = client.get("/assignments", params={"slug": "hw2"}).json()
+        assert found["id"] == klass.assignment_id and found["course_code"].startswith("WEB-")
+        assert client.get("/assignments", params={"slug": "hw2", "course": found["course_code"]}).json() == [found]
+        assert client.get("/assignments", params={"slug": "hw9"}).json() == []
+        assert client.get("/assignments", params={"course": "NOPE"}).json() == []
+
+
+def test_too_many_requests_say_how_long_to_wait(
+    postgres_server_app: LiveServer, postgres_stack: Stack, make_klass: Callable[..., Klass],
+    tmp_path: Path, homework: Path,
+) -> None:
+    klass = make_klass(postgres_stack, max_submissions=1)
+    student = Student(postgres_server_app, klass.students[0], tmp_path)
+    assert student.login().exit_code == 0
+    assert student.run("submit", str(homework), "-a", "hw2", "--no-wait").exit_code == 0
+    second = student.run("submit", str(homework), "-a", "hw2", "--no-wait")
+    assert second.exit_code == 2 and "you have used all 1 submissions for this assignment" in second.stderr
+
+    # The account's wrong guesses come from an address of their own, so the shared server's counter
+    # for 127.0.0.1 (where the command connects from) is left alone.
+    with client_from(postgres_server_app, fresh_address()) as guesser:
+        for _ in range(get_settings().login_attempts_per_account):
+            assert token_login(guesser, student.person.email, "guess").status_code == 401
+    throttled = student.login()
+    assert throttled.exit_code == 2
+    message = " ".join(throttled.stderr.split())
+    assert "too many login attempts" in message and "(retry after 15 min)" in message  # GRADER_LOGIN_WINDOW_S
