@@ -56,6 +56,7 @@ def test_an_existing_admin_means_no_new_one(bootstrap: Callable[[str], Stack]) -
     bootstrap("second@example.edu")
     with session_scope() as db:
         users.create_user(db, "already@example.edu", "Admin", "admin")
+        db.commit()
     done = CliRunner().invoke(service_cli, ["db", "upgrade"])
     assert done.exit_code == 0 and "created" not in done.output
     assert _admins() == ["already@example.edu"]
@@ -65,6 +66,7 @@ def test_an_email_taken_by_another_account_is_an_error(bootstrap: Callable[[str]
     bootstrap("student@example.edu")
     with session_scope() as db:
         users.create_user(db, "student@example.edu", "Student", "student")
+        db.commit()
     done = CliRunner().invoke(service_cli, ["db", "upgrade"])
     assert done.exit_code == 2
     assert "GRADER_ADMIN_EMAIL: a user with email student@example.edu already exists" in done.output
