@@ -136,6 +136,21 @@ def test_a_mistake_is_named_only_if_every_wrong_answer_of_the_function_matches_i
     assert [m.id for m in report.question("two").misconceptions] == ["one-short"]
 
 
+def test_a_mistake_that_gives_the_right_answer_is_never_named(tmp_path):
+    """Within the tolerance of a mistake that is within the tolerance of the right answer, yet
+    outside the right answer's: the mistake cannot be told apart there, so it is not named."""
+    almost = MISCONCEPTIONS + textwrap.dedent("""
+        @misconception("double", id="almost", title="almost", hint="almost")
+        def almost(x):
+            return 2 * x + 0.9e-6
+    """)
+    rubric = make_rubric(tmp_path / "r", almost)
+    report = grade(rubric, double=lambda x: 2 * x + 1.8e-6, count=right_count)
+    assert report.question("two").score < 2 and report.question("two").misconceptions == ()
+    assert all(t.answers[0].matches == () for t in report.tests if not t.passed)
+    assert len(audit_misconceptions(rubric).problems) == 4  # the proof says so first: every case of double
+
+
 def test_a_crash_on_one_case_shows_and_does_not_hide_the_mistake_of_the_others(tmp_path):
     def double(x):
         if len(x) == 3:

@@ -14,6 +14,7 @@ import hashlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -156,26 +157,35 @@ def signature(value: Any, tolerance: Tolerance) -> str:
     return digest.hexdigest()[:16]
 
 
-def _wrong_answer(mistake: Misconception, call: Call) -> Any:
-    """The mistake's answer to the call, on copies of its inputs (nothing it does reaches the test's)."""
+def _answer(what: str, compute: Callable[..., Any], call: Call) -> Any:
+    """Trusted code's answer to the call, on copies of its inputs (nothing it does reaches the test's)."""
     try:
-        return mistake.compute(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
+        return compute(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
     except Exception as exc:  # whatever breaks in rubric code is the rubric's to fix
-        raise RubricError(f"misconception {mistake.mistake.id!r} of {call.function}() raised "
-                          f"{type(exc).__name__}: {exc}") from exc
+        raise RubricError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
-def matches(mistake: Misconception, call: Call, tolerance: Tolerance) -> bool:
-    """Whether the call's answer is this mistake's, on a call the mistake is used for."""
+def matches(mistake: Misconception, call: Call, tolerance: Tolerance, right: Callable[..., Any] | None = None) -> bool:
+    """Whether the call's answer is this mistake's, on a call the mistake is used for. With
+    `right` (the reference's function), a mistake that gives the right answer on this call is
+    never matched, whatever its `when` says."""
+    label = f"misconception {mistake.mistake.id!r} of {call.function}()"
     try:
         used = mistake.applies(call.args, call.kwargs)
-    except Exception as exc:  # as in _wrong_answer
-        raise RubricError(f"misconception {mistake.mistake.id!r}: when() raised {type(exc).__name__}: {exc}") from exc
-    return used and same_answer(call.result, _wrong_answer(mistake, call), tolerance)
+    except Exception as exc:  # as in _answer
+        raise RubricError(f"{label}: when() raised {type(exc).__name__}: {exc}") from exc
+    if not used:
+        return False
+    wrong = _answer(label, mistake.compute, call)
+    if not same_answer(call.result, wrong, tolerance):
+        return False
+    return right is None or not same_answer(_answer(f"reference {call.function}()", right, call), wrong, tolerance)
 
 
-def diagnose(calls: list[Call], failure: BaseException, tolerance: Tolerance, catalog: Catalog) -> tuple[Answer, ...]:
-    """One `Answer` per function whose answer the failure is about (none for a crash)."""
+def diagnose(calls: list[Call], failure: BaseException, tolerance: Tolerance, catalog: Catalog,
+             reference: ModuleType | None = None) -> tuple[Answer, ...]:
+    """One `Answer` per function whose answer the failure is about (none for a crash), with the
+    known mistakes it matches and the reference (where it has the function) does not."""
     if isinstance(failure, CheckFailure):
         tolerance = failure.tolerance
     by_function: dict[str, list[Call]] = {}
@@ -185,6 +195,9 @@ def diagnose(calls: list[Call], failure: BaseException, tolerance: Tolerance, ca
     answers = []
     for function, group in by_function.items():
         value = group[0].result if len(group) == 1 else [call.result for call in group]
-        known = tuple(m.mistake for m in catalog.get(function, ()) if all(matches(m, c, tolerance) for c in group))
+        right = getattr(reference, function, None)
+        right = right if callable(right) else None
+        known = tuple(m.mistake for m in catalog.get(function, ())
+                      if all(matches(m, call, tolerance, right) for call in group))
         answers.append(Answer(function, signature(value, tolerance), known))
     return tuple(answers)
