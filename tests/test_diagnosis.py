@@ -356,8 +356,8 @@ def test_a_value_that_is_not_plain_data_is_said_so_in_a_sentence(grade_attack):
         def initial_accuracy(num_classes):
             return {1 / num_classes}
     """)
-    assert ("initial_accuracy() returned something the grader cannot check: a value of type builtins.set is not "
-            "plain data") in report.question("1.3.4").output
+    assert ("initial_accuracy() returned a value of type builtins.set, and builtins.set is not plain data "
+            "(return tensors,") in report.question("1.3.4").output
 
 
 def test_one_mistake_in_two_styles_has_one_signature(engine, hw2_rubric):

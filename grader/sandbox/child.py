@@ -225,8 +225,7 @@ def _answer(module: Any, request: dict[str, Any], filename: str) -> bytes:
     try:
         return encode({"ok": plain_sequences(result)})
     except ProtocolError as exc:
-        return encode({"error": {"type": "not plain data",
-                                 "message": _text(f"{name}() returned something the grader cannot check: {exc}")}})
+        return encode({"error": {"type": "not plain data", "message": _text(f"{name}() returned {exc}")}})
 
 
 def main(spec: ChildSpec, channel_fd: int) -> None:
