@@ -4,6 +4,7 @@ Sections (run in this order; `--only` and `--skip` pick them):
   floor    the rubric's checks with the student's code in-process (no sandbox, no queue)
   engine   Engine.grade with a warm fork server, paired with the floor per submission
   memory   a sandbox's peak RSS (probe submission) and cgroup charge, the fork server's RSS
+  diagnosis  the time the floor spends diagnosing wrong answers, per graded submission
   naive    a fresh Python process per submission (a sample)
   pool     Engine processes (as many as a worker has) on an in-memory queue (no service)
   service  HTTP -> PostgreSQL -> Redis -> Celery workers: single-upload latency and a batch
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-SECTIONS = ("floor", "engine", "memory", "naive", "pool", "service")
+SECTIONS = ("floor", "engine", "memory", "diagnosis", "naive", "pool", "service")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -168,6 +169,13 @@ def main(argv: list[str] | None = None) -> int:
         engine_holder["engine"].close()
         engine_holder.clear()
 
+    def diagnosis() -> None:
+        from benchmarks.diagnosis import run_diagnosis
+
+        results["diagnosis"] = run_diagnosis(population, rubric, log)
+
+    section("diagnosis", diagnosis)
+
     def naive() -> None:
         from benchmarks import naive as naive_mod
 
@@ -215,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
         "targets": targets,
         "by_category": report.sections_summary(results),
-        "sections": {k: results[k] for k in ("pairs", "naive", "pool", "service", "sandbox_memory") if k in results},
+        "sections": {k: results[k] for k in ("pairs", "diagnosis", "naive", "pool", "service", "sandbox_memory")
+                     if k in results},
         "errors": results["errors"],
         "section_seconds": results.get("section_seconds", {}),
         "section_load": results.get("section_load", {}),

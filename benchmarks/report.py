@@ -30,6 +30,11 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "overhead_nt_p50_ms": ("engine", "ms", "engine - floor p50, submissions that do not time out"),
     "overhead_nt_p95_ms": ("engine", "ms", "engine - floor p95, submissions that do not time out"),
     "outcome_mismatches": ("engine", "count", "submissions whose per-test outcomes differ between floor and engine"),
+    "diagnosis_mean_ms": ("diagnosis", "ms", "time in diagnosis of wrong answers per graded submission, mean (all)"),
+    "diagnosis_p95_ms": ("diagnosis", "ms", "the same, 95th percentile (all)"),
+    "diagnosis_failing_mean_ms": ("diagnosis", "ms", "the same, mean over submissions with a failed case"),
+    "diagnosis_cases_mean": ("diagnosis", "count", "failed cases diagnosed per graded submission, mean"),
+    "diagnosis_share_of_floor": ("diagnosis", "%", "time in diagnosis / floor time, all submissions"),
     "naive_p50_ms": ("naive", "ms", "fresh Python process per submission (import torch, collect, run), p50"),
     "naive_p95_ms": ("naive", "ms", "the same, 95th percentile"),
     "naive_mean_ms": ("naive", "ms", "the same, mean"),
@@ -129,8 +134,8 @@ def _pick(rows: list[dict], side: str, key: str, predicate: Any = None) -> list[
     ]
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
+def _ms(seconds: float | None, digits: int = 1) -> float | None:
+    return None if seconds is None else round(seconds * 1000, digits)
 
 
 def compute(results: dict) -> tuple[dict, dict, list[dict]]:
@@ -163,6 +168,17 @@ def compute(results: dict) -> tuple[dict, dict, list[dict]]:
                            outcome_mismatches=sum(not r["outcomes_agree"] for r in pairs if "outcomes_agree" in r),
                            engine_over_floor_p50=ratio(percentile(all_engine, 50), percentile(all_floor, 50)),
                            engine_over_floor_mean=ratio(mean(all_engine), mean(all_floor)))
+
+    diagnosis = results.get("diagnosis")
+    if diagnosis:
+        spent = [r["diagnosis_s"] for r in diagnosis]
+        failing = [r["diagnosis_s"] for r in diagnosis if r["cases"]]
+        figures.update(diagnosis_mean_ms=_ms(mean(spent), 2), diagnosis_p95_ms=_ms(percentile(spent, 95), 2),
+                       diagnosis_failing_mean_ms=_ms(mean(failing), 2) if failing else None,
+                       diagnosis_cases_mean=round(mean([r["cases"] for r in diagnosis]), 2),
+                       diagnosis_share_of_floor=round(100 * sum(spent) / sum(r["floor_run_s"] for r in diagnosis), 2))
+        if not failing:
+            skipped["diagnosis_failing_mean_ms"] = "no submission of the population failed a case"
 
     naive = results.get("naive")
     if naive and naive.get("rows"):

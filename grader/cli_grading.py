@@ -19,6 +19,7 @@ from rich.text import Text
 from grader.config import get_settings
 from grader.engine import Engine
 from grader.errors import GradingAborted, SandboxUnavailable
+from grader.rubric.audit import audit_misconceptions
 from grader.rubric_spec import Rubric, RubricError, load_rubric
 from grader.scoring import GradeReport
 from grader.terminal import shown
@@ -88,19 +89,26 @@ def grade(
 
 @rubric_app.command("check")
 def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric folder, e.g. rubrics/hw2")]) -> None:
-    """Validate a rubric and grade its reference solution, which must earn every auto point."""
+    """Validate a rubric and grade its reference solution, which must earn every auto point; prove
+    that each of its misconceptions fails, and is named on, every case it is used for and that
+    the reference matches none."""
     try:
         rubric = load_rubric(directory)
         with open_engine() as engine:
             report = engine.grade((rubric.directory / "reference.py").read_bytes(), "reference.py", rubric)
+        audit = audit_misconceptions(rubric)
     except (RubricError, GradingAborted, SandboxUnavailable, FileNotFoundError) as exc:
         _fail(str(exc))
     console = Console()
     print_report(report, console)
     if report.score != report.max_score:
         _fail(f"the reference earns {report.score:g} of {report.max_score:g} auto points")
+    if audit.problems:
+        _fail("misconceptions.py:\n" + "\n".join(f"- {problem}" for problem in audit.problems))
     console.print(f"[green]ok[/green]: {len(rubric.questions)} questions, {len(report.tests)} tests, "
-                  f"{rubric.auto_points:g} auto + {rubric.total_points - rubric.auto_points:g} manual points")
+                  f"{rubric.auto_points:g} auto + {rubric.total_points - rubric.auto_points:g} manual points; "
+                  f"{audit.misconceptions} misconceptions used on {audit.cases} cases: the reference matches none, "
+                  "and each is named wherever it fails")
 
 
 @sandbox_app.command("check")

@@ -20,6 +20,7 @@ from grader.rubric import (
     randn,
     vjp,
 )
+from grader.rubric_spec import Tolerance
 
 
 def test_check_close_names_the_largest_error_and_its_index():
@@ -30,6 +31,28 @@ def test_check_close_names_the_largest_error_and_its_index():
     expected_message = r"h: largest error 0.5 at index \(2, 1\): expected 0, got 0.5 \(2 of 12 entries off"
     with pytest.raises(CheckFailure, match=expected_message):
         check_close(actual, expected, name="h")
+
+
+def test_check_close_says_what_each_index_means():
+    expected = torch.zeros(2, 3, 4, dtype=torch.float64)
+    actual = expected.clone()
+    actual[1, 0, 3] = 1.0
+    with pytest.raises(CheckFailure, match=r"J: largest error 1 at index \(t=1, c=0, n=3\)"):
+        check_close(actual, expected, name="J", axes=("t", "c", "n"))
+
+
+def test_a_failure_carries_the_rejected_value_and_the_tolerance_it_used():
+    actual = torch.ones(3)
+    with pytest.raises(CheckFailure) as failed:
+        check_close(actual, torch.zeros(3), rtol=1e-3, atol=1e-9)
+    assert failed.value.actual is actual and failed.value.tolerance == Tolerance(1e-3, 1e-9)
+    with pytest.raises(CheckFailure) as failed:
+        check_close(actual, torch.zeros(4), rtol=1e-3, atol=1e-9)  # the shape is wrong
+    assert failed.value.actual is actual and failed.value.tolerance == Tolerance(1e-3, 1e-9)
+    pair = (torch.zeros(2), 3)
+    with pytest.raises(CheckFailure) as failed:
+        check_int(pair[1], 4)
+    assert failed.value.actual is pair[1] and failed.value.tolerance == Tolerance()
 
 
 def test_check_close_accepts_arrays_and_float32_within_tolerance():
@@ -51,8 +74,14 @@ def test_scalar_checks():
     check_int(np.int64(5), 5)
     check_int(torch.tensor(5), 5)
     check_float(torch.tensor(0.5, dtype=torch.float64), 0.5)
-    with pytest.raises(CheckFailure, match="expected an int, got float"):
+    with pytest.raises(CheckFailure, match=r"^result: returned 5\.0, a float: return an int \(use // or int\(\)\)$"):
         check_int(5.0, 5)
+    with pytest.raises(CheckFailure, match=r"size: returned 5\.0, a float: return an int"):
+        check_int(np.float64(5.0), 5, name="size")
+    with pytest.raises(CheckFailure, match=r"returned 4\.33333, a float"):
+        check_int(13 / 3, 4)
+    with pytest.raises(CheckFailure, match="expected an int, got str"):
+        check_int("5", 5)
     with pytest.raises(CheckFailure, match="expected 2.30259, got 3.32193"):
         check_float(math.log2(10), math.log(10))
     with pytest.raises(CheckFailure, match="expected a number"):
@@ -63,6 +92,8 @@ def test_tuple_and_pair_checks():
     check_tuple_of_ints((8, 5, 2), (8, 5, 2))
     with pytest.raises(CheckFailure, match=r"result\[2\]: expected 2, got 3"):
         check_tuple_of_ints([8, 5, 3], (8, 5, 2))
+    with pytest.raises(CheckFailure, match=r"^f\(\)\[2\] \(W_out\): expected 2, got 3$"):
+        check_tuple_of_ints((8, 5, 3), (8, 5, 2), name="f()", labels=("F", "H_out", "W_out"))
     with pytest.raises(CheckFailure, match="expected 3 entries"):
         check_tuple_of_ints((8, 5), (8, 5, 2))
     assert check_pair((1, 2)) == (1, 2)

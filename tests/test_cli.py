@@ -37,10 +37,17 @@ def test_grade_json_is_one_gradescope_document(grader_cli, tmp_path):
     numbers = [t["number"] for t in result["tests"]]
     assert numbers[:3] == ["1.1a", "1.1b", "1.1c.i"] and "1.2.1a" not in numbers  # manual ones excluded
     entry = next(t for t in result["tests"] if t["number"] == "1.1c.iv")
-    assert set(entry) == {"name", "number", "score", "max_score", "status", "output", "visibility"}
+    assert set(entry) == {"name", "number", "score", "max_score", "status", "output", "visibility", "extra_data"}
     summary = (entry["score"], entry["max_score"], entry["status"], entry["visibility"])
     assert summary == (0, 5, "failed", "after_due_date")
     assert "largest error" in entry["output"]
+    assert "This matches a known mistake: an all-ones upstream gradient" in entry["output"]
+    extra = entry["extra_data"]
+    assert (extra["misconception"], extra["misconceptions"]) == ("grad-W-ones-upstream", ["grad-W-ones-upstream"])
+    signatures = extra["signature"]  # one hex digest per failed case and function
+    assert len(signatures) == 5 and all(list(s) == ["conv1d_grad_W"] for s in signatures.values())
+    assert all(len(d) == 16 and int(d, 16) >= 0 for s in signatures.values() for d in s.values())
+    assert all("extra_data" not in t for t in result["tests"] if t["status"] == "passed")
 
 
 def test_grade_prints_a_table_and_exits_zero_for_a_zero_score(grader_cli):
@@ -72,7 +79,27 @@ def test_an_unknown_assignment_is_a_grader_error(grader_cli):
 def test_rubric_check_grades_the_reference(grader_cli):
     done = grader_cli("rubric", "check", str(HW2))
     assert done.exit_code == 0, done.stdout + done.stderr
-    assert "ok: 20 questions, 58 tests, 37 auto + 13 manual points" in done.stdout
+    said = " ".join(done.stdout.split())  # as Rich wrapped it
+    assert "ok: 20 questions, 58 tests, 37 auto + 13 manual points; 25 misconceptions used on 86 cases: " \
+           "the reference matches none, and each is named wherever it fails" in said
+
+
+def test_rubric_check_finds_a_case_where_a_known_mistake_gives_the_right_answer(grader_cli, tmp_path):
+    """1.2.3e once had a case whose attention scores were all about 0.005: the softmax's part of
+    the Jacobian was far below the tolerance, and a diagonal-only derivative passed it."""
+    degenerate = tmp_path / "hw2"
+    shutil.copytree(HW2, degenerate)
+    tests = degenerate / "test_attention_rnn.py"
+    text = tests.read_text()
+    assert 'pytest.param(7830, 1, False, id="n1")' in text
+    tests.write_text(text.replace('pytest.param(7830, 1, False, id="n1")', 'pytest.param(830, 1, False, id="n1")'))
+    done = grader_cli("rubric", "check", str(degenerate))
+    assert done.exit_code == 2
+    problems = " ".join(done.stderr.split())
+    assert ("test_dh_dhprev[n1]: misconception 'dh-softmax-diagonal' of attention_rnn_dh_dhprev() gives the "
+            "reference's answer within the tolerance, so this case cannot tell them apart (a degenerate case"
+            ) in problems
+    assert problems.count("- test_") == 1, problems
 
 
 def test_rubric_check_fails_when_the_reference_loses_points(grader_cli, tmp_path):

@@ -12,6 +12,7 @@ from grader.rubric.checks import (
     check_shape,
     check_tuple_of_ints,
 )
+from grader.rubric.misconceptions import misconception
 
 
 def question(question_id: str, *, weight: float = 1) -> pytest.MarkDecorator:
@@ -32,6 +33,7 @@ __all__ = [
     "check_tuple_of_ints",
     "finite_difference_jacobian",
     "jacobian",
+    "misconception",
     "question",
     "randn",
     "vjp",

@@ -3,11 +3,15 @@
 Fixtures for rubric tests: `student` (the submission's module: a sandbox proxy when grading,
 the reference itself when an author checks the rubric), `reference` (the trusted solution) and
 `once` (expected values computed for the first submission only).
+
+A failed case is diagnosed (grader/rubric/diagnosis.py): its message is made to name the student
+function it is about, and its wrong answers get a signature and the known mistakes they match.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from contextvars import Token
 from types import ModuleType
@@ -17,6 +21,8 @@ import pytest
 
 from grader.errors import GradingAborted, StudentFault
 from grader.rubric.checks import CheckFailure, current_tolerance
+from grader.rubric.diagnosis import Call, RecordingStudent, culprits, diagnose
+from grader.rubric.misconceptions import EMPTY, Catalog
 from grader.rubric_spec import Question, Rubric, RubricError, Tolerance, positive_number
 from grader.scoring import TestOutcome
 
@@ -33,7 +39,9 @@ def _marked_question(item: pytest.Item) -> tuple[str, float]:
     return str(marks[0].args[0]), positive_number(marks[0].kwargs.get("weight", 1), f"{item.nodeid}: weight")
 
 
-def _message(exc: BaseException) -> str:
+def _message(exc: BaseException, functions: list[str]) -> str:
+    """The student's feedback for a failed case, naming the functions it is about (unless the
+    check's own words already do)."""
     if isinstance(exc, (CheckFailure, StudentFault)):
         text = str(exc)
     elif isinstance(exc, AssertionError):
@@ -41,15 +49,20 @@ def _message(exc: BaseException) -> str:
         text = f"check failed: {first_line}" if first_line else "check failed"
     else:
         text = f"checking the result raised {type(exc).__name__}: {exc}"
+    unnamed = [f for f in dict.fromkeys(functions) if not re.search(rf"\b{re.escape(f)}\b", text)]
+    if unnamed:
+        text = f"{', '.join(f + '()' for f in unnamed)}: {text}"
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 3] + "..."
 
 
 class RubricPlugin:
     """Checks each collected test names one auto question, and records outcomes per submission."""
 
-    def __init__(self, rubric: Rubric, reference: ModuleType) -> None:
+    def __init__(self, rubric: Rubric, reference: ModuleType, misconceptions: Catalog = EMPTY) -> None:
         self.rubric = rubric
         self._reference = reference
+        self.misconceptions = misconceptions
+        self.calls: list[Call] = []  # the running test's calls to the student's code
         self._student: Callable[[], Any] | None = None
         self._on_test: Callable[[Question], None] | None = None
         self._outcomes: list[TestOutcome] = []
@@ -70,7 +83,7 @@ class RubricPlugin:
 
     def make_student(self) -> Any:
         assert self._student is not None, "no submission is being graded"
-        return self._student()
+        return RecordingStudent(self._student(), lambda: self.calls)
 
     @property
     def reference_module(self) -> ModuleType:
@@ -113,6 +126,7 @@ class RubricPlugin:
         (before fixtures, which may call and check too)."""
         question = self.rubric.question(self._question_of[item.nodeid])
         self._tolerance_token = current_tolerance.set(question.tolerance)
+        self.calls = []
         if self._on_test is not None:
             self._on_test(question)
 
@@ -140,13 +154,25 @@ class RubricPlugin:
             elif excinfo.errisinstance(RubricError):  # the test misuses the rubric API: not the student's fault
                 self._internal_errors.append(f"{item.nodeid}: {excinfo.value}")
             else:
-                self._outcomes.append(TestOutcome(item.name, qid, False, _message(excinfo.value), weight))
+                self._outcomes.append(self._failed(item.name, qid, weight, excinfo.value))
         elif when == "teardown" and excinfo is not None:
             self._internal_errors.append(f"{item.nodeid}: teardown failed: {excinfo.exconly()}")
         return pytest.TestReport(
             item.nodeid, item.location, {}, outcome, None if excinfo is None else excinfo.exconly(),
             when, [], call.duration, call.start, call.stop,
         )
+
+    def _failed(self, name: str, qid: str, weight: float, failure: BaseException) -> TestOutcome:
+        """A failed case, diagnosed: the calls it is about, their wrong answers and known mistakes."""
+        functions = [call.function for call in culprits(self.calls, failure)]
+        try:
+            answers = diagnose(self.calls, failure, self.rubric.question(qid).tolerance, self.misconceptions,
+                               self._reference)
+        except RubricError as exc:  # a broken misconception is the rubric's fault, never the student's
+            self._internal_errors.append(f"{name}: {exc}")
+            answers = ()
+        return TestOutcome(name, qid, False, _message(failure, functions), weight,
+                           fault=isinstance(failure, StudentFault), answers=answers)
 
     def raise_problems(self) -> None:
         if self.problems:

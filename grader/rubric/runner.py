@@ -23,6 +23,7 @@ from _pytest.runner import runtestprotocol
 
 from grader.errors import GradingAborted
 from grader.rubric import plugin as plugin_module
+from grader.rubric.misconceptions import load_misconceptions
 from grader.rubric.plugin import RubricPlugin
 from grader.rubric_spec import Question, Rubric, RubricError
 from grader.scoring import TestOutcome
@@ -66,7 +67,7 @@ class RubricSuite:
 
     def __init__(self, rubric: Rubric) -> None:
         self.rubric = rubric
-        self.plugin = RubricPlugin(rubric, load_reference(rubric))
+        self.plugin = RubricPlugin(rubric, load_reference(rubric), load_misconceptions(rubric))
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._ready = threading.Event()
         self._failure: BaseException | None = None

@@ -24,7 +24,7 @@ import torch
 from grader.rubric_spec import Limits
 from grader.sandbox import landlock, namespaces, seccomp
 from grader.sandbox.limits import SandboxCgroup, apply_rlimits
-from grader.sandbox.protocol import ProtocolError, decode, encode
+from grader.sandbox.protocol import MAX_DEPTH, ProtocolError, decode, encode
 from grader.sandbox.wire import recv_message, send_message
 
 MAX_TEXT = 500
@@ -194,6 +194,23 @@ def serve(spec: ChildSpec, channel: socket.socket) -> None:
         send_message(channel, answer + encode({"printed": _printed()}))
 
 
+def plain_sequences(value: Any, depth: int = 0) -> Any:
+    """The value with every tuple or list subclass inside it (torch.Size, a namedtuple) made a plain
+    tuple or list of its items, as the protocol carries them: a student who returns
+    `conv(x).shape[1:]` returned a tuple. Their own methods are not called (the items are read with
+    the base class's iterator); anything else is left for the encoder to judge."""
+    if depth > MAX_DEPTH:
+        return value
+    kind = type(value)  # never value.__class__, which the student's class may fake
+    if issubclass(kind, (tuple, list)):
+        base = tuple if issubclass(kind, tuple) else list
+        items = [plain_sequences(item, depth + 1) for item in base.__iter__(value)]
+        return tuple(items) if base is tuple else items
+    if kind is dict:
+        return {key: plain_sequences(item, depth + 1) for key, item in value.items()}
+    return value
+
+
 def _answer(module: Any, request: dict[str, Any], filename: str) -> bytes:
     """The reply to one call: its value, or an error that says why (never an exception, which
     would end this sandbox with nothing said)."""
@@ -206,7 +223,7 @@ def _answer(module: Any, request: dict[str, Any], filename: str) -> bytes:
     except BaseException as exc:  # noqa: BLE001 - report it, keep serving
         return encode({"error": _describe_error(exc, filename)})
     try:
-        return encode({"ok": result})
+        return encode({"ok": plain_sequences(result)})
     except ProtocolError as exc:
         return encode({"error": {"type": "not plain data", "message": _text(f"{name}() returned {exc}")}})
 

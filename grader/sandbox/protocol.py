@@ -44,7 +44,8 @@ class ProtocolError(ValueError):
 
 
 class NotPlainData(ProtocolError):
-    """A value of a type that may not cross the boundary; the message names it."""
+    """A value of a type that may not cross the boundary; the message names it, as a noun phrase
+    that completes "f() returned ..."."""
 
 
 def _is_text(value: str) -> bool:
@@ -55,7 +56,7 @@ def _is_text(value: str) -> bool:
 
 def _encode(value: Any, blobs: list[bytes], size: list[int], depth: int) -> Any:
     if depth > MAX_DEPTH:
-        raise NotPlainData(f"nested more than {MAX_DEPTH} levels deep")
+        raise NotPlainData(f"a value nested more than {MAX_DEPTH} levels deep")
     kind = type(value)
     if value is None or kind is bool:
         return value
@@ -81,7 +82,7 @@ def _encode(value: Any, blobs: list[bytes], size: list[int], depth: int) -> Any:
     if kind is torch.Tensor:
         name = _TORCH_DTYPE_NAMES.get(value.dtype)
         if value.layout != torch.strided or name is None:
-            raise NotPlainData(f"a tensor of dtype {value.dtype} and layout {value.layout} is not supported")
+            raise NotPlainData(f"a tensor of dtype {value.dtype} and layout {value.layout}, which is not supported")
         try:
             array = value.numpy(force=True)  # detached, on the CPU
         except RuntimeError as exc:
@@ -90,13 +91,14 @@ def _encode(value: Any, blobs: list[bytes], size: list[int], depth: int) -> Any:
     if kind is np.ndarray:
         name = array_dtype_name(value)
         if name is None:
-            raise NotPlainData(f"an array of dtype {value.dtype} is not supported")
+            raise NotPlainData(f"an array of dtype {value.dtype}, which is not supported")
         return _array_node("ndarray", name, value, blobs, size)
     if kind in _NUMPY_SCALARS:
         return _encode(value.item(), blobs, size, depth + 1)
+    name = f"{kind.__module__}.{kind.__qualname__}"
     raise NotPlainData(
-        f"a value of type {kind.__module__}.{kind.__qualname__} is not plain data "
-        "(return tensors, arrays, numbers, strings, tuples, lists or dicts)"
+        f"a value of type {name}, and {name} is not plain data (return tensors, arrays, numbers, strings, "
+        "tuples, lists or dicts)"
     )
 
 
@@ -109,7 +111,7 @@ def _array_node(tag: str, name: str, array: np.ndarray, blobs: list[bytes], size
     offset = size[0]  # buffers follow each other in the order of the document
     size[0] += len(data)
     if size[0] > MAX_MESSAGE_BYTES:
-        raise NotPlainData(f"the value is larger than {MAX_MESSAGE_BYTES >> 20} MiB")
+        raise NotPlainData(f"a value larger than {MAX_MESSAGE_BYTES >> 20} MiB")
     blobs.append(data)
     return {"$": tag, "dtype": name, "shape": list(array.shape), "at": offset, "n": len(data)}
 
@@ -132,7 +134,7 @@ def encode(value: Any) -> bytes:
                            "return large data as a tensor")
     buffer = b"".join(blobs)
     if len(document) + len(buffer) > MAX_MESSAGE_BYTES:
-        raise NotPlainData(f"the value is larger than {MAX_MESSAGE_BYTES >> 20} MiB")
+        raise NotPlainData(f"a value larger than {MAX_MESSAGE_BYTES >> 20} MiB")
     return HEADER.pack(len(document), len(buffer)) + document.encode("ascii") + buffer
 
 

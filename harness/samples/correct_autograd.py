@@ -13,12 +13,9 @@ def conv_output_size(L, K, S=1, P=0, D=1):
 
 
 def conv2d_output_shape(in_shape, kernel_size, num_filters, stride=1, padding=0, dilation=1):
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-    return (
-        num_filters,
-        conv_output_size(in_shape[1], kh, stride, padding, dilation),
-        conv_output_size(in_shape[2], kw, stride, padding, dilation),
-    )
+    # What the layer makes of an input of that shape: a torch.Size, a tuple subclass
+    conv = torch.nn.Conv2d(in_shape[0], num_filters, kernel_size, stride=stride, padding=padding, dilation=dilation)
+    return conv(torch.zeros(1, *in_shape)).shape[1:]
 
 
 def conv1d_forward(x, W, stride=1):

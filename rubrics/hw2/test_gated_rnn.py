@@ -45,21 +45,23 @@ def rnn_inputs(seed: int, T: int, n: int, m: int) -> tuple[torch.Tensor, ...]:
     return randn(seed, T, n), randn(seed + 1, m, n), randn(seed + 2, m, m), randn(seed + 3, m, n)
 
 
-# (seed, T, n, m); n != m in all but one case, so that mixing up n and m shows as a wrong shape.
-SHAPE_CASES = [pytest.param(500, 4, 3, 5, id="n3-m5"), pytest.param(510, 5, 4, 2, id="n4-m2")]
-FORWARD_CASES = [
-    pytest.param(520, 5, 3, 3, id="n3-m3"),
-    pytest.param(530, 4, 2, 4, id="n2-m4"),
-    pytest.param(540, 6, 5, 2, id="n5-m2"),
-]
-GRAD_CASES = [pytest.param(550, 5, 3, 4, id="n3-m4"), pytest.param(560, 6, 4, 2, id="n4-m2")]
+def case(seed: int, T: int, n: int, m: int) -> object:
+    """A (seed, T, n, m) case, named by its sizes."""
+    return pytest.param(seed, T, n, m, id=f"T{T}-n{n}-m{m}")
+
+
+# n != m in all but one case, so that mixing up n and m shows as a wrong shape. Rows of h, c and
+# the gradients are indexed t-1: row 0 holds step t = 1.
+SHAPE_CASES = [case(500, 4, 3, 5), case(510, 5, 4, 2)]
+FORWARD_CASES = [case(520, 5, 3, 3), case(530, 4, 2, 4), case(540, 6, 5, 2)]
+GRAD_CASES = [case(550, 5, 3, 4), case(560, 6, 4, 2)]
 
 
 @question("1.2.1b")
 @pytest.mark.parametrize("seed, T, n, m", SHAPE_CASES)
 def test_c_shape(student, seed: int, T: int, n: int, m: int) -> None:
-    _, c = check_pair(student.gated_rnn_forward(*rnn_inputs(seed, T, n, m)), name="gated_rnn_forward")
-    check_shape(c, (T, m), name="c")
+    _, c = check_pair(student.gated_rnn_forward(*rnn_inputs(seed, T, n, m)), name="gated_rnn_forward()")
+    check_shape(c, (T, m), name="gated_rnn_forward() c")
 
 
 @question("1.2.1c")
@@ -67,9 +69,9 @@ def test_c_shape(student, seed: int, T: int, n: int, m: int) -> None:
 def test_forward_values(student, once, seed: int, T: int, n: int, m: int) -> None:
     inputs = rnn_inputs(seed, T, n, m)
     hs, cs = once("h and c", lambda: tuple(torch.stack(v) for v in gated_rnn(*inputs)))  # (T, m) each
-    h, c = check_pair(student.gated_rnn_forward(*inputs), name="gated_rnn_forward")
-    check_close(h, hs, name="h")
-    check_close(c, cs, name="c")
+    h, c = check_pair(student.gated_rnn_forward(*inputs), name="gated_rnn_forward()")
+    check_close(h, hs, name="gated_rnn_forward() h", axes=("t-1", "i"))
+    check_close(c, cs, name="gated_rnn_forward() c", axes=("t-1", "i"))
 
 
 @question("1.2.1c")
@@ -79,4 +81,5 @@ def test_grad_Wx(student, once, seed: int, T: int, n: int, m: int) -> None:
     upstream = randn(seed + 4, T, m)  # the loss is sum_t upstream[t] . h[t]
     grad_h, c, expected = once("dl/dh, c and dl/dW_x", lambda: grad_Wx_ground_truth(x, W_c, W_h, W_x, upstream))
     # The student gets copies: the remembered tensors serve every later submission too.
-    check_close(student.gated_rnn_grad_Wx(x, c.clone(), grad_h.clone()), expected, name="dl/dW_x")
+    actual = student.gated_rnn_grad_Wx(x, c.clone(), grad_h.clone())
+    check_close(actual, expected, name="gated_rnn_grad_Wx() dl/dW_x", axes=("i", "j"))

@@ -14,10 +14,10 @@ CLASSES = [pytest.param(10, id="C10"), pytest.param(1000, id="C1000")]
 @question("1.3.4")
 @pytest.mark.parametrize("num_classes", CLASSES)
 def test_initial_loss(student, num_classes: int) -> None:
-    check_float(student.initial_loss(num_classes), math.log(num_classes), name="initial_loss")
+    check_float(student.initial_loss(num_classes), math.log(num_classes), name="initial_loss()")
 
 
 @question("1.3.4")
 @pytest.mark.parametrize("num_classes", CLASSES)
 def test_initial_accuracy(student, num_classes: int) -> None:
-    check_float(student.initial_accuracy(num_classes), 1 / num_classes, name="initial_accuracy")
+    check_float(student.initial_accuracy(num_classes), 1 / num_classes, name="initial_accuracy()")

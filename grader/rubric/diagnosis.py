@@ -1,0 +1,203 @@
+"""What a failed test case says about the student's code: which call gave the wrong answer, that
+answer's signature, and the known mistakes (misconceptions.py) it equals.
+
+Runs in the trusted process, only for failed cases, on the inputs the test built and the answers
+that came back (plain data from the sandbox): no student code runs for it. The failing check's
+`actual` is the object the student's call returned (or a part of it), so the call is found by
+identity; the comparison with a mistake uses that check's tolerance.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+
+from grader.errors import StudentFault
+from grader.rubric.checks import CheckFailure, off_entries, scalar
+from grader.rubric.misconceptions import Catalog, Misconception
+from grader.rubric_spec import RubricError, Tolerance
+from grader.scoring import Answer
+
+MAX_DEPTH = 32  # as deep as the protocol lets an answer be
+
+
+@dataclass
+class Call:
+    """One call a test made to the student's code, as the test made it and as it was answered."""
+
+    function: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    answered: bool = False
+    result: Any = None
+
+
+class RecordingStudent:
+    """What rubric tests get as `student`: each call goes to the submission and is noted in the
+    running test's call list (`calls()`), so a failure can be traced to the call that caused it."""
+
+    def __init__(self, student: Any, calls: Callable[[], list[Call]]) -> None:
+        self._student, self._calls = student, calls
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        function = getattr(self._student, name)
+        if not callable(function):
+            return function
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            record = Call(name, args, kwargs)
+            self._calls().append(record)
+            record.result = function(*args, **kwargs)
+            record.answered = True
+            return record.result
+
+        call.__name__ = name
+        return call
+
+
+def _parts(value: Any, depth: int = 0) -> Iterator[Any]:
+    """The value and everything inside its tuples, lists and dicts."""
+    yield value
+    if depth < MAX_DEPTH and type(value) in (tuple, list, dict):
+        for item in value.values() if type(value) is dict else value:
+            yield from _parts(item, depth + 1)
+
+
+def culprits(calls: list[Call], failure: BaseException) -> list[Call]:
+    """The calls a failure is about: the one that raised or crashed, the one whose answer a check
+    rejected (by identity), or, where the test's own code failed, every answered call."""
+    if isinstance(failure, StudentFault):
+        return [call for call in calls if not call.answered]
+    answered = [call for call in calls if call.answered]
+    if isinstance(failure, CheckFailure):
+        hit = [call for call in answered if any(part is failure.actual for part in _parts(call.result))]
+        if hit:
+            return hit
+    return answered
+
+
+def _tensor(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+    tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
+    tensor = tensor.detach().cpu()
+    return tensor if tensor.is_complex() or tensor.dtype == torch.bool else tensor.to(torch.float64)
+
+
+def same_answer(actual: Any, wrong: Any, tolerance: Tolerance, depth: int = 0) -> bool:
+    """Whether the student's answer equals a mistake's within `tolerance` (as a check compares it
+    with the right one): tensors and arrays alike, tuples and lists alike, an int never a float."""
+    actual, wrong = scalar(actual), scalar(wrong)
+    arrays = (torch.Tensor, np.ndarray)
+    if isinstance(actual, arrays) and isinstance(wrong, arrays):
+        a, w = _tensor(actual), _tensor(wrong)
+        if a.shape != w.shape or a.dtype.is_floating_point != w.dtype.is_floating_point:
+            return False
+        return not bool(off_entries(a, w, tolerance).any()) if a.dtype.is_floating_point else torch.equal(a, w)
+    if isinstance(actual, (tuple, list)) and isinstance(wrong, (tuple, list)):
+        return depth < MAX_DEPTH and len(actual) == len(wrong) and all(
+            same_answer(a, w, tolerance, depth + 1) for a, w in zip(actual, wrong, strict=True))
+    if isinstance(actual, dict) and isinstance(wrong, dict):
+        return depth < MAX_DEPTH and actual.keys() == wrong.keys() and all(
+            same_answer(actual[k], wrong[k], tolerance, depth + 1) for k in actual)
+    if type(actual) is float and type(wrong) is float:
+        both_nan = math.isnan(actual) and math.isnan(wrong)
+        return both_nan or abs(actual - wrong) <= tolerance.atol + tolerance.rtol * abs(wrong)
+    return type(actual) is type(wrong) and type(actual) in (int, bool, str, type(None)) and actual == wrong
+
+
+def _significant_digits(tolerance: Tolerance) -> int:
+    """The digits a check resolves, less one, so that float32 noise rounds away."""
+    return max(1, round(-math.log10(tolerance.rtol)) - 1)
+
+
+def _rounded(tensor: torch.Tensor, tolerance: Tolerance) -> torch.Tensor:
+    digits = _significant_digits(tolerance)
+    magnitude = torch.floor(torch.log10(tensor.abs().clamp_min(1e-300)))
+    scale = torch.pow(10.0, digits - 1 - magnitude)
+    rounded = torch.round(tensor * scale) / scale
+    rounded = torch.where(tensor.abs() <= tolerance.atol, torch.zeros_like(tensor), rounded) + 0.0  # no -0.0
+    rounded = torch.where(torch.isinf(tensor), tensor, rounded)
+    return torch.where(torch.isnan(tensor), torch.full_like(tensor, math.nan), rounded)
+
+
+def _feed(digest: Any, value: Any, tolerance: Tolerance, depth: int) -> None:
+    value = scalar(value)
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        tensor = _tensor(value)
+        if tensor.dtype.is_floating_point:
+            tensor = _rounded(tensor, tolerance)
+        digest.update(f"T{tuple(tensor.shape)}{tensor.dtype}".encode() + tensor.contiguous().numpy().tobytes())
+    elif isinstance(value, (tuple, list, dict)) and depth < MAX_DEPTH:
+        items = sorted(value.items(), key=lambda kv: repr(kv[0])) if isinstance(value, dict) else list(enumerate(value))
+        digest.update(f"({len(items)}".encode())
+        for key, item in items:
+            digest.update(repr(key).encode())
+            _feed(digest, item, tolerance, depth + 1)
+    elif type(value) is float:
+        _feed(digest, torch.tensor([value], dtype=torch.float64), tolerance, depth)
+        digest.update(b"F")
+    else:
+        digest.update(f"{type(value).__name__}:{value!r}".encode())
+
+
+def signature(value: Any, tolerance: Tolerance) -> str:
+    """A short digest of an answer rounded to the check's tolerance: equal wrong answers (within
+    rounding) share it, whatever their float precision, array kind or sequence kind."""
+    digest = hashlib.sha256()
+    _feed(digest, value, tolerance, 0)
+    return digest.hexdigest()[:16]
+
+
+def _answer(what: str, compute: Callable[..., Any], call: Call) -> Any:
+    """Trusted code's answer to the call, on copies of its inputs (nothing it does reaches the test's)."""
+    try:
+        return compute(*copy.deepcopy(call.args), **copy.deepcopy(call.kwargs))
+    except Exception as exc:  # whatever breaks in rubric code is the rubric's to fix
+        raise RubricError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
+def matches(mistake: Misconception, call: Call, tolerance: Tolerance, right: Callable[..., Any] | None = None) -> bool:
+    """Whether the call's answer is this mistake's, on a call the mistake is used for. With
+    `right` (the reference's function), a mistake that gives the right answer on this call is
+    never matched, whatever its `when` says."""
+    label = f"misconception {mistake.mistake.id!r} of {call.function}()"
+    try:
+        used = mistake.applies(call.args, call.kwargs)
+    except Exception as exc:  # as in _answer
+        raise RubricError(f"{label}: when() raised {type(exc).__name__}: {exc}") from exc
+    if not used:
+        return False
+    wrong = _answer(label, mistake.compute, call)
+    if not same_answer(call.result, wrong, tolerance):
+        return False
+    return right is None or not same_answer(_answer(f"reference {call.function}()", right, call), wrong, tolerance)
+
+
+def diagnose(calls: list[Call], failure: BaseException, tolerance: Tolerance, catalog: Catalog,
+             reference: ModuleType | None = None) -> tuple[Answer, ...]:
+    """One `Answer` per function whose answer the failure is about (none for a crash), with the
+    known mistakes it matches and the reference (where it has the function) does not."""
+    if isinstance(failure, CheckFailure):
+        tolerance = failure.tolerance
+    by_function: dict[str, list[Call]] = {}
+    for call in culprits(calls, failure):
+        if call.answered:
+            by_function.setdefault(call.function, []).append(call)
+    answers = []
+    for function, group in by_function.items():
+        value = group[0].result if len(group) == 1 else [call.result for call in group]
+        right = getattr(reference, function, None)
+        right = right if callable(right) else None
+        known = tuple(m.mistake for m in catalog.get(function, ())
+                      if all(matches(m, call, tolerance, right) for call in group))
+        answers.append(Answer(function, signature(value, tolerance), known))
+    return tuple(answers)
