@@ -65,12 +65,15 @@ class Person:
 
 @dataclass
 class Klass:
-    """A course of its own: one instructor, two students, one HW2 assignment (unique names)."""
+    """A course of its own: one instructor, two students, a TA, one HW2 assignment (unique names)."""
 
     assignment_id: int
     rubric_id: str
     instructor: Person
     students: list[Person]
+    course_id: int
+    course_code: str
+    ta: Person
 
 
 def api(server: LiveServer, person: Person | None = None) -> httpx.Client:
