@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import cli_service
+from grader import cli_courses, cli_service
 from grader.config import get_settings
 from grader.engine import Engine
 from grader.errors import GradingAborted, SandboxUnavailable
@@ -29,6 +29,7 @@ sandbox_app = typer.Typer(help="The sandbox that runs student code.", no_args_is
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(cli_service.app)  # regrade, scores, users, reconcile, db: merged at the top level
+app.add_typer(cli_courses.app)  # courses, enrol, drop, roster, assignments: merged at the top level
 
 err = Console(stderr=True)
 
