@@ -64,9 +64,11 @@ def _when(text: str, option: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         fail(f"{option} {text!r} is not an ISO 8601 date or time (or {NONE})")
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        fail(f"{option} {text!r} has no UTC equivalent")
 
 
 def _count(text: str, option: str) -> int | None:
@@ -150,7 +152,8 @@ def enrol(
     elif email is not None and csv is None:
         with _transaction() as db:
             enrolment = roster.enrol(db, acting_user(db, by), courses.find_course(db, code), email, role, name)
-        out.print(f"enrolled {enrolment.user.email} in {code} as {enrolment.role}")
+            done = f"enrolled {enrolment.user.email} in {code} as {enrolment.role}"
+        out.print(done)
     else:
         fail("name one EMAIL or pass --csv FILE")
 

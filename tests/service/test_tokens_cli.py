@@ -28,6 +28,7 @@ def test_tokens_are_created_listed_and_revoked_from_the_command_line(any_db: Ses
     db = any_db
     users.create_user(db, "root-cli@example.edu", "Root", "admin")
     student = users.create_user(db, "student-cli@example.edu", "Student", "student")
+    db.commit()
     cli = CliRunner()
 
     created = cli.invoke(service_cli, ["tokens", "create", student.email, "--label", "notebook", "--expires", "7"])
