@@ -181,12 +181,11 @@ def _enrol_entries(db: Session, actor: User, course: Course, entries: list[Entry
                    skipped: list[str]) -> tuple[ImportResult, list[Enrolment]]:
     """Create the missing accounts, then enrol everyone or update their enrolment; flushed."""
     known = {user.email: user for user in db.scalars(select(User).where(User.email.in_([e.email for e in entries])))}
-    created = 0
-    for entry in entries:
-        if entry.email not in known:
-            known[entry.email] = users.create_user(db, entry.email, entry.name,
-                                                   ACCOUNT_ROLE[entry.role or CourseRole.student])
-            created += 1
+    created = [users.new_user(e.email, e.name, ACCOUNT_ROLE[e.role or CourseRole.student])
+               for e in entries if e.email not in known]
+    db.add_all(created)
+    db.flush()  # one batch of INSERTs, and the new accounts get their ids
+    known.update((user.email, user) for user in created)
     current = {e.user_id: e for e in db.scalars(select(Enrolment).where(Enrolment.course_id == course.id))}
     counts = {"enrolled": 0, "changed": 0, "unchanged": 0}
     enrolments = []
@@ -194,7 +193,7 @@ def _enrol_entries(db: Session, actor: User, course: Course, entries: list[Entry
         user = known[entry.email]
         enrolment = current.get(user.id)
         if enrolment is None:
-            enrolment = Enrolment(course_id=course.id, user_id=user.id, role=entry.role or CourseRole.student)
+            enrolment = Enrolment(course_id=course.id, user=user, role=entry.role or CourseRole.student)
             db.add(enrolment)
             counts["enrolled"] += 1
             before = None
@@ -213,7 +212,7 @@ def _enrol_entries(db: Session, actor: User, course: Course, entries: list[Entry
             counts["changed" if before != (enrolment.role, _identity_of(enrolment)) else "unchanged"] += 1
         enrolments.append(enrolment)
     db.flush()
-    return ImportResult(created, skipped=skipped, **counts), enrolments
+    return ImportResult(len(created), skipped=skipped, **counts), enrolments
 
 
 def _identity_of(enrolment: Enrolment) -> Identity:

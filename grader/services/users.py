@@ -71,17 +71,22 @@ def get_user_by_email(db: Session, email: str) -> User | None:
     return db.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def create_user(db: Session, email: str, name: str, role: str, password: str | None = None) -> User:
-    """A new account (flushed, not committed: the caller owns the transaction)."""
+def new_user(email: str, name: str, role: str, password: str | None = None) -> User:
+    """A valid account, not yet in any session (Rejected, 422, for a bad email, name or role)."""
     email = valid_email(email)
     if role not in Role.__members__:
         raise Rejected(422, f"role must be one of {', '.join(Role)}, not {role!r}")
-    if get_user_by_email(db, email) is not None:
-        raise Rejected(409, f"a user with email {email} already exists")
     if len(name.strip()) > MAX_NAME_CHARS:
         raise Rejected(422, f"a name has at most {MAX_NAME_CHARS} characters, not {len(name.strip())}")
-    user = User(email=email, name=name.strip() or email, role=Role(role),
+    return User(email=email, name=name.strip() or email, role=Role(role),
                 password_hash=hash_password(password) if password else None)
+
+
+def create_user(db: Session, email: str, name: str, role: str, password: str | None = None) -> User:
+    """A new account (flushed, not committed: the caller owns the transaction)."""
+    user = new_user(email, name, role, password)
+    if get_user_by_email(db, user.email) is not None:
+        raise Rejected(409, f"a user with email {user.email} already exists")
     db.add(user)
     db.flush()
     return user
