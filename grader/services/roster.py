@@ -35,7 +35,7 @@ ROSTER_PAGE = 50
 
 @dataclass(frozen=True)
 class Identity:
-    """A student's ids in the university's systems, for the gradebook export; the columns' lengths."""
+    """A student's ids in the university's systems (Canvas, the SIS), kept for the gradebook export."""
 
     canvas_id: str | None = None
     sis_user_id: str | None = None
@@ -43,7 +43,7 @@ class Identity:
     section: str | None = None
 
 
-IDENTITY_LIMITS = {"canvas_id": 50, "sis_user_id": 100, "sis_login_id": 100, "section": 200}
+IDENTITY_LIMITS = {"canvas_id": 50, "sis_user_id": 100, "sis_login_id": 100, "section": 200}  # column lengths
 
 
 @dataclass(frozen=True)
@@ -108,18 +108,29 @@ def _canvas_email(login: str, login_domain: str | None) -> str:
     return f"{login}@{login_domain.lstrip('@')}"
 
 
-def _format(header: list[str]) -> Literal["plain", "canvas"]:
+def _format(header: list[str], line: int) -> Literal["plain", "canvas"]:
     if "Student" in header and "SIS Login ID" in header:
         return "canvas"
-    names = [cell.lower() for cell in header]
-    if "email" in names:
+    if "email" in [cell.lower() for cell in header]:
         unknown = [cell for cell in header if cell.lower() not in PLAIN_COLUMNS]
         if unknown:
-            raise Rejected(422, f"line 1: unknown column {unknown[0]!r}: a roster has the columns "
+            raise Rejected(422, f"line {line}: unknown column {unknown[0]!r}: a roster has the columns "
                                 f"{','.join(PLAIN_COLUMNS)} (name and role may be left out)")
         return "plain"
-    raise Rejected(422, f"line 1: a roster starts with the header {','.join(PLAIN_COLUMNS)} or with Canvas's "
-                        f"{','.join(CANVAS_COLUMNS)}, not {','.join(header)[:200]!r}")
+    raise Rejected(422, f"line {line}: a roster starts with the header {','.join(PLAIN_COLUMNS)} or with "
+                        f"Canvas's {','.join(CANVAS_COLUMNS)}, not {','.join(header)[:200]!r}")
+
+
+def _canvas_entry(line: int, row: dict[str, str], login_domain: str | None) -> Entry | str:
+    """The student a row of Canvas's export names, or why the row names no one."""
+    student = _cell(row, "Student")
+    if student in CANVAS_NOT_STUDENTS:
+        return CANVAS_NOT_STUDENTS[student]
+    return _entry(line, _canvas_email(_cell(row, "SIS Login ID"), login_domain), student, None, _identity(row))
+
+
+def _plain_entry(line: int, row: dict[str, str]) -> Entry:
+    return _entry(line, _cell(row, "email"), _cell(row, "name"), _role(_cell(row, "role")), None)
 
 
 def parse_roster(data: bytes, login_domain: str | None = None) -> tuple[list[Entry], list[str]]:
@@ -139,27 +150,22 @@ def parse_roster(data: bytes, login_domain: str | None = None) -> tuple[list[Ent
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
+            line = reader.line_num
             if header is None:
                 header = [cell.strip() for cell in cells]
-                kind = _format(header)
+                kind = _format(header, line)
                 continue
-            line = reader.line_num
             if kind == "plain" and len(cells) > len(header):
                 errors.append(f"line {line}: {len(cells)} cells, but the header names {len(header)} columns")
                 continue
             row = dict(zip([h if kind == "canvas" else h.lower() for h in header], cells, strict=False))
             try:
-                if kind == "canvas":
-                    student = _cell(row, "Student")
-                    if student in CANVAS_NOT_STUDENTS:
-                        skipped.append(f"line {line}: {CANVAS_NOT_STUDENTS[student]}")
-                        continue
-                    email = _canvas_email(_cell(row, "SIS Login ID"), login_domain)
-                    entry = _entry(line, email, student, None, _identity(row))
-                else:
-                    entry = _entry(line, _cell(row, "email"), _cell(row, "name"), _role(_cell(row, "role")), None)
+                entry = _canvas_entry(line, row, login_domain) if kind == "canvas" else _plain_entry(line, row)
             except Rejected as exc:
                 errors.append(f"line {line}: {exc.message}")
+                continue
+            if isinstance(entry, str):
+                skipped.append(f"line {line}: {entry}")
                 continue
             if entry.email in seen:
                 errors.append(f"line {line}: {entry.email} is already on line {seen[entry.email]}")
