@@ -101,21 +101,21 @@ def _store_class(population: list[Submission], batch: int, progress: Callable[[s
     stored (id, submission) pairs, seconds the storing took)."""
     from grader.db.models import Assignment
     from grader.db.session import session_scope
-    from grader.services import courses, submissions, users
+    from grader.services import assignments, courses, roster, submissions, users
 
     with session_scope() as db:
         tag = uuid.uuid4().hex[:6]
         instructor = users.create_user(db, f"prof-{tag}@bench.edu", "Bench Instructor", "instructor")
-        course = courses.create_course(db, f"BENCH-{tag}", "Benchmark course")
-        courses.enroll(db, instructor, course, "instructor")
-        roster = []
-        for i in range(max(1, min(100, batch // 10))):
-            student = users.create_user(db, f"s{i:03d}-{tag}@bench.edu", f"Student {i:03d}", "student")
-            courses.enroll(db, student, course, "student")
-            roster.append(student)
-        assignment = courses.create_assignment(db, course, "hw2", "HW2", "hw2")
+        course = courses.create_course(db, instructor, f"BENCH-{tag}", "Benchmark course")
+        students = [
+            roster.enrol(db, instructor, course, f"s{i:03d}-{tag}@bench.edu", "student", f"Student {i:03d}").user
+            for i in range(max(1, min(100, batch // 10)))
+        ]
+        assignment = assignments.create_assignment(db, instructor, course, "hw2", "hw2",
+                                                   assignments.AssignmentSettings(title="HW2"))
+        db.commit()
         assignment_id = assignment.id
-        student_token = users.issue_token(db, roster[0], label="bench")
+        student_token = users.issue_token(db, students[0], label="bench")
         instructor_token = users.issue_token(db, instructor, label="bench")
         db.commit()
         progress(f"service: storing {batch} submissions through the services (no worker running yet)")
@@ -124,7 +124,7 @@ def _store_class(population: list[Submission], batch: int, progress: Callable[[s
         stored: list[tuple[int, Submission]] = []
         for i, sub in enumerate(jobs):
             assignment = db.get(Assignment, assignment_id)
-            row = submissions.submit(db, roster[i % len(roster)], assignment, sub.filename, sub.data)
+            row = submissions.submit(db, students[i % len(students)], assignment, sub.filename, sub.data)
             db.commit()  # one transaction per upload, as the API commits each
             stored.append((row.id, sub))
         store_s = round(time.perf_counter() - started, 2)

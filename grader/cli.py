@@ -1,6 +1,6 @@
-"""The `grader` command. Its commands live in three modules, each imported only when needed: the
-grading commands load torch (seconds), the operators' commands the database, the students' commands
-neither. So `grader --help`, `grader submit` or `grader scores` never import torch."""
+"""The `grader` command. Its commands live in modules each imported only when needed: the grading
+commands load torch (seconds), the operators' and the course commands the database, the students'
+commands neither. So `grader --help`, `grader submit` or `grader scores` never import torch."""
 
 from __future__ import annotations
 
@@ -33,9 +33,10 @@ LAZY_COMMANDS = {
     "submissions": Lazy("grader.client.commands", "Your submissions to an assignment, newest first, with their "
                                                   "scores."),
 }
-# Every other command (regrade, scores, users, ...) is an operator's, from this module: the database
-# code it loads is quick to import, and `grader --help` lists whatever it defines.
-SERVICE_MODULE = "grader.cli_service"
+# Every other command is an operator's, from these modules (regrade, scores, users, ...; courses, enrol,
+# roster, assignments, ...): the database code they load is quick to import, and `grader --help` lists
+# whatever they define.
+SERVICE_MODULES = ("grader.cli_service", "grader.cli_courses")
 
 
 @functools.cache
@@ -48,13 +49,14 @@ class LazyGroup(TyperGroup):
     """Lists every command, but imports a lazy command's module only when that command runs."""
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
-        return [*LAZY_COMMANDS, *commands_of(SERVICE_MODULE)]
+        return [*LAZY_COMMANDS, *(name for module in SERVICE_MODULES for name in commands_of(module))]
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         """What `grader --help` lists: a stand-in for a lazy command."""
         if cmd_name in LAZY_COMMANDS:
             return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].summary)
-        return commands_of(SERVICE_MODULE).get(cmd_name)
+        return next((commands_of(module)[cmd_name] for module in SERVICE_MODULES if cmd_name in commands_of(module)),
+                    None)
 
     def resolve_command(
         self, ctx: _click.Context, args: list[str]

@@ -11,19 +11,18 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from alembic import command
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from grader.cli_common import ByOpt, acting_user, fail, out
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import ApiToken, Role, User
+from grader.db.models import ApiToken, User
 from grader.db.session import alembic_config, session_scope
 from grader.services import courses, gradebook, regrades, users
 from grader.services.errors import ServiceError
@@ -39,32 +38,11 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
 
-out = Console()
-err = Console(stderr=True)
-
 AssignmentArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
 CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if several courses use the slug")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="act as this admin or instructor (default: the first admin)")]
 ExpiresOpt = Annotated[
     int | None, typer.Option("--expires", help="days until the token expires (default: GRADER_TOKEN_TTL_DAYS)")
 ]
-
-
-def _fail(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
-
-
-def _operator(db: Session, email: str | None) -> User:
-    if email is not None:
-        user = users.get_user_by_email(db, email)
-        if user is None:
-            _fail(f"no user {email}")
-    else:
-        user = db.scalar(select(User).where(User.role == Role.admin).order_by(User.id))
-        if user is None:
-            _fail("no admin user yet: create one with `grader users add EMAIL --role admin`, or pass --by")
-    return user
 
 
 def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
@@ -113,16 +91,16 @@ def regrade(
 ) -> None:
     """Regrade an assignment's submissions with the rubric now on disk."""
     if all_ == (since is not None):
-        _fail("pass exactly one of --all or --since")
+        fail("pass exactly one of --all or --since")
     try:
         since_at = datetime.fromisoformat(since) if since is not None else None
     except ValueError:
-        _fail(f"--since {since!r} is not an ISO 8601 date or time")
+        fail(f"--since {since!r} is not an ISO 8601 date or time")
     if since_at is not None and since_at.tzinfo is None:
         since_at = since_at.replace(tzinfo=UTC)
     with session_scope() as db:
         try:
-            operator = _operator(db, by)
+            operator = acting_user(db, by)
             target = courses.find_assignment(db, assignment, course)
             batch = regrades.start_regrade(db, operator, target, reason, since=since_at)
             db.commit()  # sends the tasks; the progress polls below each start a fresh read
@@ -131,7 +109,7 @@ def regrade(
                 _watch_regrade(db, operator, batch.id)
                 _print_diff(db, operator, batch.id)
         except ServiceError as exc:
-            _fail(exc.message)
+            fail(exc.message)
 
 
 @app.command()
@@ -144,9 +122,9 @@ def scores(
     """The gradebook: each student's latest submission, per question."""
     with session_scope() as db:
         try:
-            book = gradebook.gradebook(db, _operator(db, by), courses.find_assignment(db, assignment, course))
+            book = gradebook.gradebook(db, acting_user(db, by), courses.find_assignment(db, assignment, course))
         except ServiceError as exc:
-            _fail(exc.message)
+            fail(exc.message)
     if as_csv:
         sys.stdout.write(gradebook.gradebook_csv(book))
         return
@@ -180,7 +158,7 @@ def users_add(
             user = users.create_user(db, email, name, role, password)
             issued = users.create_token(db, user, "cli", expires) if token else None
         except ServiceError as exc:
-            _fail(exc.message)
+            fail(exc.message)
         db.commit()  # the user and its token together, or neither
         out.print(f"created {user.role} {user.email} (id {user.id})")
         if issued is not None:
@@ -195,7 +173,7 @@ def _print_token(user: User, token: str, row: ApiToken) -> None:
 def _user(db: Session, email: str) -> User:
     user = users.get_user_by_email(db, email)
     if user is None:
-        _fail(f"no user {email}")
+        fail(f"no user {email}")
     return user
 
 
@@ -211,7 +189,7 @@ def tokens_create(
             owner = _user(db, email)
             token, row = users.create_token(db, owner, label, expires)
         except ServiceError as exc:
-            _fail(exc.message)
+            fail(exc.message)
         db.commit()
         _print_token(owner, token, row)
 
@@ -224,9 +202,9 @@ def tokens_list(
     """API tokens, newest first (their secrets are never stored, so never shown)."""
     with session_scope() as db:
         try:
-            tokens = users.list_tokens(db, _operator(db, by), _user(db, user) if user is not None else None)
+            tokens = users.list_tokens(db, acting_user(db, by), _user(db, user) if user is not None else None)
         except ServiceError as exc:
-            _fail(exc.message)
+            fail(exc.message)
         now = utcnow()
         table = Table(title=f"{len(tokens)} API token(s)")
         for column in ("id", "user", "label", "created", "expires (UTC)"):
@@ -245,13 +223,13 @@ def tokens_revoke(
     """Revoke API tokens: they stop working at once."""
     with session_scope() as db:
         try:
-            operator = _operator(db, by)
+            operator = acting_user(db, by)
             for token_id in token_ids:
                 users.revoke_token(db, operator, token_id)
                 db.commit()  # each one as it is reported: a later unknown id undoes nothing printed
                 out.print(f"revoked API token {token_id}")
         except ServiceError as exc:
-            _fail(exc.message)
+            fail(exc.message)
 
 
 @app.command()
@@ -286,7 +264,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
             try:
                 admin = users.bootstrap_admin(db, settings.admin_email, settings.admin_password.get_secret_value())
             except ServiceError as exc:
-                _fail(f"GRADER_ADMIN_EMAIL: {exc.message}")
+                fail(f"GRADER_ADMIN_EMAIL: {exc.message}")
             db.commit()
         if admin is not None:
             out.print(f"created the first admin, {admin.email} (id {admin.id})")

@@ -47,7 +47,7 @@ def run_grader(*args: str, data_dir: Path | None = None, stdin: str = "") -> tup
 def test_help_lists_every_command_without_importing_torch() -> None:
     done, loaded = run_grader("--help")
     assert done.returncode == 0, done.stderr
-    for name in (*cli.LAZY_COMMANDS, "regrade", "scores", "users", "tokens", "db"):
+    for name in (*cli.LAZY_COMMANDS, "regrade", "scores", "users", "tokens", "db", "courses", "enrol", "assignments"):
         assert f" {name} " in done.stdout, name
     assert not loaded & GRADING, loaded
 

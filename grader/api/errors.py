@@ -35,7 +35,7 @@ def error_response(request: Request, status_code: int, message: str,
 
 
 async def service_error(request: Request, exc: ServiceError) -> Response:
-    return error_response(request, exc.status_code, exc.message)
+    return error_response(request, exc.status_code, exc.message, exc.headers)
 
 
 async def request_invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -81,6 +81,74 @@ class TokenInfo(ReadModel):
     expires_at: datetime
 
 
+class CourseIn(BaseModel):
+    code: Text = Field(max_length=50, description="short and unique, e.g. DL-2026: letters, digits, '.', '_', '-'")
+    title: Text = Field(max_length=200)
+
+
+class CoursePublic(ReadModel):
+    id: int
+    code: str
+    title: str
+    created_at: datetime
+    archived_at: datetime | None = Field(description="archived courses take no uploads or changes")
+
+
+class MembershipPublic(ReadModel):
+    course: CoursePublic
+    role: str = Field(description="the caller's role: student, ta or instructor")
+
+
+class EnrolmentIn(BaseModel):
+    """Enrol someone (their account is created if there is none), or change their role."""
+
+    email: Text = Field(max_length=320)
+    role: Literal["student", "ta", "instructor"] = "student"
+    name: Text = Field("", max_length=200, description="for a new account (default: the email)")
+
+
+class EnrolmentPublic(ReadModel):
+    user: UserPublic
+    role: str
+    canvas_id: str | None
+    sis_user_id: str | None
+    sis_login_id: str | None
+    section: str | None
+
+
+class RosterPagePublic(ReadModel):
+    total: int = Field(description="people matching the search, over all pages")
+    offset: int
+    limit: int
+    enrolments: list[EnrolmentPublic]
+
+
+class RosterImportPublic(ReadModel):
+    accounts_created: int
+    enrolled: int
+    changed: int = Field(description="enrolments whose role or ids changed")
+    unchanged: int
+    skipped: list[str] = Field(description="lines that name no one (Canvas's points-possible row, its test student)")
+
+
+class AssignmentSettingsIn(BaseModel):
+    """An assignment's settings; in a PATCH only those sent change (null clears an optional one)."""
+
+    title: Text = Field("", max_length=200, description="on creation, blank: the rubric's title")
+    due_at: UtcDatetime | None = None
+    max_submissions: int | None = Field(None, ge=1, description="per student; null: unlimited")
+    cooldown_s: int | None = Field(None, ge=0, description="seconds between two uploads of one student")
+    release_at: UtcDatetime | None = Field(
+        None, description="when after_due_date questions' details are shown; null: at the due date"
+    )
+    late_policy: Literal["none", "reject"] = Field("none", description="reject: no uploads after the due date")
+
+
+class AssignmentIn(AssignmentSettingsIn):
+    slug: Text = Field(max_length=100, description="unique in the course, e.g. hw2")
+    rubric_id: Text = Field(max_length=100, description="a folder of the rubrics folder, e.g. hw2")
+
+
 class AssignmentPublic(ReadModel):
     id: int
     course_id: int
@@ -91,7 +159,32 @@ class AssignmentPublic(ReadModel):
     rubric_hash: str
     due_at: datetime | None
     max_submissions: int | None
+    cooldown_s: int | None
+    release_at: datetime | None
     late_policy: str
+
+
+class AssignmentProgressPublic(ReadModel):
+    assignment: AssignmentPublic
+    students: int = Field(description="students who submitted at least once")
+    submissions: int
+    graded: int
+    failed: int
+    queued: int = Field(description="waiting for a worker or being graded")
+
+
+class AllowancePublic(ReadModel):
+    """What the caller may still upload to the assignment now."""
+
+    used: int
+    limit: int | None
+    left: int | None = Field(description="never negative; null: unlimited")
+    limit_reached: bool
+    cooldown_s: int | None
+    wait_s: int = Field(description="seconds until the next upload is taken; 0: now")
+    next_at: datetime | None
+    due_at: datetime | None
+    closed: bool = Field(description="past the due date of an assignment that refuses late work")
 
 
 class SubmissionPublic(ReadModel):

@@ -25,7 +25,10 @@ class Role(StrEnum):
 
 
 class CourseRole(StrEnum):
+    """What one may do in a course: grader.services.permissions says which role may do what."""
+
     student = "student"
+    ta = "ta"
     instructor = "instructor"
 
 
@@ -95,15 +98,22 @@ class ApiToken(Base):
 
 
 class Course(Base):
+    """An archived course keeps everything readable and gradable, but takes no more uploads and no
+    changes to its roster or assignments."""
+
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(50), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    archived_at: Mapped[datetime | None]
 
 
 class Enrolment(Base):
+    """The student's identities in the university's systems, as the roster import found them, are
+    kept here so the gradebook export matches Canvas's rows (Canvas ID, SIS User ID, SIS Login ID)."""
+
     __tablename__ = "enrolments"
     __table_args__ = (UniqueConstraint("course_id", "user_id"),)
 
@@ -111,10 +121,20 @@ class Enrolment(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[CourseRole]
+    canvas_id: Mapped[str | None] = mapped_column(String(50))
+    sis_user_id: Mapped[str | None] = mapped_column(String(100))
+    sis_login_id: Mapped[str | None] = mapped_column(String(100))
+    section: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
 
 
 class Assignment(Base):
-    """`rubric_hash` is the rubric version the instructor last acknowledged (created or regraded)."""
+    """`rubric_hash` is the rubric version the instructor last acknowledged (created or regraded).
+
+    `cooldown_s`: the wait between two uploads of one student (None or 0: none). `release_at`:
+    when students see the details of after_due_date questions (None: at the due date).
+    """
 
     __tablename__ = "assignments"
     __table_args__ = (UniqueConstraint("course_id", "slug"),)
@@ -129,6 +149,8 @@ class Assignment(Base):
     due_at: Mapped[datetime | None]
     late_policy: Mapped[LatePolicy]
     max_submissions: Mapped[int | None]
+    cooldown_s: Mapped[int | None]
+    release_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     course: Mapped[Course] = relationship()

@@ -1,83 +1,97 @@
-"""Courses, who is enrolled in them with which role, and their assignments."""
+"""Courses: creating, listing and archiving them, and finding a course's assignments.
+
+Nothing here commits: the caller (a route, a page, a CLI command) owns the transaction.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
 
-from grader.db.models import Assignment, Course, CourseRole, Enrolment, LatePolicy, Role, User
-from grader.rubric_spec import RubricError
+from grader.db.base import utcnow
+from grader.db.models import Assignment, Course, CourseRole, Enrolment, Role, User
 from grader.services.errors import Forbidden, NotFound, Rejected
-from grader.services.rubrics import sync_rubric
+from grader.services.permissions import course_role, require_change_settings
+
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}")
+MAX_TITLE_CHARS = 200
 
 
-def create_course(db: Session, code: str, title: str) -> Course:
+@dataclass(frozen=True)
+class Membership:
+    course: Course
+    role: CourseRole
+
+
+def clean_title(title: str) -> str:
+    """A title as stored: stripped, 1 to 200 characters."""
+    title = title.strip()
+    if not 1 <= len(title) <= MAX_TITLE_CHARS:
+        raise Rejected(422, f"a title has 1 to {MAX_TITLE_CHARS} characters, not {len(title)}")
+    return title
+
+
+def create_course(db: Session, actor: User, code: str, title: str) -> Course:
+    """A new course; an instructor who creates one teaches it (admins teach every course anyway)."""
+    if actor.role not in (Role.instructor, Role.admin):
+        raise Forbidden("only instructors and admins can create courses")
+    if not CODE.fullmatch(code):
+        raise Rejected(422, f"a course code is 1 to 50 letters, digits, '.', '_' or '-', not {code!r}")
     if db.scalar(select(Course).where(Course.code == code)) is not None:
         raise Rejected(409, f"a course with code {code} already exists")
-    course = Course(code=code, title=title)
+    course = Course(code=code, title=clean_title(title))
     db.add(course)
-    db.flush()  # the caller enrols people and adds assignments by its id
+    db.flush()
+    if actor.role != Role.admin:
+        db.add(Enrolment(course_id=course.id, user_id=actor.id, role=CourseRole.instructor))
+        db.flush()
     return course
 
 
-def enroll(db: Session, user: User, course: Course, role: str) -> Enrolment:
-    """Enrol `user`, or change the role of an existing enrolment."""
-    if role not in CourseRole.__members__:
-        raise Rejected(422, f"course role must be one of {', '.join(CourseRole)}, not {role!r}")
-    enrolment = db.scalar(select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.user_id == user.id))
-    if enrolment is None:
-        enrolment = Enrolment(course_id=course.id, user_id=user.id, role=CourseRole(role))
-        db.add(enrolment)
-    else:
-        enrolment.role = CourseRole(role)
-    return enrolment
+def require_open(course: Course) -> None:
+    """Refuse a change to an archived course (409)."""
+    if course.archived_at is not None:
+        raise Rejected(409, f"{course.code} is archived: it takes no more uploads, enrolments or assignment changes")
 
 
-def course_role(db: Session, user: User, course_id: int) -> CourseRole | None:
-    """The user's role in the course; admins count as instructors everywhere."""
+def archive_course(db: Session, actor: User, course: Course) -> None:
+    """Freeze the course: what is there stays readable and gradable; archiving twice is a no-op."""
+    require_change_settings(db, actor, course)
+    if course.archived_at is None:
+        course.archived_at = utcnow()
+        db.flush()
+
+
+def courses_of(db: Session, user: User) -> list[Membership]:
+    """The courses the user is enrolled in (admins: all), open ones first, then by code."""
+    order = (Course.archived_at.is_not(None), Course.code)
     if user.role == Role.admin:
-        return CourseRole.instructor
-    return db.scalar(select(Enrolment.role).where(Enrolment.course_id == course_id, Enrolment.user_id == user.id))
+        return [Membership(course, CourseRole.instructor) for course in db.scalars(select(Course).order_by(*order))]
+    rows = db.execute(
+        select(Course, Enrolment.role).join(Enrolment, Enrolment.course_id == Course.id)
+        .where(Enrolment.user_id == user.id).order_by(*order)
+    ).all()
+    return [Membership(course, role) for course, role in rows]
 
 
-def is_course_staff(db: Session, user: User, course_id: int) -> bool:
-    return course_role(db, user, course_id) == CourseRole.instructor
+def get_course(db: Session, viewer: User, course_id: int) -> Course:
+    course = db.get(Course, course_id)
+    if course is None:
+        raise NotFound(f"no course {course_id}")
+    if course_role(db, viewer, course.id) is None:
+        raise Forbidden("you are not enrolled in this course")
+    return course
 
 
-def require_instructor(db: Session, user: User, course: Course) -> None:
-    if not is_course_staff(db, user, course.id):
-        raise Forbidden(f"only instructors of {course.code} can do this")
-
-
-def create_assignment(
-    db: Session,
-    course: Course,
-    slug: str,
-    title: str,
-    rubric_id: str,
-    due_at: datetime | None = None,
-    max_submissions: int | None = None,
-    late_policy: str = "none",
-) -> Assignment:
-    """An assignment graded by rubrics/<rubric_id>, which must load (its hash is recorded)."""
-    if late_policy not in LatePolicy.__members__:
-        raise Rejected(422, f"late policy must be one of {', '.join(LatePolicy)}, not {late_policy!r}")
-    if max_submissions is not None and max_submissions < 1:
-        raise Rejected(422, "max_submissions must be at least 1")
-    if db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)) is not None:
-        raise Rejected(409, f"{course.code} already has an assignment {slug!r}")
-    assignment = Assignment(
-        course_id=course.id, slug=slug, title=title, rubric_id=rubric_id, due_at=due_at,
-        max_submissions=max_submissions, late_policy=LatePolicy(late_policy),
-    )
-    db.add(assignment)
-    try:
-        sync_rubric(db, assignment)
-    except RubricError as exc:
-        raise Rejected(422, f"rubric {rubric_id!r} cannot be used: {exc}") from exc
-    return assignment
+def find_course(db: Session, code: str) -> Course:
+    """A course by its code (for the CLI)."""
+    course = db.scalar(select(Course).where(Course.code == code))
+    if course is None:
+        raise NotFound(f"no course {code!r}")
+    return course
 
 
 def assignments_for(
@@ -93,6 +107,10 @@ def assignments_for(
     if course_code is not None:
         query = query.where(Course.code == course_code)
     return list(db.scalars(query.order_by(Assignment.course_id, Assignment.id)))
+
+
+def assignments_of(db: Session, course: Course) -> list[Assignment]:
+    return list(db.scalars(select(Assignment).where(Assignment.course_id == course.id).order_by(Assignment.id)))
 
 
 def get_assignment(db: Session, viewer: User, assignment_id: int) -> Assignment:

@@ -9,13 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, CourseRole, Enrolment, Submission, User
-from grader.services.courses import require_instructor
+from grader.services.permissions import require_view_all
 from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion, score_submissions
 from grader.services.spreadsheet import csv_text
 
 HISTOGRAM_BINS = 10
-# Canvas matches rows on these columns; "SIS Login ID" carries the email, the Canvas ID is unknown here.
+# Canvas matches rows on these columns: the roster import keeps them on each enrolment; without
+# them, "SIS Login ID" carries the email.
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
@@ -30,6 +31,7 @@ class GradebookQuestion:
 @dataclass(frozen=True)
 class GradebookRow:
     student: User
+    enrolment: Enrolment
     submission_id: int | None
     status: str | None
     scores: dict[str, ScoredQuestion]  # question id -> score, each with the rubric hash behind it
@@ -62,13 +64,14 @@ class QuestionStats:
 
 
 def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
-    require_instructor(db, viewer, assignment.course)
+    require_view_all(db, viewer, assignment.course)
     rubric = load_assignment_rubric(assignment.rubric_id)
-    students = list(db.scalars(
-        select(User).join(Enrolment, Enrolment.user_id == User.id)
+    enrolled = db.execute(
+        select(User, Enrolment).join(Enrolment, Enrolment.user_id == User.id)
         .where(Enrolment.course_id == assignment.course_id, Enrolment.role == CourseRole.student)
         .order_by(User.name, User.email)
-    ))
+    ).all()
+    students = [student for student, _ in enrolled]
     latest_ids = (
         select(func.max(Submission.id))
         .where(Submission.assignment_id == assignment.id, Submission.user_id.in_([s.id for s in students]))
@@ -77,11 +80,12 @@ def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     latest = {s.user_id: s for s in db.scalars(select(Submission).where(Submission.id.in_(latest_ids)))}
     scores = score_submissions(db, assignment, rubric, list(latest.values()))
     rows = []
-    for student in students:
+    for student, enrolment in enrolled:
         submission = latest.get(student.id)
         score = scores[submission.id] if submission else None
         rows.append(GradebookRow(
             student=student,
+            enrolment=enrolment,
             submission_id=submission.id if submission else None,
             status=submission.status if submission else None,
             scores={q.question_id: q for q in score.questions} if score else {},
@@ -108,7 +112,9 @@ def gradebook_csv(book: Gradebook) -> str:
     for row in book.rows:
         cells = [_points(row.scores[q.id].score) if q.id in row.scores else "" for q in book.questions]
         total = _points(row.total) if row.submission_id is not None else ""
-        rows.append([row.student.name, "", "", row.student.email, "", *cells, total])
+        ids = row.enrolment
+        rows.append([row.student.name, ids.canvas_id or "", ids.sis_user_id or "",
+                     ids.sis_login_id or row.student.email, ids.section or "", *cells, total])
     return csv_text(rows)
 
 

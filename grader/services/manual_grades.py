@@ -1,4 +1,4 @@
-"""Instructors' scores for questions graded by hand (or overriding an auto score)."""
+"""Staff scores (instructors' and TAs') for questions graded by hand (or overriding an auto score)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import ManualGrade, Submission, User
-from grader.services.courses import require_instructor
 from grader.services.errors import Rejected
+from grader.services.permissions import require_grade
 from grader.services.rubrics import load_assignment_rubric
 
 
@@ -17,7 +17,7 @@ def set_manual_grade(
 ) -> ManualGrade:
     """Create or replace the grade; it records who gave it, when, and on which rubric version."""
     assignment = submission.assignment
-    require_instructor(db, grader_user, assignment.course)
+    require_grade(db, grader_user, assignment.course)
     rubric = load_assignment_rubric(assignment.rubric_id)
     try:
         question = rubric.question(question_id)

@@ -26,8 +26,8 @@ from grader.db.models import (
 )
 from grader.rubric_spec import RubricError
 from grader.services import queue
-from grader.services.courses import require_instructor
 from grader.services.errors import NotFound, Rejected
+from grader.services.permissions import require_grade, require_view_all
 from grader.services.rubrics import sync_rubric
 from grader.services.scores import effective_runs
 
@@ -63,7 +63,7 @@ def start_regrade(
 
     Not committed: the grading tasks go out when the caller commits.
     """
-    require_instructor(db, requested_by, assignment.course)
+    require_grade(db, requested_by, assignment.course)
     query = select(Submission.id).where(Submission.assignment_id == assignment.id).order_by(Submission.id)
     if submission_ids is not None:
         query = query.where(Submission.id.in_(submission_ids))
@@ -105,7 +105,7 @@ def _batch(db: Session, viewer: User, batch_id: int) -> RegradeBatch:
     batch = db.get(RegradeBatch, batch_id)
     if batch is None:
         raise NotFound(f"no regrade {batch_id}")
-    require_instructor(db, viewer, batch.assignment.course)
+    require_view_all(db, viewer, batch.assignment.course)
     return batch
 
 

@@ -14,10 +14,15 @@ def load_assignment_rubric(rubric_id: str) -> Rubric:
     return load_rubric(get_settings().rubrics_dir / rubric_id)
 
 
+def adopt_rubric(assignment: Assignment, rubric: Rubric) -> None:
+    """Make `rubric` the assignment's current one: its hash and device."""
+    assignment.rubric_hash = rubric.content_hash
+    assignment.device = Device(rubric.device)
+
+
 def sync_rubric(db: Session, assignment: Assignment) -> Rubric:
     """Make the rubric on disk the assignment's current one (its hash and device); not committed."""
     rubric = load_assignment_rubric(assignment.rubric_id)
-    assignment.rubric_hash = rubric.content_hash
-    assignment.device = Device(rubric.device)
+    adopt_rubric(assignment, rubric)
     db.flush()
     return rubric

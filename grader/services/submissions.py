@@ -7,15 +7,17 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, CourseRole, Enrolment, GradingRun, LatePolicy, Role, Submission, User
+from grader.db.models import Assignment, Enrolment, GradingRun, Role, Submission, User
 from grader.services import queue
-from grader.services.courses import course_role, is_course_staff, require_instructor
+from grader.services.allowance import allowance
+from grader.services.courses import require_open
 from grader.services.errors import Forbidden, NotFound, Rejected
+from grader.services.permissions import Permission, can_view_all, course_role, require_view_all, roles_granting
 from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion, score_submissions
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
@@ -58,35 +60,30 @@ def submit(db: Session, user: User, assignment: Assignment, filename: str, data:
     if enrolment is None:
         raise Forbidden("you are not enrolled in this course")
     filename = _clean_filename(filename)
+    require_open(assignment.course)
     _validate(filename, data)
     now = utcnow()
-    if assignment.late_policy == LatePolicy.reject and assignment.due_at is not None and now > assignment.due_at:
-        raise Rejected(409, f"the due date ({assignment.due_at:%Y-%m-%d %H:%M} UTC) has passed")
     submission = Submission(
         assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
         sha256=hashlib.sha256(data).hexdigest(), content=data, created_at=now, updated_at=now,
     )
     db.add(submission)
     db.flush()  # insert first, then count: on SQLite the insert takes the write lock
-    if assignment.max_submissions is not None:
-        used = db.scalar(
-            select(func.count()).select_from(Submission)
-            .where(Submission.assignment_id == assignment.id, Submission.user_id == user.id)
-        ) or 0
-        if used > assignment.max_submissions:
-            raise Rejected(429, f"you have used all {assignment.max_submissions} submissions for this assignment")
+    refusal = allowance(db, user, assignment, now, excluding=submission.id).refusal()
+    if refusal is not None:
+        raise refusal
     queue.enqueue(db, assignment, [submission.id])  # sent when the caller commits
     return submission
 
 
 def _check_access(db: Session, viewer: User, submission: Submission) -> None:
-    if submission.user_id == viewer.id or is_course_staff(db, viewer, submission.assignment.course_id):
+    if submission.user_id == viewer.id or can_view_all(db, viewer, submission.assignment.course_id):
         return
     raise Forbidden("this is not your submission")
 
 
 def get_submission(db: Session, viewer: User, submission_id: int) -> Submission:
-    """Students see their own submissions; instructors those of their courses."""
+    """Students see their own submissions; instructors and TAs those of their courses."""
     submission = db.get(Submission, submission_id)
     if submission is None:
         raise NotFound(f"no submission {submission_id}")
@@ -95,7 +92,7 @@ def get_submission(db: Session, viewer: User, submission_id: int) -> Submission:
 
 
 def submissions_of(db: Session, viewer: User, assignment: Assignment | None = None) -> list[Submission]:
-    """Newest first: a student's own; for instructors also everyone's in the courses they teach."""
+    """Newest first: a student's own; for instructors and TAs also everyone's in their courses."""
     query = select(Submission).order_by(Submission.id.desc())
     if assignment is not None:
         if course_role(db, viewer, assignment.course_id) is None:
@@ -103,7 +100,7 @@ def submissions_of(db: Session, viewer: User, assignment: Assignment | None = No
         query = query.where(Submission.assignment_id == assignment.id)
     if viewer.role != Role.admin:
         taught = select(Enrolment.course_id).where(
-            Enrolment.user_id == viewer.id, Enrolment.role == CourseRole.instructor
+            Enrolment.user_id == viewer.id, Enrolment.role.in_(roles_granting(Permission.view_all))
         )
         query = query.join(Submission.assignment).where(
             or_(Submission.user_id == viewer.id, Assignment.course_id.in_(taught))
@@ -112,8 +109,8 @@ def submissions_of(db: Session, viewer: User, assignment: Assignment | None = No
 
 
 def runs_of(db: Session, viewer: User, submission: Submission) -> list[GradingRun]:
-    """Every grading attempt, oldest first; for the course's instructors (errors are for the staff)."""
-    require_instructor(db, viewer, submission.assignment.course)
+    """Every grading attempt, oldest first; for the course's staff (errors are for them)."""
+    require_view_all(db, viewer, submission.assignment.course)
     return list(db.scalars(
         select(GradingRun).where(GradingRun.submission_id == submission.id).order_by(GradingRun.id)
     ))
@@ -137,7 +134,8 @@ def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
     if question.visibility == "hidden":
         return False
     if question.visibility == "after_due_date":
-        return assignment.due_at is not None and utcnow() >= assignment.due_at
+        released = assignment.release_at or assignment.due_at
+        return released is not None and utcnow() >= released
     return True
 
 
@@ -147,7 +145,7 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     assignment = submission.assignment
     score = score_submissions(db, assignment, load_assignment_rubric(assignment.rubric_id), [submission])[submission.id]
     questions = score.questions
-    if not is_course_staff(db, viewer, assignment.course_id):
+    if not can_view_all(db, viewer, assignment.course_id):
         questions = [q for q in questions if _shown_to_student(q, assignment)]
     run = score.run
     return SubmissionFeedback(

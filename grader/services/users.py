@@ -24,6 +24,8 @@ from grader.services.errors import Forbidden, NotFound, Rejected
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 TOKEN_PREFIX = "grd_"
 MAX_TOKEN_DAYS = 3650
+MAX_EMAIL_CHARS = 320  # the column's length
+MAX_NAME_CHARS = 200
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -56,20 +58,35 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def valid_email(email: str) -> str:
+    """The address as stored (trimmed, lower case); Rejected (422) if it is none."""
+    email = normalize_email(email)
+    local, at, domain = email.partition("@")
+    if not (local and at and domain) or len(email) > MAX_EMAIL_CHARS or any(char.isspace() for char in email):
+        raise Rejected(422, f"{email!r} is not an email address")
+    return email
+
+
 def get_user_by_email(db: Session, email: str) -> User | None:
     return db.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def create_user(db: Session, email: str, name: str, role: str, password: str | None = None) -> User:
-    email = normalize_email(email)
-    if "@" not in email:
-        raise Rejected(422, f"{email!r} is not an email address")
+def new_user(email: str, name: str, role: str, password: str | None = None) -> User:
+    """A valid account, not yet in any session (Rejected, 422, for a bad email, name or role)."""
+    email = valid_email(email)
     if role not in Role.__members__:
         raise Rejected(422, f"role must be one of {', '.join(Role)}, not {role!r}")
-    if get_user_by_email(db, email) is not None:
-        raise Rejected(409, f"a user with email {email} already exists")
-    user = User(email=email, name=name.strip() or email, role=Role(role),
+    if len(name.strip()) > MAX_NAME_CHARS:
+        raise Rejected(422, f"a name has at most {MAX_NAME_CHARS} characters, not {len(name.strip())}")
+    return User(email=email, name=name.strip() or email, role=Role(role),
                 password_hash=hash_password(password) if password else None)
+
+
+def create_user(db: Session, email: str, name: str, role: str, password: str | None = None) -> User:
+    """A new account (flushed, not committed: the caller owns the transaction)."""
+    user = new_user(email, name, role, password)
+    if get_user_by_email(db, user.email) is not None:
+        raise Rejected(409, f"a user with email {user.email} already exists")
     db.add(user)
     db.flush()  # the caller sees its id
     return user

@@ -7,7 +7,6 @@ Routes stay thin: parse the form, call the service, render or redirect (303 afte
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -15,11 +14,14 @@ from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
+from grader.db.base import utcnow
 from grader.db.models import User
-from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
-from grader.services.errors import Rejected
+from grader.services import courses, gradebook, manual_grades, permissions, regrades, submissions, users
+from grader.services.allowance import allowance
+from grader.services.errors import Rejected, ServiceError
 from grader.services.throttle import TooManyAttempts
 from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
+from grader.web.forms import utc_time
 from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
@@ -91,17 +93,22 @@ def logout(request: Request, db: SessionDep, user: Annotated[User | None, Depend
 
 @router.get("/")
 def home(request: Request, db: SessionDep, user: PageUser) -> HTMLResponse:
-    rows = [(a, courses.is_course_staff(db, user, a.course_id)) for a in courses.assignments_for(db, user)]
+    rows = [(a, permissions.can_view_all(db, user, a.course_id)) for a in courses.assignments_for(db, user)]
     return render(request, "assignments.html", user, rows=rows)
 
 
 def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id: int,
-                     error: str | None = None, status: int = 200) -> Response:
+                     error: ServiceError | None = None) -> Response:
+    """The upload form and the student's submissions; an upload's refusal is shown with its status
+    and headers (Retry-After during the cooldown)."""
     assignment = courses.get_assignment(db, user, assignment_id)
-    if courses.is_course_staff(db, user, assignment.course_id):
+    if permissions.can_view_all(db, user, assignment.course_id):
         return redirect(f"/assignments/{assignment_id}/scores")
-    return render(request, "assignment.html", user, status, assignment=assignment,
-                  submissions=submissions.submissions_of(db, user, assignment), error=error)
+    page = render(request, "assignment.html", user, error.status_code if error else 200, assignment=assignment,
+                  submissions=submissions.submissions_of(db, user, assignment),
+                  allowance=allowance(db, user, assignment, utcnow()), error=error.message if error else None)
+    page.headers.update(error.headers if error else {})
+    return page
 
 
 @router.get("/assignments/{assignment_id}")
@@ -119,7 +126,7 @@ def upload(
         submission = submissions.submit(db, user, assignment, upload.filename, upload.data)
     except Rejected as exc:
         db.rollback()  # the refused upload's row goes; the page saying so is a normal answer, committed
-        return _assignment_page(request, db, user, assignment_id, exc.message, exc.status_code)
+        return _assignment_page(request, db, user, assignment_id, exc)
     return redirect(f"/submissions/{submission.id}")
 
 
@@ -132,7 +139,7 @@ def submission_page(request: Request, submission_id: Id, db: SessionDep, user: P
         "feedback": submissions.feedback(db, submission, user),
         "refresh_s": REFRESH_S if submission.status in ACTIVE_STATUSES else None,
     }
-    if not courses.is_course_staff(db, user, submission.assignment.course_id):
+    if not permissions.can_view_all(db, user, submission.assignment.course_id):
         return render(request, "feedback.html", user, **context)
     code = submission.content.decode("utf-8", errors="replace")
     runs = submissions.runs_of(db, user, submission)
@@ -175,23 +182,14 @@ def _submission_ids(text: str) -> list[int] | None:
                             f"not {text!r}") from None
 
 
-def _since(text: str) -> datetime | None:
-    """A datetime-local field's value, read as UTC; blank -> None (no filter)."""
-    if not text.strip():
-        return None
-    try:
-        return datetime.fromisoformat(text).replace(tzinfo=UTC)
-    except ValueError:
-        raise Rejected(422, f"{text!r} is not a date and time") from None
-
-
 @router.post("/assignments/{assignment_id}/regrades")
 def regrade_assignment(
     assignment_id: Id, db: SessionDep, user: PageUser, reason: Annotated[Text, Form()] = "",
     submission_ids: Annotated[str, Form()] = "", since: Annotated[str, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    batch = regrades.start_regrade(db, user, assignment, reason, _submission_ids(submission_ids), _since(since))
+    batch = regrades.start_regrade(db, user, assignment, reason, _submission_ids(submission_ids),
+                                   utc_time(since, "since"))
     return redirect(f"/assignments/{assignment_id}/regrades/{batch.id}")
 
 

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from grader.db.models import User
+from grader.services.allowance import duration
+from grader.web.forms import datetime_local
 from grader.web.session import csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -30,6 +32,8 @@ def _when(value: datetime | None) -> str:
 
 templates.env.filters["points"] = _points
 templates.env.filters["when"] = _when
+templates.env.filters["duration"] = duration
+templates.env.filters["datetime_local"] = datetime_local
 
 
 def render(

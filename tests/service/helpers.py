@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from grader.config import PROJECT_ROOT
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Course, GradingRun, Submission, User
-from grader.services import courses, submissions, users
+from grader.services import assignments, courses, roster, submissions, users
 from grader.services.reconcile import reconcile
 from tests.fixtures.services import wait_until
 
@@ -64,18 +64,17 @@ class Class:
 
 
 def make_class(db: Session, students: int = 1, rubric_id: str = "hw2", **assignment: object) -> Class:
-    """A course with its own instructor, `students` students and an HW2 assignment, all uniquely
-    named; committed, as the services leave that to their caller."""
+    """A course with its own instructor, `students` students and an HW2 assignment, all uniquely named
+    and committed; `assignment` holds AssignmentSettings fields (due_at=..., max_submissions=...)."""
     tag = uuid.uuid4().hex[:8]
     instructor = users.create_user(db, f"prof-{tag}@test.edu", f"Prof {tag}", "instructor")
-    course = courses.create_course(db, f"DL-{tag}", "Deep learning")
-    courses.enroll(db, instructor, course, "instructor")
-    people = []
-    for index in range(students):
-        student = users.create_user(db, f"student{index:02d}-{tag}@test.edu", f"Student {index:02d}", "student")
-        courses.enroll(db, student, course, "student")
-        people.append(student)
-    hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+    course = courses.create_course(db, instructor, f"DL-{tag}", "Deep learning")
+    people = [
+        roster.enrol(db, instructor, course, f"student{i:02d}-{tag}@test.edu", "student", f"Student {i:02d}").user
+        for i in range(students)
+    ]
+    settings = assignments.AssignmentSettings(title="HW2", **assignment)  # type: ignore[arg-type]
+    hw = assignments.create_assignment(db, instructor, course, "hw2", rubric_id, settings)
     db.commit()
     return Class(course, hw, instructor, people)
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.models import ApiToken, User
-from grader.services import courses, users
+from grader.services import assignments, courses, permissions, users
 from grader.services.errors import Forbidden, NotFound, Rejected
 from tests.service.helpers import make_class
 
@@ -66,8 +66,8 @@ def test_course_membership_decides_what_one_sees(any_db: Session) -> None:
     with pytest.raises(NotFound):
         courses.get_assignment(db, student, other.assignment.id + 10_000)
     with pytest.raises(Forbidden):
-        courses.require_instructor(db, student, klass.course)
-    courses.require_instructor(db, klass.instructor, klass.course)
+        permissions.require_change_settings(db, student, klass.course)
+    permissions.require_change_settings(db, klass.instructor, klass.course)
     with pytest.raises(Rejected) as unknown:
-        courses.create_assignment(db, klass.course, "hw9", "HW9", "no-such-rubric")
+        assignments.create_assignment(db, klass.instructor, klass.course, "hw9", "no-such-rubric")
     assert unknown.value.status_code == 422

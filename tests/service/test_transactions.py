@@ -25,7 +25,18 @@ from grader.db.base import Base
 from grader.db.models import Assignment, Course, Enrolment, ManualGrade, Submission, User
 from grader.db.session import migrate_to_head, session_scope
 from grader.devserver import seed_if_empty
-from grader.services import claims, courses, manual_grades, regrades, results, seed, submissions, users
+from grader.services import (
+    assignments,
+    claims,
+    courses,
+    manual_grades,
+    regrades,
+    results,
+    roster,
+    seed,
+    submissions,
+    users,
+)
 from grader.services.errors import Rejected
 from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, key_prefix
@@ -143,9 +154,17 @@ ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
     "create_token": lambda db, s: users.create_token(db, s.student),
     "revoke_token": lambda db, s: users.revoke_token(db, s.student, s.token),
     "end_sessions": lambda db, s: users.end_sessions(db, s.student),
-    "create_course": lambda db, s: courses.create_course(db, "NEW-101", "A new course"),
-    "enroll": lambda db, s: courses.enroll(db, s.student, s.assignment.course, "instructor"),
-    "create_assignment": lambda db, s: courses.create_assignment(db, s.assignment.course, "hw3", "HW3", "hw2"),
+    "create_course": lambda db, s: courses.create_course(db, s.instructor, "NEW-101", "A new course"),
+    "archive_course": lambda db, s: courses.archive_course(db, s.instructor, s.assignment.course),
+    "enrol": lambda db, s: roster.enrol(db, s.instructor, s.assignment.course, s.student.email, "ta"),
+    "enrol_new_account": lambda db, s: roster.enrol(db, s.instructor, s.assignment.course, "new@test.edu", "student"),
+    "import_roster": lambda db, s: roster.import_roster(db, s.instructor, s.assignment.course,
+                                                        b"email,name,role\nrostered@test.edu,Rostered,student\n"),
+    "drop": lambda db, s: roster.drop(db, s.instructor, s.assignment.course, s.student.id),
+    "create_assignment": lambda db, s: assignments.create_assignment(
+        db, s.instructor, s.assignment.course, "hw3", "hw2", assignments.AssignmentSettings(title="HW3")),
+    "update_assignment": lambda db, s: assignments.update_assignment(
+        db, s.instructor, s.assignment, dataclasses.replace(assignments.settings_of(s.assignment), max_submissions=1)),
     "submit": lambda db, s: submissions.submit(db, s.student, s.assignment, "hw2.py", REFERENCE),
     "set_manual_grade": lambda db, s: manual_grades.set_manual_grade(db, s.instructor, s.queued, "1.3.1", 1),
     "start_regrade": lambda db, s: regrades.start_regrade(db, s.instructor, s.assignment, "why"),

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from grader.db.models import Course
+from grader.db.models import Course, User
 from grader.db.session import migrate_to_head, session_scope
-from grader.services import courses, users
+from grader.services import assignments, courses, roster, users
 from tests.fixtures.services import Stack, WorkerProcess
 from tests.web.support import PASSWORD, Klass, LiveServer, Person
 
@@ -69,11 +69,11 @@ def _password_hash() -> str:
         return users.hash_password(PASSWORD)
 
 
-def _person(db: Session, tag: str, key: str, role: str, course: Course) -> Person:
+def _person(db: Session, tag: str, key: str, role: str, course: Course, teacher: User) -> Person:
+    """An account with PASSWORD and an API token, enrolled by `teacher` with `role` in the course."""
     email, name = f"{key}-{tag}@web.test", f"{key.title()} {tag}"
-    user = users.create_user(db, email, name, role)
+    user = roster.enrol(db, teacher, course, email, role, name).user
     user.password_hash = _password_hash()
-    courses.enroll(db, user, course, role)
     return Person(email, name, users.issue_token(db, user))
 
 
@@ -86,11 +86,15 @@ def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
         tag = uuid.uuid4().hex[:8]
         assignment.setdefault("due_at", datetime.now(UTC) + timedelta(days=7))
         with session_scope() as db:
-            course = courses.create_course(db, f"WEB-{tag}", f"Deep learning {tag}")
-            instructor = _person(db, tag, "prof", "instructor", course)
-            students = [_person(db, tag, f"student{i}", "student", course) for i in (1, 2)]
-            hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+            prof = users.create_user(db, f"prof-{tag}@web.test", f"Prof {tag}", "instructor")
+            prof.password_hash = _password_hash()
+            course = courses.create_course(db, prof, f"WEB-{tag}", f"Deep learning {tag}")
+            instructor = Person(prof.email, prof.name, users.issue_token(db, prof))
+            students = [_person(db, tag, f"student{i}", "student", course, prof) for i in (1, 2)]
+            ta = _person(db, tag, "ta", "ta", course, prof)
+            settings = assignments.AssignmentSettings(title="HW2", **assignment)  # type: ignore[arg-type]
+            hw = assignments.create_assignment(db, prof, course, "hw2", rubric_id, settings)
             db.commit()
-            return Klass(hw.id, rubric_id, instructor, students)
+            return Klass(hw.id, rubric_id, instructor, students, course.id, course.code, ta)
 
     return make

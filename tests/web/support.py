@@ -69,12 +69,15 @@ class Person:
 
 @dataclass
 class Klass:
-    """A course of its own: one instructor, two students, one HW2 assignment (unique names)."""
+    """A course of its own: one instructor, two students, a TA, one HW2 assignment (unique names)."""
 
     assignment_id: int
     rubric_id: str
     instructor: Person
     students: list[Person]
+    course_id: int
+    course_code: str
+    ta: Person
 
 
 @functools.cache

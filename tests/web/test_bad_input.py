@@ -25,7 +25,7 @@ from tests.web.support import Klass, LiveServer, api, http_client, page_session
 # Past PostgreSQL's INTEGER, past SQLite's, past 64 bits; negative; a digit str.isdigit() accepts
 # and int() does not.
 BAD_IDS = [2**31, 2**63, 2**64, -1, "²"]
-NOT_DATABASE_IDS = {"question_id"}  # a rubric's question ids are names like "1.1a"
+NOT_DATABASE_IDS = {"question_id", "rubric_id"}  # names: a rubric's question ("1.1a"), a rubric folder ("hw2")
 
 MALFORMED_NOTEBOOKS = [
     pytest.param(b'{"cells": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", id="nested-too-deep"),
@@ -63,11 +63,13 @@ def site(request: pytest.FixtureRequest, make_klass: Callable[..., Klass]) -> It
     aid = klass.assignment_id
     with api(server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+        uid = student.get("/auth/me").json()["id"]
     with http_client(server.url, headers=klass.instructor.headers) as prof, \
             page_session(server, klass.instructor) as pages:
         bid = prof.post(f"/api/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
         csrf = pages.csrf_token(f"/assignments/{aid}/scores")
-        yield Site(server, klass, prof, pages, csrf, {"assignment_id": aid, "submission_id": sid, "batch_id": bid})
+        yield Site(server, klass, prof, pages, csrf, {"assignment_id": aid, "submission_id": sid, "batch_id": bid,
+                                                      "course_id": klass.course_id, "user_id": uid})
 
 
 def _is_database_id(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -146,3 +147,65 @@ def test_the_api_docs_render_from_local_files(page: Page, sqlite_server: LiveSer
     expect(page.get_by_role("heading", name="DL autograder")).to_be_visible()
     expect(page.get_by_text("/api/assignments/{assignment_id}/submissions").first).to_be_visible()
     shoot(page, "docs")
+
+
+def test_an_instructor_runs_a_course_from_its_dashboard(
+    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    instructor = make_klass(sqlite_web_stack).instructor  # an instructor's account; the course is made here
+    code = f"RUN-{uuid.uuid4().hex[:6]}"
+    roster_csv = "email,name,role\n" + f"ta-{code}@uni.edu,Tara Assistant,ta\n" + "".join(
+        f"s{i:02d}-{code}@uni.edu,Student {i:02d},\n" for i in range(60))
+    log_in(page, sqlite_server, instructor)
+    page.get_by_role("link", name="Courses").click()
+    page.get_by_label("Code").fill(code)
+    page.get_by_label("Title").fill("Deep learning, spring")
+    page.get_by_role("button", name="Create the course").click()
+    expect(page.get_by_role("heading", name=f"{code} · Deep learning, spring")).to_be_visible()
+
+    page.get_by_label("Roster file (.csv)").set_input_files(
+        {"name": "roster.csv", "mimeType": "text/csv", "buffer": roster_csv.encode()})
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator(".notice")).to_contain_text("61 enrolled, 0 changed, 0 unchanged; 61 new accounts")
+    expect(page.locator("#roster-count")).to_contain_text("62 people")
+    rows = page.locator("#roster-table tbody tr")
+    expect(rows).to_have_count(50)
+    expect(rows.nth(1)).to_contain_text("Tara Assistant")  # staff first
+    page.get_by_role("link", name="Next").click()
+    expect(rows).to_have_count(12)
+
+    page.locator("summary", has_text="New assignment").click()
+    page.get_by_label("Slug").fill("hw2")
+    page.get_by_label("Rubric folder").fill("hw2")
+    page.get_by_label("Submission limit").fill("3")
+    page.get_by_label("Cooldown").fill("300")
+    page.get_by_role("button", name="Create the assignment").click()
+    assignment = page.locator('tr[data-assignment="hw2"]')
+    expect(assignment).to_contain_text("HW2: convolutions")
+    expect(assignment.locator("td.num")).to_have_text(["3", "5 minutes", "0", "0", "0", "0", "0"])
+    shoot(page, "course")
+
+    assignment.get_by_role("link", name="Settings").click()
+    page.get_by_label("Submission limit").fill("5")
+    page.get_by_role("button", name="Save the settings").click()
+    expect(page.locator(".notice")).to_contain_text("settings saved")
+    expect(assignment.locator("td.num").first).to_have_text("5")
+
+
+def test_a_student_sees_what_is_left_and_waits_out_the_cooldown(
+    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(sqlite_web_stack, max_submissions=3, cooldown_s=600)
+    log_in(page, sqlite_server, klass.students[0])
+    page.get_by_role("link", name="Submit and see feedback").click()
+    expect(page.locator("#allowance")).to_contain_text("3 of 3 submissions left")
+    expect(page.locator("#allowance")).to_contain_text("one submission every 10 minutes")
+    page.get_by_label("Your solution").set_input_files({"name": "hw2.py", "mimeType": "text/x-python",
+                                                        "buffer": REFERENCE})
+    page.get_by_role("button", name="Submit for grading").click()
+    expect(page).to_have_url(re.compile(r"/submissions/\d+$"))
+    page.goto(f"{sqlite_server.url}/assignments/{klass.assignment_id}")
+    expect(page.locator("#allowance")).to_contain_text("2 of 3 submissions left")
+    expect(page.locator("#cooldown")).to_contain_text("You can submit again at")
+    expect(page.get_by_role("button", name="Submit for grading")).to_be_disabled()
+    shoot(page, "cooldown")

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from grader.cli_service import app as service_cli
 from grader.db.models import Assignment
 from grader.db.session import session_scope
-from grader.services import courses, users
+from grader.services import roster, users
 from grader.services.spreadsheet import plain_cell
 from tests.fixtures.services import Stack
 from tests.web.support import Klass, LiveServer, api
@@ -45,10 +45,11 @@ def hostile(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Hostil
         assignment.title = HOSTILE_TITLE
         db.commit()
         course = assignment.course
+        prof = users.get_user_by_email(db, klass.instructor.email)
+        assert prof is not None
         for name in HOSTILE_NAMES:
-            student = users.create_user(db, f"{uuid.uuid4().hex[:8]}@web.test", name, "student")
-            courses.enroll(db, student, course, "student")
-        courses.enroll(db, users.create_user(db, email, "Mallory", "student"), course, "student")
+            roster.enrol(db, prof, course, f"{uuid.uuid4().hex[:8]}@web.test", "student", name)
+        roster.enrol(db, prof, course, email, "student", "Mallory")
         db.commit()
         return HostileClass(klass, course.code, email)
 

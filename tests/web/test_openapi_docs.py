@@ -26,6 +26,11 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/assignments/{assignment_id}/submissions"): {"files": {"file": ("hw2.py", REFERENCE)}},
     ("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"): {"json": {"score": 1}},
     ("post", "/api/assignments/{assignment_id}/regrades"): {"json": {"reason": "docs"}},
+    ("patch", "/api/assignments/{assignment_id}"): {"json": {"cooldown_s": 60}},
+    ("post", "/api/courses"): {"json": {"code": "DOCS", "title": "Docs"}},
+    ("post", "/api/courses/{course_id}/assignments"): {"json": {"slug": "docs", "rubric_id": "hw2"}},
+    ("post", "/api/courses/{course_id}/enrolments"): {"json": {"email": "docs@web.test"}},
+    ("post", "/api/courses/{course_id}/roster"): {"files": {"file": ("roster.csv", b"email\ndocs@web.test\n")}},
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
@@ -80,16 +85,18 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
     """A real value for every path and query parameter: a submission, a regrade batch, a question, a
-    token, an assignment's slug and its course's code."""
+    token, an assignment's slug, the course (its id and its code), a student, a roster page."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
         tid = student.get("/auth/tokens").json()[0]["id"]
         course = student.get(f"/assignments/{aid}").json()["course_code"]
+        uid = student.get("/auth/me").json()["id"]
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
-            "token_id": str(tid), "slug": "hw2", "course": course}
+            "token_id": str(tid), "slug": "hw2", "course": course, "course_id": str(klass.course_id),
+            "user_id": str(uid), "offset": "0", "limit": "50", "search": ""}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],

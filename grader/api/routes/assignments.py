@@ -1,15 +1,18 @@
-"""Assignments the caller is enrolled in (as a student or an instructor)."""
+"""Assignments the caller is enrolled in (as a student, a TA or an instructor); changing their
+settings; what the caller may still upload."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from grader.api.docs import errors
-from grader.api.schemas import AssignmentPublic
+from grader.api.schemas import AllowancePublic, AssignmentPublic, AssignmentSettingsIn
+from grader.db.base import utcnow
 from grader.db.models import Assignment
-from grader.services import courses
+from grader.services import allowance, assignments, courses
 from grader.web.deps import CurrentUser, Id, SessionDep, Text
 
 router = APIRouter(prefix="/assignments", tags=["assignments"], responses=errors(401))
@@ -29,3 +32,21 @@ def list_assignments(
 @router.get("/{assignment_id}", response_model=AssignmentPublic, responses=errors(403, 404))
 def get_assignment(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Assignment:
     return courses.get_assignment(db, user, assignment_id)
+
+
+@router.patch("/{assignment_id}", response_model=AssignmentPublic, responses=errors(400, 403, 404, 409, 422, meaning={
+    403: "only the course's instructors change its assignments",
+    409: "the course is archived",
+}))
+def edit_assignment(assignment_id: Id, body: AssignmentSettingsIn, db: SessionDep, user: CurrentUser) -> Assignment:
+    """Change the settings sent; the others stay (a lower submission limit holds for later uploads)."""
+    assignment = courses.get_assignment(db, user, assignment_id)
+    settings = replace(assignments.settings_of(assignment), **body.model_dump(exclude_unset=True))
+    assignments.update_assignment(db, user, assignment, settings)
+    return assignment
+
+
+@router.get("/{assignment_id}/allowance", response_model=AllowancePublic, responses=errors(403, 404))
+def get_allowance(assignment_id: Id, db: SessionDep, user: CurrentUser) -> allowance.Allowance:
+    """Your submissions used and left, the cooldown's wait, and whether the due date closed uploads."""
+    return allowance.allowance(db, user, courses.get_assignment(db, user, assignment_id), utcnow())

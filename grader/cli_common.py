@@ -1,0 +1,40 @@
+"""What the service commands share: the consoles, failing with `error: ...` (exit 2), and the
+account a command acts as (`--by EMAIL`, by default the first admin), so that the services'
+permission checks apply to the command line too."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.text import Text
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.db.models import Role, User
+from grader.services import users
+
+out = Console()
+err = Console(stderr=True)
+
+ByOpt = Annotated[str | None, typer.Option("--by", help="act as this admin or instructor (default: the first admin)")]
+
+
+def fail(message: str) -> NoReturn:
+    """`error: message` on stderr (as text: never read as Rich markup), exit status 2."""
+    err.print(Text.assemble(("error:", "red"), " ", message))
+    raise typer.Exit(2)
+
+
+def acting_user(db: Session, email: str | None) -> User:
+    """The account named by --by, or the first admin."""
+    if email is not None:
+        user = users.get_user_by_email(db, email)
+        if user is None:
+            fail(f"no user {email}")
+    else:
+        user = db.scalar(select(User).where(User.role == Role.admin).order_by(User.id))
+        if user is None:
+            fail("no admin user yet: create one with `grader users add EMAIL --role admin`, or pass --by")
+    return user

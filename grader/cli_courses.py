@@ -1,0 +1,248 @@
+"""Commands that run a course: courses, enrolments and rosters, assignments and their settings.
+
+`grader courses add|list|archive`, `grader enrol`, `grader drop`, `grader roster` and
+`grader assignments add|list|edit`; each acts as `--by EMAIL` (default: the first admin) through
+the same services, and permission checks, as the pages and the API, and commits once.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from grader.cli_common import ByOpt, acting_user, fail, out
+from grader.db.models import CourseRole, LatePolicy
+from grader.db.session import session_scope
+from grader.services import assignments, courses, dashboard, roster, users
+from grader.services.allowance import duration
+from grader.services.errors import ServiceError
+from grader.services.spreadsheet import csv_text
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+courses_app = typer.Typer(help="Courses: add, list, archive.", no_args_is_help=True)
+assignments_app = typer.Typer(help="A course's assignments: add, list, edit.", no_args_is_help=True)
+app.add_typer(courses_app, name="courses")
+app.add_typer(assignments_app, name="assignments")
+
+CodeArg = Annotated[str, typer.Argument(help="the course code, e.g. DL-2026")]
+SlugArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
+NONE = "none"  # clears an optional setting in `assignments edit`
+DueOpt = Annotated[str | None, typer.Option("--due", help="ISO 8601 (UTC if no zone), or none")]
+LimitOpt = Annotated[str | None, typer.Option("--max-submissions", help="per student, or none (unlimited)")]
+CooldownOpt = Annotated[str | None, typer.Option("--cooldown", help="seconds between a student's uploads, or none")]
+ReleaseOpt = Annotated[
+    str | None,
+    typer.Option("--release", help="when after_due_date details are shown: ISO 8601, or none (at the due date)"),
+]
+LateOpt = Annotated[LatePolicy | None, typer.Option("--late-policy", help="none: late uploads are taken; reject")]
+TitleOpt = Annotated[str | None, typer.Option("--title", help="default on add: the rubric's title")]
+
+
+@contextmanager
+def _transaction() -> Iterator[Session]:
+    """A session whose work is committed at the end; a service's refusal is `error: ...`, exit 2."""
+    with session_scope() as db:
+        try:
+            yield db
+            db.commit()
+        except ServiceError as exc:
+            db.rollback()
+            fail(exc.message)
+
+
+def _when(text: str, option: str) -> datetime | None:
+    if text.lower() == NONE:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except ValueError:
+        fail(f"{option} {text!r} is not an ISO 8601 date or time (or {NONE})")
+    except OverflowError:
+        fail(f"{option} {text!r} has no UTC equivalent")
+
+
+def _count(text: str, option: str) -> int | None:
+    if text.lower() == NONE:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not a whole number (or {NONE})")
+
+
+def _changes(title: str | None, due: str | None, max_submissions: str | None, cooldown: str | None,
+             release: str | None, late_policy: LatePolicy | None) -> dict[str, Any]:
+    """The AssignmentSettings fields an option was given for, parsed."""
+    changes: dict[str, Any] = {}
+    if title is not None:
+        changes["title"] = title
+    if due is not None:
+        changes["due_at"] = _when(due, "--due")
+    if max_submissions is not None:
+        changes["max_submissions"] = _count(max_submissions, "--max-submissions")
+    if cooldown is not None:
+        changes["cooldown_s"] = _count(cooldown, "--cooldown")
+    if release is not None:
+        changes["release_at"] = _when(release, "--release")
+    if late_policy is not None:
+        changes["late_policy"] = late_policy
+    return changes
+
+
+@courses_app.command("add")
+def courses_add(code: CodeArg, title: Annotated[str, typer.Option("--title", help="the course's title")],
+                by: ByOpt = None) -> None:
+    """Create a course (an instructor who creates one teaches it)."""
+    with _transaction() as db:
+        course = courses.create_course(db, acting_user(db, by), code, title)
+    out.print(f"created course {course.code} (id {course.id}): {course.title}")
+
+
+@courses_app.command("list")
+def courses_list(by: ByOpt = None) -> None:
+    """The courses you are in (admins: all), with their people and assignments."""
+    with _transaction() as db:
+        memberships = courses.courses_of(db, acting_user(db, by))
+        table = Table(title=f"{len(memberships)} course(s)")
+        for column in ("code", "title", "role", "students", "TAs", "instructors", "assignments", "archived"):
+            table.add_column(column)
+        for m in memberships:
+            counts = roster.role_counts(db, m.course)
+            archived = f"{m.course.archived_at:%Y-%m-%d}" if m.course.archived_at else ""
+            table.add_row(m.course.code, m.course.title, m.role, str(counts.get(CourseRole.student, 0)),
+                          str(counts.get(CourseRole.ta, 0)), str(counts.get(CourseRole.instructor, 0)),
+                          str(len(courses.assignments_of(db, m.course))), archived)
+    out.print(table)
+
+
+@courses_app.command("archive")
+def courses_archive(code: CodeArg, by: ByOpt = None) -> None:
+    """Freeze a course: no more uploads, enrolments or assignment changes; scores stay readable."""
+    with _transaction() as db:
+        course = courses.find_course(db, code)
+        courses.archive_course(db, acting_user(db, by), course)
+    out.print(f"archived {code}")
+
+
+@app.command()
+def enrol(
+    code: CodeArg,
+    email: Annotated[str | None, typer.Argument(help="one person's email (or --csv)")] = None,
+    role: Annotated[str, typer.Option(help="student, ta or instructor")] = "student",
+    name: Annotated[str, typer.Option(help="for a new account (default: the email)")] = "",
+    csv: Annotated[Path | None, typer.Option("--csv", exists=True, dir_okay=False,
+                                             help="a roster: email,name,role or Canvas's export")] = None,
+    login_domain: Annotated[str | None, typer.Option(help="for Canvas SIS Login IDs without @: LOGIN@DOMAIN")] = None,
+    by: ByOpt = None,
+) -> None:
+    """Enrol one person, or everyone a CSV roster names (all lines or none; again: no change).
+    Accounts that do not exist are created."""
+    if csv is not None and email is None:
+        _import_roster(code, csv, login_domain, by)
+    elif email is not None and csv is None:
+        with _transaction() as db:
+            enrolment = roster.enrol(db, acting_user(db, by), courses.find_course(db, code), email, role, name)
+            done = f"enrolled {enrolment.user.email} in {code} as {enrolment.role}"
+        out.print(done)
+    else:
+        fail("name one EMAIL or pass --csv FILE")
+
+
+def _import_roster(code: str, csv: Path, login_domain: str | None, by: str | None) -> None:
+    with _transaction() as db:
+        result = roster.import_roster(db, acting_user(db, by), courses.find_course(db, code), csv.read_bytes(),
+                                      login_domain)
+    out.print(f"imported {csv.name} into {code}: {result.enrolled} enrolled, {result.changed} changed, "
+              f"{result.unchanged} unchanged; {result.accounts_created} new accounts")
+    for line in result.skipped:
+        out.print(f"skipped {line}")
+
+
+@app.command()
+def drop(code: CodeArg, email: Annotated[str, typer.Argument(help="whom to drop")], by: ByOpt = None) -> None:
+    """End someone's enrolment; their submissions and grades stay."""
+    with _transaction() as db:
+        person = users.get_user_by_email(db, email)
+        if person is None:
+            fail(f"no user {email}")
+        roster.drop(db, acting_user(db, by), courses.find_course(db, code), person.id)
+    out.print(f"dropped {email} from {code}")
+
+
+@app.command("roster")
+def show_roster(
+    code: CodeArg,
+    as_csv: Annotated[bool, typer.Option("--csv", help="email,name,role on stdout (importable again)")] = False,
+    by: ByOpt = None,
+) -> None:
+    """Everyone in the course, staff first."""
+    with _transaction() as db:
+        course = courses.find_course(db, code)
+        people = roster.roster(db, acting_user(db, by), course, limit=2**31 - 1).enrolments
+    if as_csv:
+        sys.stdout.write(csv_text([["email", "name", "role"], *([e.user.email, e.user.name, e.role] for e in people)]))
+        return
+    table = Table(title=f"{code}: {len(people)} people")
+    for column in ("email", "name", "role", "section", "SIS user id", "Canvas id"):
+        table.add_column(column)
+    for e in people:
+        table.add_row(e.user.email, e.user.name, e.role, e.section or "", e.sis_user_id or "", e.canvas_id or "")
+    out.print(table)
+
+
+@assignments_app.command("add")
+def assignments_add(
+    code: CodeArg, slug: SlugArg,
+    rubric: Annotated[str, typer.Option("--rubric", help="the rubric folder's name, e.g. hw2")],
+    title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None, cooldown: CooldownOpt = None,
+    release: ReleaseOpt = None, late_policy: LateOpt = None, by: ByOpt = None,
+) -> None:
+    """Create an assignment graded by a rubric folder."""
+    settings = assignments.AssignmentSettings(**_changes(title, due, max_submissions, cooldown, release, late_policy))
+    with _transaction() as db:
+        course = courses.find_course(db, code)
+        made = assignments.create_assignment(db, acting_user(db, by), course, slug, rubric, settings)
+    out.print(f"created {code} {made.slug} (id {made.id}): {made.title}, rubric {made.rubric_id} {made.rubric_hash}")
+
+
+@assignments_app.command("edit")
+def assignments_edit(
+    code: CodeArg, slug: SlugArg, title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None,
+    cooldown: CooldownOpt = None, release: ReleaseOpt = None, late_policy: LateOpt = None, by: ByOpt = None,
+) -> None:
+    """Change the settings given; the others stay (a lower limit holds for later uploads)."""
+    changes = _changes(title, due, max_submissions, cooldown, release, late_policy)
+    if not changes:
+        fail("give a setting to change: --title, --due, --max-submissions, --cooldown, --release or --late-policy")
+    with _transaction() as db:
+        assignment = courses.find_assignment(db, slug, code)
+        settings = replace(assignments.settings_of(assignment), **changes)
+        assignments.update_assignment(db, acting_user(db, by), assignment, settings)
+    out.print(f"updated {code} {slug}: {', '.join(changes)}")
+
+
+@assignments_app.command("list")
+def assignments_list(code: CodeArg, by: ByOpt = None) -> None:
+    """A course's assignments, their settings and where their grading stands."""
+    with _transaction() as db:
+        progress = dashboard.course_progress(db, acting_user(db, by), courses.find_course(db, code))
+    table = Table(title=f"{code}: {len(progress)} assignment(s)")
+    for column in ("slug", "title", "rubric", "due (UTC)", "limit", "cooldown", "students", "submissions", "graded",
+                   "failed", "queued"):
+        table.add_column(column)
+    for p in progress:
+        a = p.assignment
+        table.add_row(a.slug, a.title, a.rubric_id, f"{a.due_at:%Y-%m-%d %H:%M}" if a.due_at else "-",
+                      str(a.max_submissions or "-"), duration(a.cooldown_s) if a.cooldown_s else "-",
+                      str(p.students), str(p.submissions), str(p.graded), str(p.failed), str(p.queued))
+    out.print(table)

@@ -1,0 +1,107 @@
+"""Creating an assignment from a rubric folder, and changing its settings later.
+
+The settings an instructor chooses are one dataclass, `AssignmentSettings`, whose fields are the
+Assignment columns of the same names: a new setting is a field there, a column, and a check in
+`_checked`; creating and editing pick it up without further code. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.db.models import Assignment, Course, LatePolicy, User
+from grader.rubric_spec import RubricError
+from grader.services.courses import clean_title, require_open
+from grader.services.errors import Rejected
+from grader.services.permissions import require_change_settings
+from grader.services.rubrics import adopt_rubric, load_assignment_rubric
+
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# A folder directly under the rubrics folder: never a path that leads out of it.
+RUBRIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+MAX_SUBMISSIONS = 10_000
+MAX_COOLDOWN_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class AssignmentSettings:
+    """What an instructor sets on an assignment (see the module docstring to add one)."""
+
+    title: str = ""  # on creation, blank: the rubric's title
+    due_at: datetime | None = None
+    max_submissions: int | None = None  # None: unlimited
+    cooldown_s: int | None = None  # seconds between two uploads of one student; None: no wait
+    release_at: datetime | None = None  # details of after_due_date questions; None: at the due date
+    late_policy: LatePolicy = LatePolicy.none
+
+
+SETTINGS = tuple(field.name for field in fields(AssignmentSettings))
+
+
+def settings_of(assignment: Assignment) -> AssignmentSettings:
+    return AssignmentSettings(**{name: getattr(assignment, name) for name in SETTINGS})
+
+
+def _aware(name: str, moment: datetime | None) -> None:
+    if moment is not None and moment.tzinfo is None:
+        raise Rejected(422, f"{name} needs a time zone (UTC, say)")
+
+
+def _checked(settings: AssignmentSettings) -> AssignmentSettings:
+    """The settings as stored, or Rejected (422) naming the first bad one."""
+    _aware("the due date", settings.due_at)
+    _aware("the release time", settings.release_at)
+    if settings.max_submissions is not None and not 1 <= settings.max_submissions <= MAX_SUBMISSIONS:
+        raise Rejected(422, f"the submission limit is 1 to {MAX_SUBMISSIONS:,} (or none), "
+                            f"not {settings.max_submissions}")
+    if settings.cooldown_s is not None and not 0 <= settings.cooldown_s <= MAX_COOLDOWN_S:
+        raise Rejected(422, f"the cooldown is 0 to {MAX_COOLDOWN_S:,} seconds (a week), not {settings.cooldown_s}")
+    if settings.late_policy not in LatePolicy.__members__:
+        raise Rejected(422, f"the late policy is one of {', '.join(LatePolicy)}, not {settings.late_policy!r}")
+    if settings.due_at is not None and settings.release_at is not None and settings.release_at < settings.due_at:
+        raise Rejected(422, "details of after-due-date questions cannot be released before the due date")
+    return replace(settings, title=clean_title(settings.title), cooldown_s=settings.cooldown_s or None,
+                   late_policy=LatePolicy(settings.late_policy))
+
+
+def _apply(assignment: Assignment, settings: AssignmentSettings) -> None:
+    for name in SETTINGS:
+        setattr(assignment, name, getattr(settings, name))
+
+
+def create_assignment(
+    db: Session, actor: User, course: Course, slug: str, rubric_id: str, settings: AssignmentSettings | None = None
+) -> Assignment:
+    """An assignment graded by the rubric folder `rubric_id`, which must load (its hash is recorded)."""
+    settings = settings or AssignmentSettings()
+    require_change_settings(db, actor, course)
+    require_open(course)
+    if not SLUG.fullmatch(slug):
+        raise Rejected(422, f"a slug is 1 to 100 letters, digits, '.', '_' or '-', not {slug!r}")
+    if not RUBRIC_ID.fullmatch(rubric_id):
+        raise Rejected(422, f"a rubric id is the name of a folder in the rubrics folder, not {rubric_id!r}")
+    if db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)) is not None:
+        raise Rejected(409, f"{course.code} already has an assignment {slug!r}")
+    try:
+        rubric = load_assignment_rubric(rubric_id)
+    except RubricError as exc:
+        raise Rejected(422, f"rubric {rubric_id!r} cannot be used: {exc}") from exc
+    assignment = Assignment(course_id=course.id, slug=slug, rubric_id=rubric_id)
+    adopt_rubric(assignment, rubric)
+    _apply(assignment, _checked(replace(settings, title=settings.title.strip() or rubric.title or slug)))
+    db.add(assignment)
+    db.flush()
+    return assignment
+
+
+def update_assignment(db: Session, actor: User, assignment: Assignment, settings: AssignmentSettings) -> None:
+    """Replace the assignment's settings (a lower submission limit holds for later uploads only)."""
+    require_change_settings(db, actor, assignment.course)
+    require_open(assignment.course)
+    _apply(assignment, _checked(settings))
+    db.flush()

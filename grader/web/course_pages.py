@@ -1,0 +1,194 @@
+"""Running a course from the pages: one's courses (and creating one), a course's dashboard for its
+staff (assignments with their grading counts, the roster a page at a time; for instructors the
+forms that change them), and an assignment's settings.
+
+A refused form is shown again on its page with the reason and the refusal's status; a change
+that went through redirects (303) to the dashboard, which shows what was done once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from grader.db.models import LatePolicy, Role, User
+from grader.services import assignments, courses, dashboard, permissions, roster
+from grader.services.assignments import AssignmentSettings
+from grader.services.errors import Rejected
+from grader.web.deps import Id, SessionDep, SettingsDep, Text, read_upload
+from grader.web.forms import utc_time, whole_number
+from grader.web.pages import PageUser
+from grader.web.rendering import redirect, render
+from grader.web.session import verify_csrf
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+NOTICE = "notice"  # the session key of what the next dashboard shows once
+PageNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
+
+
+class SettingsForm(BaseModel):
+    """The assignment settings form, as sent: every field is text, a blank one means none."""
+
+    title: Text = ""
+    due_at: str = ""
+    max_submissions: str = ""
+    cooldown_s: str = ""
+    release_at: str = ""
+    late_policy: LatePolicy = LatePolicy.none
+
+    def settings(self) -> AssignmentSettings:
+        return AssignmentSettings(
+            title=self.title,
+            due_at=utc_time(self.due_at, "due date"),
+            max_submissions=whole_number(self.max_submissions, "submission limit"),
+            cooldown_s=whole_number(self.cooldown_s, "cooldown"),
+            release_at=utc_time(self.release_at, "release of after-due-date details"),
+            late_policy=self.late_policy,
+        )
+
+
+class NewAssignmentForm(SettingsForm):
+    slug: Text = ""
+    rubric_id: Text = ""
+
+
+def _courses_page(request: Request, db: SessionDep, user: User, error: Rejected | None = None) -> HTMLResponse:
+    return render(request, "courses.html", user, error.status_code if error else 200,
+                  memberships=courses.courses_of(db, user), can_create=user.role in (Role.instructor, Role.admin),
+                  error=error.message if error else None)
+
+
+@router.get("/courses")
+def courses_page(request: Request, db: SessionDep, user: PageUser) -> HTMLResponse:
+    return _courses_page(request, db, user)
+
+
+@router.post("/courses")
+def create_course(
+    request: Request, db: SessionDep, user: PageUser, code: Annotated[Text, Form()], title: Annotated[Text, Form()]
+) -> Response:
+    try:
+        course = courses.create_course(db, user, code.strip(), title)
+    except Rejected as exc:
+        db.rollback()
+        return _courses_page(request, db, user, exc)
+    return redirect(f"/courses/{course.id}")
+
+
+def _dashboard(request: Request, db: SessionDep, user: User, course_id: int, page: int = 1, search: str = "",
+               error: Rejected | None = None) -> HTMLResponse:
+    course = courses.get_course(db, user, course_id)
+    progress = dashboard.course_progress(db, user, course)
+    people = roster.roster(db, user, course, (page - 1) * roster.ROSTER_PAGE, roster.ROSTER_PAGE, search)
+    return render(
+        request, "course.html", user, error.status_code if error else 200,
+        course=course, progress=progress, people=people, page=page, search=search,
+        pages=max(1, math.ceil(people.total / people.limit)), counts=roster.role_counts(db, course),
+        can_change=permissions.can_change_settings(db, user, course.id),
+        notice=request.session.pop(NOTICE, None), error=error.message if error else None,
+    )
+
+
+@router.get("/courses/{course_id}")
+def course_page(request: Request, course_id: Id, db: SessionDep, user: PageUser, page: PageNumber = 1,
+                search: Annotated[Text, Query(max_length=200)] = "") -> HTMLResponse:
+    return _dashboard(request, db, user, course_id, page, search)
+
+
+def _done(request: Request, course_id: int, notice: str, anchor: str) -> Response:
+    request.session[NOTICE] = notice
+    return redirect(f"/courses/{course_id}#{anchor}")
+
+
+@router.post("/courses/{course_id}/archive")
+def archive_course(request: Request, course_id: Id, db: SessionDep, user: PageUser) -> Response:
+    course = courses.get_course(db, user, course_id)
+    courses.archive_course(db, user, course)
+    return _done(request, course_id, f"{course.code} is archived.", "settings")
+
+
+@router.post("/courses/{course_id}/enrolments")
+def enrol(
+    request: Request, course_id: Id, db: SessionDep, user: PageUser, email: Annotated[Text, Form()],
+    role: Annotated[str, Form()] = "student", name: Annotated[Text, Form()] = "",
+) -> Response:
+    course = courses.get_course(db, user, course_id)
+    try:
+        enrolment = roster.enrol(db, user, course, email, role, name)
+    except Rejected as exc:
+        db.rollback()
+        return _dashboard(request, db, user, course_id, error=exc)
+    return _done(request, course_id, f"{enrolment.user.email} is enrolled as {enrolment.role}.", "roster")
+
+
+@router.post("/courses/{course_id}/roster")
+def import_roster(
+    request: Request, course_id: Id, file: UploadFile, db: SessionDep, settings: SettingsDep, user: PageUser,
+    login_domain: Annotated[Text, Form()] = "",
+) -> Response:
+    course = courses.get_course(db, user, course_id)
+    try:
+        result = roster.import_roster(db, user, course, read_upload(file, settings).data, login_domain.strip() or None)
+    except Rejected as exc:
+        db.rollback()
+        return _dashboard(request, db, user, course_id, error=exc)
+    skipped = f" Skipped {'; '.join(result.skipped)}." if result.skipped else ""
+    return _done(request, course_id,
+                 f"Roster imported: {result.enrolled} enrolled, {result.changed} changed, {result.unchanged} "
+                 f"unchanged; {result.accounts_created} new accounts.{skipped}", "roster")
+
+
+@router.post("/courses/{course_id}/enrolments/{user_id}/drop")
+def drop(request: Request, course_id: Id, user_id: Id, db: SessionDep, user: PageUser) -> Response:
+    course = courses.get_course(db, user, course_id)
+    try:
+        roster.drop(db, user, course, user_id)
+    except Rejected as exc:
+        db.rollback()
+        return _dashboard(request, db, user, course_id, error=exc)
+    return _done(request, course_id, "Dropped; their submissions stay.", "roster")
+
+
+@router.post("/courses/{course_id}/assignments")
+def create_assignment(
+    request: Request, course_id: Id, db: SessionDep, user: PageUser, form: Annotated[NewAssignmentForm, Form()]
+) -> Response:
+    course = courses.get_course(db, user, course_id)
+    try:
+        made = assignments.create_assignment(db, user, course, form.slug.strip(), form.rubric_id.strip(),
+                                             form.settings())
+    except Rejected as exc:
+        db.rollback()
+        return _dashboard(request, db, user, course_id, error=exc)
+    return _done(request, course_id, f"{made.title} ({made.slug}) is created.", "assignments")
+
+
+def _settings_page(request: Request, db: SessionDep, user: User, assignment_id: int,
+                   error: Rejected | None = None) -> HTMLResponse:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    permissions.require_change_settings(db, user, assignment.course)
+    return render(request, "assignment_settings.html", user, error.status_code if error else 200,
+                  assignment=assignment, error=error.message if error else None)
+
+
+@router.get("/assignments/{assignment_id}/settings")
+def settings_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    return _settings_page(request, db, user, assignment_id)
+
+
+@router.post("/assignments/{assignment_id}/settings")
+def edit_settings(
+    request: Request, assignment_id: Id, db: SessionDep, user: PageUser, form: Annotated[SettingsForm, Form()]
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    try:
+        assignments.update_assignment(db, user, assignment, form.settings())
+    except Rejected as exc:
+        db.rollback()
+        return _settings_page(request, db, user, assignment_id, exc)
+    return _done(request, assignment.course_id, f"{assignment.title}: settings saved.", "assignments")

@@ -1,0 +1,35 @@
+"""Reading the pages' form fields: every field arrives as text, and a blank one means "none".
+
+Each parser raises Rejected (422) naming the field, which the page shows next to its form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from grader.services.errors import Rejected
+
+
+def utc_time(text: str, label: str) -> datetime | None:
+    """A datetime-local field's value, read as UTC (the pages say so); blank -> None."""
+    if not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
+    except ValueError:
+        raise Rejected(422, f"{label}: {text!r} is not a date and time") from None
+
+
+def whole_number(text: str, label: str) -> int | None:
+    """A number field's value; blank -> None."""
+    if not text.strip():
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise Rejected(422, f"{label}: {text!r} is not a whole number") from None
+
+
+def datetime_local(moment: datetime | None) -> str:
+    """A stored time as a datetime-local field shows it (UTC, to the minute); None -> blank."""
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")

@@ -1,0 +1,223 @@
+"""Running a course through the services: creating and archiving courses, what instructors, TAs
+and students may do, assignment settings, and each student's allowance (limit and cooldown)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from grader.db.base import utcnow
+from grader.db.models import CourseRole, LatePolicy
+from grader.services import (
+    allowance,
+    assignments,
+    courses,
+    dashboard,
+    gradebook,
+    manual_grades,
+    permissions,
+    regrades,
+    roster,
+    submissions,
+    users,
+)
+from grader.services.assignments import AssignmentSettings
+from grader.services.errors import Forbidden, Rejected, TryLater
+from tests.service.helpers import REFERENCE, make_class, upload
+
+AFTER_DUE = "1.1c.iv"  # HW2's after_due_date question
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def test_instructors_create_courses_they_teach_and_students_cannot(any_db: Session) -> None:
+    db = any_db
+    tag = _tag()
+    prof = users.create_user(db, f"prof-{tag}@uni.edu", "Prof", "instructor")
+    student = users.create_user(db, f"student-{tag}@uni.edu", "Student", "student")
+    admin = users.create_user(db, f"admin-{tag}@uni.edu", "Admin", "admin")
+    course = courses.create_course(db, prof, f"DL-{tag}", "  Deep learning  ")
+    db.commit()
+    assert course.title == "Deep learning"
+    assert [(m.course.id, m.role) for m in courses.courses_of(db, prof)] == [(course.id, CourseRole.instructor)]
+    assert permissions.can_change_settings(db, admin, course.id)  # admins teach every course
+
+    with pytest.raises(Forbidden):
+        courses.create_course(db, student, f"X-{tag}", "Mine")
+    for code, title, status in ((f"DL-{tag}", "Again", 409), ("has space", "T", 422), ("../x", "T", 422),
+                                (f"Y-{tag}", " ", 422), (f"Z-{tag}", "t" * 201, 422)):
+        with pytest.raises(Rejected) as refused:
+            courses.create_course(db, prof, code, title)
+        assert refused.value.status_code == status, code
+
+
+def test_an_archived_course_takes_no_uploads_or_changes_but_stays_gradable(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=1)
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    with pytest.raises(Forbidden):
+        courses.archive_course(db, klass.students[0], klass.course)
+    courses.archive_course(db, klass.instructor, klass.course)
+    db.commit()
+    assert klass.course.archived_at is not None
+
+    refusals = [
+        lambda: submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE),
+        lambda: roster.enrol(db, klass.instructor, klass.course, f"new-{_tag()}@uni.edu", "student"),
+        lambda: assignments.create_assignment(db, klass.instructor, klass.course, "hw3", "hw2"),
+        lambda: assignments.update_assignment(db, klass.instructor, klass.assignment,
+                                              assignments.settings_of(klass.assignment)),
+    ]
+    for refused_call in refusals:
+        with pytest.raises(Rejected) as refused:
+            refused_call()
+        assert refused.value.status_code == 409 and "archived" in refused.value.message
+        db.rollback()
+    grade = manual_grades.set_manual_grade(db, klass.instructor, submission, "1.2.1a", 2)
+    assert grade.score == 2
+
+
+def test_a_ta_grades_and_regrades_sees_everything_but_changes_no_setting(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=1)
+    ta = roster.enrol(db, klass.instructor, klass.course, f"ta-{_tag()}@uni.edu", "ta", "Tara").user
+    db.commit()
+    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+
+    assert manual_grades.set_manual_grade(db, ta, submission, "1.2.1a", 3, "good").grader_id == ta.id
+    batch = regrades.start_regrade(db, ta, klass.assignment, "TA's regrade", submission_ids=[submission.id])
+    assert regrades.regrade_progress(db, ta, batch.id)["total"] == 1
+    assert [row.student.id for row in gradebook.gradebook(db, ta, klass.assignment).rows] == [klass.students[0].id]
+    assert submissions.runs_of(db, ta, submission) == []
+    assert [s.id for s in submissions.submissions_of(db, ta, klass.assignment)] == [submission.id]
+    shown = {q.question_id for q in submissions.feedback(db, submission, ta).questions}
+    assert "1.2.3d" in shown  # hidden from students, not from the staff
+    assert [p.submissions for p in dashboard.course_progress(db, ta, klass.course)] == [1]
+
+    settings = assignments.settings_of(klass.assignment)
+    for change in (
+        lambda: assignments.update_assignment(db, ta, klass.assignment, replace(settings, max_submissions=1)),
+        lambda: assignments.create_assignment(db, ta, klass.course, "hw3", "hw2"),
+        lambda: roster.enrol(db, ta, klass.course, f"friend-{_tag()}@uni.edu", "ta"),
+        lambda: courses.archive_course(db, ta, klass.course),
+    ):
+        with pytest.raises(Forbidden) as refused:
+            change()
+        assert refused.value.message == f"only instructors of {klass.course.code} can change its roster, " \
+                                        "assignments or settings"
+
+    student = klass.students[0]
+    for look in (lambda: gradebook.gradebook(db, student, klass.assignment),
+                 lambda: manual_grades.set_manual_grade(db, student, submission, "1.2.1a", 4),
+                 lambda: dashboard.course_progress(db, student, klass.course)):
+        with pytest.raises(Forbidden) as refused:
+            look()
+        assert "only instructors and TAs of" in refused.value.message
+
+
+def test_an_assignment_is_made_from_a_rubric_folder_and_edited_later(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=0)
+    due = datetime(2030, 5, 1, 12, tzinfo=UTC)
+    made = assignments.create_assignment(db, klass.instructor, klass.course, "hw2-retake", "hw2",
+                                         AssignmentSettings(due_at=due, max_submissions=5, cooldown_s=600))
+    db.commit()
+    assert made.title == "HW2: convolutions, gated RNNs and AttentionRNN"  # the rubric's
+    assert (made.due_at, made.max_submissions, made.cooldown_s, made.release_at) == (due, 5, 600, None)
+    assert made.rubric_hash and made.device
+
+    later = AssignmentSettings(title="HW2 (retake)", due_at=due + timedelta(days=1), max_submissions=None,
+                               cooldown_s=0, release_at=due + timedelta(days=2), late_policy=LatePolicy.reject)
+    assignments.update_assignment(db, klass.instructor, made, later)
+    db.commit()
+    db.expire_all()
+    assert assignments.settings_of(made) == replace(later, cooldown_s=None)
+
+    bad_settings = [
+        (replace(later, release_at=due), "cannot be released before the due date"),
+        (replace(later, max_submissions=0), "the submission limit is 1 to"),
+        (replace(later, cooldown_s=-5), "the cooldown is 0 to"),
+        (replace(later, due_at=datetime(2030, 5, 1)), "needs a time zone"),
+        (replace(later, title=""), "a title has 1 to 200 characters"),
+        (replace(later, late_policy="sometimes"), "the late policy is one of"),  # type: ignore[arg-type]
+    ]
+    for settings, message in bad_settings:
+        with pytest.raises(Rejected) as refused:
+            assignments.update_assignment(db, klass.instructor, made, settings)
+        assert refused.value.status_code == 422 and message in refused.value.message
+        db.rollback()
+
+
+@pytest.mark.parametrize("rubric_id", ["../rubrics/hw2", "/etc", "hw2/../hw2", ".hidden", "no-such-rubric"])
+def test_a_rubric_id_names_a_folder_in_the_rubrics_folder_only(any_db: Session, rubric_id: str) -> None:
+    klass = make_class(any_db, students=0)
+    with pytest.raises(Rejected) as refused:
+        assignments.create_assignment(any_db, klass.instructor, klass.course, "hw9", rubric_id)
+    assert refused.value.status_code == 422
+
+
+def test_a_lowered_limit_leaves_no_submission_and_never_a_negative_count(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=1)
+    student = klass.students[0]
+    for _ in range(4):
+        submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    assignments.update_assignment(db, klass.instructor, klass.assignment,
+                                  replace(assignments.settings_of(klass.assignment), max_submissions=3))
+    db.commit()
+    state = allowance.allowance(db, student, klass.assignment, utcnow())
+    assert (state.used, state.limit, state.left, state.limit_reached) == (4, 3, 0, True)
+    with pytest.raises(Rejected) as refused:
+        submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    assert refused.value.status_code == 429 and "all 3 submissions" in refused.value.message
+
+
+def test_the_cooldown_refuses_an_upload_with_the_wait_and_lets_the_next_one_in(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=2, cooldown_s=600)
+    first, second = klass.students
+    made = upload(db, first, klass.assignment)
+    with pytest.raises(TryLater) as refused:
+        submissions.submit(db, first, klass.assignment, "hw2.py", REFERENCE)
+    db.rollback()  # as the route does: the refused upload's flushed row goes
+    assert refused.value.status_code == 429
+    assert 590 <= refused.value.retry_after_s <= 600
+    assert refused.value.headers == {"Retry-After": str(refused.value.retry_after_s)}
+    assert "wait 10 minutes before submitting again" in refused.value.message
+    upload(db, second, klass.assignment)  # a cooldown per student
+
+    state = allowance.allowance(db, first, klass.assignment, made.created_at + timedelta(seconds=90))
+    assert state.wait_s == 510 and state.next_at == made.created_at + timedelta(seconds=600)
+    later = allowance.allowance(db, first, klass.assignment, made.created_at + timedelta(seconds=600))
+    assert later.wait_s == 0 and later.refusal() is None
+
+
+def test_after_due_date_details_wait_for_their_release(any_db: Session) -> None:
+    db = any_db
+    past = utcnow() - timedelta(hours=1)
+    klass = make_class(db, students=1, due_at=past, release_at=past + timedelta(days=1))
+    student = klass.students[0]
+    submission = submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    assert AFTER_DUE not in {q.question_id for q in submissions.feedback(db, submission, student).questions}
+    assignments.update_assignment(db, klass.instructor, klass.assignment,
+                                  replace(assignments.settings_of(klass.assignment), release_at=None))
+    assert AFTER_DUE in {q.question_id for q in submissions.feedback(db, submission, student).questions}
+
+
+def test_the_dashboard_counts_each_assignments_submissions(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=2)
+    second = assignments.create_assignment(db, klass.instructor, klass.course, "hw3", "hw2")
+    db.commit()
+    for student in klass.students:
+        submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    progress = dashboard.course_progress(db, klass.instructor, klass.course)
+    assert [(p.assignment.id, p.students, p.submissions, p.queued, p.graded, p.failed) for p in progress] == [
+        (klass.assignment.id, 2, 3, 3, 0, 0), (second.id, 0, 0, 0, 0, 0)]
