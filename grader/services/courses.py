@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Assignment, Course, CourseRole, Enrolment, LatePolicy, Role, User
+from grader.db.models import Assignment, Course, CourseRole, Enrolment, Role, User
 from grader.rubric_spec import RubricError
 from grader.services.errors import Forbidden, NotFound, Rejected
+from grader.services.late_rules import NO_PENALTY, checked_counts, edited_rules, rules_of, store_rules
 from grader.services.rubrics import sync_rubric
 
 
@@ -36,6 +37,32 @@ def enroll(db: Session, user: User, course: Course, role: str) -> Enrolment:
     return enrolment
 
 
+def get_course(db: Session, viewer: User, course_id: int) -> Course:
+    course = db.get(Course, course_id)
+    if course is None:
+        raise NotFound(f"no course {course_id}")
+    if course_role(db, viewer, course.id) is None:
+        raise Forbidden("you are not enrolled in this course")
+    return course
+
+
+def find_course(db: Session, code: str) -> Course:
+    """A course by its code (for the CLI)."""
+    course = db.scalar(select(Course).where(Course.code == code))
+    if course is None:
+        raise NotFound(f"no course {code!r}")
+    return course
+
+
+def students_of(db: Session, course: Course) -> list[User]:
+    """The course's students, by name."""
+    return list(db.scalars(
+        select(User).join(Enrolment, Enrolment.user_id == User.id)
+        .where(Enrolment.course_id == course.id, Enrolment.role == CourseRole.student)
+        .order_by(User.name, User.email)
+    ))
+
+
 def course_role(db: Session, user: User, course_id: int) -> CourseRole | None:
     """The user's role in the course; admins count as instructors everywhere."""
     if user.role == Role.admin:
@@ -60,19 +87,22 @@ def create_assignment(
     rubric_id: str,
     due_at: datetime | None = None,
     max_submissions: int | None = None,
-    late_policy: str = "none",
+    late_credit: str = "",
+    late_after: str | None = None,
+    counts: str = "last",
 ) -> Assignment:
-    """An assignment graded by rubrics/<rubric_id>, which must load (its hash is recorded)."""
-    if late_policy not in LatePolicy.__members__:
-        raise Rejected(422, f"late policy must be one of {', '.join(LatePolicy)}, not {late_policy!r}")
+    """An assignment graded by rubrics/<rubric_id>, which must load (its hash is recorded).
+    Late work: credit windows ('2d=80,7d=50') and what happens after them (full, zero, reject)."""
+    rules = edited_rules(NO_PENALTY, late_credit, late_after)
     if max_submissions is not None and max_submissions < 1:
         raise Rejected(422, "max_submissions must be at least 1")
     if db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)) is not None:
         raise Rejected(409, f"{course.code} already has an assignment {slug!r}")
     assignment = Assignment(
         course_id=course.id, slug=slug, title=title, rubric_id=rubric_id, due_at=due_at,
-        max_submissions=max_submissions, late_policy=LatePolicy(late_policy),
+        max_submissions=max_submissions, counts=checked_counts(counts),
     )
+    store_rules(assignment, rules)
     db.add(assignment)
     try:
         sync_rubric(db, assignment)
@@ -80,6 +110,21 @@ def create_assignment(
         db.rollback()
         raise Rejected(422, f"rubric {rubric_id!r} cannot be used: {exc}") from exc
     db.commit()
+    return assignment
+
+
+def set_late_rules(
+    db: Session, viewer: User, assignment: Assignment,
+    late_credit: str | None = None, late_after: str | None = None, counts: str | None = None,
+) -> Assignment:
+    """Change how late work is credited and which submission counts (None: unchanged). Credited
+    scores are computed from the stored runs, so nothing is graded again."""
+    require_instructor(db, viewer, assignment.course)
+    rules = edited_rules(rules_of(assignment), late_credit, late_after)
+    if counts is not None:
+        assignment.counts = checked_counts(counts)
+    store_rules(assignment, rules)
+    db.flush()
     return assignment
 
 
