@@ -14,12 +14,15 @@ from grader.services.late_credit import NO_WINDOWS, LateAfter, LateCreditError, 
 NO_PENALTY = LateRules((), LateAfter.full)
 
 
+def after_of(late_policy: str, late_credit: str | None) -> LateAfter:
+    if late_policy == LatePolicy.reject:
+        return LateAfter.reject
+    return LateAfter.full if late_credit is None else LateAfter.zero
+
+
 def rules_of(assignment: Assignment) -> LateRules:
-    if assignment.late_policy == LatePolicy.reject:
-        after = LateAfter.reject
-    else:
-        after = LateAfter.full if assignment.late_credit is None else LateAfter.zero
-    return LateRules(parse_windows(assignment.late_credit or ""), after)
+    return LateRules(parse_windows(assignment.late_credit or ""), after_of(assignment.late_policy,
+                                                                           assignment.late_credit))
 
 
 def checked_rules(windows: str, after: str) -> LateRules:

@@ -102,10 +102,11 @@ def standings_given(
         submitted[submission.user_id].append(submission)
     compares = assignment.counts == CountingRule.best
     scores = _scores(db, assignment, [s for batch in submitted.values() for s in batch]) if compares else {}
-    extensions = dict(db.execute(select(Extension.user_id, Extension.due_at).where(
-        Extension.assignment_id == assignment.id, Extension.user_id.in_(ids))).tuples())
-    chosen = dict(db.execute(select(ChosenSubmission.user_id, ChosenSubmission.submission_id).where(
-        ChosenSubmission.assignment_id == assignment.id, ChosenSubmission.user_id.in_(ids))).tuples())
+    extensions = {user_id: due_at for user_id, due_at in db.execute(select(Extension.user_id, Extension.due_at).where(
+        Extension.assignment_id == assignment.id, Extension.user_id.in_(ids)))}
+    chosen = {user_id: submission_id for user_id, submission_id in db.execute(
+        select(ChosenSubmission.user_id, ChosenSubmission.submission_id).where(
+            ChosenSubmission.assignment_id == assignment.id, ChosenSubmission.user_id.in_(ids)))}
     rules = rules_of(assignment)
     table = {}
     for student in students:

@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from grader.db.models import User
-from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
+from grader.services import courses, gradebook, manual_grades, regrades, standings, submissions, users
 from grader.services.errors import Rejected
+from grader.services.late_rules import rules_of
 from grader.services.throttle import TooManyAttempts
 from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
 from grader.web.login import password_login
@@ -100,8 +101,10 @@ def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id
     assignment = courses.get_assignment(db, user, assignment_id)
     if courses.is_course_staff(db, user, assignment.course_id):
         return redirect(f"/assignments/{assignment_id}/scores")
-    return render(request, "assignment.html", user, status, assignment=assignment,
-                  submissions=submissions.submissions_of(db, user, assignment), error=error)
+    standing = standings.standings(db, assignment, [user], with_scores=False)[user.id]
+    attempts = {attempt.submission.id: attempt for attempt in standing.attempts}
+    return render(request, "assignment.html", user, status, assignment=assignment, standing=standing, attempts=attempts,
+                  rules=rules_of(assignment), submissions=submissions.submissions_of(db, user, assignment), error=error)
 
 
 @router.get("/assignments/{assignment_id}")
@@ -160,7 +163,8 @@ def regrade_submission(
 @router.get("/assignments/{assignment_id}/scores")
 def scores_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
-    return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book))
+    return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book),
+                  late_rules=rules_of(book.assignment))
 
 
 def _submission_ids(text: str) -> list[int] | None:
@@ -174,7 +178,7 @@ def _submission_ids(text: str) -> list[int] | None:
                             f"not {text!r}") from None
 
 
-def _since(text: str) -> datetime | None:
+def parse_since(text: str) -> datetime | None:
     """A datetime-local field's value, read as UTC; blank -> None (no filter)."""
     if not text.strip():
         return None
@@ -190,7 +194,7 @@ def regrade_assignment(
     submission_ids: Annotated[str, Form()] = "", since: Annotated[str, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    batch = regrades.start_regrade(db, user, assignment, reason, _submission_ids(submission_ids), _since(since))
+    batch = regrades.start_regrade(db, user, assignment, reason, _submission_ids(submission_ids), parse_since(since))
     return redirect(f"/assignments/{assignment_id}/regrades/{batch.id}")
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from grader.db.models import User
+from grader.services.late_credit import format_lateness
 from grader.web.session import csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -30,6 +31,7 @@ def _when(value: datetime | None) -> str:
 
 templates.env.filters["points"] = _points
 templates.env.filters["when"] = _when
+templates.env.filters["lateness"] = format_lateness
 
 
 def render(

@@ -26,6 +26,9 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/assignments/{assignment_id}/submissions"): {"files": {"file": ("hw2.py", REFERENCE)}},
     ("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"): {"json": {"score": 1}},
     ("post", "/api/assignments/{assignment_id}/regrades"): {"json": {"reason": "docs"}},
+    ("patch", "/api/assignments/{assignment_id}"): {"json": {"late_credit": "2d=80", "late_after": "zero"}},
+    ("put", "/api/assignments/{assignment_id}/extensions/{user_id}"): {"json": {"due_at": "2999-01-01T00:00:00Z"}},
+    ("put", "/api/courses/{course_id}/grace"): {"json": {"grace_days": 2}},
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
@@ -78,15 +81,18 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
-    """A real value for every path and query parameter: a submission, a regrade batch, a question, a token."""
+    """A real value for every path and query parameter: a submission, a regrade batch, a question, a token,
+    a student, a course."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
         tid = student.get("/auth/tokens").json()[0]["id"]
+        uid = student.get("/auth/me").json()["id"]
+        cid = student.get(f"/assignments/{aid}").json()["course_id"]
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
-            "token_id": str(tid)}
+            "token_id": str(tid), "user_id": str(uid), "course_id": str(cid), "totals": "true"}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],
@@ -186,6 +192,10 @@ def test_service_errors_fit_their_documents(
         (("post", "/api/assignments/{assignment_id}/submissions"), klass.students[1].headers,
          {"files": {"file": ("notes.txt", b"hello")}}, 415),
         (LOGIN, {}, {"json": {"email": klass.students[0].email, "password": "guess"}}, 401),
+        (("patch", "/api/assignments/{assignment_id}"), prof, {"json": {"late_credit": "2d=eighty"}}, 422),
+        (("put", "/api/assignments/{assignment_id}/extensions/{user_id}"), prof,
+         {"json": {"due_at": "2000-01-01T00:00:00Z"}}, 422),
+        (("post", "/api/submissions/{submission_id}/choose"), prof, {}, 409),
     ]
     seen = Observed()
     for key, headers, request, status in cases:

@@ -5,9 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.docs import errors
-from grader.api.schemas import SubmissionAccepted, SubmissionDetail, SubmissionFeedbackPublic, SubmissionPublic
-from grader.db.models import Submission
-from grader.services import courses, submissions
+from grader.api.schemas import (
+    ChoicePublic,
+    SubmissionAccepted,
+    SubmissionDetail,
+    SubmissionFeedbackPublic,
+    SubmissionPublic,
+)
+from grader.db.models import ChosenSubmission, Submission
+from grader.services import choices, courses, submissions
 from grader.web.deps import CurrentUser, Id, SessionDep, UploadDep
 
 router = APIRouter(tags=["submissions"], responses=errors(401))
@@ -47,3 +53,12 @@ def get_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> Subm
         submission=SubmissionPublic.model_validate(submission),
         feedback=SubmissionFeedbackPublic.model_validate(submissions.feedback(db, submission, user)),
     )
+
+
+@router.post("/submissions/{submission_id}/choose", response_model=ChoicePublic, responses=errors(
+    403, 404, 409, meaning={409: "the assignment does not count the submission its student chooses"}))
+def choose_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> ChosenSubmission:
+    """Mark this submission as the one that counts (its student, or an instructor for them)."""
+    choice = choices.choose(db, submissions.get_submission(db, user, submission_id))
+    db.commit()
+    return choice
