@@ -177,7 +177,7 @@ def scores(
         return
     table = Table(title=f"{book.assignment.slug}: rubric {book.rubric_hash} (per question: --csv)")
     for column in ("student", "submission", "status", "total", "late", "credit", "credited", "rubric"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "student")
     for row in book.rows:
         graded = row.rubric_hash is not None
         late = format_lateness(row.late_by) + (f" ({row.grace_days} grace)" if row.grace_days else "")
@@ -196,7 +196,7 @@ def scores(
 
 def _print_rules(assignment: Assignment) -> None:
     out.print(f"{assignment.course.code} {assignment.slug}: {rules_of(assignment).describe()}; "
-              f"the {assignment.counts} submission counts")
+              f"the {assignment.counts} submission counts", soft_wrap=True)
 
 
 @assignments_app.command("add")
@@ -267,7 +267,7 @@ def extensions_grant(
             db.commit()
         except ServiceError as exc:
             _fail(exc.message)
-        out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}")
+        out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}", soft_wrap=True)
 
 
 @extensions_app.command("list")

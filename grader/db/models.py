@@ -121,7 +121,7 @@ class Enrolment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[CourseRole]
     # The student's ids in the campus systems, for the Canvas gradebook CSV.
-    canvas_id: Mapped[str | None] = mapped_column(String(100))
+    canvas_id: Mapped[str | None] = mapped_column(String(50))
     sis_user_id: Mapped[str | None] = mapped_column(String(100))
     sis_login_id: Mapped[str | None] = mapped_column(String(100))
     section: Mapped[str | None] = mapped_column(String(200))

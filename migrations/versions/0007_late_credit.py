@@ -25,7 +25,7 @@ depends_on: str | Sequence[str] | None = None
 
 TIMESTAMP = sa.DateTime(timezone=True)
 COUNTING_RULES = ("last", "best", "chosen")
-ROSTER_IDS = (("canvas_id", 100), ("sis_user_id", 100), ("sis_login_id", 100), ("section", 200))
+ROSTER_IDS = (("canvas_id", 50), ("sis_user_id", 100), ("sis_login_id", 100), ("section", 200))
 
 
 def _add_counts() -> None:
