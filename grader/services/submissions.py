@@ -62,8 +62,8 @@ def submit(db: Session, user: User, assignment: Assignment, filename: str, data:
         now = utcnow()
         closes_at = standings.uploads_close_at(db, assignment, user)
         if closes_at is not None and now > closes_at:
-            raise Rejected(409, f"uploads closed at {closes_at:%Y-%m-%d %H:%M} UTC (the due date, its late "
-                                "windows and your grace days have passed)")
+            raise Rejected(409, f"the last time to upload ({closes_at:%Y-%m-%d %H:%M} UTC: the due date, its late "
+                                "windows and your grace days) has passed")
         submission = Submission(
             assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
             sha256=hashlib.sha256(data).hexdigest(), content=data, created_at=now, updated_at=now,

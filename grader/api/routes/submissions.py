@@ -20,7 +20,8 @@ router = APIRouter(tags=["submissions"], responses=errors(401))
 
 UPLOAD_ERRORS = errors(400, 403, 404, 409, 413, 415, 422, 429, meaning={
     403: "not enrolled in the assignment's course",
-    409: "past the due date of an assignment that refuses late work",
+    409: "past the due date (its late windows, the student's extension and grace days) of an assignment that "
+         "refuses late work",
     422: "no file, or a file that is empty, not UTF-8, or not a valid notebook",
     429: "no submissions left for this assignment",
 })
