@@ -39,6 +39,11 @@ def test_windows_parse_with_days_hours_and_minutes() -> None:
     assert parse_windows("") == () and parse_windows("none") == () and parse_windows(" None ") == ()
 
 
+def test_the_longest_windows_fit_where_they_are_stored() -> None:
+    longest = late_rules(",".join(f"{525589 + day}m=12.34567" for day in range(12)), "zero").text
+    assert late_rules("365d=100", "zero").text == "365d=100" and len(longest) <= 200
+
+
 def test_the_canonical_text_uses_the_largest_exact_unit() -> None:
     assert late_rules("48h=80, 10080m=50", "zero").text == "2d=80,7d=50"
     assert late_rules("90m=90, 1440m=80", "reject").text == "90m=90,1d=80"
@@ -53,6 +58,9 @@ def test_the_canonical_text_uses_the_largest_exact_unit() -> None:
     ("-1d=80", "is not a duration"),
     ("1.5d=80", "is not a duration"),
     ("0h=80", "must last longer than 0"),
+    ("99999999999999999999d=80", "at most 365 days"),
+    ("366d=80", "at most 365 days"),
+    (",".join(f"{day}d=50" for day in range(1, 14)), "at most 12 windows"),
     ("2d=eighty", "is not a credit"),
     ("2d=101", "is not a credit"),
     ("2d=-5", "is not a credit"),

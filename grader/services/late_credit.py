@@ -17,6 +17,8 @@ DAY = timedelta(days=1)
 FULL = 100.0
 UNITS = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
 NO_WINDOWS = ("", "none")
+LONGEST = timedelta(days=365)
+MAX_WINDOWS = 12  # their canonical text fits the 200 characters stored
 _DURATION = re.compile(r"(\d+)\s*([dhm])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%?")
 SYNTAX = "windows such as 2d=80,7d=50 (d days, h hours, m minutes; credit in percent)"
@@ -45,10 +47,10 @@ def _duration(text: str, window: str) -> timedelta:
     if match is None:
         raise LateCreditError(f"{text!r} in {window!r} is not a duration: use a whole number of days, "
                               "hours or minutes such as 2d, 36h or 90m")
-    amount = int(match.group(1)) * UNITS[match.group(2)]
-    if amount <= timedelta(0):
-        raise LateCreditError(f"{window!r}: a window must last longer than 0")
-    return amount
+    count, unit = int(match.group(1)), match.group(2)
+    if not 0 < count <= LONGEST / UNITS[unit]:
+        raise LateCreditError(f"{window!r}: a window must last longer than 0 and at most {LONGEST.days} days")
+    return count * UNITS[unit]
 
 
 def _percent(text: str, window: str) -> float:
@@ -64,6 +66,8 @@ def parse_windows(text: str) -> tuple[Window, ...]:
     if text.strip().lower() in NO_WINDOWS:
         return ()
     windows: list[Window] = []
+    if text.count(",") >= MAX_WINDOWS:
+        raise LateCreditError(f"at most {MAX_WINDOWS} windows")
     for raw in text.split(","):
         part = raw.strip()
         if part.count("=") != 1:

@@ -115,12 +115,15 @@ def standings_given(
         attempts = [_attempt(rules, s, scores.get(s.id), due_at, left) for s in submitted[student.id]]
         table[student.id] = Standing(student, due_at, due_at != assignment.due_at, left, attempts,
                                      _counted(assignment.counts, attempts, chosen.get(student.id)))
-    if with_scores and not compares:
-        counted = {st.counted.submission.id: st.counted for st in table.values() if st.counted is not None}
-        scores = _scores(db, assignment, [attempt.submission for attempt in counted.values()])
-        table = {user_id: replace(st, counted=replace(st.counted, score=scores[st.counted.submission.id]))
-                 if st.counted is not None else st for user_id, st in table.items()}
-    return table
+    return _with_counted_scored(db, assignment, table) if with_scores and not compares else table
+
+
+def _with_counted_scored(db: Session, assignment: Assignment, table: dict[int, Standing]) -> dict[int, Standing]:
+    """The standings with the submission that counts scored: the only one whose score is shown."""
+    scores = _scores(db, assignment, [st.counted.submission for st in table.values() if st.counted is not None])
+    return {user_id: st if st.counted is None else replace(st, counted=replace(st.counted,
+                                                                               score=scores[st.counted.submission.id]))
+            for user_id, st in table.items()}
 
 
 def _attempt(rules: LateRules, submission: Submission, score: SubmissionScore | None,
