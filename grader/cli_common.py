@@ -4,6 +4,7 @@ permission checks apply to the command line too."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, NoReturn
 
 import typer
@@ -38,3 +39,14 @@ def acting_user(db: Session, email: str | None) -> User:
         if user is None:
             fail("no admin user yet: create one with `grader users add EMAIL --role admin`, or pass --by")
     return user
+
+
+def utc_time(text: str, option: str) -> datetime:
+    """An ISO 8601 date or time from the command line, in UTC (UTC if it names no zone)."""
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except ValueError:
+        fail(f"{option} {text!r} is not an ISO 8601 date or time")
+    except OverflowError:
+        fail(f"{option} {text!r} has no UTC equivalent")

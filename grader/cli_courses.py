@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,12 +19,13 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import ByOpt, acting_user, fail, out
-from grader.db.models import CourseRole, LatePolicy
+from grader.cli_common import ByOpt, acting_user, fail, out, utc_time
+from grader.db.models import Assignment, CourseRole
 from grader.db.session import session_scope
 from grader.services import assignments, courses, dashboard, roster, users
 from grader.services.allowance import duration
 from grader.services.errors import ServiceError
+from grader.services.late_rules import rules_of
 from grader.services.spreadsheet import csv_text
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
@@ -43,7 +44,13 @@ ReleaseOpt = Annotated[
     str | None,
     typer.Option("--release", help="when after_due_date details are shown: ISO 8601, or none (at the due date)"),
 ]
-LateOpt = Annotated[LatePolicy | None, typer.Option("--late-policy", help="none: late uploads are taken; reject")]
+LateCreditOpt = Annotated[str | None, typer.Option(
+    "--late-credit", help="late windows: 2d=80,7d=50 is up to 2 days late 80 %, up to 7 days 50 % (units d, h, m); "
+    "none for none")]
+LateAfterOpt = Annotated[str | None, typer.Option(
+    "--late-after", help="after the last window (the due date without windows): zero, reject, or full "
+    "(without windows); windows default to zero")]
+CountsOpt = Annotated[str | None, typer.Option("--counts", help="which submission counts: last, best or chosen")]
 TitleOpt = Annotated[str | None, typer.Option("--title", help="default on add: the rubric's title")]
 
 
@@ -60,15 +67,7 @@ def _transaction() -> Iterator[Session]:
 
 
 def _when(text: str, option: str) -> datetime | None:
-    if text.lower() == NONE:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except ValueError:
-        fail(f"{option} {text!r} is not an ISO 8601 date or time (or {NONE})")
-    except OverflowError:
-        fail(f"{option} {text!r} has no UTC equivalent")
+    return None if text.lower() == NONE else utc_time(text, option)
 
 
 def _count(text: str, option: str) -> int | None:
@@ -81,8 +80,9 @@ def _count(text: str, option: str) -> int | None:
 
 
 def _changes(title: str | None, due: str | None, max_submissions: str | None, cooldown: str | None,
-             release: str | None, late_policy: LatePolicy | None) -> dict[str, Any]:
-    """The AssignmentSettings fields an option was given for, parsed."""
+             release: str | None, late_credit: str | None, late_after: str | None, counts: str | None
+             ) -> dict[str, Any]:
+    """The AssignmentSettings fields an option was given for, parsed (the services check them)."""
     changes: dict[str, Any] = {}
     if title is not None:
         changes["title"] = title
@@ -94,9 +94,14 @@ def _changes(title: str | None, due: str | None, max_submissions: str | None, co
         changes["cooldown_s"] = _count(cooldown, "--cooldown")
     if release is not None:
         changes["release_at"] = _when(release, "--release")
-    if late_policy is not None:
-        changes["late_policy"] = late_policy
+    for name, value in (("late_credit", late_credit), ("late_after", late_after), ("counts", counts)):
+        if value is not None:
+            changes[name] = value
     return changes
+
+
+def _rules(assignment: Assignment) -> str:
+    return f"late work: {rules_of(assignment).describe()}; the {assignment.counts} submission counts"
 
 
 @courses_app.command("add")
@@ -205,30 +210,39 @@ def assignments_add(
     code: CodeArg, slug: SlugArg,
     rubric: Annotated[str, typer.Option("--rubric", help="the rubric folder's name, e.g. hw2")],
     title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None, cooldown: CooldownOpt = None,
-    release: ReleaseOpt = None, late_policy: LateOpt = None, by: ByOpt = None,
+    release: ReleaseOpt = None, late_credit: LateCreditOpt = None, late_after: LateAfterOpt = None,
+    counts: CountsOpt = None, by: ByOpt = None,
 ) -> None:
     """Create an assignment graded by a rubric folder."""
-    settings = assignments.AssignmentSettings(**_changes(title, due, max_submissions, cooldown, release, late_policy))
+    settings = assignments.AssignmentSettings(**_changes(title, due, max_submissions, cooldown, release, late_credit,
+                                                         late_after, counts))
     with _transaction() as db:
         course = courses.find_course(db, code)
         made = assignments.create_assignment(db, acting_user(db, by), course, slug, rubric, settings)
+        rules = _rules(made)
     out.print(f"created {code} {made.slug} (id {made.id}): {made.title}, rubric {made.rubric_id} {made.rubric_hash}")
+    out.print(rules, soft_wrap=True)
 
 
 @assignments_app.command("edit")
 def assignments_edit(
     code: CodeArg, slug: SlugArg, title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None,
-    cooldown: CooldownOpt = None, release: ReleaseOpt = None, late_policy: LateOpt = None, by: ByOpt = None,
+    cooldown: CooldownOpt = None, release: ReleaseOpt = None, late_credit: LateCreditOpt = None,
+    late_after: LateAfterOpt = None, counts: CountsOpt = None, by: ByOpt = None,
 ) -> None:
-    """Change the settings given; the others stay (a lower limit holds for later uploads)."""
-    changes = _changes(title, due, max_submissions, cooldown, release, late_policy)
+    """Change the settings given; the others stay (a lower limit holds for later uploads; changed late
+    rules show in the credited scores at once, without regrading)."""
+    changes = _changes(title, due, max_submissions, cooldown, release, late_credit, late_after, counts)
     if not changes:
-        fail("give a setting to change: --title, --due, --max-submissions, --cooldown, --release or --late-policy")
+        fail("give a setting to change: --title, --due, --max-submissions, --cooldown, --release, --late-credit, "
+             "--late-after or --counts")
     with _transaction() as db:
         assignment = courses.find_assignment(db, slug, code)
         settings = replace(assignments.settings_of(assignment), **changes)
         assignments.update_assignment(db, acting_user(db, by), assignment, settings)
+        rules = _rules(assignment)
     out.print(f"updated {code} {slug}: {', '.join(changes)}")
+    out.print(rules, soft_wrap=True)
 
 
 @assignments_app.command("list")

@@ -1,4 +1,5 @@
-"""Service commands for operators: regrade, scores, users and their API tokens, the reconciler and migrations.
+"""Service commands for operators: extensions, grace days, the submission that counts, regrade,
+scores, users and their API tokens, the reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -19,14 +19,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import ByOpt, acting_user, fail, out
+from grader.cli_common import ByOpt, acting_user, fail, out, utc_time
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, User
 from grader.db.session import alembic_config, session_scope
-from grader.services import courses, gradebook, regrades, users
+from grader.services import choices, courses, extensions, grace, gradebook, regrades, submissions, users
 from grader.services.errors import ServiceError
+from grader.services.late_credit import format_lateness
 from grader.services.reconcile import reconcile as reconcile_stuck
+from grader.web.deps import MAX_ID
 
 POLL_S = 0.5
 
@@ -34,15 +36,22 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens: create, list, revoke.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+extensions_app = typer.Typer(help="Per-student due dates: grant, list, revoke.", no_args_is_help=True)
+grace_app = typer.Typer(help="A course's grace days: set the budget, read the ledger.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
+app.add_typer(extensions_app, name="extensions")
+app.add_typer(grace_app, name="grace")
 
 AssignmentArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
 CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if several courses use the slug")]
 ExpiresOpt = Annotated[
     int | None, typer.Option("--expires", help="days until the token expires (default: GRADER_TOKEN_TTL_DAYS)")
 ]
+CodeArg = Annotated[str, typer.Argument(help="the course's code")]
+SlugArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
+EmailArg = Annotated[str, typer.Argument(help="the student's email")]
 
 
 def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
@@ -92,12 +101,7 @@ def regrade(
     """Regrade an assignment's submissions with the rubric now on disk."""
     if all_ == (since is not None):
         fail("pass exactly one of --all or --since")
-    try:
-        since_at = datetime.fromisoformat(since) if since is not None else None
-    except ValueError:
-        fail(f"--since {since!r} is not an ISO 8601 date or time")
-    if since_at is not None and since_at.tzinfo is None:
-        since_at = since_at.replace(tzinfo=UTC)
+    since_at = utc_time(since, "--since") if since is not None else None
     with session_scope() as db:
         try:
             operator = acting_user(db, by)
@@ -115,32 +119,146 @@ def regrade(
 @app.command()
 def scores(
     assignment: AssignmentArg,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Canvas-importable CSV on stdout")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: per question, lateness and credit")] = False,
+    totals: Annotated[bool, typer.Option("--totals", help="with --csv: only the credited total, for Canvas")] = False,
     course: CourseOpt = None,
     by: ByOpt = None,
 ) -> None:
-    """The gradebook: each student's latest submission, per question."""
+    """The gradebook: each student's submission that counts, its lateness and credited total."""
     with session_scope() as db:
         try:
             book = gradebook.gradebook(db, acting_user(db, by), courses.find_assignment(db, assignment, course))
         except ServiceError as exc:
             fail(exc.message)
     if as_csv:
-        sys.stdout.write(gradebook.gradebook_csv(book))
+        sys.stdout.write(gradebook.gradebook_csv(book, totals_only=totals))
         return
     table = Table(title=f"{book.assignment.slug}: rubric {book.rubric_hash} (per question: --csv)")
-    for column in ("student", "submission", "status", "total", "rubric"):
-        table.add_column(column)
+    for column in ("student", "submission", "status", "total", "late", "credit", "credited", "rubric"):
+        table.add_column(column, no_wrap=column == "student")
     for row in book.rows:
         graded = row.rubric_hash is not None
+        late = format_lateness(row.late_by) + (f" ({row.grace_days} grace)" if row.grace_days else "")
         table.add_row(
             row.student.email,
             str(row.submission_id or "-"),
             row.status or "-",
             f"{row.total:g} / {book.max_score:g}" if graded else "-",
+            (late or "-") + (" (extended)" if row.extended else ""),
+            f"{row.credit_percent:g} %",
+            f"{row.credited_total:g}" if row.credited_total is not None else "-",
             (row.rubric_hash or "-") + (" (stale)" if row.stale else ""),
         )
     out.print(table)
+
+
+@extensions_app.command("grant")
+def extensions_grant(
+    code: CodeArg,
+    slug: SlugArg,
+    email: EmailArg,
+    until: Annotated[str, typer.Option("--until", help="the student's due date: ISO 8601, UTC if no zone")],
+    reason: Annotated[str, typer.Option(help="kept with the extension")] = "",
+    by: ByOpt = None,
+) -> None:
+    """Give one student a due date of their own (replacing an earlier one)."""
+    due_at = utc_time(until, "--until")
+    with session_scope() as db:
+        try:
+            operator = acting_user(db, by)
+            assignment = courses.find_assignment(db, slug, code)
+            extension = extensions.grant_extension(db, operator, assignment, _user(db, email), due_at, reason)
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+        out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}", soft_wrap=True)
+
+
+@extensions_app.command("list")
+def extensions_list(code: CodeArg, slug: SlugArg, by: ByOpt = None) -> None:
+    """An assignment's extensions."""
+    with session_scope() as db:
+        try:
+            assignment = courses.find_assignment(db, slug, code)
+            granted = extensions.extensions_of(db, acting_user(db, by), assignment)
+        except ServiceError as exc:
+            fail(exc.message)
+        table = Table(title=f"{code} {slug}: {len(granted)} extension(s); due {assignment.due_at:%Y-%m-%d %H:%M} UTC"
+                      if assignment.due_at else f"{code} {slug}: no due date")
+        for column in ("student", "due (UTC)", "reason", "granted"):
+            table.add_column(column, no_wrap=column == "student")
+        for extension in granted:
+            table.add_row(extension.user.email, f"{extension.due_at:%Y-%m-%d %H:%M}", extension.reason,
+                          f"{extension.granted_at:%Y-%m-%d}")
+        out.print(table)
+
+
+@extensions_app.command("revoke")
+def extensions_revoke(code: CodeArg, slug: SlugArg, email: EmailArg, by: ByOpt = None) -> None:
+    """Take an extension back: the student is due with everyone else again."""
+    with session_scope() as db:
+        try:
+            operator = acting_user(db, by)
+            extensions.revoke_extension(db, operator, courses.find_assignment(db, slug, code), _user(db, email))
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"revoked the extension of {email} for {code} {slug}")
+
+
+@grace_app.command("set")
+def grace_set(
+    code: CodeArg, days: Annotated[int, typer.Argument(help="grace days per student, for the whole course")],
+    by: ByOpt = None,
+) -> None:
+    """Set a course's grace days: late work spends them by itself, oldest assignment first."""
+    with session_scope() as db:
+        try:
+            grace.set_grace_days(db, acting_user(db, by), courses.find_course(db, code), days)
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"{code}: {days} grace day(s) per student")
+
+
+@grace_app.command("ledger")
+def grace_ledger(code: CodeArg, by: ByOpt = None) -> None:
+    """Which late submission spent grace days where, and what each student has left."""
+    with session_scope() as db:
+        try:
+            ledger = grace.grace_ledger(db, acting_user(db, by), courses.find_course(db, code))
+        except ServiceError as exc:
+            fail(exc.message)
+        spent = Table(title=f"{code}: {ledger.course.grace_days} grace day(s) per student, spent oldest first")
+        for column in ("student", "assignment", "submission", "late", "spent", "left"):
+            spent.add_column(column, no_wrap=column == "student")
+        for entry in ledger.entries:
+            spent.add_row(entry.student.email, entry.assignment.slug, str(entry.submission_id),
+                          format_lateness(entry.late_by), str(entry.days), str(entry.left))
+        out.print(spent)
+        left = Table(title="days left")
+        for column in ("student", "left"):
+            left.add_column(column, no_wrap=column == "student")
+        for student, days in ledger.left:
+            left.add_row(student.email, str(days))
+        out.print(left)
+
+
+# Not `submissions choose`: `grader submissions` is the students' command (grader.client).
+@app.command()
+def choose(
+    submission_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the submission that counts for its student")],
+    by: ByOpt = None,
+) -> None:
+    """Mark a submission as the one that counts (assignments that count `chosen`)."""
+    with session_scope() as db:
+        try:
+            viewer = acting_user(db, by)
+            choice = choices.choose(db, viewer, submissions.get_submission(db, viewer, submission_id))
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"submission {choice.submission_id} counts for user {choice.user_id}")
 
 
 @users_app.command("add")

@@ -52,6 +52,12 @@ def test_help_lists_every_command_without_importing_torch() -> None:
     assert not loaded & GRADING, loaded
 
 
+def test_no_operator_command_is_hidden_by_a_lazy_one() -> None:
+    """A lazy command is resolved first: an operator's command of the same name could never run."""
+    for module in cli.SERVICE_MODULES:
+        assert not set(cli.commands_of(module)) & set(cli.LAZY_COMMANDS), module
+
+
 @pytest.mark.parametrize("command", ["login", "submit", "submissions"])
 def test_student_commands_import_neither_torch_nor_the_database(command: str) -> None:
     done, loaded = run_grader(command, "--help")

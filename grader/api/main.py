@@ -11,10 +11,20 @@ from grader.api.docs import add_docs
 from grader.api.errors import API_PREFIX, add_error_handlers
 from grader.api.headers import SecurityHeaders
 from grader.api.limits import BodyLimit
-from grader.api.routes import assignments, auth, courses, gradebook, manual_grades, regrades, submissions
+from grader.api.routes import (
+    assignments,
+    auth,
+    courses,
+    extensions,
+    grace,
+    gradebook,
+    manual_grades,
+    regrades,
+    submissions,
+)
 from grader.config import get_settings
 from grader.db.session import session_factory
-from grader.web import course_pages, pages
+from grader.web import course_pages, late_pages, pages
 from grader.web.rendering import STATIC_DIR
 
 SESSION_MAX_AGE_S = 12 * 3600
@@ -25,7 +35,7 @@ PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login", "/logout")
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, courses, assignments, submissions, gradebook, manual_grades, regrades):
+    for module in (auth, courses, assignments, submissions, gradebook, manual_grades, regrades, extensions, grace):
         router.include_router(module.router)
     return router
 
@@ -55,6 +65,7 @@ def create_app() -> FastAPI:
     app.include_router(api_router())
     app.include_router(pages.router)
     app.include_router(course_pages.router)
+    app.include_router(late_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     add_docs(app)
     add_error_handlers(app)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, RootModel, Strict
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    Strict,
+    computed_field,
+)
 
+from grader.services.late_rules import after_of
 from grader.web.deps import Id, Text
 
 
@@ -19,6 +30,14 @@ def _in_utc(moment: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """A time with its zone, stored in UTC: 0001-01-01T00:00+14:00 has no UTC equivalent."""
+
+
+def _seconds(value: object) -> object:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+"""A duration (a timedelta in the services) as seconds."""
 
 
 class ErrorMessage(BaseModel):
@@ -141,7 +160,16 @@ class AssignmentSettingsIn(BaseModel):
     release_at: UtcDatetime | None = Field(
         None, description="when after_due_date questions' details are shown; null: at the due date"
     )
-    late_policy: Literal["none", "reject"] = Field("none", description="reject: no uploads after the due date")
+    late_credit: Text = Field("", max_length=200, description="late credit windows such as 2d=80,7d=50 (up to 2 "
+                                                             "days late 80 %, up to 7 days 50 %; units d, h, m); '' "
+                                                             "for none")
+    late_after: Literal["full", "zero", "reject"] | None = Field(
+        None, description="after the last window (the due date without windows): full credit (only without windows), "
+                          "zero, or reject (uploads refused); null: zero after windows, full credit without"
+    )
+    counts: Literal["last", "best", "chosen"] = Field("last", description="which submission counts: the last, the "
+                                                                          "best credited one, or the one the student "
+                                                                          "chooses")
 
 
 class AssignmentIn(AssignmentSettingsIn):
@@ -161,7 +189,15 @@ class AssignmentPublic(ReadModel):
     max_submissions: int | None
     cooldown_s: int | None
     release_at: datetime | None
-    late_policy: str
+    late_policy: str = Field(description="reject: uploads after the last late window are refused")
+    late_credit: str | None = Field(description="credit windows, e.g. 2d=80,7d=50; null: late work is not penalised")
+    counts: str = Field(description="which submission counts: last, best or chosen (by the student)")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def late_after(self) -> str:
+        """After the last window (the due date without windows): full credit, zero, or reject."""
+        return after_of(self.late_policy, self.late_credit)
 
 
 class AssignmentProgressPublic(ReadModel):
@@ -184,7 +220,10 @@ class AllowancePublic(ReadModel):
     wait_s: int = Field(description="seconds until the next upload is taken; 0: now")
     next_at: datetime | None
     due_at: datetime | None
-    closed: bool = Field(description="past the due date of an assignment that refuses late work")
+    closes_at: datetime | None = Field(description="the last time to upload (the due date or the caller's "
+                                                   "extension, the late windows, the grace days left); null: late "
+                                                   "uploads are taken")
+    closed: bool = Field(description="past closes_at")
 
 
 class SubmissionPublic(ReadModel):
@@ -226,9 +265,15 @@ class SubmissionFeedbackPublic(ReadModel):
     status: str
     error: str | None
     late: bool
+    due_at: datetime | None = Field(description="the student's own due date (an extension's, if later)")
+    late_by_s: Seconds = Field(validation_alias="late_by", description="seconds after the due date")
+    grace_days: int = Field(description="grace days this submission takes if it counts")
+    credit_percent: float = Field(description="the share of the score it earns, after grace days")
+    counts: bool = Field(description="this is the submission that counts for the assignment")
     rubric_hash: str | None
     stale: bool = Field(description="the scores come from an older rubric version")
     score: float
+    credited_score: float = Field(description="score x credit_percent")
     max_score: float
     questions: list[QuestionFeedback]
     student_output: str = Field(description="what the code printed outside every question (while being imported)")
@@ -254,12 +299,18 @@ class GradebookCell(ReadModel):
 
 class GradebookRowPublic(ReadModel):
     student: UserPublic
-    submission_id: int | None = Field(description="the student's latest submission; null if none")
+    submission_id: int | None = Field(description="the student's submission that counts; null if none")
     status: str | None
-    scores: dict[str, GradebookCell] = Field(description="question id -> score")
+    scores: dict[str, GradebookCell] = Field(description="question id -> raw score")
     rubric_hash: str | None
     stale: bool
-    total: float
+    total: float = Field(description="the raw total")
+    due_at: datetime | None = Field(description="the student's own due date")
+    extended: bool
+    late_by_s: Seconds = Field(validation_alias="late_by", description="seconds after the due date")
+    grace_days: int
+    credit_percent: float
+    credited_total: float | None = Field(description="total x credit_percent; null until graded")
 
 
 class QuestionStatsPublic(ReadModel):
@@ -278,6 +329,60 @@ class GradebookPublic(ReadModel):
     questions: list[GradebookQuestionPublic]
     rows: list[GradebookRowPublic]
     stats: list[QuestionStatsPublic]
+
+
+class ExtensionIn(BaseModel):
+    due_at: UtcDatetime = Field(description="the student's own due date, after the assignment's")
+    reason: Text = Field("", max_length=1_000)
+
+
+class ExtensionPublic(ReadModel):
+    assignment_id: int
+    student: UserPublic = Field(validation_alias="user")
+    due_at: datetime
+    reason: str
+    granted_by_id: int | None
+    granted_at: datetime
+
+
+class ChoicePublic(ReadModel):
+    assignment_id: int
+    user_id: int
+    submission_id: int = Field(description="the submission that counts (assignments that count `chosen`)")
+    chosen_at: datetime
+
+
+class GraceDaysIn(BaseModel):
+    grace_days: Annotated[int, Strict()] = Field(ge=0, description="per student, spent by late work")
+
+
+class AssignmentRef(ReadModel):
+    id: int
+    slug: str
+    title: str
+
+
+class GraceEntryPublic(ReadModel):
+    student: UserPublic
+    assignment: AssignmentRef
+    submission_id: int
+    late_by_s: Seconds = Field(validation_alias="late_by")
+    days: int = Field(description="grace days spent on this assignment")
+    left: int = Field(description="days left after it")
+
+
+class GraceLeftPublic(BaseModel):
+    student: UserPublic
+    days_left: int
+
+
+class GraceLedgerPublic(BaseModel):
+    """Oldest assignment first (by due date); each takes the fewest days that give it its best credit."""
+
+    course_id: int
+    grace_days: int
+    entries: list[GraceEntryPublic]
+    left: list[GraceLeftPublic]
 
 
 class ManualGradeIn(BaseModel):

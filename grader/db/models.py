@@ -37,6 +37,14 @@ class LatePolicy(StrEnum):
     reject = "reject"  # uploads after the due date are refused
 
 
+class CountingRule(StrEnum):
+    """Which of a student's submissions counts for the assignment."""
+
+    last = "last"
+    best = "best"  # the highest credited score
+    chosen = "chosen"  # the one the student marked (their last until they mark one)
+
+
 class Device(StrEnum):
     """The device an assignment's rubric asks for (its `RequestedDevice`), as stored."""
 
@@ -106,6 +114,7 @@ class Course(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(50), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    grace_days: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # per student, all assignments
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     archived_at: Mapped[datetime | None]
 
@@ -121,6 +130,7 @@ class Enrolment(Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[CourseRole]
+    # The student's ids in the campus systems, for the Canvas gradebook CSV.
     canvas_id: Mapped[str | None] = mapped_column(String(50))
     sis_user_id: Mapped[str | None] = mapped_column(String(100))
     sis_login_id: Mapped[str | None] = mapped_column(String(100))
@@ -134,6 +144,8 @@ class Assignment(Base):
 
     `cooldown_s`: the wait between two uploads of one student (None or 0: none). `release_at`:
     when students see the details of after_due_date questions (None: at the due date).
+    Late work: `late_credit` holds credit windows ('2d=80,7d=50'), NULL when late work is not
+    penalised; `late_policy` reject refuses uploads after the last window (grader.services.late_rules).
     """
 
     __tablename__ = "assignments"
@@ -148,6 +160,8 @@ class Assignment(Base):
     device: Mapped[Device]
     due_at: Mapped[datetime | None]
     late_policy: Mapped[LatePolicy]
+    late_credit: Mapped[str | None] = mapped_column(String(200))
+    counts: Mapped[CountingRule] = mapped_column(default=CountingRule.last, server_default=CountingRule.last.value)
     max_submissions: Mapped[int | None]
     cooldown_s: Mapped[int | None]
     release_at: Mapped[datetime | None]
@@ -195,6 +209,34 @@ class Submission(Base):
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()
+
+
+class Extension(Base):
+    """A due date of one student's own for one assignment; late credit counts from it."""
+
+    __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class ChosenSubmission(Base):
+    """The submission a student marked as the one that counts (assignments that count `chosen`)."""
+
+    __tablename__ = "chosen_submissions"
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class GradingRun(Base):

@@ -1,5 +1,6 @@
-"""What a student may still upload to an assignment: the due date (for assignments that refuse late
-work), the submission limit and the cooldown between two uploads.
+"""What a student may still upload to an assignment: the last time to upload (for assignments that
+refuse late work: the due date or the student's extension, the late windows and the grace days
+left), the submission limit and the cooldown between two uploads.
 
 The upload checks it (and refuses with the reason), the assignment page shows it, so the two can
 never disagree: "3 of 3 used" and a form that still takes a file cannot happen.
@@ -14,8 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Assignment, LatePolicy, Submission, User
+from grader.db.models import Assignment, Submission, User
 from grader.services.errors import Rejected, TryLater
+from grader.services.standings import uploads_close_at
 
 
 def duration(seconds: int) -> str:
@@ -35,7 +37,8 @@ class Allowance:
     wait_s: int  # until the cooldown since the last upload ends; 0: none
     next_at: datetime | None  # when the cooldown ends, while it lasts
     due_at: datetime | None
-    closed: bool  # past the due date of an assignment that refuses late work
+    closes_at: datetime | None  # the last time to upload; None: late uploads are taken
+    closed: bool  # past it
 
     @property
     def left(self) -> int | None:
@@ -48,8 +51,9 @@ class Allowance:
 
     def refusal(self) -> Rejected | None:
         """Why an upload now is refused (409 closed, 429 limit or cooldown), or None."""
-        if self.closed and self.due_at is not None:
-            return Rejected(409, f"the due date ({self.due_at:%Y-%m-%d %H:%M} UTC) has passed")
+        if self.closed and self.closes_at is not None:
+            return Rejected(409, f"the last time to upload ({self.closes_at:%Y-%m-%d %H:%M} UTC: the due date, its "
+                                 "late windows and your grace days) has passed")
         if self.limit_reached:
             return Rejected(429, f"you have used all {self.limit} submissions for this assignment")
         if self.wait_s and self.cooldown_s:
@@ -67,11 +71,11 @@ def allowance(db: Session, user: User, assignment: Assignment, now: datetime,
     if excluding is not None:
         query = query.where(Submission.id != excluding)
     used, last_at = db.execute(query).one()
-    due = assignment.due_at
+    closes_at = uploads_close_at(db, assignment, user)
     next_at = last_at + timedelta(seconds=assignment.cooldown_s) if last_at and assignment.cooldown_s else None
     wait_s = math.ceil((next_at - now).total_seconds()) if next_at is not None and next_at > now else 0
     return Allowance(
         used=used, limit=assignment.max_submissions, cooldown_s=assignment.cooldown_s, wait_s=wait_s,
-        next_at=next_at if wait_s else None, due_at=due,
-        closed=assignment.late_policy == LatePolicy.reject and due is not None and now > due,
+        next_at=next_at if wait_s else None, due_at=assignment.due_at, closes_at=closes_at,
+        closed=closes_at is not None and now > closes_at,
     )

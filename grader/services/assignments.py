@@ -1,8 +1,11 @@
 """Creating an assignment from a rubric folder, and changing its settings later.
 
 The settings an instructor chooses are one dataclass, `AssignmentSettings`, whose fields are the
-Assignment columns of the same names: a new setting is a field there, a column, and a check in
-`_checked`; creating and editing pick it up without further code. Nothing here commits.
+Assignment columns of the same names, except the late rules (`late_credit` and `late_after`, kept
+in two columns by grader.services.late_rules): a new setting is a field there, a column, and a
+check in `_checked`; creating and editing pick it up without further code. Changed late rules or a
+changed counting rule show in the credited scores at once: they are computed from the stored
+runs, nothing is graded again. Nothing here commits.
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Assignment, Course, LatePolicy, User
+from grader.db.models import Assignment, CountingRule, Course, User
 from grader.rubric_spec import RubricError
 from grader.services.courses import clean_title, require_open
 from grader.services.errors import Rejected
+from grader.services.late_credit import LateAfter
+from grader.services.late_rules import checked_rules, rules_of, store_rules
 from grader.services.permissions import require_change_settings
 from grader.services.rubrics import adopt_rubric, load_assignment_rubric
 
@@ -37,14 +42,21 @@ class AssignmentSettings:
     max_submissions: int | None = None  # None: unlimited
     cooldown_s: int | None = None  # seconds between two uploads of one student; None: no wait
     release_at: datetime | None = None  # details of after_due_date questions; None: at the due date
-    late_policy: LatePolicy = LatePolicy.none
+    late_credit: str = ""  # credit windows such as 2d=80,7d=50; '' or 'none': none
+    late_after: LateAfter | None = None  # full, zero or reject; None: zero after windows, full without
+    counts: CountingRule = CountingRule.last  # which submission counts: last, best or chosen
 
 
-SETTINGS = tuple(field.name for field in fields(AssignmentSettings))
+LATE_RULES = ("late_credit", "late_after")
+COLUMNS = tuple(field.name for field in fields(AssignmentSettings) if field.name not in LATE_RULES)
 
 
 def settings_of(assignment: Assignment) -> AssignmentSettings:
-    return AssignmentSettings(**{name: getattr(assignment, name) for name in SETTINGS})
+    """The assignment's settings; late rules that do not penalise read as the default (None), so
+    windows given alone later end in zero credit, as they would on a new assignment."""
+    rules = rules_of(assignment)
+    return AssignmentSettings(**{name: getattr(assignment, name) for name in COLUMNS}, late_credit=rules.text,
+                              late_after=None if rules.after == LateAfter.full else rules.after)
 
 
 def _aware(name: str, moment: datetime | None) -> None:
@@ -61,17 +73,20 @@ def _checked(settings: AssignmentSettings) -> AssignmentSettings:
                             f"not {settings.max_submissions}")
     if settings.cooldown_s is not None and not 0 <= settings.cooldown_s <= MAX_COOLDOWN_S:
         raise Rejected(422, f"the cooldown is 0 to {MAX_COOLDOWN_S:,} seconds (a week), not {settings.cooldown_s}")
-    if settings.late_policy not in LatePolicy.__members__:
-        raise Rejected(422, f"the late policy is one of {', '.join(LatePolicy)}, not {settings.late_policy!r}")
+    if settings.counts not in CountingRule.__members__:
+        raise Rejected(422, f"which submission counts: one of {', '.join(CountingRule)}, not {settings.counts!r}")
+    rules = checked_rules(settings.late_credit, settings.late_after)
     if settings.due_at is not None and settings.release_at is not None and settings.release_at < settings.due_at:
         raise Rejected(422, "details of after-due-date questions cannot be released before the due date")
     return replace(settings, title=clean_title(settings.title), cooldown_s=settings.cooldown_s or None,
-                   late_policy=LatePolicy(settings.late_policy))
+                   late_credit=rules.text, late_after=rules.after, counts=CountingRule(settings.counts))
 
 
 def _apply(assignment: Assignment, settings: AssignmentSettings) -> None:
-    for name in SETTINGS:
+    """Store checked settings (`_checked`: its late rules are valid)."""
+    for name in COLUMNS:
         setattr(assignment, name, getattr(settings, name))
+    store_rules(assignment, checked_rules(settings.late_credit, settings.late_after))
 
 
 def create_assignment(

@@ -77,6 +77,15 @@ def courses_of(db: Session, user: User) -> list[Membership]:
     return [Membership(course, role) for course, role in rows]
 
 
+def students_of(db: Session, course: Course) -> list[User]:
+    """The course's students, by name."""
+    return list(db.scalars(
+        select(User).join(Enrolment, Enrolment.user_id == User.id)
+        .where(Enrolment.course_id == course.id, Enrolment.role == CourseRole.student)
+        .order_by(User.name, User.email)
+    ))
+
+
 def get_course(db: Session, viewer: User, course_id: int) -> Course:
     course = db.get(Course, course_id)
     if course is None:

@@ -1,23 +1,28 @@
-"""The instructor's gradebook: each student's latest submission, scored per question, as a table,
-a Canvas-importable CSV, and per-question statistics."""
+"""The instructor's gradebook: each student's submission that counts, scored per question, with
+its lateness and credited total, as a table, CSV (per question, or totals only for Canvas), and
+per-question statistics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Assignment, CourseRole, Enrolment, Submission, User
+from grader.db.models import Assignment, Enrolment, User
+from grader.services.courses import students_of
 from grader.services.permissions import require_view_all
 from grader.services.rubrics import load_assignment_rubric
-from grader.services.scores import ScoredQuestion, score_submissions
+from grader.services.scores import ScoredQuestion
 from grader.services.spreadsheet import csv_text
+from grader.services.standings import standings
 
 HISTOGRAM_BINS = 10
 # Canvas matches rows on these columns: the roster import keeps them on each enrolment; without
 # them, "SIS Login ID" carries the email.
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -31,15 +36,22 @@ class GradebookQuestion:
 @dataclass(frozen=True)
 class GradebookRow:
     student: User
-    enrolment: Enrolment
-    submission_id: int | None
+    roster: Enrolment  # the student's Canvas and SIS ids
+    submission_id: int | None  # the submission that counts
     status: str | None
     scores: dict[str, ScoredQuestion]  # question id -> score, each with the rubric hash behind it
     rubric_hash: str | None  # of the run the auto scores come from
     stale: bool
+    due_at: datetime | None  # the student's own
+    extended: bool
+    late_by: timedelta
+    grace_days: int
+    credit_percent: float
+    credited_total: float | None  # None until graded
 
     @property
     def total(self) -> float:
+        """The raw total, before late credit."""
         return round(sum(s.score or 0.0 for s in self.scores.values()), 4)
 
 
@@ -66,31 +78,27 @@ class QuestionStats:
 def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     require_view_all(db, viewer, assignment.course)
     rubric = load_assignment_rubric(assignment.rubric_id)
-    enrolled = db.execute(
-        select(User, Enrolment).join(Enrolment, Enrolment.user_id == User.id)
-        .where(Enrolment.course_id == assignment.course_id, Enrolment.role == CourseRole.student)
-        .order_by(User.name, User.email)
-    ).all()
-    students = [student for student, _ in enrolled]
-    latest_ids = (
-        select(func.max(Submission.id))
-        .where(Submission.assignment_id == assignment.id, Submission.user_id.in_([s.id for s in students]))
-        .group_by(Submission.user_id)
-    )
-    latest = {s.user_id: s for s in db.scalars(select(Submission).where(Submission.id.in_(latest_ids)))}
-    scores = score_submissions(db, assignment, rubric, list(latest.values()))
+    students = students_of(db, assignment.course)
+    roster = {e.user_id: e for e in db.scalars(select(Enrolment).where(Enrolment.course_id == assignment.course_id))}
+    table = standings(db, assignment, students)
     rows = []
-    for student, enrolment in enrolled:
-        submission = latest.get(student.id)
-        score = scores[submission.id] if submission else None
+    for student in students:
+        counted = table[student.id].counted
+        score = counted.score if counted else None
         rows.append(GradebookRow(
             student=student,
-            enrolment=enrolment,
-            submission_id=submission.id if submission else None,
-            status=submission.status if submission else None,
+            roster=roster[student.id],
+            submission_id=counted.submission.id if counted else None,
+            status=counted.submission.status if counted else None,
             scores={q.question_id: q for q in score.questions} if score else {},
             rubric_hash=score.run.rubric_hash if score and score.run else None,
             stale=score.stale if score else False,
+            due_at=table[student.id].due_at,
+            extended=table[student.id].extended,
+            late_by=counted.late_by if counted else timedelta(0),
+            grace_days=counted.grace_days if counted else 0,
+            credit_percent=counted.percent if counted else 100.0,
+            credited_total=counted.credited if counted else None,
         ))
     questions = [GradebookQuestion(q.id, q.title, q.grading, q.points) for q in rubric.questions]
     return Gradebook(assignment, assignment.rubric_hash, questions, rows)
@@ -100,21 +108,35 @@ def _points(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def gradebook_csv(book: Gradebook) -> str:
-    """One column per question and one for the total, under Canvas's identity columns, with a
-    "Points Possible" row first as Canvas expects."""
+def _identity(row: GradebookRow) -> list[str]:
+    roster = row.roster
+    return [row.student.name, roster.canvas_id or "", roster.sis_user_id or "",
+            roster.sis_login_id or row.student.email, roster.section or ""]
+
+
+def gradebook_csv(book: Gradebook, totals_only: bool = False) -> str:
+    """Canvas's identity columns, a "Points Possible" row first as Canvas expects, and the credited
+    total under the assignment's title. Canvas makes an assignment of every other column, so
+    `totals_only` gives just that one; the full sheet adds each question's raw score, the raw total,
+    the lateness in hours and the credit in percent, for review."""
+    title = book.assignment.title
+    if totals_only:
+        rows = [[*CANVAS_COLUMNS, title], ["    Points Possible", "", "", "", "", _points(book.max_score)]]
+        rows += [[*_identity(row), _points(row.credited_total)] for row in book.rows]
+        return csv_text(rows)
     slug = book.assignment.slug
     rows = [
-        [*CANVAS_COLUMNS, *(f"{slug} {q.id}" for q in book.questions), book.assignment.title],
+        [*CANVAS_COLUMNS, *(f"{slug} {q.id}" for q in book.questions), f"{slug} raw total", f"{slug} late (hours)",
+         f"{slug} credit (%)", title],
         ["    Points Possible", "", "", "", "", *(_points(q.max_score) for q in book.questions),
-         _points(book.max_score)],
+         _points(book.max_score), "", "", _points(book.max_score)],
     ]
     for row in book.rows:
         cells = [_points(row.scores[q.id].score) if q.id in row.scores else "" for q in book.questions]
-        total = _points(row.total) if row.submission_id is not None else ""
-        ids = row.enrolment
-        rows.append([row.student.name, ids.canvas_id or "", ids.sis_user_id or "",
-                     ids.sis_login_id or row.student.email, ids.section or "", *cells, total])
+        submitted = row.submission_id is not None
+        late = [f"{row.late_by / HOUR:.2f}", _points(row.credit_percent)] if submitted else ["", ""]
+        rows.append([*_identity(row), *cells, _points(row.total) if submitted else "", *late,
+                     _points(row.credited_total)])
     return csv_text(rows)
 
 

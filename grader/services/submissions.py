@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
 
 from sqlalchemy import or_, select
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Enrolment, GradingRun, Role, Submission, User
-from grader.services import queue
+from grader.services import queue, standings
 from grader.services.allowance import allowance
 from grader.services.courses import require_open
 from grader.services.errors import Forbidden, NotFound, Rejected
@@ -122,9 +123,15 @@ class SubmissionFeedback:
     status: str
     error: str | None
     late: bool
+    due_at: datetime | None  # the student's own (an extension's)
+    late_by: timedelta
+    grace_days: int  # what counting this submission takes from the student's grace days
+    credit_percent: float
+    counts: bool  # the submission that counts for the assignment
     rubric_hash: str | None  # of the run the auto scores come from
     stale: bool
     score: float
+    credited_score: float
     max_score: float
     questions: list[ScoredQuestion]
     student_output: str
@@ -148,14 +155,23 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     if not can_view_all(db, viewer, assignment.course_id):
         questions = [q for q in questions if _shown_to_student(q, assignment)]
     run = score.run
+    standing = standings.standings(db, assignment, [submission.user], with_scores=False)[submission.user_id]
+    attempt = next(a for a in standing.attempts if a.submission.id == submission.id)
+    shown = round(sum(q.score or 0.0 for q in questions), 4)
     return SubmissionFeedback(
         submission_id=submission.id,
         status=submission.status,
         error=submission.error,
-        late=assignment.due_at is not None and submission.created_at > assignment.due_at,
+        late=attempt.late_by > timedelta(0),
+        due_at=standing.due_at,
+        late_by=attempt.late_by,
+        grace_days=attempt.grace_days,
+        credit_percent=attempt.percent,
+        counts=standing.counted is not None and standing.counted.submission.id == submission.id,
         rubric_hash=run.rubric_hash if run else None,
         stale=score.stale,
-        score=round(sum(q.score or 0.0 for q in questions), 4),
+        score=shown,
+        credited_score=standings.credit(shown, attempt.percent),
         max_score=round(sum(q.max_score for q in questions), 4),
         questions=questions,
         student_output=run.student_output if run else "",

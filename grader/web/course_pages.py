@@ -13,14 +13,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
 
-from grader.db.models import LatePolicy, Role, User
+from grader.db.models import Role, User
 from grader.services import assignments, courses, dashboard, permissions, roster
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Rejected
 from grader.web.deps import Id, SessionDep, SettingsDep, Text, read_upload
-from grader.web.forms import utc_time, whole_number
+from grader.web.forms import LateRulesForm, utc_time, whole_number
 from grader.web.pages import PageUser
 from grader.web.rendering import redirect, render
 from grader.web.session import verify_csrf
@@ -31,7 +30,7 @@ NOTICE = "notice"  # the session key of what the next dashboard shows once
 PageNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
-class SettingsForm(BaseModel):
+class SettingsForm(LateRulesForm):
     """The assignment settings form, as sent: every field is text, a blank one means none."""
 
     title: Text = ""
@@ -39,7 +38,6 @@ class SettingsForm(BaseModel):
     max_submissions: str = ""
     cooldown_s: str = ""
     release_at: str = ""
-    late_policy: LatePolicy = LatePolicy.none
 
     def settings(self) -> AssignmentSettings:
         return AssignmentSettings(
@@ -48,7 +46,7 @@ class SettingsForm(BaseModel):
             max_submissions=whole_number(self.max_submissions, "submission limit"),
             cooldown_s=whole_number(self.cooldown_s, "cooldown"),
             release_at=utc_time(self.release_at, "release of after-due-date details"),
-            late_policy=self.late_policy,
+            **self.late_settings(),
         )
 
 
@@ -173,7 +171,8 @@ def _settings_page(request: Request, db: SessionDep, user: User, assignment_id: 
     assignment = courses.get_assignment(db, user, assignment_id)
     permissions.require_change_settings(db, user, assignment.course)
     return render(request, "assignment_settings.html", user, error.status_code if error else 200,
-                  assignment=assignment, error=error.message if error else None)
+                  assignment=assignment, settings=assignments.settings_of(assignment),
+                  error=error.message if error else None)
 
 
 @router.get("/assignments/{assignment_id}/settings")

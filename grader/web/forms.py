@@ -6,8 +6,14 @@ Each parser raises Rejected (422) naming the field, which the page shows next to
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, Literal
 
+from pydantic import BaseModel
+
+from grader.db.models import CountingRule
 from grader.services.errors import Rejected
+from grader.services.late_credit import LateAfter
+from grader.web.deps import Text
 
 
 def utc_time(text: str, label: str) -> datetime | None:
@@ -33,3 +39,17 @@ def whole_number(text: str, label: str) -> int | None:
 def datetime_local(moment: datetime | None) -> str:
     """A stored time as a datetime-local field shows it (UTC, to the minute); None -> blank."""
     return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+class LateRulesForm(BaseModel):
+    """The late rules' fields, as sent by the settings form and the late page's: a blank rule after
+    the windows is the default (zero after windows, full credit without)."""
+
+    late_credit: Text = ""
+    late_after: Literal["", "full", "zero", "reject"] = ""
+    counts: CountingRule = CountingRule.last
+
+    def late_settings(self) -> dict[str, Any]:
+        """The AssignmentSettings fields these give."""
+        return {"late_credit": self.late_credit, "late_after": LateAfter(self.late_after) if self.late_after else None,
+                "counts": self.counts}

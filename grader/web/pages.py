@@ -16,9 +16,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from grader.db.base import utcnow
 from grader.db.models import User
-from grader.services import courses, gradebook, manual_grades, permissions, regrades, submissions, users
+from grader.services import courses, gradebook, manual_grades, permissions, regrades, standings, submissions, users
 from grader.services.allowance import allowance
 from grader.services.errors import Rejected, ServiceError
+from grader.services.late_rules import rules_of
 from grader.services.throttle import TooManyAttempts
 from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
 from grader.web.forms import utc_time
@@ -104,9 +105,12 @@ def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id
     assignment = courses.get_assignment(db, user, assignment_id)
     if permissions.can_view_all(db, user, assignment.course_id):
         return redirect(f"/assignments/{assignment_id}/scores")
+    standing = standings.standings(db, assignment, [user], with_scores=False)[user.id]
+    attempts = {attempt.submission.id: attempt for attempt in standing.attempts}
     page = render(request, "assignment.html", user, error.status_code if error else 200, assignment=assignment,
-                  submissions=submissions.submissions_of(db, user, assignment),
-                  allowance=allowance(db, user, assignment, utcnow()), error=error.message if error else None)
+                  submissions=submissions.submissions_of(db, user, assignment), standing=standing, attempts=attempts,
+                  rules=rules_of(assignment), allowance=allowance(db, user, assignment, utcnow()),
+                  error=error.message if error else None)
     page.headers.update(error.headers if error else {})
     return page
 
@@ -168,7 +172,8 @@ def regrade_submission(
 @router.get("/assignments/{assignment_id}/scores")
 def scores_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
-    return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book))
+    return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book),
+                  late_rules=rules_of(book.assignment))
 
 
 def _submission_ids(text: str) -> list[int] | None:

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 
 from grader.db.models import User
 from grader.services.allowance import duration
+from grader.services.late_credit import format_lateness
 from grader.web.forms import datetime_local
 from grader.web.session import csrf_token
 
@@ -34,6 +35,7 @@ templates.env.filters["points"] = _points
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = duration
 templates.env.filters["datetime_local"] = datetime_local
+templates.env.filters["lateness"] = format_lateness
 
 
 def render(

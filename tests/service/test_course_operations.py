@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
-from grader.db.models import CourseRole, LatePolicy
+from grader.db.models import CountingRule, CourseRole
 from grader.services import (
     allowance,
     assignments,
@@ -27,6 +27,7 @@ from grader.services import (
 )
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Forbidden, Rejected, TryLater
+from grader.services.late_credit import LateAfter
 from tests.service.helpers import REFERENCE, make_class, upload
 
 AFTER_DUE = "1.1c.iv"  # HW2's after_due_date question
@@ -133,7 +134,8 @@ def test_an_assignment_is_made_from_a_rubric_folder_and_edited_later(any_db: Ses
     assert made.rubric_hash and made.device
 
     later = AssignmentSettings(title="HW2 (retake)", due_at=due + timedelta(days=1), max_submissions=None,
-                               cooldown_s=0, release_at=due + timedelta(days=2), late_policy=LatePolicy.reject)
+                               cooldown_s=0, release_at=due + timedelta(days=2), late_credit="2d=80",
+                               late_after=LateAfter.reject, counts=CountingRule.best)
     assignments.update_assignment(db, klass.instructor, made, later)
     db.commit()
     db.expire_all()
@@ -145,7 +147,9 @@ def test_an_assignment_is_made_from_a_rubric_folder_and_edited_later(any_db: Ses
         (replace(later, cooldown_s=-5), "the cooldown is 0 to"),
         (replace(later, due_at=datetime(2030, 5, 1)), "needs a time zone"),
         (replace(later, title=""), "a title has 1 to 200 characters"),
-        (replace(later, late_policy="sometimes"), "the late policy is one of"),  # type: ignore[arg-type]
+        (replace(later, counts="first"), "which submission counts: one of"),  # type: ignore[arg-type]
+        (replace(later, late_credit="2d=eighty"), "is not a credit"),
+        (replace(later, late_after="sometimes"), "after the last window: one of"),  # type: ignore[arg-type]
     ]
     for settings, message in bad_settings:
         with pytest.raises(Rejected) as refused:

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from grader.api.main import create_app
-from grader.db.base import Base
+from grader.db.base import Base, utcnow
 from grader.db.models import Assignment, Course, Enrolment, ManualGrade, Submission, User
 from grader.db.session import migrate_to_head, session_scope
 from grader.devserver import seed_if_empty
@@ -29,6 +30,8 @@ from grader.services import (
     assignments,
     claims,
     courses,
+    extensions,
+    grace,
     manual_grades,
     regrades,
     results,
@@ -134,7 +137,7 @@ class _Scene:
 
 
 def _commit_scene(db: Session) -> _Ids:
-    klass = make_class(db, students=2)
+    klass = make_class(db, students=2, due_at=utcnow() + timedelta(days=7))
     queued = upload(db, klass.students[0], klass.assignment)
     running = upload(db, klass.students[1], klass.assignment)
     assert claims.claim(db, running.id, klass.assignment.rubric_hash, "cpu", "w1") is not None
@@ -164,7 +167,11 @@ ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
     "create_assignment": lambda db, s: assignments.create_assignment(
         db, s.instructor, s.assignment.course, "hw3", "hw2", assignments.AssignmentSettings(title="HW3")),
     "update_assignment": lambda db, s: assignments.update_assignment(
-        db, s.instructor, s.assignment, dataclasses.replace(assignments.settings_of(s.assignment), max_submissions=1)),
+        db, s.instructor, s.assignment, dataclasses.replace(assignments.settings_of(s.assignment), max_submissions=1,
+                                                            late_credit="2d=80", counts="best")),
+    "grant_extension": lambda db, s: extensions.grant_extension(db, s.instructor, s.assignment, s.student,
+                                                                utcnow() + timedelta(days=9), "flu"),
+    "set_grace_days": lambda db, s: grace.set_grace_days(db, s.instructor, s.assignment.course, 3),
     "submit": lambda db, s: submissions.submit(db, s.student, s.assignment, "hw2.py", REFERENCE),
     "set_manual_grade": lambda db, s: manual_grades.set_manual_grade(db, s.instructor, s.queued, "1.3.1", 1),
     "start_regrade": lambda db, s: regrades.start_regrade(db, s.instructor, s.assignment, "why"),

@@ -72,7 +72,7 @@ def test_the_submission_limit_is_enforced(any_db: Session) -> None:
 def test_late_uploads_follow_the_late_policy(any_db: Session) -> None:
     db = any_db
     past = utcnow() - timedelta(hours=1)
-    strict = make_class(db, due_at=past, late_policy="reject")
+    strict = make_class(db, due_at=past, late_after="reject")
     with pytest.raises(Rejected) as rejected:
         submissions.submit(db, strict.students[0], strict.assignment, "hw2.py", REFERENCE)
     db.rollback()

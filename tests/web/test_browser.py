@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -209,3 +210,50 @@ def test_a_student_sees_what_is_left_and_waits_out_the_cooldown(
     expect(page.locator("#cooldown")).to_contain_text("You can submit again at")
     expect(page.get_by_role("button", name="Submit for grading")).to_be_disabled()
     shoot(page, "cooldown")
+def test_an_instructor_sets_late_credit_grants_an_extension_and_reads_the_late_column(
+    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess,
+    make_klass: Callable[..., Klass],
+) -> None:
+    klass = make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None),
+                       due_at=datetime.now(UTC) - timedelta(hours=36))
+    student = klass.students[0]
+    with api(sqlite_server, student) as client:
+        url = f"/assignments/{klass.assignment_id}/submissions"
+        sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
+                   GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+
+    log_in(page, sqlite_server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    row = page.locator("table.gradebook tbody tr", has_text=student.email)
+    expect(row.locator("td.late")).to_contain_text("1d 12h · 100 %")
+    expect(row.locator("td.credited")).to_have_text("37")
+
+    page.get_by_role("link", name="Late rules and extensions").click()
+    page.get_by_label("Credit windows").fill("2d=eighty")
+    page.get_by_role("button", name="Save the rules").click()
+    expect(page.get_by_role("alert")).to_contain_text("'eighty' in '2d=eighty' is not a credit")
+    page.get_by_label("Credit windows").fill("2d=80,7d=50")
+    page.get_by_label("After the last window").select_option("zero")
+    page.get_by_role("button", name="Save the rules").click()
+    expect(page.locator("#late-rules")).to_contain_text("up to 2d late: 80 %, up to 7d late: 50 %, then 0 %")
+    page.get_by_role("link", name="Scores").click()
+    expect(row.locator("td.late")).to_contain_text("1d 12h · 80 %")
+    expect(row.locator("td.credited")).to_have_text("29.6")
+
+    page.get_by_role("link", name="Late rules and extensions").click()
+    page.get_by_label("Student").select_option(label=f"{student.name} ({student.email})")
+    page.get_by_label("New due date (UTC)").fill(f"{datetime.now(UTC) + timedelta(days=1):%Y-%m-%dT%H:%M}")
+    page.get_by_label("Reason").fill("medical note")
+    page.get_by_role("button", name="Grant the extension").click()
+    extension = page.locator("table.extensions tbody tr", has_text=student.email)
+    expect(extension).to_contain_text("medical note")
+    shoot(page, "late")
+    page.get_by_role("link", name="Scores").click()
+    expect(row.locator("td.late")).to_contain_text("extended")
+    expect(row.locator("td.credited")).to_have_text("37")
+    shoot(page, "scores-late")
+
+    page.get_by_role("link", name="Late rules and extensions").click()
+    extension.get_by_role("button", name="Revoke").click()
+    expect(page.locator("table.extensions")).to_have_count(0)

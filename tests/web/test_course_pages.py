@@ -119,11 +119,14 @@ def test_an_instructor_imports_pages_through_and_fixes_the_roster(
 
         settings = f"/assignments/{klass.assignment_id}/settings"
         form = {"csrf_token": token, "title": "HW2", "due_at": "2030-01-01T12:00", "max_submissions": "3",
-                "cooldown_s": "60", "release_at": "2029-12-31T00:00", "late_policy": "none"}
+                "cooldown_s": "60", "release_at": "2029-12-31T00:00", "late_credit": "48h=80", "late_after": "reject",
+                "counts": "best"}
         early = prof.post(settings, data=form)
         assert early.status_code == 422 and "cannot be released before the due date" in early.text
         saved = prof.post(settings, data={**form, "release_at": ""})
         assert saved.status_code == 303
         row = re.search(r'<tr data-assignment="hw2">.*?</tr>', prof.get(dashboard).text, re.S)
         assert row and "2030-01-01 12:00 UTC" in row.group(0) and "1 minute" in row.group(0)
-        assert 'value="2030-01-01T12:00"' in prof.get(settings).text
+        shown = prof.get(settings).text
+        assert 'value="2030-01-01T12:00"' in shown and 'value="2d=80"' in shown
+        assert '<option value="reject" selected>' in shown and '<option value="best" selected>' in shown

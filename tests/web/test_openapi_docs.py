@@ -26,11 +26,14 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/assignments/{assignment_id}/submissions"): {"files": {"file": ("hw2.py", REFERENCE)}},
     ("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"): {"json": {"score": 1}},
     ("post", "/api/assignments/{assignment_id}/regrades"): {"json": {"reason": "docs"}},
-    ("patch", "/api/assignments/{assignment_id}"): {"json": {"cooldown_s": 60}},
+    ("patch", "/api/assignments/{assignment_id}"): {"json": {"cooldown_s": 60, "late_credit": "2d=80",
+                                                             "late_after": "zero"}},
     ("post", "/api/courses"): {"json": {"code": "DOCS", "title": "Docs"}},
     ("post", "/api/courses/{course_id}/assignments"): {"json": {"slug": "docs", "rubric_id": "hw2"}},
     ("post", "/api/courses/{course_id}/enrolments"): {"json": {"email": "docs@web.test"}},
     ("post", "/api/courses/{course_id}/roster"): {"files": {"file": ("roster.csv", b"email\ndocs@web.test\n")}},
+    ("put", "/api/assignments/{assignment_id}/extensions/{user_id}"): {"json": {"due_at": "2999-01-01T00:00:00Z"}},
+    ("put", "/api/courses/{course_id}/grace"): {"json": {"grace_days": 2}},
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
@@ -96,7 +99,7 @@ def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
             "token_id": str(tid), "slug": "hw2", "course": course, "course_id": str(klass.course_id),
-            "user_id": str(uid), "offset": "0", "limit": "50", "search": ""}
+            "user_id": str(uid), "offset": "0", "limit": "50", "search": "", "totals": "true"}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],
@@ -197,6 +200,10 @@ def test_service_errors_fit_their_documents(
         (("post", "/api/assignments/{assignment_id}/submissions"), klass.students[1].headers,
          {"files": {"file": ("notes.txt", b"hello")}}, 415),
         (LOGIN, {}, {"json": {"email": klass.students[0].email, "password": "guess"}}, 401),
+        (("patch", "/api/assignments/{assignment_id}"), prof, {"json": {"late_credit": "2d=eighty"}}, 422),
+        (("put", "/api/assignments/{assignment_id}/extensions/{user_id}"), prof,
+         {"json": {"due_at": "2000-01-01T00:00:00Z"}}, 422),
+        (("post", "/api/submissions/{submission_id}/choose"), prof, {}, 409),
     ]
     seen = Observed()
     for key, headers, request, status in cases:

@@ -1,5 +1,5 @@
 """Assignments the caller is enrolled in (as a student, a TA or an instructor); changing their
-settings; what the caller may still upload."""
+settings, late rules included; what the caller may still upload."""
 
 from __future__ import annotations
 
@@ -37,9 +37,11 @@ def get_assignment(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Assi
 @router.patch("/{assignment_id}", response_model=AssignmentPublic, responses=errors(400, 403, 404, 409, 422, meaning={
     403: "only the course's instructors change its assignments",
     409: "the course is archived",
+    422: "a setting that cannot be used, e.g. late credit windows or a late rule (the message says why)",
 }))
 def edit_assignment(assignment_id: Id, body: AssignmentSettingsIn, db: SessionDep, user: CurrentUser) -> Assignment:
-    """Change the settings sent; the others stay (a lower submission limit holds for later uploads)."""
+    """Change the settings sent; the others stay (a lower submission limit holds for later uploads).
+    Changed late rules or counting rule show in the credited scores at once: nothing is graded again."""
     assignment = courses.get_assignment(db, user, assignment_id)
     settings = replace(assignments.settings_of(assignment), **body.model_dump(exclude_unset=True))
     assignments.update_assignment(db, user, assignment, settings)
@@ -48,5 +50,5 @@ def edit_assignment(assignment_id: Id, body: AssignmentSettingsIn, db: SessionDe
 
 @router.get("/{assignment_id}/allowance", response_model=AllowancePublic, responses=errors(403, 404))
 def get_allowance(assignment_id: Id, db: SessionDep, user: CurrentUser) -> allowance.Allowance:
-    """Your submissions used and left, the cooldown's wait, and whether the due date closed uploads."""
+    """Your submissions used and left, the cooldown's wait, and whether uploads have closed."""
     return allowance.allowance(db, user, courses.get_assignment(db, user, assignment_id), utcnow())

@@ -14,7 +14,8 @@ router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"], re
 
 @router.get("/gradebook", response_model=GradebookPublic)
 def get_gradebook(assignment_id: Id, db: SessionDep, user: CurrentUser) -> GradebookPublic:
-    """Every enrolled student's latest submission, scored per question, with per-question stats."""
+    """Every enrolled student's submission that counts, scored per question, late by how much and
+    credited, with per-question stats."""
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
     return GradebookPublic(
         assignment_id=assignment_id,
@@ -29,12 +30,14 @@ def get_gradebook(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Grade
 @router.get(
     "/gradebook.csv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}, "description": "Canvas-importable gradebook"}},
+    responses={200: {"content": {"text/csv": {}}, "description": "Canvas-importable gradebook"}, **errors(422)},
 )
-def get_gradebook_csv(assignment_id: Id, db: SessionDep, user: CurrentUser) -> Response:
+def get_gradebook_csv(assignment_id: Id, db: SessionDep, user: CurrentUser, totals: bool = False) -> Response:
+    """Per question with the raw total, lateness and credit; `totals=true`: only the credited total,
+    which Canvas imports as one assignment column."""
     assignment = courses.get_assignment(db, user, assignment_id)
-    csv_text = gradebook.gradebook_csv(gradebook.gradebook(db, user, assignment))
-    filename = f"{assignment.slug}-gradebook.csv"
+    csv_text = gradebook.gradebook_csv(gradebook.gradebook(db, user, assignment), totals_only=totals)
+    filename = f"{assignment.slug}-{'totals' if totals else 'gradebook'}.csv"
     return Response(
         csv_text,
         media_type="text/csv; charset=utf-8",

@@ -5,16 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.docs import errors
-from grader.api.schemas import SubmissionAccepted, SubmissionDetail, SubmissionFeedbackPublic, SubmissionPublic
-from grader.db.models import Submission
-from grader.services import courses, submissions
+from grader.api.schemas import (
+    ChoicePublic,
+    SubmissionAccepted,
+    SubmissionDetail,
+    SubmissionFeedbackPublic,
+    SubmissionPublic,
+)
+from grader.db.models import ChosenSubmission, Submission
+from grader.services import choices, courses, submissions
 from grader.web.deps import CurrentUser, Id, SessionDep, UploadDep
 
 router = APIRouter(tags=["submissions"], responses=errors(401))
 
 UPLOAD_ERRORS = errors(400, 403, 404, 409, 413, 415, 422, 429, meaning={
     403: "not enrolled in the assignment's course",
-    409: "past the due date of an assignment that refuses late work, or the course is archived",
+    409: "past the last time to upload (the due date or the student's extension, the late windows and the "
+         "grace days left) of an assignment that refuses late work, or the course is archived",
     422: "no file, or a file that is empty, not UTF-8, or not a valid notebook",
     429: "no submissions left for this assignment, or the cooldown since your last upload lasts (Retry-After)",
 })
@@ -47,3 +54,10 @@ def get_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> Subm
         submission=SubmissionPublic.model_validate(submission),
         feedback=SubmissionFeedbackPublic.model_validate(submissions.feedback(db, submission, user)),
     )
+
+
+@router.post("/submissions/{submission_id}/choose", response_model=ChoicePublic, responses=errors(
+    403, 404, 409, meaning={409: "the assignment does not count the submission its student chooses"}))
+def choose_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> ChosenSubmission:
+    """Mark this submission as the one that counts (its student, or an instructor for them)."""
+    return choices.choose(db, user, submissions.get_submission(db, user, submission_id))

@@ -1,0 +1,111 @@
+"""Late work over the API on a live server and a real worker: late rules, extensions, grace days,
+the submission a student marks, and the gradebook's late columns in JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from grader.db.models import Enrolment
+from grader.db.session import session_scope
+from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.service.helpers import REFERENCE
+from tests.web.support import Klass, LiveServer, api
+
+GRADING_TIMEOUT_S = 90
+LATE_BY = timedelta(hours=36)
+
+
+def _row(client: httpx.Client, assignment_id: int, email: str) -> dict[str, Any]:
+    book = client.get(f"/assignments/{assignment_id}/gradebook")
+    assert book.status_code == 200, book.text
+    return next(row for row in book.json()["rows"] if row["student"]["email"] == email)
+
+
+def test_late_rules_extensions_grace_days_and_choices_over_the_api(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess,
+    make_klass: Callable[..., Klass],
+) -> None:
+    klass = make_klass(sqlite_web_stack, due_at=datetime.now(UTC) - LATE_BY)
+    aid, student = klass.assignment_id, klass.students[0]
+    with api(sqlite_server, student) as client, api(sqlite_server, klass.instructor) as prof:
+        me = client.get("/auth/me").json()["id"]
+        course_id = client.get(f"/assignments/{aid}").json()["course_id"]
+        sid = client.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
+                   GRADING_TIMEOUT_S, "the upload to be graded", interval=0.5)
+        assert client.patch(f"/assignments/{aid}", json={"counts": "best"}).status_code == 403
+        assert client.put(f"/assignments/{aid}/extensions/{me}", json={"due_at": "2999-01-01T00:00:00Z"}
+                          ).status_code == 403
+
+        row = _row(prof, aid, student.email)
+        raw = row["total"]
+        assert raw > 0 and row["credit_percent"] == 100 and row["credited_total"] == raw
+        assert LATE_BY.total_seconds() <= row["late_by_s"] < LATE_BY.total_seconds() + 300
+
+        edited = prof.patch(f"/assignments/{aid}", json={"late_credit": "48h=80, 7d=50"})
+        assert edited.status_code == 200, edited.text
+        assert {k: edited.json()[k] for k in ("late_credit", "late_after", "counts", "late_policy")} == {
+            "late_credit": "2d=80,7d=50", "late_after": "zero", "counts": "last", "late_policy": "none"}
+        row = _row(prof, aid, student.email)
+        assert (row["total"], row["credit_percent"], row["credited_total"]) == (raw, 80, round(raw * 0.8, 4))
+        refused = prof.patch(f"/assignments/{aid}", json={"late_after": "full"})
+        assert refused.status_code == 422 and "zero or reject" in refused.json()["detail"]
+
+        until = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+        granted = prof.put(f"/assignments/{aid}/extensions/{me}", json={"due_at": until.isoformat(), "reason": "flu"})
+        assert granted.status_code == 200, granted.text
+        assert granted.json()["student"]["email"] == student.email
+        assert [e["reason"] for e in prof.get(f"/assignments/{aid}/extensions").json()] == ["flu"]
+        row = _row(prof, aid, student.email)
+        assert row["extended"] and row["late_by_s"] == 0 and row["credited_total"] == raw
+        assert datetime.fromisoformat(row["due_at"]) == until
+        assert prof.delete(f"/assignments/{aid}/extensions/{me}").status_code == 204
+        assert prof.delete(f"/assignments/{aid}/extensions/{me}").status_code == 404
+        assert _row(prof, aid, student.email)["credit_percent"] == 80
+
+        assert client.get(f"/courses/{course_id}/grace").status_code == 403
+        ledger = prof.put(f"/courses/{course_id}/grace", json={"grace_days": 2})
+        assert ledger.status_code == 200, ledger.text
+        assert [(e["student"]["email"], e["submission_id"], e["days"], e["left"]) for e in ledger.json()["entries"]] \
+            == [(student.email, sid, 2, 0)]
+        assert prof.get(f"/courses/{course_id}/grace").json() == ledger.json()
+        assert _row(prof, aid, student.email)["credit_percent"] == 100
+        assert prof.put(f"/courses/{course_id}/grace", json={"grace_days": -1}).status_code == 422
+
+        assert prof.patch(f"/assignments/{aid}", json={"counts": "chosen"}).json()["counts"] == "chosen"
+        chosen = client.post(f"/submissions/{sid}/choose")
+        assert chosen.status_code == 200 and chosen.json()["submission_id"] == sid
+        feedback = client.get(f"/submissions/{sid}").json()["feedback"]
+        assert feedback["counts"] and feedback["late"] and feedback["grace_days"] == 2
+
+
+def test_the_canvas_totals_export_is_one_column_with_the_roster_ids(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass],
+) -> None:
+    klass = make_klass(sqlite_web_stack)
+    student = klass.students[0]
+    with api(sqlite_server, student) as client:
+        me = client.get("/auth/me").json()["id"]
+    with session_scope() as db:
+        db.execute(update(Enrolment).where(Enrolment.user_id == me).values(
+            canvas_id="4242", sis_user_id="S0042", sis_login_id="jdoe", section="Lab A"))
+        db.commit()
+    with api(sqlite_server, klass.instructor) as prof:
+        totals = prof.get(f"/assignments/{klass.assignment_id}/gradebook.csv", params={"totals": "true"})
+        full = prof.get(f"/assignments/{klass.assignment_id}/gradebook.csv")
+        assert prof.get(f"/assignments/{klass.assignment_id}/gradebook.csv", params={"totals": "x"}).status_code == 422
+    assert totals.status_code == 200 and "hw2-totals.csv" in totals.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(totals.text)))
+    assert rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "HW2"]
+    assert rows[1][0].strip() == "Points Possible" and len(rows[1]) == 6
+    assert [student.name, "4242", "S0042", "jdoe", "Lab A", ""] in rows
+    assert [klass.students[1].email] == [row[3] for row in rows[2:] if row[1] == ""]  # no ids: the email
+    header = next(csv.reader(io.StringIO(full.text)))
+    assert header[-4:] == ["hw2 raw total", "hw2 late (hours)", "hw2 credit (%)", "HW2"] and len(header) == 5 + 20 + 4

@@ -1,0 +1,64 @@
+"""The late-work pages without a browser: who may open them, a refused rule shown with its reason,
+the grace-days form, and a student marking the submission that counts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tests.fixtures.services import Stack
+from tests.service.helpers import REFERENCE
+from tests.web.support import Klass, LiveServer, api, page_session
+
+
+def test_late_rules_and_grace_days_pages_for_instructors_only(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(sqlite_web_stack)
+    late = f"/assignments/{klass.assignment_id}/late"
+    with api(sqlite_server, klass.students[0]) as client:
+        course_id = client.get(f"/assignments/{klass.assignment_id}").json()["course_id"]
+    with page_session(sqlite_server, klass.students[0]) as student:
+        assert student.get(late).status_code == 403
+        assert student.get(f"/courses/{course_id}/grace").status_code == 403
+    with page_session(sqlite_server, klass.instructor) as prof:
+        token = prof.csrf_token(late)
+        forged = prof.post(f"/assignments/{klass.assignment_id}/late-rules", data={"late_credit": "2d=80"})
+        assert forged.status_code == 403
+        refused = prof.post(f"/assignments/{klass.assignment_id}/late-rules",
+                            data={"late_credit": "2d=80,1d=90", "late_after": "zero", "csrf_token": token})
+        assert refused.status_code == 422 and "must be longer than the window before it (2d)" in refused.text
+        saved = prof.post(f"/assignments/{klass.assignment_id}/late-rules",
+                          data={"late_credit": "36h=75", "late_after": "reject", "counts": "best", "csrf_token": token})
+        assert saved.status_code == 303
+        assert "up to 36h late: 75 %, then uploads refused; the best submission counts" in prof.get(late).text
+
+        grace_page = f"/courses/{course_id}/grace"
+        too_many = prof.post(grace_page, data={"grace_days": "999", "csrf_token": token})
+        assert too_many.status_code == 422 and "from 0 to 365" in too_many.text
+        assert prof.post(grace_page, data={"grace_days": "3", "csrf_token": token}).status_code == 303
+        assert "Each student has 3 grace days" in prof.get(grace_page).text
+
+
+def test_a_student_marks_the_submission_that_counts(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(sqlite_web_stack, counts="chosen")
+    page = f"/assignments/{klass.assignment_id}"
+    with api(sqlite_server, klass.students[0]) as client:
+        first, second = (client.post(f"{page}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+                         for _ in range(2))
+    with page_session(sqlite_server, klass.students[0]) as student:
+        def counting() -> int:
+            row = re.search(r'data-submission="(\d+)">(?:(?!</tr>).)*>counts</span>', student.get(page).text, re.S)
+            assert row, "no submission marked as counting"
+            return int(row.group(1))
+
+        assert counting() == second  # the last, until one is marked
+        assert student.get(page).text.count("Make this one count") == 1
+        marked = student.post(f"/submissions/{first}/choose", data={"csrf_token": student.csrf_token(page)})
+        assert marked.status_code == 303 and marked.headers["location"] == page
+        assert counting() == first
+    with page_session(sqlite_server, klass.students[1]) as other:
+        assert other.post(f"/submissions/{first}/choose", data={"csrf_token": other.csrf_token(page)}
+                          ).status_code == 403
