@@ -114,6 +114,7 @@ def _store_class(population: list[Submission], batch: int, progress: Callable[[s
             courses.enroll(db, student, course, "student")
             roster.append(student)
         assignment = courses.create_assignment(db, course, "hw2", "HW2", "hw2")
+        db.commit()
         assignment_id = assignment.id
         student_token = users.issue_token(db, roster[0], label="bench")
         instructor_token = users.issue_token(db, instructor, label="bench")

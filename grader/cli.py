@@ -24,11 +24,12 @@ from grader.rubric_spec import Rubric, RubricError, load_rubric
 from grader.scoring import GradeReport
 
 app = typer.Typer(help="Autograder for deep-learning courses.", no_args_is_help=True, add_completion=False)
-rubric_app = typer.Typer(help="Rubric authoring.", no_args_is_help=True)
+rubric_app = typer.Typer(help="Rubric authoring and publishing.", no_args_is_help=True)
 sandbox_app = typer.Typer(help="The sandbox that runs student code.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(cli_service.app)  # regrade, scores, users, reconcile, db: merged at the top level
+rubric_app.command("publish")(cli_service.rubric_publish)
 
 err = Console(stderr=True)
 

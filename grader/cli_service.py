@@ -1,4 +1,5 @@
-"""Service commands for operators: regrade, scores, users and their API tokens, the reconciler and migrations.
+"""Service commands for operators: regrade, scores, rubric publish, users and their API tokens, the
+reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply.
@@ -24,7 +25,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Role, User
 from grader.db.session import alembic_config, session_scope
-from grader.services import courses, gradebook, regrades, users
+from grader.services import courses, gradebook, publishing, regrades, rubrics, users
 from grader.services.errors import ServiceError
 from grader.services.reconcile import reconcile as reconcile_stuck
 
@@ -124,7 +125,54 @@ def regrade(
             operator = _operator(db, by)
             target = courses.find_assignment(db, assignment, course)
             batch = regrades.start_regrade(db, operator, target, reason, since=since_at)
+            db.commit()
             out.print(f"regrade {batch.id}: {target.slug} on rubric {batch.rubric_hash}")
+            if wait:
+                _watch_regrade(db, operator, batch.id)
+                _print_diff(db, operator, batch.id)
+        except ServiceError as exc:
+            _fail(exc.message)
+
+
+def _print_rubric_diff(status: publishing.RubricStatus) -> None:
+    if status.diff is None:
+        out.print(f"no diff: {status.published_error}", markup=False, highlight=False)
+        return
+    for line in status.diff.lines():
+        out.print(line, markup=False, highlight=False)
+    if status.orphaned_grades:
+        out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted")
+
+
+def rubric_publish(
+    assignment: AssignmentArg,
+    course: CourseOpt = None,
+    regrade: Annotated[bool, typer.Option("--regrade", help="then regrade every submission with it")] = False,
+    by: ByOpt = None,
+    wait: Annotated[bool, typer.Option(help="with --regrade: show progress, then the changed scores")] = True,
+) -> None:
+    """Publish the rubric folder on disk as the version the assignment is graded with; prints the diff."""
+    with session_scope() as db:
+        try:
+            operator = _operator(db, by)
+            target = courses.find_assignment(db, assignment, course)
+            before = publishing.publish(db, operator, target)
+            db.commit()  # also a version made before versions were stored, when nothing else changed
+            if not before.changed:
+                out.print(f"{target.slug}: the rubric on disk is the published version {target.rubric_hash}; "
+                          "nothing to publish")
+                return
+            _print_rubric_diff(before)
+            out.print(f"{target.slug}: published rubric {target.rubric_hash} (was {before.published_hash})")
+            if not before.submissions:
+                return
+            if not regrade:
+                out.print(f"{before.submissions} submission(s) keep their scores until regraded: "
+                          f"grader regrade {target.slug} --all")
+                return
+            batch = regrades.start_regrade(db, operator, target, f"rubric {target.rubric_hash} published")
+            db.commit()
+            out.print(f"regrade {batch.id}: {before.submissions} submission(s) on rubric {batch.rubric_hash}")
             if wait:
                 _watch_regrade(db, operator, batch.id)
                 _print_diff(db, operator, batch.id)
@@ -145,6 +193,12 @@ def scores(
             book = gradebook.gradebook(db, _operator(db, by), courses.find_assignment(db, assignment, course))
         except ServiceError as exc:
             _fail(exc.message)
+    disk = rubrics.disk_rubric(book.assignment.rubric_id)
+    if disk.hash != book.rubric_hash:
+        now = f"is version {disk.hash}" if disk.rubric is not None else f"cannot be used ({disk.error})"
+        err.print(f"note: the rubric on disk {now}, not the published {book.rubric_hash}: "
+                  f"`grader rubric publish {book.assignment.slug}` shows the changes and publishes them",
+                  markup=False, highlight=False)
     if as_csv:
         sys.stdout.write(gradebook.gradebook_csv(book))
         return

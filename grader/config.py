@@ -19,6 +19,9 @@ class Settings(BaseSettings):
 
     environment: str = Field("development", description="development or production")
     rubrics_dir: Path = PROJECT_ROOT / "rubrics"
+    rubric_cache_dir: Path | None = Field(
+        None, description="where stored rubric versions are written out to be read (default: data_dir/rubric-versions)"
+    )
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str = ""
     broker_url: str = ""
@@ -77,6 +80,10 @@ class Settings(BaseSettings):
     @property
     def resolved_broker_url(self) -> str:
         return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.db'}"
+
+    @property
+    def resolved_rubric_cache_dir(self) -> Path:
+        return self.rubric_cache_dir or self.data_dir / "rubric-versions"
 
     @property
     def production(self) -> bool:

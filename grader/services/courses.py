@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, Course, CourseRole, Enrolment, LatePolicy, Role, User
 from grader.rubric_spec import RubricError
+from grader.services import rubrics
 from grader.services.errors import Forbidden, NotFound, Rejected
-from grader.services.rubrics import sync_rubric
 
 
 def create_course(db: Session, code: str, title: str) -> Course:
@@ -62,7 +62,8 @@ def create_assignment(
     max_submissions: int | None = None,
     late_policy: str = "none",
 ) -> Assignment:
-    """An assignment graded by rubrics/<rubric_id>, which must load (its hash is recorded)."""
+    """An assignment graded by rubrics/<rubric_id>, which must load: the folder is stored as its
+    first published version. Not committed."""
     if late_policy not in LatePolicy.__members__:
         raise Rejected(422, f"late policy must be one of {', '.join(LatePolicy)}, not {late_policy!r}")
     if max_submissions is not None and max_submissions < 1:
@@ -73,13 +74,12 @@ def create_assignment(
         course_id=course.id, slug=slug, title=title, rubric_id=rubric_id, due_at=due_at,
         max_submissions=max_submissions, late_policy=LatePolicy(late_policy),
     )
-    db.add(assignment)
     try:
-        sync_rubric(db, assignment)
+        rubrics.publish_from_disk(db, assignment)
     except RubricError as exc:
-        db.rollback()
         raise Rejected(422, f"rubric {rubric_id!r} cannot be used: {exc}") from exc
-    db.commit()
+    db.add(assignment)
+    db.flush()
     return assignment
 
 

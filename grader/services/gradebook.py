@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, CourseRole, Enrolment, Submission, User
+from grader.services import rubrics
 from grader.services.courses import require_instructor
-from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion, score_submissions
 from grader.services.spreadsheet import csv_text
 
@@ -63,7 +63,7 @@ class QuestionStats:
 
 def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     require_instructor(db, viewer, assignment.course)
-    rubric = load_assignment_rubric(assignment.rubric_id)
+    rubric = rubrics.require_published(db, assignment)
     students = list(db.scalars(
         select(User).join(Enrolment, Enrolment.user_id == User.id)
         .where(Enrolment.course_id == assignment.course_id, Enrolment.role == CourseRole.student)

@@ -39,6 +39,7 @@ def seed_demo(db: Session) -> dict[str, Any]:
     assignment = db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug))
     if assignment is None:
         assignment = courses.create_assignment(db, course, slug, assignment_title, rubric_id, due_at=utcnow() + DUE_IN)
+        db.commit()
     return {
         "course": course,
         "assignment": assignment,

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from grader.config import PROJECT_ROOT
+from grader.config import PROJECT_ROOT, get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, Course, GradingRun, Submission, User
+from grader.db.models import Assignment, Course, GradingRun, RubricVersion, Submission, User
 from grader.services import courses, users
 from tests.fixtures.services import wait_until
 
@@ -74,6 +74,7 @@ def make_class(db: Session, students: int = 1, rubric_id: str = "hw2", **assignm
         courses.enroll(db, student, course, "student")
         people.append(student)
     hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+    db.commit()
     return Class(course, hw, instructor, people)
 
 
@@ -106,6 +107,23 @@ def copy_rubric(rubrics_dir: Path, edit: Callable[[Path], None]) -> str:
     shutil.copytree(rubrics_dir / "hw2", rubrics_dir / rubric_id, ignore=shutil.ignore_patterns("__pycache__"))
     edit(rubrics_dir / rubric_id)
     return rubric_id
+
+
+def new_version(rubrics_dir: Path) -> str:
+    """A new rubric id whose files are a version of their own (hw2 plus a note naming it), so a
+    test can forget or change that version without touching another test's."""
+    return copy_rubric(rubrics_dir, lambda folder: (folder / "NOTES.txt").write_text(f"{folder.name}\n"))
+
+
+def forget_version(db: Session, rubric_hash: str) -> None:
+    """As if the version had been made before versions were stored: no row, no folder in the cache."""
+    db.execute(delete(RubricVersion).where(RubricVersion.hash == rubric_hash))
+    db.commit()
+    folder = get_settings().resolved_rubric_cache_dir / rubric_hash
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def set_points(folder: Path, question_id: str, points: int) -> None:

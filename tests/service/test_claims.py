@@ -11,7 +11,7 @@ from grader import scoring
 from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.services import claims, heartbeat, regrades, results, submissions
-from grader.services.rubrics import load_assignment_rubric
+from grader.services.rubrics import on_disk
 from tests.service.helpers import REFERENCE, heartbeat_goes_stale, make_class, runs_of
 
 
@@ -22,7 +22,7 @@ def _upload(db: Session) -> tuple[Submission, str]:
 
 
 def _report(rubric_id: str, passed: bool) -> scoring.GradeReport:
-    rubric = load_assignment_rubric(rubric_id)
+    rubric = on_disk(rubric_id)
     outcomes = [scoring.TestOutcome("t", q.id, passed) for q in rubric.auto_questions]
     return scoring.build_report(rubric, outcomes, "cpu", 0.1)
 
@@ -87,6 +87,7 @@ def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) ->
     old = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
     assert old is not None
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "while running")
+    db.commit()
     assert results.record_result(db, old, _report("hw2", True)) is True  # request 1 still gets its result
     db.expire_all()
     assert db.get_one(Submission, submission.id).status == "queued"  # request 2 is still to do

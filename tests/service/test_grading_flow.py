@@ -93,6 +93,7 @@ def test_manual_grades_and_auto_scores_are_in_the_csv_export(
 
     manual_grades.set_manual_grade(db, klass.instructor, submission, "1.2.1a", 3, "diagram misses the gate")
     manual_grades.set_manual_grade(db, klass.instructor, submission, "1.3.1", 1)
+    db.commit()
     with pytest.raises(Forbidden):
         manual_grades.set_manual_grade(db, student, submission, "1.3.2", 1)
     with pytest.raises(Rejected) as too_many:

@@ -1,4 +1,4 @@
-"""A batch regrade after a rubric change re-makes every score and lists exactly the changed ones."""
+"""A batch regrade after a rubric version is published re-makes every score and lists exactly the changed ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.models import RunStatus, User
-from grader.services import regrades, submissions
+from grader.services import publishing, regrades, submissions
 from grader.services.errors import Forbidden
 from grader.services.scores import effective_runs
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
@@ -51,9 +51,12 @@ def test_regrading_fifty_submissions_after_a_rubric_change(
 
     # 1.1a is now worth 2 points: perfect scores gain a point, those that fail 1.1a stay the same.
     set_points(postgres_stack.rubrics_dir / rubric_id, "1.1a", 2)
+    publishing.publish(db, klass.instructor, klass.assignment)
+    db.commit()
     with pytest.raises(Forbidden):
         regrades.start_regrade(db, klass.students[0], klass.assignment, "new points")
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "1.1a is worth 2 points")
+    db.commit()
     new_hash = batch.rubric_hash
     assert new_hash != old_hash and klass.assignment.rubric_hash == new_hash
 
@@ -86,6 +89,7 @@ def test_regrade_since_picks_only_newer_submissions(
     late = submissions.submit(db, klass.students[1], klass.assignment, "hw2.py", REFERENCE)
     wait_finished(db, [early.id, late.id], TIMEOUT_S)
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "", since=late.created_at)
+    db.commit()
     wait_for_regrade(db, klass.instructor, batch.id)
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["total"] == 1
     assert regrades.regrade_diff(db, klass.instructor, batch.id) == []  # same rubric, same score

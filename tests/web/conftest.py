@@ -108,6 +108,7 @@ def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
             instructor = _person(db, tag, "prof", "instructor", course)
             students = [_person(db, tag, f"student{i}", "student", course) for i in (1, 2)]
             hw = courses.create_assignment(db, course, "hw2", "HW2", rubric_id, **assignment)  # type: ignore[arg-type]
+            db.commit()
             return Klass(hw.id, rubric_id, instructor, students)
 
     return make

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import REFERENCE, copy_rubric, set_points
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, publish
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -129,6 +129,7 @@ def test_an_instructor_reviews_grades_by_hand_and_regrades(
     shoot(page, "submission")
 
     set_points(Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id, "1.3.4", 4)
+    publish(klass)
     page.get_by_label("Reason").fill("1.3.4 is worth 4 points")
     page.get_by_role("button", name="Regrade this submission").click()
     expect(page).to_have_url(re.compile(rf"/assignments/{klass.assignment_id}/regrades/\d+$"))

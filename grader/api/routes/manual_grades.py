@@ -16,12 +16,15 @@ router = APIRouter(tags=["manual grades"])
 @router.put(
     "/submissions/{submission_id}/manual-grades/{question_id}",
     response_model=ManualGradePublic,
-    responses=errors(400, 401, 403, 404, 422,
-                     meaning={422: "no such question, a score outside its points, or a bad body"}),
+    responses=errors(400, 401, 403, 404, 409, 422,
+                     meaning={422: "no such question, a score outside its points, or a bad body",
+                              409: "the published rubric version cannot be read"}),
 )
 def set_manual_grade(
     submission_id: Id, question_id: str, body: ManualGradeIn, db: SessionDep, user: CurrentUser
 ) -> ManualGrade:
     """Create or replace the grade of one question (it overrides an auto score)."""
     submission = submissions.get_submission(db, user, submission_id)
-    return manual_grades.set_manual_grade(db, user, submission, question_id, body.score, body.comment)
+    grade = manual_grades.set_manual_grade(db, user, submission, question_id, body.score, body.comment)
+    db.commit()
+    return grade
