@@ -136,12 +136,13 @@ def regrade(
 
 def _print_rubric_diff(status: publishing.RubricStatus) -> None:
     if status.diff is None:
-        out.print(f"no diff: {status.published_error}", markup=False, highlight=False)
+        out.print(f"no diff: {status.published_error}", markup=False, highlight=False, soft_wrap=True)
         return
     for line in status.diff.lines():
-        out.print(line, markup=False, highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     if status.orphaned_grades:
-        out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted")
+        out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted",
+                  soft_wrap=True)
 
 
 def rubric_publish(
@@ -160,15 +161,16 @@ def rubric_publish(
             db.commit()  # also a version made before versions were stored, when nothing else changed
             if not before.changed:
                 out.print(f"{target.slug}: the rubric on disk is the published version {target.rubric_hash}; "
-                          "nothing to publish")
+                          "nothing to publish", soft_wrap=True)
                 return
             _print_rubric_diff(before)
-            out.print(f"{target.slug}: published rubric {target.rubric_hash} (was {before.published_hash})")
+            out.print(f"{target.slug}: published rubric {target.rubric_hash} (was {before.published_hash})",
+                      soft_wrap=True)
             if not before.submissions:
                 return
             if not regrade:
                 out.print(f"{before.submissions} submission(s) keep their scores until regraded: "
-                          f"grader regrade {target.slug} --all")
+                          f"grader regrade {target.slug} --all", soft_wrap=True)
                 return
             batch = regrades.start_regrade(db, operator, target, f"rubric {target.rubric_hash} published")
             db.commit()

@@ -89,7 +89,7 @@ def rerun(db: Session, requested_by: User, run_id: int) -> RegradeBatch:
     assignment = submission.assignment
     require_instructor(db, requested_by, assignment.course)
     try:
-        rubrics.version(db, run.rubric_hash, assignment.rubric_id)
+        rubrics.ensure_stored(db, run.rubric_hash, assignment.rubric_id)
     except RubricError as exc:
         raise Rejected(409, f"run {run_id} cannot be re-run: {exc}") from exc
     return _request_grading(db, requested_by, assignment, f"re-run of run {run_id} with rubric {run.rubric_hash}",

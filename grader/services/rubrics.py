@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,22 +67,31 @@ def store(db: Session, rubric_id: str) -> Rubric:
     return materialised(db, rubric_hash)
 
 
-def version(db: Session, rubric_hash: str, rubric_id: str) -> Rubric:
-    """The stored version `rubric_hash` of the rubric `rubric_id`.
+def ensure_stored(db: Session, rubric_hash: str, rubric_id: str) -> None:
+    """Make sure the version `rubric_hash` of the rubric `rubric_id` is stored.
 
     A version made before versions were stored is stored now if the folder still holds it
     (its files hash to it); otherwise VersionNotStored says how to go on."""
+    if db.scalar(select(RubricVersion.hash).where(RubricVersion.hash == rubric_hash)) is not None:
+        return
+    disk = disk_rubric(rubric_id)
+    if disk.hash != rubric_hash:
+        now = f"is now version {disk.hash}" if disk.rubric is not None else f"does not load ({disk.error})"
+        raise VersionNotStored(
+            f"rubric version {rubric_hash} is not stored, and the folder {rubric_id!r} {now}: "
+            f"publish the folder (on the assignment's rubric page, or `grader rubric publish`) and regrade"
+        )
+    store(db, rubric_id)
+
+
+def version(db: Session, rubric_hash: str, rubric_id: str) -> Rubric:
+    """The stored version `rubric_hash` of the rubric `rubric_id`, read from this machine's cache
+    (see `ensure_stored` for a version made before versions were stored)."""
     try:
         return materialised(db, rubric_hash)
     except VersionNotStored:
-        disk = disk_rubric(rubric_id)
-        if disk.hash != rubric_hash:
-            now = f"is now version {disk.hash}" if disk.rubric is not None else f"does not load ({disk.error})"
-            raise VersionNotStored(
-                f"rubric version {rubric_hash} is not stored, and the folder {rubric_id!r} {now}: "
-                f"publish the folder (on the assignment's rubric page, or `grader rubric publish`) and regrade"
-            ) from None
-        return store(db, rubric_id)
+        ensure_stored(db, rubric_hash, rubric_id)
+        return materialised(db, rubric_hash)
 
 
 def published(db: Session, assignment: Assignment) -> Rubric:

@@ -115,15 +115,20 @@ def new_version(rubrics_dir: Path) -> str:
     return copy_rubric(rubrics_dir, lambda folder: (folder / "NOTES.txt").write_text(f"{folder.name}\n"))
 
 
-def forget_version(db: Session, rubric_hash: str) -> None:
-    """As if the version had been made before versions were stored: no row, no folder in the cache."""
-    db.execute(delete(RubricVersion).where(RubricVersion.hash == rubric_hash))
-    db.commit()
+def uncache(rubric_hash: str) -> None:
+    """Remove the version's folder from the rubric cache (read-only, so made writable first)."""
     folder = get_settings().resolved_rubric_cache_dir / rubric_hash
     for path in [folder, *folder.rglob("*")]:
         if path.is_dir():
             path.chmod(0o755)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def forget_version(db: Session, rubric_hash: str) -> None:
+    """As if the version had been made before versions were stored: no row, no folder in the cache."""
+    db.execute(delete(RubricVersion).where(RubricVersion.hash == rubric_hash))
+    db.commit()
+    uncache(rubric_hash)
 
 
 def set_points(folder: Path, question_id: str, points: int) -> None:
@@ -141,3 +146,13 @@ def set_points(folder: Path, question_id: str, points: int) -> None:
         if key in data["assignment"]:
             text = re.sub(rf"^{key} = \d+", f"{key} = {data['assignment'][key] + delta}", text, flags=re.M)
     path.write_text(text)
+
+
+def add_manual_question(folder: Path, question_id: str, points: int) -> None:
+    """Append a question graded by hand to rubric.toml, keeping the declared total consistent."""
+    path = folder / "rubric.toml"
+    text = path.read_text()
+    total = tomllib.loads(text)["assignment"]["total_points"]
+    text = re.sub(r"^total_points = \d+", f"total_points = {total + points}", text, flags=re.M)
+    path.write_text(text + f'\n[[questions]]\nid = "{question_id}"\ntitle = "Added by hand"\npoints = {points}\n'
+                           'grading = "manual"\n')
