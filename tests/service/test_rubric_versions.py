@@ -1,9 +1,10 @@
 """Rubric versions on PostgreSQL + Redis with a real Celery worker: an edit on disk grades nothing
 until it is published, a regrade uses the published version, an old run is re-run from its stored
-version, and a worker reads a version only from files that hash to it."""
+version, a worker reads a version only from files that hash to it, and student code cannot read it."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.models import RubricVersion, RunStatus
+from grader.engine import Engine
 from grader.rubric_diff import PointsChange
 from grader.services import publishing, regrades, rubrics, submissions
 from grader.services.errors import Forbidden, Rejected
@@ -160,3 +162,29 @@ def test_a_version_made_before_versions_were_stored_is_stored_from_its_unchanged
     assert rubrics.published(db, klass.assignment).content_hash == version
     db.commit()
     assert db.get(RubricVersion, version) is not None
+
+
+def test_student_code_cannot_read_the_version_it_is_graded_with(
+    postgres_db: Session, postgres_stack: Stack, engine: Engine
+) -> None:
+    """The grading path itself: a version read from the cache, and code that looks for its files."""
+    db = postgres_db
+    klass = make_class(db, rubric_id=new_version(postgres_stack.rubrics_dir))
+    rubric = rubrics.published(db, klass.assignment)
+    attack = REFERENCE + textwrap.dedent(f"""
+
+        _stolen = []
+        for _path in ({str(rubric.directory / 'reference.py')!r}, {str(rubric.directory / 'rubric.toml')!r}):
+            try:
+                _stolen.append(open(_path).read())
+            except OSError:
+                pass
+        try:
+            _stolen.append(__import__("os").listdir({str(rubric.directory.parent)!r}))
+        except OSError:
+            pass
+        if _stolen:
+            raise RuntimeError("read %d of the rubric's files" % len(_stolen))
+    """).encode()
+    report = engine.grade(attack, "hw2.py", rubric)
+    assert report.score == 37, report.question("1.1a").output
