@@ -200,7 +200,7 @@ def scores(
         now = f"is version {disk.hash}" if disk.rubric is not None else f"cannot be used ({disk.error})"
         err.print(f"note: the rubric on disk {now}, not the published {book.rubric_hash}: "
                   f"`grader rubric publish {book.assignment.slug}` shows the changes and publishes them",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
     if as_csv:
         sys.stdout.write(gradebook.gradebook_csv(book))
         return

@@ -41,6 +41,9 @@ def test_rubric_publish_prints_the_diff_publishes_and_regrades(
     set_points(folder, "1.1a", 2)
     add_manual_question(folder, "1.4", 2)
     second = content_hash(folder)
+    scores = cli.invoke(app, ["scores", "hw2", "--course", klass.course.code, "--by", klass.instructor.email])
+    assert scores.exit_code == 0, scores.output
+    assert f"note: the rubric on disk is version {second}, not the published {first}" in scores.output
     published = cli.invoke(app, publish)
     assert published.exit_code == 0, published.output
     lines = published.output.splitlines()
