@@ -23,13 +23,13 @@ from grader.services.errors import Rejected
 from grader.services.rubric_cache import VersionNotStored, materialised
 
 
-def folder_of(rubric_id: str) -> Path:
+def _folder(rubric_id: str) -> Path:
     return get_settings().rubrics_dir / rubric_id
 
 
 def on_disk(rubric_id: str) -> Rubric:
     """The rubric folder as it is now (RubricError if it is unusable): what publishing would store."""
-    return load_rubric(folder_of(rubric_id))
+    return load_rubric(_folder(rubric_id))
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def store(db: Session, rubric_id: str) -> Rubric:
     """Store the folder on disk as a version (once per hash) and return that version as the
     workers will read it. RubricError (with the folder's paths) if it is unusable."""
     on_disk(rubric_id)  # its errors name the author's files, not the cache's
-    rubric_hash, archive = pack(folder_of(rubric_id))
+    rubric_hash, archive = pack(_folder(rubric_id))
     _insert_once(db, rubric_hash, archive)
     return materialised(db, rubric_hash)
 
