@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import importlib
 from dataclasses import dataclass
+from typing import Any
 
 import typer
 from typer import _click  # Typer's own copy of click, which its groups and commands are built on
@@ -15,17 +16,34 @@ from typer.core import TyperCommand, TyperGroup
 
 @dataclass(frozen=True)
 class Lazy:
-    """A command of `module`'s Typer `app`, listed by `grader --help` with `summary` (its docstring's
-    first sentence) without importing `module`."""
+    """A command of `module`'s Typer app `app` (the attribute of that name), listed by `grader --help`
+    with `summary` (its docstring's first paragraph) without importing `module`."""
 
     module: str
     summary: str
+    app: str = "app"
 
 
-LAZY_COMMANDS = {
+@dataclass(frozen=True)
+class LazyCommands:
+    """A group of lazy commands from several modules: running one imports only its own module."""
+
+    summary: str
+    commands: dict[str, Lazy]
+
+
+LAZY_COMMANDS: dict[str, Lazy | LazyCommands] = {
     "grade": Lazy("grader.cli_grading", "Grade one submission; exit 0 whatever the score, non-zero only if the "
                                         "grader failed."),
-    "rubric": Lazy("grader.cli_grading", "Rubric authoring."),
+    # `rubric check` grades the reference (torch); `rubric publish` needs only the database.
+    "rubric": LazyCommands("Rubric authoring and publishing.", {
+        "check": Lazy("grader.cli_grading", "Validate a rubric and grade its reference solution, which must earn "
+                                            "every auto point; prove that each of its misconceptions fails, and is "
+                                            "named on, every case it is used for and that the reference matches "
+                                            "none.", "rubric_app"),
+        "publish": Lazy("grader.cli_service", "Publish the rubric folder on disk as the version the assignment is "
+                                              "graded with; prints the diff.", "rubric_app"),
+    }),
     "sandbox": Lazy("grader.cli_grading", "The sandbox that runs student code."),
     "login": Lazy("grader.client.commands", "Log in to a grader server and keep its API token for the other "
                                             "student commands."),
@@ -40,30 +58,40 @@ SERVICE_MODULES = ("grader.cli_service", "grader.cli_courses")
 
 
 @functools.cache
-def commands_of(module: str) -> dict[str, _click.Command]:
-    """The commands of `module`'s Typer `app`, by name (importing `module`)."""
-    return dict(typer.main.get_group(importlib.import_module(module).app).commands)
+def commands_of(module: str, app: str = "app") -> dict[str, _click.Command]:
+    """The commands of `module`'s Typer app `app`, by name (importing `module`)."""
+    return dict(typer.main.get_group(getattr(importlib.import_module(module), app)).commands)
 
 
 class LazyGroup(TyperGroup):
-    """Lists every command, but imports a lazy command's module only when that command runs."""
+    """Lists every command, but imports a lazy command's module only when that command runs; the
+    others come from `eager` modules. The top-level command is one (Typer makes it with the defaults)."""
+
+    def __init__(self, *, lazy: dict[str, Lazy | LazyCommands] | None = None,
+                 eager: tuple[str, ...] = SERVICE_MODULES, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.lazy = LAZY_COMMANDS if lazy is None else lazy
+        self.eager = eager
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
-        return [*LAZY_COMMANDS, *(name for module in SERVICE_MODULES for name in commands_of(module))]
+        return [*self.lazy, *(name for module in self.eager for name in commands_of(module))]
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
-        """What `grader --help` lists: a stand-in for a lazy command."""
-        if cmd_name in LAZY_COMMANDS:
-            return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].summary)
-        return next((commands_of(module)[cmd_name] for module in SERVICE_MODULES if cmd_name in commands_of(module)),
-                    None)
+        """What `--help` lists: a stand-in for a lazy command."""
+        if cmd_name in self.lazy:
+            return TyperCommand(cmd_name, help=self.lazy[cmd_name].summary)
+        return next((commands_of(module)[cmd_name] for module in self.eager if cmd_name in commands_of(module)), None)
 
     def resolve_command(
         self, ctx: _click.Context, args: list[str]
     ) -> tuple[str | None, _click.Command | None, list[str]]:
-        """The command that runs: a lazy one is imported now."""
-        if args and args[0] in LAZY_COMMANDS:
-            return args[0], commands_of(LAZY_COMMANDS[args[0]].module)[args[0]], args[1:]
+        """The command that runs: a lazy one is imported now (a group of them, its command then)."""
+        if args and args[0] in self.lazy:
+            name, lazy = args[0], self.lazy[args[0]]
+            if isinstance(lazy, LazyCommands):
+                return name, LazyGroup(name=name, help=lazy.summary, no_args_is_help=True, lazy=dict(lazy.commands),
+                                       eager=()), args[1:]
+            return name, commands_of(lazy.module, lazy.app)[name], args[1:]
         return super().resolve_command(ctx, args)
 
 

@@ -1,5 +1,6 @@
 """Service commands for operators: extensions, grace days, the submission that counts, regrade,
-scores, users and their API tokens, the reconciler and migrations.
+scores, users and their API tokens, the reconciler and migrations; and `rubric publish`, which
+grader.cli lists under `grader rubric` (`rubric_app`, not a command of `app`).
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
@@ -19,12 +20,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import ByOpt, acting_user, fail, out, utc_time
+from grader.cli_common import ByOpt, acting_user, err, fail, out, utc_time
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, User
 from grader.db.session import alembic_config, session_scope
-from grader.services import choices, courses, extensions, grace, gradebook, regrades, submissions, users
+from grader.services import (
+    choices,
+    courses,
+    extensions,
+    grace,
+    gradebook,
+    publishing,
+    regrades,
+    rubrics,
+    submissions,
+    users,
+)
 from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
 from grader.services.reconcile import reconcile as reconcile_stuck
@@ -43,6 +55,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
 app.add_typer(extensions_app, name="extensions")
 app.add_typer(grace_app, name="grace")
+rubric_app = typer.Typer(help="Rubric publishing.", no_args_is_help=True)
 
 AssignmentArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
 CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if several courses use the slug")]
@@ -116,6 +129,55 @@ def regrade(
             fail(exc.message)
 
 
+def _print_rubric_diff(status: publishing.RubricStatus) -> None:
+    if status.diff is None:
+        out.print(f"no diff: {status.published_error}", markup=False, highlight=False, soft_wrap=True)
+        return
+    for line in status.diff.lines():
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if status.orphaned_grades:
+        out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted",
+                  soft_wrap=True)
+
+
+@rubric_app.command("publish")
+def rubric_publish(
+    assignment: AssignmentArg,
+    course: CourseOpt = None,
+    regrade: Annotated[bool, typer.Option("--regrade", help="then regrade every submission with it")] = False,
+    by: ByOpt = None,
+    wait: Annotated[bool, typer.Option(help="with --regrade: show progress, then the changed scores")] = True,
+) -> None:
+    """Publish the rubric folder on disk as the version the assignment is graded with; prints the diff."""
+    with session_scope() as db:
+        try:
+            operator = acting_user(db, by)
+            target = courses.find_assignment(db, assignment, course)
+            before = publishing.publish(db, operator, target)
+            db.commit()  # also a version made before versions were stored, when nothing else changed
+            if not before.changed:
+                out.print(f"{target.slug}: the rubric on disk is the published version {target.rubric_hash}; "
+                          "nothing to publish", soft_wrap=True)
+                return
+            _print_rubric_diff(before)
+            out.print(f"{target.slug}: published rubric {target.rubric_hash} (was {before.published_hash})",
+                      soft_wrap=True)
+            if not before.submissions:
+                return
+            if not regrade:
+                out.print(f"{before.submissions} submission(s) keep their scores until regraded: "
+                          f"grader regrade {target.slug} --all", soft_wrap=True)
+                return
+            batch = regrades.start_regrade(db, operator, target, f"rubric {target.rubric_hash} published")
+            db.commit()
+            out.print(f"regrade {batch.id}: {before.submissions} submission(s) on rubric {batch.rubric_hash}")
+            if wait:
+                _watch_regrade(db, operator, batch.id)
+                _print_diff(db, operator, batch.id)
+        except ServiceError as exc:
+            fail(exc.message)
+
+
 @app.command()
 def scores(
     assignment: AssignmentArg,
@@ -130,6 +192,12 @@ def scores(
             book = gradebook.gradebook(db, acting_user(db, by), courses.find_assignment(db, assignment, course))
         except ServiceError as exc:
             fail(exc.message)
+    disk = rubrics.disk_rubric(book.assignment.rubric_id)
+    if disk.hash != book.rubric_hash:
+        now = f"is version {disk.hash}" if disk.rubric is not None else f"cannot be used ({disk.error})"
+        err.print(f"note: the rubric on disk {now}, not the published {book.rubric_hash}: "
+                  f"`grader rubric publish {book.assignment.slug}` shows the changes and publishes them",
+                  markup=False, highlight=False, soft_wrap=True)
     if as_csv:
         sys.stdout.write(gradebook.gradebook_csv(book, totals_only=totals))
         return

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
 
     environment: str = Field("development", description="development or production")
     rubrics_dir: Path = PROJECT_ROOT / "rubrics"
+    rubric_cache_dir: Path | None = Field(
+        None, description="where stored rubric versions are written out to be read (default: data_dir/rubric-versions)"
+    )
     data_dir: Path = PROJECT_ROOT / "var"
     database_url: str = ""
     broker_url: str = ""
@@ -96,6 +99,10 @@ class Settings(BaseSettings):
         if self.worker_concurrency is not None:
             return self.worker_concurrency
         return len(os.sched_getaffinity(0)) + 1
+
+    @property
+    def resolved_rubric_cache_dir(self) -> Path:
+        return self.rubric_cache_dir or self.data_dir / "rubric-versions"
 
     @property
     def production(self) -> bool:

@@ -7,7 +7,7 @@ import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, TypeVar
 
 GradingMode = Literal["auto", "manual"]  # who scores a question: the tests or an instructor
@@ -102,14 +102,28 @@ class Rubric:
         return sorted(self.directory.glob("test_*.py"))
 
 
-def content_hash(directory: Path) -> str:
-    """Hash of everything that can change a score: rubric.toml, the tests, the reference."""
+def rubric_files(directory: Path) -> dict[str, bytes]:
+    """Everything that can change a score, by path inside the folder: rubric.toml, the tests, the
+    reference (not the handout, not bytecode). A rubric version is exactly these files."""
+    return {
+        path.relative_to(directory).as_posix(): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and "handout" not in path.relative_to(directory).parts
+    }
+
+
+def files_hash(files: dict[str, bytes]) -> str:
+    """The version's name: a hash of its files' paths and contents."""
     digest = hashlib.sha256()
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and "handout" not in path.relative_to(directory).parts:
-            digest.update(path.relative_to(directory).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
+    for name in sorted(files, key=lambda name: PurePosixPath(name).parts):  # the folder's order, as before
+        digest.update(name.encode() + b"\0")
+        digest.update(files[name] + b"\0")
     return digest.hexdigest()[:16]
+
+
+def content_hash(directory: Path) -> str:
+    """Hash of everything that can change a score (`rubric_files`)."""
+    return files_hash(rubric_files(directory))
 
 
 def _require(table: dict[str, Any], key: str, where: str) -> object:
@@ -176,8 +190,8 @@ def load_rubric(directory: Path | str) -> Rubric:
     if not path.is_file():
         raise RubricError(f"{directory}: no rubric.toml")
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RubricError(f"{path}: {exc}") from exc
     assignment = _require(data, "assignment", str(path))
     if not isinstance(assignment, dict):

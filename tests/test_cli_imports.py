@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,29 @@ def test_submit_help_names_its_values() -> None:
     assert any("--course" in line and "CODE" in line for line in lines), done.stdout
 
 
+def _listed(commands: dict[str, cli.Lazy | cli.LazyCommands]) -> Iterator[tuple[str, cli.Lazy]]:
+    for name, lazy in commands.items():
+        if isinstance(lazy, cli.LazyCommands):
+            yield from _listed(dict(lazy.commands))
+        else:
+            yield name, lazy
+
+
 def test_each_listed_summary_is_its_commands_own() -> None:
     """What `grader --help` lists without importing a command is what the command says of itself."""
-    for name, lazy in cli.LAZY_COMMANDS.items():
-        command = cli.commands_of(lazy.module)[name]
+    for name, lazy in _listed(cli.LAZY_COMMANDS):
+        command = cli.commands_of(lazy.module, lazy.app)[name]
         assert command.help is not None
         assert " ".join(command.help.split("\n\n")[0].split()) == lazy.summary, name
+
+
+def test_rubric_lists_both_its_commands_and_publish_runs_without_torch(tmp_path: Path) -> None:
+    """`rubric check` grades (torch); `rubric publish` only reaches the database."""
+    done, loaded = run_grader("rubric", "--help")
+    assert done.returncode == 0, done.stderr
+    assert " check " in done.stdout and " publish " in done.stdout
+    assert not loaded & GRADING, loaded
+    assert run_grader("db", "upgrade", data_dir=tmp_path)[0].returncode == 0
+    done, loaded = run_grader("rubric", "publish", "hw2", data_dir=tmp_path)
+    assert done.returncode == 2 and "error: no admin user yet" in done.stderr, done.stderr  # an empty database
+    assert not loaded & GRADING, loaded

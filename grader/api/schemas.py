@@ -251,11 +251,14 @@ class QuestionFeedback(ReadModel):
     visibility: str
     max_score: float
     score: float | None = Field(description="null until graded")
-    source: str | None = Field(description="auto (a grading run) or manual (an instructor)")
+    source: str | None = Field(description="auto (a grading run), manual (an instructor) or carried (an "
+                                           "instructor, on an earlier submission: to be confirmed)")
     rubric_hash: str | None
-    feedback: str
+    feedback: str = Field(description="the grading run's feedback, also when a manual grade overrides its score")
     comment: str
     printed: str = Field("", description="what the code printed during this question's calls")
+    auto_score: float | None = Field(None, description="the grading run's score, also when a manual grade overrides it")
+    carried_from: int | None = Field(None, description="the earlier submission whose manual grade counts here")
 
 
 class SubmissionFeedbackPublic(ReadModel):
@@ -295,6 +298,7 @@ class GradebookCell(ReadModel):
     score: float | None
     source: str | None
     rubric_hash: str | None
+    carried_from: int | None = Field(None, description="the earlier submission whose manual grade counts here")
 
 
 class GradebookRowPublic(ReadModel):

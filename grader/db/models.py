@@ -139,8 +139,20 @@ class Enrolment(Base):
     user: Mapped[User] = relationship()
 
 
+class RubricVersion(Base):
+    """The files of one rubric version (a deterministic archive, `grader.rubric_archive`), stored
+    under their hash: every version an assignment has published, so any score can be re-run."""
+
+    __tablename__ = "rubric_versions"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    archive: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Assignment(Base):
-    """`rubric_hash` is the rubric version the instructor last acknowledged (created or regraded).
+    """`rubric_hash` is the published rubric version: what new submissions and regrades are graded
+    with, whatever the folder on disk holds now (`grader rubric publish` moves it).
 
     `cooldown_s`: the wait between two uploads of one student (None or 0: none). `release_at`:
     when students see the details of after_due_date questions (None: at the due date).
@@ -182,7 +194,8 @@ class Submission(Base):
     by workers, and a worker only records a result while the count is still the one it claimed.
     `sends` counts the reconciler's sends of the current request since it was last claimed, so
     work that no worker takes is not sent forever. `heartbeat_at` is kept fresh by the worker
-    grading it, so a dead attempt shows as stale.
+    grading it, so a dead attempt shows as stale. `rubric_hash` is the rubric version the current
+    request is graded with: the published one when it was made (or the version a re-run asks for).
     """
 
     __tablename__ = "submissions"
@@ -206,6 +219,7 @@ class Submission(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+    rubric_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     assignment: Mapped[Assignment] = relationship()
     user: Mapped[User] = relationship()
@@ -318,7 +332,10 @@ class TestResult(Base):
 
 
 class ManualGrade(Base):
-    """An instructor's score for one question of one submission; it overrides an auto score."""
+    """An instructor's score for one question of one submission; it overrides an auto score.
+
+    The student's later submissions show it, marked as made on an earlier one (grader.services.scores),
+    until an instructor confirms or changes it there."""
 
     __tablename__ = "manual_grades"
     __table_args__ = (UniqueConstraint("submission_id", "question_id"),)

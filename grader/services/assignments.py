@@ -24,7 +24,7 @@ from grader.services.errors import Rejected
 from grader.services.late_credit import LateAfter
 from grader.services.late_rules import checked_rules, rules_of, store_rules
 from grader.services.permissions import require_change_settings
-from grader.services.rubrics import adopt_rubric, load_assignment_rubric
+from grader.services.rubrics import publish_from_disk
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # A folder directly under the rubrics folder: never a path that leads out of it.
@@ -92,7 +92,8 @@ def _apply(assignment: Assignment, settings: AssignmentSettings) -> None:
 def create_assignment(
     db: Session, actor: User, course: Course, slug: str, rubric_id: str, settings: AssignmentSettings | None = None
 ) -> Assignment:
-    """An assignment graded by the rubric folder `rubric_id`, which must load (its hash is recorded)."""
+    """An assignment graded by the rubric folder `rubric_id`, which must load: the folder is stored as
+    its first published version."""
     settings = settings or AssignmentSettings()
     require_change_settings(db, actor, course)
     require_open(course)
@@ -102,12 +103,11 @@ def create_assignment(
         raise Rejected(422, f"a rubric id is the name of a folder in the rubrics folder, not {rubric_id!r}")
     if db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.slug == slug)) is not None:
         raise Rejected(409, f"{course.code} already has an assignment {slug!r}")
+    assignment = Assignment(course_id=course.id, slug=slug, rubric_id=rubric_id)
     try:
-        rubric = load_assignment_rubric(rubric_id)
+        rubric = publish_from_disk(db, assignment)  # stored as its first published version
     except RubricError as exc:
         raise Rejected(422, f"rubric {rubric_id!r} cannot be used: {exc}") from exc
-    assignment = Assignment(course_id=course.id, slug=slug, rubric_id=rubric_id)
-    adopt_rubric(assignment, rubric)
     _apply(assignment, _checked(replace(settings, title=settings.title.strip() or rubric.title or slug)))
     db.add(assignment)
     db.flush()

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, Enrolment, User
+from grader.services import rubrics
 from grader.services.courses import students_of
 from grader.services.permissions import require_view_all
-from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion
 from grader.services.spreadsheet import csv_text
 from grader.services.standings import standings
@@ -77,7 +77,7 @@ class QuestionStats:
 
 def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     require_view_all(db, viewer, assignment.course)
-    rubric = load_assignment_rubric(assignment.rubric_id)
+    rubric = rubrics.require_published(db, assignment)
     students = students_of(db, assignment.course)
     roster = {e.user_id: e for e in db.scalars(select(Enrolment).where(Enrolment.course_id == assignment.course_id))}
     table = standings(db, assignment, students)

@@ -19,11 +19,11 @@ from grader.config import get_settings
 from grader.db.models import Assignment, RunStatus, Submission
 from grader.db.session import session_scope
 from grader.rubric_spec import Rubric
+from grader.services import rubrics
 from grader.services.claims import claim
 from grader.services.faults import failure_of
 from grader.services.heartbeat import heartbeat
 from grader.services.results import record_failure, record_result
-from grader.services.rubrics import load_assignment_rubric
 
 if TYPE_CHECKING:  # the worker hands its engine in; the services never import it
     from grader.engine import Engine
@@ -34,25 +34,25 @@ class _Work:
     data: bytes
     filename: str
     rubric: Rubric | None
-    rubric_hash: str  # of the rubric on disk, or the assignment's last known one if it does not load
+    rubric_hash: str  # the stored version the request is graded with, never the folder on disk
     rubric_error: str
 
 
 def _load_work(db: Session, submission_id: int) -> _Work | None:
-    """The upload and its rubric (or why the rubric can't be used)."""
+    """The upload and the rubric version its request names (or why that version can't be used)."""
     row = db.execute(
-        select(Submission.content, Submission.filename, Assignment.rubric_id, Assignment.rubric_hash)
+        select(Submission.content, Submission.filename, Submission.rubric_hash, Assignment.rubric_id)
         .join(Submission.assignment)
         .where(Submission.id == submission_id)
     ).one_or_none()
     if row is None:
         return None
     try:
-        rubric = load_assignment_rubric(row.rubric_id)
+        rubric = rubrics.version(db, row.rubric_hash, row.rubric_id)
     except Exception as exc:  # noqa: BLE001 - whatever breaks the rubric is recorded as the run's failure
         reason = failure_of(exc)
         return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {reason}")
-    return _Work(row.content, row.filename, rubric, rubric.content_hash, "")
+    return _Work(row.content, row.filename, rubric, row.rubric_hash, "")
 
 
 def grade_submission(engine: Engine, submission_id: int, device: str, host: str) -> RunStatus | None:

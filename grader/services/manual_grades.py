@@ -7,18 +7,19 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import ManualGrade, Submission, User
+from grader.services import rubrics
 from grader.services.errors import Rejected
 from grader.services.permissions import require_grade
-from grader.services.rubrics import load_assignment_rubric
 
 
 def set_manual_grade(
     db: Session, grader_user: User, submission: Submission, question_id: str, score: float, comment: str = ""
 ) -> ManualGrade:
-    """Create or replace the grade; it records who gave it, when, and on which rubric version."""
+    """Create or replace the grade; it records who gave it, when, and on which rubric version.
+    Confirming a grade carried from an earlier submission is setting it here. Not committed."""
     assignment = submission.assignment
     require_grade(db, grader_user, assignment.course)
-    rubric = load_assignment_rubric(assignment.rubric_id)
+    rubric = rubrics.require_published(db, assignment)
     try:
         question = rubric.question(question_id)
     except KeyError:
@@ -36,4 +37,5 @@ def set_manual_grade(
     grade.grader_id = grader_user.id
     grade.rubric_hash = assignment.rubric_hash
     grade.graded_at = utcnow()
+    db.flush()
     return grade

@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session, SessionTransaction
 from grader.config import get_settings
 from grader.db.models import Assignment
 from grader.rubric_spec import Limits
-from grader.services import presence
+from grader.services import presence, rubrics
 from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
-from grader.services.rubrics import load_assignment_rubric
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +51,11 @@ def queue_of(assignment: Assignment) -> str:
                      get_settings().gpu_fallback_to_cpu)
 
 
-def _limits(assignment: Assignment) -> Limits:
-    """The rubric's limits; the defaults if it does not load, for whatever reason (the worker
-    records why as the run's failure), so that a broken rubric never stops the sending."""
+def _limits(db: Session, assignment: Assignment) -> Limits:
+    """The published rubric version's limits; the defaults if it does not load, for whatever reason
+    (the worker records why as the run's failure), so that a broken rubric never stops the sending."""
     try:
-        return load_assignment_rubric(assignment.rubric_id).limits
+        return rubrics.published(db, assignment).limits
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.error("assignment %s: rubric %r does not load (%s); sending with default limits",
                   assignment.id, assignment.rubric_id, exc)
@@ -83,7 +82,7 @@ def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) 
         return
     if None in submission_ids:
         raise ValueError("enqueue after a flush: a new submission has no id before it")
-    time_limit = _limits(assignment).submission_timeout_s + get_settings().hard_limit_grace_s
+    time_limit = _limits(db, assignment).submission_timeout_s + get_settings().hard_limit_grace_s
     db.info.setdefault(PENDING, []).append(_Send(queue_of(assignment), time_limit, tuple(submission_ids)))
 
 

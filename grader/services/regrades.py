@@ -1,7 +1,8 @@
-"""Batch regrades: every chosen submission gets a new grade request on the rubric now on disk.
+"""Batch regrades: every chosen submission gets a new grade request on the published rubric version.
 
-One item per submission remembers the run that counted before, and the run the regrade made,
-so progress and the list of changed scores are read from the items.
+One item per submission remembers the run it is compared with (the one that counted before, or
+the run a re-run audits) and the run the regrade made, so progress and the list of changed scores
+are read from the items.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ from grader.db.models import (
     User,
 )
 from grader.rubric_spec import RubricError
-from grader.services import queue
+from grader.services import queue, rubrics
 from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import require_grade, require_view_all
-from grader.services.rubrics import sync_rubric
 from grader.services.scores import effective_runs
 
 SCORE_TOLERANCE = 1e-6
@@ -59,10 +59,8 @@ def start_regrade(
     submission_ids: list[int] | None = None,
     since: datetime | None = None,
 ) -> RegradeBatch:
-    """Regrade the assignment's submissions (all, the listed ones, or those made since a time).
-
-    Not committed: the grading tasks go out when the caller commits.
-    """
+    """Regrade the assignment's submissions (all, the listed ones, or those made since a time) with
+    its published rubric version. Not committed: the tasks go out when the caller commits."""
     require_grade(db, requested_by, assignment.course)
     query = select(Submission.id).where(Submission.assignment_id == assignment.id).order_by(Submission.id)
     if submission_ids is not None:
@@ -75,29 +73,49 @@ def start_regrade(
         raise NotFound(f"submissions {missing} are not part of {assignment.slug}")
     if not ids:
         raise Rejected(409, "no submission matches: nothing to regrade")
+    rubrics.require_published(db, assignment)  # stored (or stored now), so every worker can read it
     before = effective_runs(db, ids, assignment.rubric_hash)
+    return _request_grading(db, requested_by, assignment, reason, assignment.rubric_hash,
+                            {sid: before[sid].id if sid in before else None for sid in ids})
+
+
+def rerun(db: Session, requested_by: User, run_id: int) -> RegradeBatch:
+    """Grade a run's submission again with the rubric version that run used, whatever is published
+    or on disk now: an audit of that score. Its diff compares the new run with that one. Not committed."""
+    run = db.get(GradingRun, run_id)
+    if run is None:
+        raise NotFound(f"no grading run {run_id}")
+    submission = db.get_one(Submission, run.submission_id)
+    assignment = submission.assignment
+    require_grade(db, requested_by, assignment.course)
     try:
-        rubric = sync_rubric(db, assignment)
+        rubrics.ensure_stored(db, run.rubric_hash, assignment.rubric_id)
     except RubricError as exc:
-        raise Rejected(422, f"the rubric cannot be used: {exc}") from exc
+        raise Rejected(409, f"run {run_id} cannot be re-run: {exc}") from exc
+    return _request_grading(db, requested_by, assignment, f"re-run of run {run_id} with rubric {run.rubric_hash}",
+                            run.rubric_hash, {submission.id: run.id})
+
+
+def _request_grading(db: Session, requested_by: User, assignment: Assignment, reason: str, rubric_hash: str,
+                     old_runs: dict[int, int | None]) -> RegradeBatch:
+    """A new grade request of each submission (id -> the run it is compared with) on `rubric_hash`."""
     batch = RegradeBatch(assignment_id=assignment.id, requested_by_id=requested_by.id, reason=reason,
-                         rubric_hash=rubric.content_hash)
+                         rubric_hash=rubric_hash)
     db.add(batch)
     db.flush()
-    now = utcnow()
     requests = db.execute(
         update(Submission)
-        .where(Submission.id.in_(ids))
+        .where(Submission.id.in_(old_runs))
         .values(request_no=Submission.request_no + 1, sends=0, status=SubmissionStatus.queued, error=None,
-                updated_at=now, heartbeat_at=None)
+                updated_at=utcnow(), heartbeat_at=None, rubric_hash=rubric_hash)
         .returning(Submission.id, Submission.request_no)
     ).all()
     db.add_all(
-        RegradeItem(batch_id=batch.id, submission_id=sid, request_no=request_no,
-                    old_run_id=before[sid].id if sid in before else None)
+        RegradeItem(batch_id=batch.id, submission_id=sid, request_no=request_no, old_run_id=old_runs[sid])
         for sid, request_no in requests
     )
-    queue.enqueue(db, assignment, ids)  # sent when the caller commits
+    db.flush()
+    queue.enqueue(db, assignment, list(old_runs))  # sent when the caller commits
     return batch
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from grader.db.models import Assignment, ChosenSubmission, CountingRule, Course, Extension, Submission, User
 from grader.services.late_credit import FULL, LateRules, grace_plan, late_by
 from grader.services.late_rules import rules_of
-from grader.services.rubrics import load_assignment_rubric
+from grader.services.rubrics import require_published
 from grader.services.scores import SubmissionScore, score_submissions
 
 
@@ -87,7 +87,7 @@ def _counted(rule: CountingRule, attempts: list[Attempt], chosen_id: int | None)
 
 
 def _scores(db: Session, assignment: Assignment, submissions: list[Submission]) -> dict[int, SubmissionScore]:
-    return score_submissions(db, assignment, load_assignment_rubric(assignment.rubric_id), submissions)
+    return score_submissions(db, assignment, require_published(db, assignment), submissions)
 
 
 def standings_given(

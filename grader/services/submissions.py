@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Enrolment, GradingRun, Role, Submission, User
-from grader.services import queue, standings
+from grader.services import queue, rubrics, standings
 from grader.services.allowance import allowance
 from grader.services.courses import require_open
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.permissions import Permission, can_view_all, course_role, require_view_all, roles_granting
-from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion, score_submissions
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
 
@@ -67,6 +66,7 @@ def submit(db: Session, user: User, assignment: Assignment, filename: str, data:
     submission = Submission(
         assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
         sha256=hashlib.sha256(data).hexdigest(), content=data, created_at=now, updated_at=now,
+        rubric_hash=assignment.rubric_hash,
     )
     db.add(submission)
     db.flush()  # insert first, then count: on SQLite the insert takes the write lock
@@ -150,7 +150,7 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     """Scores and feedback; a student sees neither hidden questions nor after-due-date ones early."""
     _check_access(db, viewer, submission)
     assignment = submission.assignment
-    score = score_submissions(db, assignment, load_assignment_rubric(assignment.rubric_id), [submission])[submission.id]
+    score = score_submissions(db, assignment, rubrics.require_published(db, assignment), [submission])[submission.id]
     questions = score.questions
     if not can_view_all(db, viewer, assignment.course_id):
         questions = [q for q in questions if _shown_to_student(q, assignment)]

@@ -1,4 +1,5 @@
-"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade.
+"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade,
+and publish rubric versions.
 
 Pages log in with a session cookie; every POST carries the session's CSRF token (verify_csrf).
 Routes stay thin: parse the form, call the service, render or redirect (303 after a POST).
@@ -16,7 +17,18 @@ from pydantic import TypeAdapter, ValidationError
 
 from grader.db.base import utcnow
 from grader.db.models import User
-from grader.services import courses, gradebook, manual_grades, permissions, regrades, standings, submissions, users
+from grader.services import (
+    courses,
+    gradebook,
+    manual_grades,
+    permissions,
+    publishing,
+    regrades,
+    rubrics,
+    standings,
+    submissions,
+    users,
+)
 from grader.services.allowance import allowance
 from grader.services.errors import Rejected, ServiceError
 from grader.services.late_rules import rules_of
@@ -169,11 +181,44 @@ def regrade_submission(
     return redirect(f"/assignments/{submission.assignment_id}/regrades/{batch.id}")
 
 
+@router.post("/runs/{run_id}/rerun")
+def rerun(run_id: Id, db: SessionDep, user: PageUser) -> Response:
+    batch = regrades.rerun(db, user, run_id)
+    return redirect(f"/assignments/{batch.assignment_id}/regrades/{batch.id}")
+
+
 @router.get("/assignments/{assignment_id}/scores")
 def scores_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
     return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book),
-                  late_rules=rules_of(book.assignment))
+                  late_rules=rules_of(book.assignment), disk=rubrics.disk_rubric(book.assignment.rubric_id))
+
+
+def _rubric_page(request: Request, db: SessionDep, user: User, assignment_id: int, published: str = "",
+                 error: str | None = None, status: int = 200) -> HTMLResponse:
+    state = publishing.rubric_status(db, user, courses.get_assignment(db, user, assignment_id))
+    just_published = published == state.published_hash
+    return render(request, "rubric.html", user, status, state=state, just_published=just_published, error=error,
+                  can_publish=permissions.can_change_settings(db, user, state.assignment.course_id))
+
+
+@router.get("/assignments/{assignment_id}/rubric")
+def rubric_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser, published: str = "") -> Response:
+    """The published rubric version next to the folder on disk: the diff, Publish, then the offer to regrade."""
+    return _rubric_page(request, db, user, assignment_id, published)
+
+
+@router.post("/assignments/{assignment_id}/rubric")
+def publish_rubric(
+    request: Request, assignment_id: Id, db: SessionDep, user: PageUser, expected_hash: Annotated[Text, Form()]
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    try:
+        publishing.publish(db, user, assignment, expected_hash)
+    except Rejected as exc:
+        db.rollback()
+        return _rubric_page(request, db, user, assignment_id, error=exc.message, status=exc.status_code)
+    return redirect(f"/assignments/{assignment_id}/rubric?published={quote(assignment.rubric_hash)}")
 
 
 def _submission_ids(text: str) -> list[int] | None:

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from grader.config import PROJECT_ROOT
+from grader.config import PROJECT_ROOT, get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, Course, GradingRun, Submission, User
+from grader.db.models import Assignment, Course, GradingRun, RubricVersion, Submission, User
 from grader.services import assignments, courses, roster, submissions, users
 from grader.services.reconcile import reconcile
 from tests.fixtures.services import wait_until
@@ -125,6 +125,28 @@ def copy_rubric(rubrics_dir: Path, edit: Callable[[Path], None]) -> str:
     return rubric_id
 
 
+def new_version(rubrics_dir: Path) -> str:
+    """A new rubric id whose files are a version of their own (hw2 plus a note naming it), so a
+    test can forget or change that version without touching another test's."""
+    return copy_rubric(rubrics_dir, lambda folder: (folder / "NOTES.txt").write_text(f"{folder.name}\n"))
+
+
+def uncache(rubric_hash: str) -> None:
+    """Remove the version's folder from the rubric cache (read-only, so made writable first)."""
+    folder = get_settings().resolved_rubric_cache_dir / rubric_hash
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_dir():
+            path.chmod(0o755)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def forget_version(db: Session, rubric_hash: str) -> None:
+    """As if the version had been made before versions were stored: no row, no folder in the cache."""
+    db.execute(delete(RubricVersion).where(RubricVersion.hash == rubric_hash))
+    db.commit()
+    uncache(rubric_hash)
+
+
 def set_points(folder: Path, question_id: str, points: int) -> None:
     """Change one question's points in rubric.toml, keeping the declared totals consistent."""
     path = folder / "rubric.toml"
@@ -140,3 +162,13 @@ def set_points(folder: Path, question_id: str, points: int) -> None:
         if key in data["assignment"]:
             text = re.sub(rf"^{key} = \d+", f"{key} = {data['assignment'][key] + delta}", text, flags=re.M)
     path.write_text(text)
+
+
+def add_manual_question(folder: Path, question_id: str, points: int) -> None:
+    """Append a question graded by hand to rubric.toml, keeping the declared total consistent."""
+    path = folder / "rubric.toml"
+    text = path.read_text()
+    total = tomllib.loads(text)["assignment"]["total_points"]
+    text = re.sub(r"^total_points = \d+", f"total_points = {total + points}", text, flags=re.M)
+    path.write_text(text + f'\n[[questions]]\nid = "{question_id}"\ntitle = "Added by hand"\npoints = {points}\n'
+                           'grading = "manual"\n')

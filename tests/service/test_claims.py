@@ -11,7 +11,7 @@ from grader import scoring
 from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.services import claims, heartbeat, regrades, results
-from grader.services.rubrics import load_assignment_rubric
+from grader.services.rubrics import on_disk
 from tests.service.helpers import heartbeat_goes_stale, make_class, runs_of, upload
 
 
@@ -22,7 +22,7 @@ def _upload(db: Session) -> tuple[Submission, str]:
 
 
 def _report(rubric_id: str, passed: bool) -> scoring.GradeReport:
-    rubric = load_assignment_rubric(rubric_id)
+    rubric = on_disk(rubric_id)
     outcomes = [scoring.TestOutcome("t", q.id, passed) for q in rubric.auto_questions]
     return scoring.build_report(rubric, outcomes, "cpu", 0.1)
 

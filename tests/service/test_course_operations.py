@@ -17,9 +17,12 @@ from grader.services import (
     assignments,
     courses,
     dashboard,
+    extensions,
+    grace,
     gradebook,
     manual_grades,
     permissions,
+    publishing,
     regrades,
     roster,
     submissions,
@@ -100,6 +103,9 @@ def test_a_ta_grades_and_regrades_sees_everything_but_changes_no_setting(any_db:
     shown = {q.question_id for q in submissions.feedback(db, submission, ta).questions}
     assert "1.2.3d" in shown  # hidden from students, not from the staff
     assert [p.submissions for p in dashboard.course_progress(db, ta, klass.course)] == [1]
+    assert extensions.extensions_of(db, ta, klass.assignment) == []  # late work and rubric versions: read only
+    assert grace.grace_ledger(db, ta, klass.course).entries == []
+    assert not publishing.rubric_status(db, ta, klass.assignment).changed
 
     settings = assignments.settings_of(klass.assignment)
     for change in (
@@ -107,6 +113,9 @@ def test_a_ta_grades_and_regrades_sees_everything_but_changes_no_setting(any_db:
         lambda: assignments.create_assignment(db, ta, klass.course, "hw3", "hw2"),
         lambda: roster.enrol(db, ta, klass.course, f"friend-{_tag()}@uni.edu", "ta"),
         lambda: courses.archive_course(db, ta, klass.course),
+        lambda: extensions.grant_extension(db, ta, klass.assignment, klass.students[0], utcnow() + timedelta(days=1)),
+        lambda: grace.set_grace_days(db, ta, klass.course, 2),
+        lambda: publishing.publish(db, ta, klass.assignment),
     ):
         with pytest.raises(Forbidden) as refused:
             change()

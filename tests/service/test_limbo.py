@@ -18,17 +18,22 @@ from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
 from grader.db.text import storable
+from grader.engine import Engine
 from grader.errors import SandboxUnavailable
 from grader.rubric_spec import RubricError
-from grader.services import claims, faults, queue, results, submissions
+from grader.services import claims, faults, grading, publishing, queue, results, submissions
+from grader.services.errors import Rejected
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
     Class,
     copy_rubric,
+    forget_version,
     heartbeat_goes_stale,
     make_class,
+    new_version,
     reconciled,
     runs_of,
+    set_points,
     upload,
     wait_finished,
     with_override,
@@ -67,7 +72,7 @@ def _store_as_is(db: Session, klass: Class, filename: str, data: bytes) -> int:
     now = utcnow()
     submission = Submission(assignment_id=klass.assignment.id, user_id=klass.students[0].id, filename=filename,
                             size=len(data), sha256=hashlib.sha256(data).hexdigest(), content=data,
-                            created_at=now, updated_at=now)
+                            created_at=now, updated_at=now, rubric_hash=klass.assignment.rubric_hash)
     db.add(submission)
     db.flush()
     queue.enqueue(db, klass.assignment, [submission.id])
@@ -107,12 +112,13 @@ def test_an_upload_that_fails_before_the_claim_ends_with_a_reason(worker_db: Ses
         assert run.status == RunStatus.completed and run.score == 0 and run.output
 
 
-def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
+def test_a_rubric_folder_that_stops_loading_changes_nothing_until_published(
     postgres_db: Session, postgres_stack: Stack, use_stack: Callable[[Stack], None],
     start_worker: Callable[..., WorkerProcess],
 ) -> None:
-    """A rubric.toml saved as Latin-1 after the assignment was made: not a RubricError. Sending
-    raised (the reconciler with it, for every submission) and the worker failed before the claim."""
+    """A rubric.toml saved as Latin-1 after the assignment was made. Sending used to raise (the
+    reconciler with it, for every submission) and the worker failed before the claim; now both
+    read the published version, and publishing the folder is refused with the reason."""
     db = postgres_db
     stack = postgres_stack.with_broker(postgres_stack.broker_url, key_prefix())
     use_stack(stack)
@@ -125,11 +131,33 @@ def test_a_rubric_that_stops_loading_fails_the_run_with_a_reason(
     assert submission.id in reconciled(db, older_than_s=0)
     start_worker(stack)
 
-    assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "failed"}
-    failed = db.get_one(Submission, submission.id, populate_existing=True)
+    assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "graded"}
     [run] = runs_of(db, submission.id)
-    assert failed.error == results.STAFF_ERROR_FOR_STUDENT  # the student is told to ask the staff
-    assert run.status == RunStatus.failed and "UnicodeDecodeError" in (run.error or "")  # the staff see why
+    assert (run.status, run.rubric_hash, run.score) == (RunStatus.completed, klass.assignment.rubric_hash, 37)
+    with pytest.raises(Rejected) as refused:
+        publishing.publish(db, klass.instructor, klass.assignment)
+    assert refused.value.status_code == 422 and "rubric.toml" in refused.value.message
+    assert "codec can't decode" in refused.value.message
+
+
+def test_a_rubric_version_that_cannot_be_read_fails_the_run_with_a_reason(quiet_db: Session, engine: Engine) -> None:
+    """A version made before versions were stored, whose folder has changed since: nothing can
+    grade with it, so the run fails and says how to go on."""
+    db = quiet_db
+    rubric_id = new_version(get_settings().rubrics_dir)
+    klass = make_class(db, rubric_id=rubric_id)
+    version = klass.assignment.rubric_hash
+    forget_version(db, version)
+    set_points(get_settings().rubrics_dir / rubric_id, "1.1a", 2)
+    submission = upload(db, klass.students[0], klass.assignment)
+
+    assert grading.grade_submission(engine, submission.id, "cpu", "w1") == RunStatus.failed
+    [run] = runs_of(db, submission.id)
+    assert run.rubric_hash == version
+    assert f"rubric version {version} is not stored" in (run.error or "")
+    assert "grader rubric publish" in (run.error or "")
+    failed = db.get_one(Submission, submission.id, populate_existing=True)
+    assert failed.error == results.STAFF_ERROR_FOR_STUDENT
 
 
 def test_a_failure_reason_with_unstorable_text_is_stored(quiet_db: Session) -> None:

@@ -1,4 +1,4 @@
-"""A batch regrade after a rubric change re-makes every score and lists exactly the changed ones."""
+"""A batch regrade after a rubric version is published re-makes every score and lists exactly the changed ones."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.models import RunStatus, User
-from grader.services import regrades
+from grader.services import publishing, regrades
 from grader.services.errors import Forbidden
 from grader.services.scores import effective_runs
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
@@ -60,6 +60,8 @@ def test_regrading_fifty_submissions_after_a_rubric_change(
 
     # 1.1a is now worth 2 points: perfect scores gain a point, those that fail 1.1a stay the same.
     set_points(postgres_stack.rubrics_dir / rubric_id, "1.1a", 2)
+    publishing.publish(db, klass.instructor, klass.assignment)
+    db.commit()
     with pytest.raises(Forbidden):
         regrades.start_regrade(db, klass.students[0], klass.assignment, "new points")
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "1.1a is worth 2 points")

@@ -18,6 +18,9 @@ import httpx
 import pytest
 
 from grader.config import PROJECT_ROOT
+from grader.db.models import Assignment
+from grader.db.session import session_scope
+from grader.services import publishing, users
 from harness.servers import free_port, wait_until
 from tests.fixtures.services import Stack
 
@@ -117,3 +120,15 @@ def page_session(server: LiveServer, person: Person) -> Iterator[PageSession]:
                                             "csrf_token": client.csrf_token("/login")})
         assert login.status_code == 303, login.text[:300]
         yield client
+
+
+def publish(klass: Klass) -> str:
+    """Publish the class's rubric folder as it is on disk now, as its instructor; the version's hash.
+    (On the database of the stack the class was made on, which `make_klass` points this process at.)"""
+    with session_scope() as db:
+        assignment = db.get_one(Assignment, klass.assignment_id)
+        instructor = users.get_user_by_email(db, klass.instructor.email)
+        assert instructor is not None
+        publishing.publish(db, instructor, assignment)
+        db.commit()
+        return assignment.rubric_hash

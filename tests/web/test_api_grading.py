@@ -13,7 +13,7 @@ import pytest
 
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import REFERENCE, copy_rubric, set_points
-from tests.web.support import Klass, LiveServer, api
+from tests.web.support import Klass, LiveServer, api, publish
 
 GRADING_TIMEOUT_S = 90
 HIDDEN = "1.2.3d"  # visibility = "hidden"
@@ -74,8 +74,9 @@ def test_upload_grade_review_export_and_regrade(
         mine = next(r for r in rows if r["SIS Login ID"] == first.email)
         assert mine["hw2 1.2.1a"] == "3.5" and mine["HW2"] == "40.5"
 
-        # Worth more points now: a regrade of the whole assignment changes her score.
+        # Worth more points in a newly published version: a regrade of the whole assignment changes her score.
         set_points(Path(postgres_stack.rubrics_dir) / klass.rubric_id, "1.3.4", 4)
+        publish(klass)
         batch = prof.post(f"/assignments/{aid}/regrades", json={"reason": "1.3.4 is worth 4"})
         assert batch.status_code == 202
         bid = batch.json()["id"]

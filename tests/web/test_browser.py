@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
+from grader.rubric_spec import content_hash
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
-from tests.service.helpers import REFERENCE, copy_rubric, set_points
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.service.helpers import REFERENCE, add_manual_question, copy_rubric, set_points
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, publish
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -131,6 +132,7 @@ def test_an_instructor_reviews_grades_by_hand_and_regrades(
     shoot(page, "submission")
 
     set_points(Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id, "1.3.4", 4)
+    publish(klass)
     page.get_by_label("Reason").fill("1.3.4 is worth 4 points")
     page.get_by_role("button", name="Regrade this submission").click()
     expect(page).to_have_url(re.compile(rf"/assignments/{klass.assignment_id}/regrades/\d+$"))
@@ -141,6 +143,53 @@ def test_an_instructor_reviews_grades_by_hand_and_regrades(
     expect(change).to_contain_text(student.email)
     expect(change.locator("td.num")).to_have_text(["37", "39"])
     shoot(page, "regrade")
+
+
+def test_an_instructor_reads_the_rubric_diff_publishes_and_regrades(
+    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass
+) -> None:
+    student = klass.students[0]
+    with api(sqlite_server, student) as client:
+        url = f"/assignments/{klass.assignment_id}/submissions"
+        sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
+                   GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+    folder = Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id
+    set_points(folder, "1.3.4", 4)
+    add_manual_question(folder, "1.4", 2)
+    new_version = content_hash(folder)
+
+    log_in(page, sqlite_server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    banner = page.locator("#rubric-on-disk")
+    expect(banner).to_contain_text("differs from the published one")
+    expect(page.locator("table.gradebook thead")).not_to_contain_text("1.4")  # not before it is published
+    banner.get_by_role("link", name="Review the changes and publish").click()
+    expect(page.get_by_role("heading", name="Rubric · HW2")).to_be_visible()
+    expect(page.locator("#disk-state")).to_contain_text(new_version)
+    expect(page.locator('table.rubric-diff tr.points[data-question="1.3.4"]')).to_contain_text("2 → 4")
+    expect(page.locator('table.rubric-diff tr.added[data-question="1.4"]')).to_contain_text("Added by hand")
+    expect(page.locator("table.rubric-diff tbody tr")).to_have_count(2)
+    expect(page.locator("#diff-total")).to_have_text("50 → 54")
+    shoot(page, "rubric-diff")
+
+    page.get_by_role("button", name=f"Publish version {new_version}").click()
+    expect(page.locator("#published-hash")).to_have_text(new_version)
+    expect(page.locator("#disk-state")).to_contain_text("nothing to publish")
+    offer = page.locator("#regrade-offer")
+    expect(offer).to_contain_text(f"Version {new_version} is published")
+    shoot(page, "rubric-published")
+    offer.get_by_role("button", name="Regrade all 1 submission(s) with it").click()
+    expect(page).to_have_url(re.compile(rf"/assignments/{klass.assignment_id}/regrades/\d+$"))
+    expect(page.locator("#regrade-label")).to_contain_text("(100%)", timeout=GRADING_TIMEOUT_MS)
+    change = page.locator("#regrade-diff tbody tr")
+    expect(change).to_have_count(1)
+    expect(change.locator("td.num")).to_have_text(["37", "39"])
+
+    page.get_by_role("link", name="Back to the scores").click()
+    expect(page.locator("#rubric-on-disk")).to_have_count(0)
+    expect(page.locator("table.gradebook thead")).to_contain_text("1.4")
+    expect(page.locator("table.gradebook tbody tr", has_text=student.email)).to_contain_text("39")
 
 
 def test_the_api_docs_render_from_local_files(page: Page, sqlite_server: LiveServer) -> None:

@@ -1,4 +1,4 @@
-"""Pages without a browser: login sessions, CSRF on every form, who may open which page."""
+"""Pages without a browser: login sessions, CSRF on every form, who may open which page, what they show."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.fixtures.services import Stack
-from tests.service.helpers import REFERENCE
+from grader.rubric_spec import content_hash
+from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.service.helpers import REFERENCE, WRONG_CONV2D, new_version, set_points
 from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, http_client
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+GRADING_TIMEOUT_S = 90
 
 
 def _csrf(page: httpx.Response) -> str:
@@ -151,3 +153,74 @@ def test_the_regrade_form_explains_bad_filters(sqlite_server: LiveServer, klass:
         assert bad_date.status_code == 422 and "not a date and time" in bad_date.text
         nothing = client.post(url, data={"csrf_token": token, "since": "2999-01-01T00:00"})
         assert nothing.status_code == 409 and "nothing to regrade" in nothing.text
+
+
+def test_publishing_a_rubric_version_other_than_the_one_shown_is_refused(
+    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(sqlite_web_stack, new_version(sqlite_web_stack.rubrics_dir))
+    folder = sqlite_web_stack.rubrics_dir / klass.rubric_id
+    url = f"/assignments/{klass.assignment_id}/rubric"
+    set_points(folder, "1.1a", 2)
+    with browser(sqlite_server) as client:
+        log_in(client, klass.students[0])
+        assert client.get(url).status_code == 403
+        log_in(client, klass.instructor)
+        page = client.get(url)
+        assert page.status_code == 200 and "1 → 2" in page.text
+        shown = re.search(r'name="expected_hash" value="([0-9a-f]+)"', page.text)
+        assert shown is not None
+        set_points(folder, "1.1a", 3)  # changed again after the diff was shown
+        refused = client.post(url, data={"csrf_token": _csrf(page), "expected_hash": shown.group(1)})
+        assert refused.status_code == 409 and "review the changes again" in refused.text
+        assert "1 → 3" in refused.text  # the diff as the folder is now
+        published = client.post(url, data={"csrf_token": _csrf(page), "expected_hash": content_hash(folder)})
+        assert published.status_code == 303
+        assert published.headers["location"] == f"{url}?published={content_hash(folder)}"
+
+
+def _row(page: httpx.Response, question_id: str) -> str:
+    match = re.search(rf'<tr id="q-{re.escape(question_id)}".*?</tr>', page.text, re.S)
+    assert match, f"no row for {question_id}"
+    return match.group(0)
+
+
+def _graded(server: LiveServer, person: Person, assignment_id: int, code: bytes) -> int:
+    with api(server, person) as client:
+        sid = client.post(f"/assignments/{assignment_id}/submissions", files={"file": ("hw2.py", code)}).json()["id"]
+        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
+                   GRADING_TIMEOUT_S, "the upload to be graded", interval=0.3)
+    return int(sid)
+
+
+def test_overrides_show_the_tests_feedback_and_grades_by_hand_follow_a_resubmission(
+    sqlite_server: LiveServer, sqlite_worker: WorkerProcess, klass: Klass
+) -> None:
+    student = klass.students[0]
+    first = _graded(sqlite_server, student, klass.assignment_id, WRONG_CONV2D)
+    with api(sqlite_server, klass.instructor) as prof:
+        for question, score, comment in (("1.1a", 0.5, "right idea"), ("1.2.1a", 3, "neat diagram")):
+            body = {"score": score, "comment": comment}
+            graded = prof.put(f"/submissions/{first}/manual-grades/{question}", json=body)
+            assert graded.status_code == 200, graded.text
+        shown = {q["question_id"]: q for q in prof.get(f"/submissions/{first}").json()["feedback"]["questions"]}
+    assert (shown["1.1a"]["score"], shown["1.1a"]["auto_score"], shown["1.1a"]["source"]) == (0.5, 0, "manual")
+    with browser(sqlite_server) as client:
+        log_in(client, student)
+        override = _row(client.get(f"/submissions/{first}"), "1.1a")
+    assert "0.5 / 1" in override and "right idea" in override and "the tests gave 0" in override
+    assert "expected 8, got 0" in override  # the tests' feedback, under the instructor's score
+
+    second = _graded(sqlite_server, student, klass.assignment_id, REFERENCE)
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        scores = client.get(f"/assignments/{klass.assignment_id}/scores")
+        assert "3†" in scores.text and f"graded by hand on submission {first}" in scores.text
+        page = client.get(f"/submissions/{second}")
+        assert f"graded by hand on an earlier submission ({first})" in _row(page, "1.2.1a")
+        assert "Set by hand to 0.5 on submission" in _row(page, "1.1a")  # shown, not applied: 1 / 1 stands
+        assert "1 / 1" in _row(page, "1.1a") and ">Confirm</button>" in page.text
+        confirmed = client.post(f"/submissions/{second}/manual-grades", data={
+            "csrf_token": _csrf(page), "question_id": "1.2.1a", "score": "3", "comment": "neat diagram"})
+        assert confirmed.status_code == 303
+        assert "3†" not in client.get(f"/assignments/{klass.assignment_id}/scores").text

@@ -9,7 +9,8 @@ from grader.api.schemas import GradebookPublic, GradebookQuestionPublic, Gradebo
 from grader.services import courses, gradebook
 from grader.web.deps import CurrentUser, Id, SessionDep
 
-router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"], responses=errors(401, 403, 404))
+router = APIRouter(prefix="/assignments/{assignment_id}", tags=["gradebook"], responses=errors(
+    401, 403, 404, 409, meaning={409: "the published rubric version cannot be read (the message says how to publish)"}))
 
 
 @router.get("/gradebook", response_model=GradebookPublic)

@@ -16,8 +16,9 @@ router = APIRouter(tags=["manual grades"])
 @router.put(
     "/submissions/{submission_id}/manual-grades/{question_id}",
     response_model=ManualGradePublic,
-    responses=errors(400, 401, 403, 404, 422,
-                     meaning={422: "no such question, a score outside its points, or a bad body"}),
+    responses=errors(400, 401, 403, 404, 409, 422,
+                     meaning={422: "no such question, a score outside its points, or a bad body",
+                              409: "the published rubric version cannot be read"}),
 )
 def set_manual_grade(
     submission_id: Id, question_id: str, body: ManualGradeIn, db: SessionDep, user: CurrentUser

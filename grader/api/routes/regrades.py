@@ -19,12 +19,12 @@ router = APIRouter(tags=["regrades"], responses=errors(401, 403, 404))
     response_model=RegradeBatchPublic,
     responses=errors(400, 404, 409, 422, meaning={
         404: "no such assignment, or a listed submission is not one of its submissions",
-        409: "no submission matches: nothing to regrade",
-        422: "a bad body, or a rubric that cannot be used",
+        409: "no submission matches: nothing to regrade, or the published rubric version cannot be read",
+        422: "a bad body",
     }),
 )
 def start_regrade(assignment_id: Id, body: RegradeIn, db: SessionDep, user: CurrentUser) -> RegradeBatch:
-    """Grade the chosen submissions again on the rubric now on disk."""
+    """Grade the chosen submissions again with the published rubric version."""
     assignment = courses.get_assignment(db, user, assignment_id)
     return regrades.start_regrade(db, user, assignment, body.reason, body.submission_ids, body.since)
 

@@ -46,7 +46,8 @@ def list_submissions(db: SessionDep, user: CurrentUser, assignment_id: Id | None
     return submissions.submissions_of(db, user, assignment)
 
 
-@router.get("/submissions/{submission_id}", response_model=SubmissionDetail, responses=errors(403, 404))
+@router.get("/submissions/{submission_id}", response_model=SubmissionDetail, responses=errors(
+    403, 404, 409, meaning={409: "the published rubric version cannot be read (the message says how to publish)"}))
 def get_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> SubmissionDetail:
     """The status and per-question feedback (without what a student may not see yet)."""
     submission = submissions.get_submission(db, user, submission_id)

@@ -1,0 +1,88 @@
+"""Publishing a rubric version: what the folder on disk would change, then making it the assignment's.
+
+An edit on disk changes nothing until an instructor publishes it, after reading the diff of
+questions and points (the rubric page, `grader rubric publish`); regrading is offered then.
+Nothing here commits: the page or the command does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from grader.db.models import Assignment, ManualGrade, Submission, User
+from grader.rubric_diff import RubricDiff, diff_rubrics
+from grader.rubric_spec import Rubric, RubricError
+from grader.services import rubrics
+from grader.services.errors import Rejected
+from grader.services.permissions import require_change_settings, require_view_all
+
+
+@dataclass(frozen=True)
+class RubricStatus:
+    """The published version next to the folder on disk, and what publishing the folder would change."""
+
+    assignment: Assignment
+    published_hash: str
+    published: Rubric | None  # None: not stored, and the folder no longer holds it (`published_error`)
+    published_error: str
+    on_disk: Rubric | None  # None: the folder cannot be used (`disk_error`)
+    disk_error: str
+    diff: RubricDiff | None  # published -> disk, when both load and they differ
+    orphaned_grades: int  # manual grades of questions the folder removes: kept, but no longer counted
+    submissions: int  # what a regrade of the whole assignment would grade again
+
+    @property
+    def changed(self) -> bool:
+        """The folder on disk is not the published version."""
+        return self.on_disk is not None and self.on_disk.content_hash != self.published_hash
+
+
+def _orphaned_grades(db: Session, assignment: Assignment, removed: list[str]) -> int:
+    if not removed:
+        return 0
+    return db.scalar(
+        select(func.count()).select_from(ManualGrade).join(Submission, Submission.id == ManualGrade.submission_id)
+        .where(Submission.assignment_id == assignment.id, ManualGrade.question_id.in_(removed))
+    ) or 0
+
+
+def rubric_status(db: Session, viewer: User, assignment: Assignment) -> RubricStatus:
+    """What publishing would change (the course's staff see it)."""
+    require_view_all(db, viewer, assignment.course)
+    try:
+        published, published_error = rubrics.published(db, assignment), ""
+    except RubricError as exc:
+        published, published_error = None, str(exc)
+    disk = rubrics.disk_rubric(assignment.rubric_id)
+    changed = disk.rubric is not None and disk.hash != assignment.rubric_hash
+    diff = diff_rubrics(published, disk.rubric) if changed and published is not None and disk.rubric else None
+    orphaned = _orphaned_grades(db, assignment, [q.id for q in diff.removed]) if diff else 0
+    submissions = db.scalar(select(func.count()).select_from(Submission)
+                            .where(Submission.assignment_id == assignment.id)) or 0
+    return RubricStatus(assignment, assignment.rubric_hash, published, published_error, disk.rubric, disk.error,
+                        diff, orphaned, submissions)
+
+
+def publish(db: Session, viewer: User, assignment: Assignment, expected_hash: str | None = None) -> RubricStatus:
+    """Make the folder on disk the published version; the status as it was before (with the diff).
+
+    `expected_hash` is the version the instructor reviewed: if the folder has changed since, nothing
+    is published (409). Publishing the version already published changes nothing (`changed` is false).
+    Only the course's instructors publish: it changes what every later upload is graded with."""
+    require_change_settings(db, viewer, assignment.course)
+    status = rubric_status(db, viewer, assignment)
+    if status.on_disk is None:
+        raise Rejected(422, f"the rubric on disk cannot be used: {status.disk_error}")
+    if expected_hash is not None and status.on_disk.content_hash != expected_hash:
+        raise Rejected(409, f"the rubric on disk has changed since version {expected_hash} was shown "
+                            f"(it is now {status.on_disk.content_hash}): review the changes again")
+    try:
+        rubric = rubrics.publish_from_disk(db, assignment)
+    except RubricError as exc:
+        raise Rejected(422, f"the rubric on disk cannot be used: {exc}") from exc
+    if rubric.content_hash != status.on_disk.content_hash:
+        raise Rejected(409, "the rubric on disk changed while it was being published: review the changes again")
+    return status

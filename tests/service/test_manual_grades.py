@@ -1,0 +1,85 @@
+"""Manual grades on PostgreSQL with a real worker: a resubmission never drops them (they are carried,
+marked, until confirmed), and an override of an auto question keeps the tests' feedback visible."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy.orm import Session
+
+from grader.services import gradebook, manual_grades, submissions
+from grader.services.scores import ScoredQuestion
+from tests.fixtures.services import WorkerProcess
+from tests.service.helpers import WRONG_CONV2D, make_class, runs_of, upload, wait_finished
+
+TIMEOUT_S = 120
+
+
+def _questions(scored: list[ScoredQuestion]) -> dict[str, ScoredQuestion]:
+    return {q.question_id: q for q in scored}
+
+
+def test_manual_grades_are_carried_to_a_resubmission_marked_until_confirmed(
+    postgres_db: Session, postgres_worker: WorkerProcess
+) -> None:
+    db = postgres_db
+    klass = make_class(db)
+    [student] = klass.students
+    first = upload(db, student, klass.assignment, WRONG_CONV2D)
+    wait_finished(db, [first.id], TIMEOUT_S)
+    manual_grades.set_manual_grade(db, klass.instructor, first, "1.2.1a", 3, "neat diagram")
+    manual_grades.set_manual_grade(db, klass.instructor, first, "1.1a", 0.5, "right idea")  # overrides the tests
+    db.commit()
+
+    second = upload(db, student, klass.assignment)
+    wait_finished(db, [second.id], TIMEOUT_S)
+    [row] = [r for r in gradebook.gradebook(db, klass.instructor, klass.assignment).rows if r.student.id == student.id]
+    assert row.submission_id == second.id
+    diagram = row.scores["1.2.1a"]
+    assert (diagram.score, diagram.source, diagram.carried_from, diagram.comment) == (3, "carried", first.id,
+                                                                                        "neat diagram")
+    shape = row.scores["1.1a"]  # the new run scored it: the old override is shown, not applied
+    assert (shape.score, shape.source, shape.carried_from) == (1, "auto", None)
+    assert shape.earlier is not None and (shape.earlier.submission_id, shape.earlier.score) == (first.id, 0.5)
+    assert row.total == 37 + 3
+    book = gradebook.gradebook(db, klass.instructor, klass.assignment)
+    header, _points, *rows = list(csv.reader(io.StringIO(gradebook.gradebook_csv(book))))
+    [exported] = [dict(zip(header, r, strict=True)) for r in rows if student.email in r]
+    assert exported["hw2 1.2.1a"] == "3" and exported["HW2"] == "40"
+    seen = _questions(submissions.feedback(db, second, student).questions)  # the student's own view
+    assert (seen["1.2.1a"].score, seen["1.2.1a"].source) == (3, "carried")
+
+    manual_grades.set_manual_grade(db, klass.instructor, second, "1.2.1a", 3, "neat diagram")  # confirmed
+    db.commit()
+    confirmed = _questions(submissions.feedback(db, second, klass.instructor).questions)["1.2.1a"]
+    assert (confirmed.score, confirmed.source, confirmed.carried_from) == (3, "manual", None)
+
+    manual_grades.set_manual_grade(db, klass.instructor, second, "1.2.1a", 4, "")  # changed on the latest
+    db.commit()
+    third = upload(db, student, klass.assignment)
+    wait_finished(db, [third.id], TIMEOUT_S)
+    carried = _questions(submissions.feedback(db, third, klass.instructor).questions)["1.2.1a"]
+    assert (carried.score, carried.source, carried.carried_from) == (4, "carried", second.id)
+    earlier_view = _questions(submissions.feedback(db, first, klass.instructor).questions)["1.2.1a"]
+    assert (earlier_view.score, earlier_view.source) == (3, "manual")  # later grades never reach back
+
+
+def test_an_override_of_an_auto_question_keeps_its_feedback_visible(
+    postgres_db: Session, postgres_worker: WorkerProcess
+) -> None:
+    db = postgres_db
+    klass = make_class(db)
+    [student] = klass.students
+    submission = upload(db, student, klass.assignment, WRONG_CONV2D)
+    wait_finished(db, [submission.id], TIMEOUT_S)
+    [run] = runs_of(db, submission.id)
+    auto = next(q for q in run.questions if q.question_id == "1.1a")
+    assert auto.score == 0 and "expected 8, got 0" in auto.feedback
+
+    manual_grades.set_manual_grade(db, klass.instructor, submission, "1.1a", 0.5, "right idea, wrong formula")
+    db.commit()
+    for viewer in (student, klass.instructor):
+        shown = _questions(submissions.feedback(db, submission, viewer).questions)["1.1a"]
+        assert (shown.score, shown.source, shown.auto_score) == (0.5, "manual", 0)
+        assert shown.comment == "right idea, wrong formula" and shown.feedback == auto.feedback

@@ -1,0 +1,191 @@
+"""Rubric versions on PostgreSQL + Redis with a real Celery worker: an edit on disk grades nothing
+until it is published, a regrade uses the published version, an old run is re-run from its stored
+version, a worker reads a version only from files that hash to it, and student code cannot read it."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.config import get_settings
+from grader.db.models import RubricVersion, RunStatus
+from grader.engine import Engine
+from grader.rubric_diff import PointsChange
+from grader.services import publishing, regrades, rubrics, submissions
+from grader.services.errors import Forbidden, Rejected
+from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.service.helpers import (
+    REFERENCE,
+    WRONG_CONV2D,
+    forget_version,
+    make_class,
+    new_version,
+    runs_of,
+    set_points,
+    uncache,
+    upload,
+    wait_finished,
+)
+
+TIMEOUT_S = 120
+
+
+def _regraded(db: Session, viewer: object, batch_id: int) -> None:
+    def finished() -> bool:
+        db.rollback()
+        return regrades.regrade_progress(db, viewer, batch_id)["status"] == "finished"  # type: ignore[arg-type]
+
+    wait_until(finished, TIMEOUT_S, f"regrade {batch_id} to finish", interval=0.3)
+
+
+def _cached(rubric_hash: str) -> Path:
+    return get_settings().resolved_rubric_cache_dir / rubric_hash
+
+
+def test_an_edit_on_disk_grades_nothing_until_published_and_the_regrade_uses_the_new_version(
+    postgres_db: Session, postgres_stack: Stack, postgres_worker: WorkerProcess
+) -> None:
+    db = postgres_db
+    rubric_id = new_version(postgres_stack.rubrics_dir)
+    klass = make_class(db, students=2, rubric_id=rubric_id)
+    first, second = klass.students
+    v1 = klass.assignment.rubric_hash
+    early = upload(db, first, klass.assignment)
+    wait_finished(db, [early.id], TIMEOUT_S)
+
+    set_points(postgres_stack.rubrics_dir / rubric_id, "1.1a", 2)  # on disk only
+    late = upload(db, second, klass.assignment)
+    assert wait_finished(db, [late.id], TIMEOUT_S) == {late.id: "graded"}
+    [run] = runs_of(db, late.id)
+    assert (run.rubric_hash, run.score, run.max_score) == (v1, 37, 37)
+    fresh = submissions.feedback(db, late, klass.instructor)
+    assert fresh.rubric_hash == v1 and not fresh.stale  # a fresh upload is not "older rubric"
+    disk = rubrics.disk_rubric(rubric_id)
+    assert disk.hash is not None and disk.hash != v1  # what the scores page warns about
+
+    status = publishing.rubric_status(db, klass.instructor, klass.assignment)
+    assert status.changed and status.diff is not None and status.submissions == 2
+    assert status.diff.points == (PointsChange("1.1a", "Conv2d output shape of the worked example", 1, 2),)
+    assert (status.diff.added, status.diff.removed, status.diff.files) == ((), (), ("rubric.toml",))
+    with pytest.raises(Forbidden):
+        publishing.publish(db, first, klass.assignment)
+    with pytest.raises(Rejected) as moved:
+        publishing.publish(db, klass.instructor, klass.assignment, expected_hash=v1)
+    assert moved.value.status_code == 409 and "review the changes again" in moved.value.message
+    db.rollback()
+    publishing.publish(db, klass.instructor, klass.assignment, expected_hash=disk.hash)
+    db.commit()
+    v2 = klass.assignment.rubric_hash
+    assert v2 == disk.hash
+    assert set(db.scalars(select(RubricVersion.hash).where(RubricVersion.hash.in_([v1, v2])))) == {v1, v2}
+    assert submissions.feedback(db, late, klass.instructor).stale  # until regraded
+
+    batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "1.1a is worth 2 points")
+    db.commit()
+    assert batch.rubric_hash == v2
+    _regraded(db, klass.instructor, batch.id)
+    for sid in (early.id, late.id):
+        newest = runs_of(db, sid)[-1]
+        assert (newest.status, newest.rubric_hash, newest.score, newest.max_score) == (RunStatus.completed, v2, 38, 38)
+    assert [(c["old_score"], c["new_score"]) for c in regrades.regrade_diff(db, klass.instructor, batch.id)] == [
+        (37, 38), (37, 38)]
+
+
+def test_an_old_run_is_re_run_from_its_stored_version_after_the_folder_changed(
+    postgres_db: Session, postgres_stack: Stack, postgres_worker: WorkerProcess
+) -> None:
+    db = postgres_db
+    rubric_id = new_version(postgres_stack.rubrics_dir)
+    folder = postgres_stack.rubrics_dir / rubric_id
+    klass = make_class(db, rubric_id=rubric_id)
+    v1 = klass.assignment.rubric_hash
+    submission = upload(db, klass.students[0], klass.assignment, WRONG_CONV2D)
+    wait_finished(db, [submission.id], TIMEOUT_S)
+    [original] = runs_of(db, submission.id)
+
+    set_points(folder, "1.1b", 4)
+    publishing.publish(db, klass.instructor, klass.assignment)
+    db.commit()
+    (folder / "test_conv.py").write_text("raise RuntimeError('this folder is being rewritten')\n")  # not published
+    cached = _cached(v1)
+    assert cached.is_dir()
+    uncache(v1)  # the worker writes the version out again from the database (a re-run only checks it is stored)
+
+    with pytest.raises(Forbidden):
+        regrades.rerun(db, klass.students[0], original.id)
+    batch = regrades.rerun(db, klass.instructor, original.id)
+    db.commit()
+    assert batch.rubric_hash == v1
+    _regraded(db, klass.instructor, batch.id)
+    again = runs_of(db, submission.id)[-1]
+    assert again.id != original.id and (again.status, again.rubric_hash) == (RunStatus.completed, v1)
+    assert (again.score, again.max_score) == (original.score, original.max_score) == (35, 37)
+    assert [(t.name, t.status, t.score) for t in again.tests] == [(t.name, t.status, t.score) for t in original.tests]
+    assert regrades.regrade_diff(db, klass.instructor, batch.id) == []  # the audit found the same score
+    written = [cached, *(path for path in cached.rglob("*") if "__pycache__" not in path.parts)]
+    assert len(written) > 5 and all(not path.stat().st_mode & 0o222 for path in written)  # read-only
+
+    forget_version(db, v1)  # a version that is gone, from a folder that has changed since
+    with pytest.raises(Rejected) as gone:
+        regrades.rerun(db, klass.instructor, original.id)
+    assert gone.value.status_code == 409 and f"rubric version {v1} is not stored" in gone.value.message
+
+
+def test_a_version_is_read_only_from_files_that_hash_to_it(
+    postgres_db: Session, postgres_stack: Stack, postgres_worker: WorkerProcess
+) -> None:
+    """A cached version changed by hand (here its reference, which would fail every student) is
+    written out again from the database before a worker grades with it."""
+    db = postgres_db
+    klass = make_class(db, rubric_id=new_version(postgres_stack.rubrics_dir))
+    reference = _cached(klass.assignment.rubric_hash) / "reference.py"
+    reference.chmod(0o644)
+    wrong = "\n\ndef conv2d_output_shape(*args, **kwargs):\n    return (9, 9, 9)\n"
+    reference.write_text(reference.read_text() + wrong)
+
+    submission = upload(db, klass.students[0], klass.assignment)
+    assert wait_finished(db, [submission.id], TIMEOUT_S) == {submission.id: "graded"}
+    assert runs_of(db, submission.id)[0].score == 37
+    assert "(9, 9, 9)" not in reference.read_text()
+
+
+def test_a_version_made_before_versions_were_stored_is_stored_from_its_unchanged_folder(
+    postgres_db: Session, postgres_stack: Stack
+) -> None:
+    db = postgres_db
+    klass = make_class(db, rubric_id=new_version(postgres_stack.rubrics_dir))
+    version = klass.assignment.rubric_hash
+    forget_version(db, version)
+    assert rubrics.published(db, klass.assignment).content_hash == version
+    db.commit()
+    assert db.get(RubricVersion, version) is not None
+
+
+def test_student_code_cannot_read_the_version_it_is_graded_with(
+    postgres_db: Session, postgres_stack: Stack, engine: Engine
+) -> None:
+    """The grading path itself: a version read from the cache, and code that looks for its files."""
+    db = postgres_db
+    klass = make_class(db, rubric_id=new_version(postgres_stack.rubrics_dir))
+    rubric = rubrics.published(db, klass.assignment)
+    attack = REFERENCE + textwrap.dedent(f"""
+
+        _stolen = []
+        for _path in ({str(rubric.directory / 'reference.py')!r}, {str(rubric.directory / 'rubric.toml')!r}):
+            try:
+                _stolen.append(open(_path).read())
+            except OSError:
+                pass
+        try:
+            _stolen.append(__import__("os").listdir({str(rubric.directory.parent)!r}))
+        except OSError:
+            pass
+        if _stolen:
+            raise RuntimeError("read %d of the rubric's files" % len(_stolen))
+    """).encode()
+    report = engine.grade(attack, "hw2.py", rubric)
+    assert report.score == 37, report.question("1.1a").output
