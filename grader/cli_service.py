@@ -1,4 +1,5 @@
-"""Service commands for operators: regrade, scores, users and their API tokens, the reconciler and migrations.
+"""Service commands for operators: regrade, scores, wrong-answer groups, users and their API tokens, the
+reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
@@ -25,7 +26,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, Role, User
 from grader.db.session import alembic_config, session_scope
-from grader.services import courses, gradebook, regrades, users
+from grader.services import answer_groups, courses, gradebook, regrades, users
 from grader.services.errors import ServiceError
 from grader.services.reconcile import reconcile as reconcile_stuck
 
@@ -163,6 +164,29 @@ def scores(
             (row.rubric_hash or "-") + (" (stale)" if row.stale else ""),
         )
     out.print(table)
+
+
+@app.command()
+def groups(assignment: AssignmentArg, course: CourseOpt = None, by: ByOpt = None) -> None:
+    """Wrong-answer groups: students whose latest submissions gave the same wrong answer, largest first."""
+    with session_scope() as db:
+        try:
+            target = courses.find_assignment(db, assignment, course)
+            found = answer_groups.wrong_answer_groups(db, _operator(db, by), target)
+        except ServiceError as exc:
+            _fail(exc.message)
+        # One block per group, printed as is: case names look like markup ("[L9-K3]"), and a table would fold them.
+        out.print(f"{target.slug}: {len(found)} wrong-answer group(s), largest first", markup=False, highlight=False)
+        for group in found:
+            key = group.key
+            lines = [
+                f"\n{group.size} student(s) · {key.question_id} · {key.case_name} · {key.function}() · "
+                f"{group.misconception or 'unnamed'} · answer {key.signature}",
+                f"  example: submission {group.example_submission_id}",
+                f"  students: {', '.join(member.student.email for member in group.members)}",
+                f"  feedback: {group.feedback.text if group.feedback else '-'}",
+            ]
+            out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 @users_app.command("add")

@@ -124,6 +124,9 @@ class QuestionFeedback(ReadModel):
     feedback: str
     comment: str
     printed: str = Field("", description="what the code printed during this question's calls")
+    group_feedback: list[str] = Field(
+        default_factory=list, description="the course staff's feedback on a wrong answer this submission gave"
+    )
 
 
 class SubmissionFeedbackPublic(ReadModel):
@@ -218,3 +221,46 @@ class RegradeBatchPublic(ReadModel):
     reason: str
     rubric_hash: str
     created_at: datetime
+
+
+class GroupKeyFields(BaseModel):
+    """Which wrong answer: one student function's answer, rounded, in one test case."""
+
+    question_id: Text = Field(max_length=50)
+    case_name: Text = Field(max_length=300, description="the test case, e.g. test_conv_output_size[L9-K3-S2-P1-D1]")
+    function: Text = Field(max_length=100, description="the student function that gave the answer")
+    signature: str = Field(pattern=r"^[0-9a-f]{16}$", description="the answer rounded to the check's tolerance, hashed")
+
+
+class GroupFeedbackIn(GroupKeyFields):
+    text: Text = Field(min_length=1, max_length=10_000, description="shown to every student in the group")
+
+
+class GroupFeedbackPublic(ReadModel):
+    question_id: str
+    case_name: str
+    function: str
+    signature: str
+    text: str
+    author_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class GroupMemberPublic(ReadModel):
+    student: UserPublic
+    submission_id: int = Field(description="the student's latest submission")
+
+
+class AnswerGroupPublic(ReadModel):
+    """Students whose latest submissions gave the same wrong answer in one test case."""
+
+    question_id: str
+    case_name: str
+    function: str
+    signature: str
+    misconception: str | None = Field(description="the rubric's known mistake it matches; null if unnamed")
+    size: int
+    example_submission_id: int
+    members: list[GroupMemberPublic]
+    feedback: GroupFeedbackPublic | None

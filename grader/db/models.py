@@ -4,7 +4,8 @@ A submission's score is never stored on the submission: it is read from its grad
 row per attempt, each naming the rubric hash that produced it) plus manual grades, so a regrade
 adds runs and history is kept. Each run stores its per-question results and each test case
 (TestResult: passed or failed, with its share of the question's points), so a changed score can
-be traced to the cases behind it.
+be traced to the cases behind it. A failed case's wrong answers are kept too (AnswerSignature),
+so equal wrong answers of many students can be found and answered at once (GroupFeedback).
 """
 
 from __future__ import annotations
@@ -251,6 +252,44 @@ class TestResult(Base):
     status: Mapped[str] = mapped_column(String(16))
     feedback: Mapped[str] = mapped_column(Text)
     visibility: Mapped[str] = mapped_column(String(16))
+
+
+class AnswerSignature(Base):
+    """One student function's wrong answer in one failed test case of one run: its signature (the
+    answer rounded to the check's tolerance, hashed) and the known mistake it matches, if any.
+    Students whose answers share (question, case, function, signature) made the same mistake."""
+
+    __tablename__ = "answer_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(50))
+    case_name: Mapped[str] = mapped_column(String(300))  # the test case, as TestResult.name
+    function: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(String(16), index=True)
+    misconception: Mapped[str | None] = mapped_column(String(100))  # the rubric's id of the known mistake
+
+
+class GroupFeedback(Base):
+    """An instructor's words for everyone whose answer has this signature: shown under the question
+    on every submission whose counted run has it, those graded later included."""
+
+    __tablename__ = "group_feedback"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "question_id", "case_name", "function", "signature",
+                         name="uq_group_feedback_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(50))
+    case_name: Mapped[str] = mapped_column(String(300))
+    function: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ManualGrade(Base):

@@ -61,20 +61,30 @@ class QuestionStats:
     histogram: list[int]  # counts over HISTOGRAM_BINS equal slices of [0, max_score]
 
 
-def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
-    require_instructor(db, viewer, assignment.course)
-    rubric = load_assignment_rubric(assignment.rubric_id)
-    students = list(db.scalars(
+def students_of(db: Session, assignment: Assignment) -> list[User]:
+    """The students of the assignment's course, by name."""
+    return list(db.scalars(
         select(User).join(Enrolment, Enrolment.user_id == User.id)
         .where(Enrolment.course_id == assignment.course_id, Enrolment.role == CourseRole.student)
         .order_by(User.name, User.email)
     ))
+
+
+def latest_submissions(db: Session, assignment: Assignment, students: list[User]) -> dict[int, Submission]:
+    """user id -> that student's latest submission to the assignment (the one that is graded)."""
     latest_ids = (
         select(func.max(Submission.id))
         .where(Submission.assignment_id == assignment.id, Submission.user_id.in_([s.id for s in students]))
         .group_by(Submission.user_id)
     )
-    latest = {s.user_id: s for s in db.scalars(select(Submission).where(Submission.id.in_(latest_ids)))}
+    return {s.user_id: s for s in db.scalars(select(Submission).where(Submission.id.in_(latest_ids)))}
+
+
+def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
+    require_instructor(db, viewer, assignment.course)
+    rubric = load_assignment_rubric(assignment.rubric_id)
+    students = students_of(db, assignment)
+    latest = latest_submissions(db, assignment, students)
     scores = score_submissions(db, assignment, rubric, list(latest.values()))
     rows = []
     for student in students:

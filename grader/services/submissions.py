@@ -4,7 +4,7 @@ viewer may see of them (students their own, without hidden results)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath, PureWindowsPath
 
 from sqlalchemy import func, or_, select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, CourseRole, Enrolment, GradingRun, LatePolicy, Role, Submission, User
-from grader.services import queue
+from grader.services import answer_groups, queue
 from grader.services.courses import course_role, is_course_staff, require_instructor
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.rubrics import load_assignment_rubric
@@ -142,7 +142,8 @@ def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
 
 
 def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFeedback:
-    """Scores and feedback; a student sees neither hidden questions nor after-due-date ones early."""
+    """Scores and feedback, with the staff's feedback for wrong answers shared with others (never
+    who shares them); a student sees neither hidden questions nor after-due-date ones early."""
     _check_access(db, viewer, submission)
     assignment = submission.assignment
     score = score_submissions(db, assignment, load_assignment_rubric(assignment.rubric_id), [submission])[submission.id]
@@ -150,6 +151,9 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     if not is_course_staff(db, viewer, assignment.course_id):
         questions = [q for q in questions if _shown_to_student(q, assignment)]
     run = score.run
+    if run is not None:  # the staff's words on its wrong answers, only under the questions kept above
+        notes = answer_groups.feedback_for_run(db, assignment.id, run.id)
+        questions = [replace(q, group_feedback=notes.get(q.question_id, ())) for q in questions]
     return SubmissionFeedback(
         submission_id=submission.id,
         status=submission.status,

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from grader.db.models import User
-from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
+from grader.services import answer_groups, courses, gradebook, manual_grades, regrades, submissions, users
 from grader.services.errors import Rejected
 from grader.services.throttle import TooManyAttempts
 from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
@@ -162,6 +162,40 @@ def regrade_submission(
 def scores_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
     return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book))
+
+
+@router.get("/assignments/{assignment_id}/groups")
+def groups_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """Wrong answers that several students share, with a form for each group's feedback."""
+    assignment = courses.get_assignment(db, user, assignment_id)
+    groups = answer_groups.wrong_answer_groups(db, user, assignment)
+    return render(request, "groups.html", user, assignment=assignment, groups=groups)
+
+
+def _group_key(
+    question_id: Annotated[Text, Form()], case_name: Annotated[Text, Form()], function: Annotated[Text, Form()],
+    signature: Annotated[Text, Form()],
+) -> answer_groups.GroupKey:
+    return answer_groups.GroupKey(question_id, case_name, function, signature)
+
+
+GroupKeyForm = Annotated[answer_groups.GroupKey, Depends(_group_key)]  # the hidden fields of a group's form
+
+
+@router.post("/assignments/{assignment_id}/groups/feedback")
+def group_feedback(
+    assignment_id: Id, db: SessionDep, user: PageUser, key: GroupKeyForm, text: Annotated[Text, Form()],
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    answer_groups.set_group_feedback(db, user, assignment, key, text)
+    return redirect(f"/assignments/{assignment_id}/groups")
+
+
+@router.post("/assignments/{assignment_id}/groups/feedback/remove")
+def remove_group_feedback(assignment_id: Id, db: SessionDep, user: PageUser, key: GroupKeyForm) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    answer_groups.clear_group_feedback(db, user, assignment, key)
+    return redirect(f"/assignments/{assignment_id}/groups")
 
 
 def _submission_ids(text: str) -> list[int] | None:
