@@ -1,5 +1,6 @@
 """The pages in a real browser (Debian's Chromium driven by Playwright) against uvicorn and a real
-Celery worker on the SQLite defaults. Screenshots of each main page go to /tmp/grader-*.png."""
+Celery worker on the SQLite defaults (the wrong-answer groups on PostgreSQL + Redis). Screenshots
+of each main page go to /tmp/grader-*.png."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
+from harness.samples import submission_source
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import REFERENCE, copy_rubric, set_points
 from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
@@ -146,3 +148,53 @@ def test_the_api_docs_render_from_local_files(page: Page, sqlite_server: LiveSer
     expect(page.get_by_role("heading", name="DL autograder")).to_be_visible()
     expect(page.get_by_text("/api/assignments/{assignment_id}/submissions").first).to_be_visible()
     shoot(page, "docs")
+
+
+@pytest.fixture
+def postgres_klass(postgres_stack: Stack, postgres_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
+    """A class graded by the session's PostgreSQL worker, on its own copy of the HW2 rubric."""
+    return make_klass(postgres_stack, copy_rubric(postgres_stack.rubrics_dir, lambda _: None))
+
+
+def test_an_instructor_answers_a_wrong_answer_group_and_its_students_read_it(
+    page: Page, postgres_server_app: LiveServer, postgres_klass: Klass
+) -> None:
+    server, klass = postgres_server_app, postgres_klass
+    no_padding = submission_source("buggy_conv_size_no_padding")[1].encode()
+    sids = []
+    for student in klass.students:  # the same mistake twice
+        with api(server, student) as client:
+            sid = client.post(f"/assignments/{klass.assignment_id}/submissions",
+                              files={"file": ("hw2.py", no_padding)}).json()["id"]
+            wait_until(lambda c=client, s=sid: c.get(f"/submissions/{s}").json()["feedback"]["status"] == "graded",
+                       GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+            sids.append(sid)
+
+    log_in(page, server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    page.get_by_role("link", name="Wrong-answer groups").click()
+    expect(page.get_by_role("heading", name="Wrong-answer groups · HW2")).to_be_visible()
+    groups = page.locator("tr.group")
+    expect(groups.first).to_be_visible()
+    expect(groups.locator(".size")).to_have_text(["2"] * groups.count())
+    row = page.locator('tr.group[data-function="conv_output_size"]').first
+    expect(row.locator(".mistake")).to_have_text("size-no-padding")
+    for student in klass.students:
+        expect(row.locator(".members")).to_contain_text(student.name)
+    note = "Padding adds P zeros at both ends of the input."
+    row.get_by_label("Feedback for this group").fill(note)
+    row.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(f"{server.url}/assignments/{klass.assignment_id}/groups")
+    row = page.locator('tr.group[data-function="conv_output_size"]').first
+    expect(row.get_by_label("Feedback for this group")).to_have_value(note)
+    expect(row.get_by_role("button", name="Remove")).to_be_visible()
+    shoot(page, "groups")
+
+    page.get_by_role("button", name="Log out").click()
+    first, second = klass.students
+    log_in(page, server, first)
+    page.goto(f"{server.url}/submissions/{sids[0]}")
+    expect(page.locator('tr[data-question="1.1b"] .group-note')).to_contain_text(note)
+    expect(page.locator(".group-note")).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text(second.name)
+    shoot(page, "group-feedback")

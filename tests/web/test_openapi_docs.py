@@ -26,6 +26,9 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/assignments/{assignment_id}/submissions"): {"files": {"file": ("hw2.py", REFERENCE)}},
     ("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"): {"json": {"score": 1}},
     ("post", "/api/assignments/{assignment_id}/regrades"): {"json": {"reason": "docs"}},
+    ("put", "/api/assignments/{assignment_id}/groups/feedback"): {"json": {
+        "question_id": "1.1b", "case_name": "test_conv_output_size[L9-K3-S1-P2-D1]", "function": "conv_output_size",
+        "signature": "0123456789abcdef", "text": "docs"}},
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
@@ -80,7 +83,7 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
     """A real value for every path and query parameter: a submission, a regrade batch, a question, a
-    token, an assignment's slug and its course's code."""
+    token, an assignment's slug and its course's code; and the key of a wrong-answer group nobody gave."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
@@ -89,7 +92,8 @@ def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
-            "token_id": str(tid), "slug": "hw2", "course": course}
+            "token_id": str(tid), "slug": "hw2", "course": course, "case_name": "test_conv_output_size[L9-K3]",
+            "function": "conv_output_size", "signature": "0123456789abcdef"}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],
