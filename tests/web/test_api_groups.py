@@ -5,6 +5,7 @@ their submission and never the group, its size or who else is in it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +13,17 @@ from harness.samples import submission_source
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import copy_rubric
 from tests.web.support import Klass, LiveServer, api, page_session
+from tests.web.test_student_cli import Student
 
 NO_PADDING = submission_source("buggy_conv_size_no_padding")[1].encode()
 CORRECT = submission_source("correct_vectorised")[1].encode()
 NOTE = "Count the padding on both ends."
+
+
+def feedback_column(table: str) -> str:
+    """The text of the feedback column of `grader submit`'s table, as one line (the table folds it)."""
+    cells = [line.split("│")[-2] for line in table.splitlines() if line.count("│") == 5]
+    return " ".join(" ".join(cells).split())
 
 
 @pytest.fixture
@@ -24,7 +32,8 @@ def klass(postgres_stack: Stack, postgres_worker: WorkerProcess, make_klass: Cal
 
 
 def test_only_instructors_see_groups_and_students_see_only_the_feedback(
-    postgres_server_app: LiveServer, postgres_stack: Stack, make_klass: Callable[..., Klass], klass: Klass
+    postgres_server_app: LiveServer, postgres_stack: Stack, make_klass: Callable[..., Klass], klass: Klass,
+    tmp_path: Path,
 ) -> None:
     server, aid = postgres_server_app, klass.assignment_id
     wrong, right = klass.students
@@ -75,6 +84,17 @@ def test_only_instructors_see_groups_and_students_see_only_the_feedback(
         assert all(notes == [] for question, notes in by_question.items() if question != "1.1b")
         assert key["signature"] not in seen.text and right.email not in seen.text
         assert NOTE not in bob.get(f"/submissions/{sids[1]}").text
+
+        # Bob makes the same mistake later, from the student command: its feedback shows the note.
+        homework = tmp_path / "hw2.py"
+        homework.write_bytes(NO_PADDING)
+        bob_cli = Student(server, right, tmp_path)
+        assert bob_cli.login().exit_code == 0
+        submitted = bob_cli.run("submit", str(homework), "--assignment", "hw2")
+        assert submitted.exit_code == 0, submitted.output
+        assert f"from the course staff: {NOTE}" in feedback_column(submitted.stdout)
+        assert wrong.email not in submitted.stdout and key["signature"] not in submitted.stdout
+        assert [g["size"] for g in prof.get(groups).json()] == [2] * len(found)
 
         assert prof.delete(feedback, params=key).status_code == 204
         assert NOTE not in alice.get(f"/submissions/{sids[0]}").text
