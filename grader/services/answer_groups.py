@@ -22,7 +22,7 @@ from grader.db.models import AnswerSignature, Assignment, GradingRun, GroupFeedb
 from grader.services.courses import require_instructor
 from grader.services.errors import NotFound, Rejected
 from grader.services.gradebook import latest_submissions, students_of
-from grader.services.scores import effective_run_ids
+from grader.services.scores import effective_runs
 
 MAX_FEEDBACK_CHARS = 10_000
 
@@ -79,13 +79,13 @@ def wrong_answer_groups(db: Session, viewer: User, assignment: Assignment) -> li
     _require_staff(db, viewer, assignment)
     students = {student.id: student for student in students_of(db, assignment)}
     latest = latest_submissions(db, assignment, list(students.values()))
-    runs = effective_run_ids(db, [s.id for s in latest.values()], assignment.rubric_hash)
-    submission_of_run = {run_id: submission_id for submission_id, run_id in runs.items()}
+    runs = effective_runs(db, [s.id for s in latest.values()], assignment.rubric_hash)
+    submission_of_run = {run.id: submission_id for submission_id, run in runs.items()}
     owner = {s.id: s.user_id for s in latest.values()}
     rows = db.execute(
         select(AnswerSignature.run_id, AnswerSignature.question_id, AnswerSignature.case_name,
                AnswerSignature.function, AnswerSignature.signature, AnswerSignature.misconception)
-        .where(AnswerSignature.run_id.in_(runs.values()))
+        .where(AnswerSignature.run_id.in_(submission_of_run))
         .order_by(AnswerSignature.id)
     )
     members: dict[GroupKey, list[GroupMember]] = {}

@@ -50,28 +50,20 @@ class SubmissionScore:
         return round(sum(q.max_score for q in self.questions), 4)
 
 
-def effective_run_ids(db: Session, submission_ids: Sequence[int], current_hash: str) -> dict[int, int]:
-    """submission id -> the id of its completed run that counts (see the policy above)."""
-    runs = db.execute(
-        select(GradingRun.submission_id, GradingRun.id, GradingRun.rubric_hash)
+def effective_runs(db: Session, submission_ids: Sequence[int], current_hash: str) -> dict[int, GradingRun]:
+    """submission id -> the completed run that counts (see the policy above), questions loaded."""
+    runs = db.scalars(
+        select(GradingRun)
         .where(GradingRun.submission_id.in_(submission_ids), GradingRun.status == RunStatus.completed)
+        .options(selectinload(GradingRun.questions))
         .order_by(GradingRun.id)
     )
-    best: dict[int, tuple[int, str]] = {}
-    for submission_id, run_id, rubric_hash in runs:  # ascending: a later run counts unless on an older rubric
-        held = best.get(submission_id)
-        if held is None or rubric_hash == current_hash or held[1] != current_hash:
-            best[submission_id] = (run_id, rubric_hash)
-    return {submission_id: run_id for submission_id, (run_id, _) in best.items()}
-
-
-def effective_runs(db: Session, submission_ids: Sequence[int], current_hash: str) -> dict[int, GradingRun]:
-    """submission id -> the completed run that counts, questions loaded."""
-    counted = effective_run_ids(db, submission_ids, current_hash)
-    runs = {run.id: run for run in db.scalars(
-        select(GradingRun).where(GradingRun.id.in_(counted.values())).options(selectinload(GradingRun.questions))
-    )}
-    return {submission_id: runs[run_id] for submission_id, run_id in counted.items()}
+    best: dict[int, GradingRun] = {}
+    for run in runs:  # ascending ids: a later run replaces an earlier one unless it is on an older rubric
+        held = best.get(run.submission_id)
+        if held is None or run.rubric_hash == current_hash or held.rubric_hash != current_hash:
+            best[run.submission_id] = run
+    return best
 
 
 def _scored(question_id: str, title: str, grading: str, visibility: str, points: float,
