@@ -1,4 +1,5 @@
-"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade.
+"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade
+and compare submissions for shared code.
 
 Pages log in with a session cookie; every POST carries the session's CSRF token (verify_csrf).
 Routes stay thin: parse the form, call the service, render or redirect (303 after a POST).
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from grader.db.models import User
-from grader.services import courses, gradebook, manual_grades, regrades, submissions, users
+from grader.services import courses, gradebook, manual_grades, regrades, similarity, submissions, users
 from grader.services.errors import Rejected
 from grader.services.throttle import TooManyAttempts
 from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
@@ -24,7 +25,7 @@ from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
 
-ACTIVE_STATUSES = frozenset({"queued", "running"})
+ACTIVE_STATUSES = frozenset({"queued", "running"})  # of a submission or a similarity run
 REFRESH_S = 2
 SUBMISSION_IDS = TypeAdapter(list[Id])
 
@@ -201,3 +202,46 @@ def regrade_page(request: Request, assignment_id: Id, batch_id: Id, db: SessionD
     assignment = courses.get_assignment(db, user, assignment_id)
     progress = regrades.regrade_progress(db, user, batch_id)
     return render(request, "regrade.html", user, assignment=assignment, batch_id=batch_id, progress=progress)
+
+
+def _similarity_page(request: Request, db: SessionDep, user: User, assignment_id: int,
+                     error: str | None = None, status: int = 200) -> HTMLResponse:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    runs = similarity.runs_of(db, user, assignment)
+    return render(request, "similarity.html", user, status, assignment=assignment, runs=runs, error=error,
+                  default_threshold=similarity.DEFAULT_THRESHOLD)
+
+
+@router.get("/assignments/{assignment_id}/similarity")
+def similarity_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    return _similarity_page(request, db, user, assignment_id)
+
+
+@router.post("/assignments/{assignment_id}/similarity")
+def start_similarity(
+    request: Request, assignment_id: Id, db: SessionDep, user: PageUser,
+    threshold: Annotated[float, Form()] = similarity.DEFAULT_THRESHOLD,
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    try:
+        run = similarity.start_run(db, user, assignment, threshold)
+    except Rejected as exc:
+        return _similarity_page(request, db, user, assignment_id, exc.message, exc.status_code)
+    db.commit()
+    return redirect(f"/similarity/{run.id}")
+
+
+@router.get("/similarity/{run_id}")
+def similarity_run_page(request: Request, run_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """Progress (the page reloads itself while the run is active) and the pairs found so far."""
+    run = similarity.get_run(db, user, run_id)
+    progress = similarity.run_progress(db, user, run_id)
+    return render(request, "similarity_run.html", user, run=run, progress=progress,
+                  pairs=similarity.list_pairs(db, user, run_id),
+                  refresh_s=REFRESH_S if run.status in ACTIVE_STATUSES else None)
+
+
+@router.get("/similarity/pairs/{pair_id}")
+def similarity_pair_page(request: Request, pair_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """The two sources side by side, the shared fragments marked (the template escapes the code)."""
+    return render(request, "similarity_pair.html", user, view=similarity.get_pair(db, user, pair_id))

@@ -28,7 +28,12 @@ def _when(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f}%"
+
+
 templates.env.filters["points"] = _points
+templates.env.filters["percent"] = _percent
 templates.env.filters["when"] = _when
 
 
