@@ -188,7 +188,8 @@ def _print_pairs(pairs: list[similarity.PairSummary], threshold: float) -> None:
         return
     table = Table(title=f"{len(pairs)} pair(s) at or above {threshold:g} (side by side: the Similarity page)")
     for column in ("pair", "score", "student A", "submission A", "A shares", "student B", "submission B", "B shares"):
-        table.add_column(column, justify="right" if column in ("score", "A shares", "B shares") else "left")
+        table.add_column(column, justify="left" if column.startswith("student") else "right",
+                         no_wrap=column.startswith("student"))
     for pair in pairs:
         table.add_row(str(pair["id"]), f"{pair['score']:.2f}", pair["student_a"], str(pair["submission_a_id"]),
                       f"{pair['similarity_a']:.2f}", pair["student_b"], str(pair["submission_b_id"]),

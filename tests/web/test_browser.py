@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
+from harness.samples import submission_source
+from harness.variants import disguise
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import REFERENCE, copy_rubric, set_points
 from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
@@ -146,3 +148,52 @@ def test_the_api_docs_render_from_local_files(page: Page, sqlite_server: LiveSer
     expect(page.get_by_role("heading", name="DL autograder")).to_be_visible()
     expect(page.get_by_text("/api/assignments/{assignment_id}/submissions").first).to_be_visible()
     shoot(page, "docs")
+
+
+# Student code that would run in the page, were it not escaped, inside code both files share.
+HTML_IN_CODE = '''
+
+def describe():
+    # <img src=x onerror="window.__pwned = 1"><b id="student-html">bold</b>
+    return "<script>window.__pwned = 2</script>" + str(conv_output_size(5, 3))
+'''
+
+
+def test_an_instructor_compares_submissions_and_sees_the_shared_code_side_by_side(
+    page: Page, sqlite_server: LiveServer, klass: Klass
+) -> None:
+    original = submission_source("correct_vectorised")[1] + HTML_IN_CODE
+    for student, text in zip(klass.students, (original, disguise(original, 9)), strict=True):
+        with api(sqlite_server, student) as client:
+            url = f"/assignments/{klass.assignment_id}/submissions"
+            assert client.post(url, files={"file": ("hw2.py", text.encode())}).status_code == 202
+
+    log_in(page, sqlite_server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    page.get_by_role("link", name="Similarity").click()
+    expect(page.get_by_role("heading", name="Similarity · HW2")).to_be_visible()
+    page.get_by_label("Threshold").fill("0.6")
+    page.get_by_role("button", name="Compare the submissions").click()
+    expect(page).to_have_url(re.compile(r"/similarity/\d+$"))
+    expect(page.locator("#similarity-status")).to_contain_text("finished", timeout=GRADING_TIMEOUT_MS)
+    rows = page.locator("table.similarity-pairs tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(klass.students[0].email)
+    expect(rows).to_contain_text(klass.students[1].email)
+    shoot(page, "similarity-run")
+
+    rows.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/similarity/pairs/\d+$"))
+    sides = page.locator(".side-by-side .side")
+    expect(sides).to_have_count(2)
+    for side in ("a", "b"):
+        code = page.locator(f'[data-side="{side}"] pre.code')
+        expect(code.locator("mark").first).to_be_visible()
+        expect(code.locator("mark", has_text="torch.einsum(").first).to_be_visible()
+        expect(code).to_contain_text('<b id="student-html">bold</b>')
+        expect(code).to_contain_text("<script>window.__pwned = 2</script>")
+    left = page.locator('[data-side="a"] pre.code').inner_text()
+    assert left == original  # the whole file, in order: the marks only wrap parts of it
+    assert page.locator("#student-html").count() == 0 and page.locator("pre script, pre img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    shoot(page, "similarity-pair")

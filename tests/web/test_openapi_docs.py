@@ -26,6 +26,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/assignments/{assignment_id}/submissions"): {"files": {"file": ("hw2.py", REFERENCE)}},
     ("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"): {"json": {"score": 1}},
     ("post", "/api/assignments/{assignment_id}/regrades"): {"json": {"reason": "docs"}},
+    ("post", "/api/assignments/{assignment_id}/similarity"): {"json": {"threshold": 0.6}},
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
@@ -80,7 +81,8 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
     """A real value for every path and query parameter: a submission, a regrade batch, a question, a
-    token, an assignment's slug and its course's code."""
+    token, an assignment's slug and its course's code, a similarity run (and a pair id: with no
+    worker here, none is found)."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
@@ -88,8 +90,9 @@ def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
         course = student.get(f"/assignments/{aid}").json()["course_code"]
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
+        rid = prof.post(f"/assignments/{aid}/similarity", json={}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
-            "token_id": str(tid), "slug": "hw2", "course": course}
+            "token_id": str(tid), "slug": "hw2", "course": course, "run_id": str(rid), "pair_id": "1"}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],
@@ -187,6 +190,7 @@ def test_service_errors_fit_their_documents(
         (("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"), prof, {"json": {"score": 9}}, 422),
         (("post", "/api/assignments/{assignment_id}/regrades"), prof,
          {"json": {"since": "2999-01-01T00:00:00Z"}}, 409),
+        (("post", "/api/assignments/{assignment_id}/similarity"), prof, {"json": {"threshold": 2}}, 422),
         (("post", "/api/assignments/{assignment_id}/submissions"), klass.students[1].headers,
          {"files": {"file": ("notes.txt", b"hello")}}, 415),
         (LOGIN, {}, {"json": {"email": klass.students[0].email, "password": "guess"}}, 401),
