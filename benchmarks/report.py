@@ -60,6 +60,13 @@ FIGURES: dict[str, tuple[str, str, str]] = {
         "memory", "MiB", "peak RSS of a sandbox (its ru_maxrss; shares torch pages with the fork server)"
     ),
     "sandbox_cgroup_peak_mib": ("memory", "MiB", "peak memory charged to a sandbox's cgroup (what it adds)"),
+    "similarity_files": ("similarity", "count", "submissions compared (synthetic; their mean lines in the JSON)"),
+    "similarity_wall_s": ("similarity", "s", "the worker's similarity task: fingerprints, every pair, pairs stored"),
+    "similarity_pairs_per_s": ("similarity", "1/s", "pairs compared per second of the whole task"),
+    "similarity_rss_before_mib": ("similarity", "MiB", "RSS of the worker process before the run (torch loaded)"),
+    "similarity_peak_rss_mib": ("similarity", "MiB", "peak RSS of the worker process during the run"),
+    "similarity_copies_found": ("similarity", "count", "planted disguised copies found (of --similarity-copies)"),
+    "similarity_other_pairs": ("similarity", "count", "other pairs at or above the threshold (0.6)"),
     "engine_over_floor_p50": ("ratio", "x", "engine p50 / floor p50 (all)"),
     "engine_over_floor_mean": ("ratio", "x", "engine mean / floor mean (all)"),
     "naive_over_engine": ("ratio", "x", "naive mean / engine mean on the naive sample"),
@@ -227,6 +234,14 @@ def compute(results: dict) -> tuple[dict, dict, list[dict]]:
         bound = bound_for([r["index"] for r in pool["rows"]])
         figures["bound_throughput_per_s"] = None if bound is None else round(bound, 3)
 
+    similar = results.get("similarity")
+    if similar:
+        figures.update(similarity_files=similar["files"], similarity_wall_s=similar["wall_s"],
+                       similarity_pairs_per_s=round(similar["pairs_compared"] / similar["wall_s"], 1),
+                       similarity_rss_before_mib=similar["rss_before_mib"],
+                       similarity_peak_rss_mib=similar["peak_rss_mib"],
+                       similarity_copies_found=similar["copies_found"], similarity_other_pairs=similar["other_pairs"])
+
     sandbox = results.get("sandbox_memory")
     if sandbox:
         figures["sandbox_peak_rss_mib"] = sandbox.get("sandbox_peak_rss_mib")
@@ -243,7 +258,7 @@ def compute(results: dict) -> tuple[dict, dict, list[dict]]:
             reason = section_reasons.get(section) or section_reasons.get(_section_alias(section))
             skipped[name] = reason or "not measured in this run (its inputs are missing)"
 
-    targets = _targets(figures)
+    targets = _targets(figures, results["config"].get("similarity_copies"))
     return figures, skipped, targets
 
 
@@ -251,7 +266,7 @@ def _section_alias(section: str) -> str:
     return {"ratio": "service", "bound": "service"}.get(section, section)
 
 
-def _targets(f: dict) -> list[dict]:
+def _targets(f: dict, similarity_copies: int | None) -> list[dict]:
     def target(name: str, text: str, value: Any, ok: bool | None) -> dict:
         return {"name": name, "target": text, "value": value, "pass": ok}
 
@@ -272,6 +287,10 @@ def _targets(f: dict) -> list[dict]:
         target("worker RSS", "<= 1024 MiB", f["worker_peak_rss_mib"], le(f["worker_peak_rss_mib"], 1024)),
         target("worker RSS growth over the batch", f"<= {GROWTH_LIMIT_MIB:g} MiB (no leak)", f["worker_rss_growth_mib"],
                le(f["worker_rss_growth_mib"], GROWTH_LIMIT_MIB)),
+        target("similarity run: worker peak RSS", "<= 1024 MiB", f["similarity_peak_rss_mib"],
+               le(f["similarity_peak_rss_mib"], 1024)),
+        target("similarity run: planted copies found", f"all {similarity_copies}", f["similarity_copies_found"],
+               ge(f["similarity_copies_found"], similarity_copies)),
     ]
 
 

@@ -32,6 +32,7 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     # same on every machine (the default is the workers' own: one per core, plus one).
     command = [sys.executable, "-m", "benchmarks", "--size", "4", "--naive", "1", "--pool-size", "4",
                "--singles", "2", "--batch", "4", "--call-timeout", "1", "--workers", "1",
+               "--similarity-size", "12", "--similarity-copies", "2",
                "--json", str(out), "--quiet"]
     env = {**os.environ, "BENCH_POSTGRES_URL": POSTGRES_URL, "BENCH_REDIS_URL": REDIS_URL}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
@@ -60,6 +61,9 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
                    if figures[name] is None)
 
     assert figures["outcome_mismatches"] == 0
+    similarity = result["sections"]["similarity"]
+    assert similarity["status"] == "finished" and similarity["done"] == similarity["total"] == 12 + 12 * 11 // 2
+    assert figures["similarity_copies_found"] == 2
     for row in result["sections"]["pairs"]:
         if row["expected_score"] is not None:
             assert row["engine"]["score"] == pytest.approx(row["expected_score"], abs=1e-4), row["name"]

@@ -9,7 +9,7 @@ import pytest
 from copydetect import CodeFingerprint, compare_files
 
 from grader.config import PROJECT_ROOT
-from grader.copy_detection import NOISE_CHARS, WINDOW, Source, boilerplate_hashes, compare, find_copies, fingerprint
+from grader.copy_detection import NOISE_CHARS, WINDOW, Source, boilerplate_hashes, find_copies
 from harness.samples import submission_names, submission_source
 from harness.variants import disguise
 
@@ -20,25 +20,25 @@ LOOPS = submission_source("correct_loops")[1]
 AUTOGRAD = submission_source("correct_autograd")[1]
 
 
-def test_compare_answers_what_copydetects_compare_files_answers() -> None:
-    """Every pair of the HW2 samples (and a disguised copy): the same shares and the same spans."""
+def test_every_share_and_span_is_what_copydetects_compare_files_answers() -> None:
+    """Every pair of the HW2 samples (and a disguised copy), at threshold 0: the same pairs, shares and spans."""
     texts = [submission_source(name)[1] for name in PYTHON_SAMPLES] + [disguise(VECTORISED, 7)]
+    found = [m for r in find_copies([Source(i, t) for i, t in enumerate(texts)], [HANDOUT], 0) for m in r.matches]
     excluded = boilerplate_hashes([HANDOUT])
-    compact = [fingerprint(Source(i, text), excluded) for i, text in enumerate(texts)]
     full = [CodeFingerprint(f"{i}.py", NOISE_CHARS, WINDOW, excluded, language="python", fp=io.StringIO(text))
             for i, text in enumerate(texts)]
-    compared = 0
+    expected = {}
     for i, j in itertools.combinations(range(len(texts)), 2):
-        overlap, (share_i, share_j), (slices_i, slices_j) = compare_files(full[i], full[j])
-        match = compare(compact[i], compact[j])
-        if match is None:
-            assert overlap == 0
-            continue
-        compared += 1
-        assert (match.similarity_a, match.similarity_b) == pytest.approx((share_i, share_j), abs=1e-12)
-        assert match.spans_a == [tuple(map(int, span)) for span in slices_i.T]
-        assert match.spans_b == [tuple(map(int, span)) for span in slices_j.T]
-    assert compared > len(texts)  # most pairs share something: the comparison above was exercised
+        overlap, shares, (slices_i, slices_j) = compare_files(full[i], full[j])
+        if overlap:
+            spans = [[tuple(map(int, span)) for span in slices.T] for slices in (slices_i, slices_j)]
+            expected[i, j] = (shares, *spans)
+    assert len(expected) > len(texts)  # most pairs share something: the comparison is exercised
+    assert {(m.key_a, m.key_b) for m in found} == set(expected)
+    for match in found:
+        shares, spans_a, spans_b = expected[match.key_a, match.key_b]
+        assert (match.similarity_a, match.similarity_b) == pytest.approx(shares, abs=1e-12)
+        assert (match.spans_a, match.spans_b) == (spans_a, spans_b)
 
 
 def test_a_disguised_copy_is_found_and_independent_solutions_are_not() -> None:

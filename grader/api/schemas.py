@@ -221,8 +221,9 @@ class RegradeBatchPublic(ReadModel):
 
 
 class SimilarityIn(BaseModel):
-    threshold: float = Field(
-        0.6, description="list the pairs in which either side shares at least this share of its code (0 to 1)"
+    threshold: Annotated[float, Strict()] = Field(  # a number: not true, not "0.6"
+        0.6, allow_inf_nan=False,
+        description="list the pairs in which either side shares at least this share of its code (above 0, at most 1)",
     )
 
 
