@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.models import User
-from grader.services import similarity, submissions
+from grader.services import similarity, similarity_runs, submissions
 from grader.services.errors import Forbidden, Rejected
 from harness.samples import submission_source
 from harness.variants import disguise
@@ -77,3 +77,34 @@ def test_a_run_finds_the_copied_pair_among_the_latest_submissions(
         similarity.get_pair(db, third, pairs[0]["id"])
     with pytest.raises(Forbidden):
         similarity.list_pairs(db, first, run.id)
+
+
+def test_a_redelivered_run_starts_over_and_the_older_attempt_stops(quiet_db: Session) -> None:
+    """Played without a worker (nothing reads these queues): a second delivery of the task takes
+    the run over, the first attempt's writes are refused, and a delivery after the end does nothing."""
+    db = quiet_db
+    klass = make_class(db, students=2)
+    for student in klass.students:
+        submissions.submit(db, student, klass.assignment, "hw2.py", VECTORISED.encode())
+    run = similarity.start_run(db, klass.instructor, klass.assignment)
+    db.commit()
+
+    first = similarity_runs.begin(db, run.id)
+    db.commit()
+    assert first is not None and len(first.submission_ids) == 2
+    similarity_runs.record(db, first, 1, [])
+    db.commit()
+    second = similarity_runs.begin(db, run.id)
+    db.commit()
+    assert second is not None and second.attempt == first.attempt + 1
+    assert similarity.run_progress(db, klass.instructor, run.id)["done"] == 0  # started over
+    with pytest.raises(similarity_runs.Superseded):
+        similarity_runs.record(db, first, 2, [])
+    db.rollback()
+    similarity_runs.fail(db, first, "the first attempt's failure")  # refused quietly
+    similarity_runs.record(db, second, 3, [])
+    similarity_runs.finish(db, second)
+    db.commit()
+    state = similarity.run_progress(db, klass.instructor, run.id)
+    assert (state["status"], state["done"], state["error"]) == ("finished", 3, None)
+    assert similarity_runs.begin(db, run.id) is None
