@@ -63,7 +63,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "similarity_files": ("similarity", "count", "submissions compared (synthetic; their mean lines in the JSON)"),
     "similarity_wall_s": ("similarity", "s", "the worker's similarity task: fingerprints, every pair, pairs stored"),
     "similarity_pairs_per_s": ("similarity", "1/s", "pairs compared per second of the whole task"),
-    "similarity_rss_before_mib": ("similarity", "MiB", "RSS of the worker process before the run (torch loaded)"),
+    "similarity_rss_before_mib": ("similarity", "MiB", "worker process RSS before the run (torch, no copydetect)"),
     "similarity_peak_rss_mib": ("similarity", "MiB", "peak RSS of the worker process during the run"),
     "similarity_copies_found": ("similarity", "count", "planted disguised copies found (of --similarity-copies)"),
     "similarity_other_pairs": ("similarity", "count", "other pairs at or above the threshold (0.6)"),

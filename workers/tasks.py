@@ -26,7 +26,6 @@ from celery.signals import (
 )
 
 from grader.config import get_settings
-from grader.copy_detection import Source, find_copies
 from grader.db.session import become_grading_worker, session_scope
 from grader.engine import Engine
 from grader.services import claims, faults, grading, results, similarity_runs
@@ -175,6 +174,10 @@ def check_similarity(run_id: int) -> str | None:
     Infrastructure faults are retried (the run starts over); any other failure ends the run as
     failed with the reason; a run another attempt has taken over is left to it.
     """
+    # Imported here: copydetect brings numpy and matplotlib (about 30 MiB) into a pool process, which
+    # most pool processes, grading only, never need.
+    from grader.copy_detection import Source, find_copies
+
     with session_scope() as db:
         job = similarity_runs.begin(db, run_id)
         db.commit()
