@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.models import User
-from grader.services import similarity, similarity_runs, submissions
+from grader.services import similarity, similarity_runs
 from grader.services.errors import Forbidden, Rejected
 from harness.samples import submission_source
 from harness.variants import disguise
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
-from tests.service.helpers import make_class
+from tests.service.helpers import make_class, upload
 
 VECTORISED = submission_source("correct_vectorised")[1]
 LOOPS = submission_source("correct_loops")[1]
@@ -29,15 +29,15 @@ def test_a_run_finds_the_copied_pair_among_the_latest_submissions(
     hw = klass.assignment
     first, second, third, fourth = klass.students
 
-    def upload(who: User, text: str) -> int:
-        return submissions.submit(db, who, hw, "hw2.py", text.encode()).id
+    def submit(who: User, text: str) -> int:
+        return upload(db, who, hw, text.encode()).id
 
-    original = upload(first, VECTORISED)
-    upload(second, disguise(VECTORISED, 3))  # replaced below: only the latest submission counts
-    independent = upload(second, LOOPS)
-    copy = upload(third, disguise(VECTORISED, 5))
-    upload(fourth, AUTOGRAD)
-    upload(klass.instructor, VECTORISED)  # the staff's own uploads are not compared
+    original = submit(first, VECTORISED)
+    submit(second, disguise(VECTORISED, 3))  # replaced below: only the latest submission counts
+    independent = submit(second, LOOPS)
+    copy = submit(third, disguise(VECTORISED, 5))
+    submit(fourth, AUTOGRAD)
+    submit(klass.instructor, VECTORISED)  # the staff's own uploads are not compared
 
     with pytest.raises(Forbidden):
         similarity.start_run(db, first, hw)
@@ -85,7 +85,7 @@ def test_a_redelivered_run_starts_over_and_the_older_attempt_stops(quiet_db: Ses
     db = quiet_db
     klass = make_class(db, students=2)
     for student in klass.students:
-        submissions.submit(db, student, klass.assignment, "hw2.py", VECTORISED.encode())
+        upload(db, student, klass.assignment, VECTORISED.encode())
     run = similarity.start_run(db, klass.instructor, klass.assignment)
     db.commit()
 

@@ -7,11 +7,10 @@ from collections.abc import Callable
 from click.testing import Result
 from sqlalchemy.orm import Session
 
-from grader.services import submissions
 from harness.samples import submission_source
 from harness.variants import disguise
 from tests.fixtures.services import WorkerProcess
-from tests.service.helpers import make_class
+from tests.service.helpers import make_class, upload
 
 VECTORISED = submission_source("correct_vectorised")[1]
 LOOPS = submission_source("correct_loops")[1]
@@ -23,7 +22,7 @@ def test_the_command_runs_a_comparison_and_prints_the_similar_pairs(
     db = postgres_db
     klass = make_class(db, students=3)
     for student, text in zip(klass.students, (VECTORISED, LOOPS, disguise(VECTORISED, 8)), strict=True):
-        submissions.submit(db, student, klass.assignment, "hw2.py", text.encode())
+        upload(db, student, klass.assignment, text.encode())
     course, prof = klass.course.code, klass.instructor.email
 
     wide = {"COLUMNS": "200"}  # the whole table on one line per pair
