@@ -227,7 +227,6 @@ def start_similarity(
         run = similarity.start_run(db, user, assignment, threshold)
     except Rejected as exc:
         return _similarity_page(request, db, user, assignment_id, exc.message, exc.status_code)
-    db.commit()
     return redirect(f"/similarity/{run.id}")
 
 

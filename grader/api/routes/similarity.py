@@ -25,8 +25,7 @@ def start_similarity(
     """Compare every student's latest submission with every other's, the handout discounted.
     Poll GET /api/similarity/{id} for progress, then read the pairs."""
     run = similarity.start_run(db, user, courses.get_assignment(db, user, assignment_id), body.threshold)
-    db.commit()
-    return similarity.run_progress(db, user, run.id)
+    return similarity.run_progress(db, user, run.id)  # the task is sent when SessionDep commits
 
 
 @router.get("/similarity/{run_id}", response_model=similarity.SimilarityProgress)
