@@ -244,3 +244,7 @@ def test_a_student_sees_each_submissions_score_and_regrading_while_it_is_graded_
         assert _history_row(pages, klass.assignment_id, sid).endswith(f"regrading {score}")
         page = pages.get(f"/submissions/{sid}").text
     assert re.search(r'id="status">regrading<', page) and f"<strong>{score}</strong>" in page
+    with page_session(sqlite_server, klass.instructor) as instructor:
+        scores = instructor.get(f"/assignments/{klass.assignment_id}/scores").text
+    row = re.search(rf"<tr>(?:(?!</tr>).)*{re.escape(student.email)}.*?</tr>", scores, re.S)
+    assert row and "status-regrading" in row.group(0)
