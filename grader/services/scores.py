@@ -8,6 +8,7 @@ the run's score for it. Every score carries the rubric hash that produced it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -87,9 +88,9 @@ def _results(db: Session, run_ids: Sequence[int], texts: bool) -> dict[int, dict
                QuestionScore.max_score, *text_columns)
         .where(QuestionScore.run_id.in_(run_ids))
     )
-    results: dict[int, dict[str, _Result]] = {}
-    for run_id, question_id, *result in rows:
-        results.setdefault(run_id, {})[question_id] = _Result(*result)
+    results: dict[int, dict[str, _Result]] = defaultdict(dict)
+    for run_id, question_id, visibility, score, max_score, feedback, printed in rows:
+        results[run_id][question_id] = _Result(visibility, score, max_score, feedback, printed)
     return results
 
 
