@@ -55,6 +55,7 @@ def _seed_class(students: int) -> tuple[int, str]:
         assignment = db.get(Assignment, assignment_id)
         assert assignment is not None
         seed_graded_class(db, assignment, load_assignment_rubric("hw2"), students, tag=tag)
+        db.commit()
     return assignment_id, email
 
 

@@ -50,7 +50,7 @@ def _insert(db: Session, model: type, rows: list[dict[str, object]]) -> list[int
 def seed_graded_class(db: Session, assignment: Assignment, rubric: Rubric, students: int, seed: int = 0,
                       tag: str = "seeded") -> SeededClass:
     """`students` new students enrolled in the assignment's course, nine in ten with one graded
-    submission; committed. Emails are `<tag>-<n>@seeded.test`."""
+    submission; not committed (the caller commits). Emails are `<tag>-<n>@seeded.test`."""
     rng = random.Random(seed)
     now = utcnow()
     student_ids = _insert(db, User, [
@@ -90,5 +90,4 @@ def seed_graded_class(db: Session, assignment: Assignment, rubric: Rubric, stude
          "grader_id": instructor, "rubric_hash": assignment.rubric_hash, "graded_at": now}
         for n, sid in enumerate(submission_ids) if n % MANUAL_GRADE_EVERY == 0 for q in manual
     ])
-    db.commit()
     return SeededClass(student_ids, submission_ids, rubric.total_points)

@@ -4,7 +4,7 @@ viewer may see of them (students their own, without hidden results)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath, PureWindowsPath
 
 from sqlalchemy import func, or_, select
@@ -24,10 +24,10 @@ from grader.db.models import (
     User,
 )
 from grader.services import queue
-from grader.services.checks import COULD_NOT_RUN, QuestionChecks, question_checks, stopping_failure
 from grader.services.courses import course_role, is_course_staff, require_instructor
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.rubrics import load_assignment_rubric
+from grader.services.run_errors import COULD_NOT_RUN, stopping_failure
 from grader.services.scores import ScoredQuestion, SubmissionScore, score_submissions
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
 
@@ -149,7 +149,6 @@ class SubmissionFeedback:
     max_score: float
     questions: list[ScoredQuestion]
     student_output: str
-    checks: dict[str, QuestionChecks] = field(default_factory=dict)  # question id -> its checks in the run
 
 
 def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
@@ -177,14 +176,11 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     score = score_submissions(db, assignment, load_assignment_rubric(assignment.rubric_id), [submission])[submission.id]
     questions = _questions_for(is_course_staff(db, viewer, assignment.course_id), assignment, score)
     run = score.run
-    checks = question_checks(run) if run else {}
     error = submission.error
     stopped = stopping_failure(run) if run else None
-    if stopped and any(q.question_id in checks for q in questions):
+    if stopped and any(q.source == "auto" for q in questions):  # the viewer sees it said at least once
         error = error or stopped
-        questions = [replace(q, feedback=COULD_NOT_RUN) if q.source == "auto" and q.question_id in checks else q
-                     for q in questions]
-        checks = {}
+        questions = [replace(q, feedback=COULD_NOT_RUN) if q.source == "auto" else q for q in questions]
     total, max_score = _points(questions)
     return SubmissionFeedback(
         submission_id=submission.id,
@@ -197,7 +193,6 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
         max_score=max_score,
         questions=questions,
         student_output=run.student_output if run else "",
-        checks={q.question_id: checks[q.question_id] for q in questions if q.question_id in checks},
     )
 
 

@@ -41,6 +41,7 @@ def big_class(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> tupl
         assert assignment is not None
         seeded = seed_graded_class(db, assignment, load_assignment_rubric(klass.rubric_id), SEEDED,
                                     tag=klass.instructor.email.split("@")[0])
+        db.commit()
     return klass, seeded
 
 
