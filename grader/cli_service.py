@@ -1,5 +1,5 @@
-"""Service commands for operators: regrade, scores, wrong-answer groups, users and their API tokens, the
-reconciler and migrations.
+"""Service commands for operators: regrade, scores, wrong-answer groups, similarity, users and their API
+tokens, the reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
@@ -17,6 +17,7 @@ from typing import Annotated, NoReturn
 import typer
 from alembic import command
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import select
@@ -26,7 +27,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, Role, User
 from grader.db.session import alembic_config, session_scope
-from grader.services import answer_groups, courses, gradebook, regrades, users
+from grader.services import answer_groups, courses, gradebook, regrades, similarity, users
 from grader.services.errors import ServiceError
 from grader.services.reconcile import reconcile as reconcile_stuck
 
@@ -187,6 +188,61 @@ def groups(assignment: AssignmentArg, course: CourseOpt = None, by: ByOpt = None
                 f"  feedback: {group.feedback.text if group.feedback else '-'}",
             ]
             out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+def _watch_similarity(db: Session, operator: User, run_id: int) -> similarity.SimilarityProgress:
+    """A live progress bar until the run is finished or failed; its last progress."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=out) as bar:
+        task = bar.add_task(f"similarity run {run_id}", total=None)
+        while True:
+            db.rollback()  # end the previous read, so the next one sees the worker's commits
+            state = similarity.run_progress(db, operator, run_id)
+            bar.update(task, completed=state["done"], total=state["total"] or None,
+                       description=f"similarity run {run_id} ({state['status']})")
+            if state["status"] in ("finished", "failed"):
+                return state
+            time.sleep(POLL_S)
+
+
+def _print_pairs(pairs: list[similarity.PairSummary], threshold: float) -> None:
+    if not pairs:
+        out.print(f"No pair reached the threshold of {threshold:g}.")
+        return
+    table = Table(title=f"{len(pairs)} pair(s) at or above {threshold:g} (side by side: the Similarity page)")
+    for column in ("pair", "score", "student A", "submission A", "A shares", "student B", "submission B", "B shares"):
+        table.add_column(column, justify="left" if column.startswith("student") else "right",
+                         no_wrap=column.startswith("student"))
+    for pair in pairs:
+        table.add_row(str(pair["id"]), f"{pair['score']:.2f}", pair["student_a"], str(pair["submission_a_id"]),
+                      f"{pair['similarity_a']:.2f}", pair["student_b"], str(pair["submission_b_id"]),
+                      f"{pair['similarity_b']:.2f}")
+    out.print(table)
+
+
+@app.command("similarity")
+def similarity_command(
+    assignment: AssignmentArg,
+    threshold: Annotated[float, typer.Option(help="list pairs in which either file shares this share of its code")]
+    = similarity.DEFAULT_THRESHOLD,
+    course: CourseOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """Compare every student's latest submission with every other's (a worker does it); print the similar pairs."""
+    with session_scope() as db:
+        try:
+            operator = _operator(db, by)
+            run = similarity.start_run(db, operator, courses.find_assignment(db, assignment, course), threshold)
+            db.commit()
+            out.print(f"similarity run {run.id}: {assignment}, threshold {threshold:g}")
+            state = _watch_similarity(db, operator, run.id)
+            if state["status"] == "failed":
+                err.print(f"[red]error:[/red] similarity run {run.id} failed: {escape(state['error'] or '')}")
+                raise typer.Exit(1)
+            out.print(f"compared {state['submissions']} submission(s)")
+            _print_pairs(similarity.list_pairs(db, operator, run.id), threshold)
+        except ServiceError as exc:
+            _fail(exc.message)
 
 
 @users_app.command("add")

@@ -11,7 +11,7 @@ from grader.api.docs import add_docs
 from grader.api.errors import API_PREFIX, add_error_handlers
 from grader.api.headers import SecurityHeaders
 from grader.api.limits import BodyLimit
-from grader.api.routes import assignments, auth, gradebook, groups, manual_grades, regrades, submissions
+from grader.api.routes import assignments, auth, gradebook, groups, manual_grades, regrades, similarity, submissions
 from grader.config import get_settings
 from grader.db.session import session_factory
 from grader.web import pages
@@ -25,7 +25,7 @@ PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login", "/logout")
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, assignments, submissions, gradebook, groups, manual_grades, regrades):
+    for module in (auth, assignments, submissions, gradebook, groups, manual_grades, regrades, similarity):
         router.include_router(module.router)
     return router
 

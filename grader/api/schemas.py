@@ -223,6 +223,30 @@ class RegradeBatchPublic(ReadModel):
     created_at: datetime
 
 
+class SimilarityIn(BaseModel):
+    threshold: Annotated[float, Strict()] = Field(  # a number: not true, not "0.6"
+        0.6, allow_inf_nan=False,
+        description="list the pairs in which either side shares at least this share of its code (above 0, at most 1)",
+    )
+
+
+class PairSidePublic(BaseModel):
+    submission_id: int
+    student: str = Field(description="the student's email")
+    filename: str
+    similarity: float = Field(description="the share of this side's code that the other side has too")
+    source: str = Field(description="the code compared (a notebook's code cells)")
+    spans: list[tuple[int, int]] = Field(description="[start, end) character offsets of the shared fragments")
+
+
+class SimilarityPairPublic(BaseModel):
+    id: int
+    run_id: int
+    score: float = Field(description="the larger of the two sides' similarity")
+    a: PairSidePublic
+    b: PairSidePublic
+
+
 class GroupKeyFields(BaseModel):
     """Which wrong answer: one student function's answer, rounded, in one test case."""
 

@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, CourseRole, Enrolment, Submission, User
 from grader.services.courses import require_instructor
+from grader.services.histograms import Histogram, histogram
 from grader.services.rubrics import load_assignment_rubric
 from grader.services.scores import ScoredQuestion, score_submissions
 from grader.services.spreadsheet import csv_text
 
-HISTOGRAM_BINS = 10
 # Canvas matches rows on these columns; "SIS Login ID" carries the email, the Canvas ID is unknown here.
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -55,10 +55,18 @@ class Gradebook:
 
 @dataclass(frozen=True)
 class QuestionStats:
-    id: str
+    id: str  # a question's, or TOTAL for the totals
     mean: float | None
     max_score: float
-    histogram: list[int]  # counts over HISTOGRAM_BINS equal slices of [0, max_score]
+    distribution: Histogram
+
+    @property
+    def histogram(self) -> list[int]:
+        """Counts over equal ranges of [0, max_score]."""
+        return self.distribution.counts
+
+
+TOTAL = "total"
 
 
 def students_of(db: Session, assignment: Assignment) -> list[User]:
@@ -85,7 +93,7 @@ def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     rubric = load_assignment_rubric(assignment.rubric_id)
     students = students_of(db, assignment)
     latest = latest_submissions(db, assignment, students)
-    scores = score_submissions(db, assignment, rubric, list(latest.values()))
+    scores = score_submissions(db, assignment, rubric, list(latest.values()), texts=False)
     rows = []
     for student in students:
         submission = latest.get(student.id)
@@ -122,14 +130,19 @@ def gradebook_csv(book: Gradebook) -> str:
     return csv_text(rows)
 
 
+def _stats(key: str, scores: list[float], max_score: float) -> QuestionStats:
+    mean = round(sum(scores) / len(scores), 4) if scores else None
+    return QuestionStats(key, mean, max_score, histogram(scores, max_score))
+
+
 def question_stats(book: Gradebook) -> list[QuestionStats]:
-    stats = []
-    for question in book.questions:
-        scores = [s.score for row in book.rows if (s := row.scores.get(question.id)) and s.score is not None]
-        histogram = [0] * HISTOGRAM_BINS
-        for score in scores:
-            fraction = score / question.max_score if question.max_score else 0.0
-            histogram[min(int(fraction * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
-        mean = round(sum(scores) / len(scores), 4) if scores else None
-        stats.append(QuestionStats(question.id, mean, question.max_score, histogram))
-    return stats
+    return [
+        _stats(question.id, [s.score for row in book.rows
+                             if (s := row.scores.get(question.id)) and s.score is not None], question.max_score)
+        for question in book.questions
+    ]
+
+
+def total_stats(book: Gradebook) -> QuestionStats:
+    """Of the students who submitted: their totals."""
+    return _stats(TOTAL, [row.total for row in book.rows if row.submission_id is not None], book.max_score)

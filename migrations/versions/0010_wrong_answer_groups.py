@@ -1,7 +1,7 @@
 """Add answer_signatures and group_feedback: wrong answers that many students share
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-02
 
 Each failed test case of a run keeps, per student function, the signature of its wrong answer
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0005"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

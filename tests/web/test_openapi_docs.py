@@ -26,6 +26,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/assignments/{assignment_id}/submissions"): {"files": {"file": ("hw2.py", REFERENCE)}},
     ("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"): {"json": {"score": 1}},
     ("post", "/api/assignments/{assignment_id}/regrades"): {"json": {"reason": "docs"}},
+    ("post", "/api/assignments/{assignment_id}/similarity"): {"json": {"threshold": 0.6}},
     ("put", "/api/assignments/{assignment_id}/groups/feedback"): {"json": {
         "question_id": "1.1b", "case_name": "test_conv_output_size[L9-K3-S1-P2-D1]", "function": "conv_output_size",
         "signature": "0123456789abcdef", "text": "docs"}},
@@ -83,7 +84,8 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
     """A real value for every path and query parameter: a submission, a regrade batch, a question, a
-    token, an assignment's slug and its course's code; and the key of a wrong-answer group nobody gave."""
+    token, an assignment's slug and its course's code, a similarity run (and a pair id: with no
+    worker here, none is found), and the key of a wrong-answer group nobody gave."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
@@ -91,9 +93,11 @@ def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
         course = student.get(f"/assignments/{aid}").json()["course_code"]
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
+        rid = prof.post(f"/assignments/{aid}/similarity", json={}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
-            "token_id": str(tid), "slug": "hw2", "course": course, "case_name": "test_conv_output_size[L9-K3]",
-            "function": "conv_output_size", "signature": "0123456789abcdef"}
+            "token_id": str(tid), "slug": "hw2", "course": course, "run_id": str(rid), "pair_id": "1",
+            "case_name": "test_conv_output_size[L9-K3]", "function": "conv_output_size",
+            "signature": "0123456789abcdef"}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],
@@ -191,6 +195,7 @@ def test_service_errors_fit_their_documents(
         (("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"), prof, {"json": {"score": 9}}, 422),
         (("post", "/api/assignments/{assignment_id}/regrades"), prof,
          {"json": {"since": "2999-01-01T00:00:00Z"}}, 409),
+        (("post", "/api/assignments/{assignment_id}/similarity"), prof, {"json": {"threshold": 2}}, 422),
         (("post", "/api/assignments/{assignment_id}/submissions"), klass.students[1].headers,
          {"files": {"file": ("notes.txt", b"hello")}}, 415),
         (LOGIN, {}, {"json": {"email": klass.students[0].email, "password": "guess"}}, 401),
