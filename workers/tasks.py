@@ -45,6 +45,11 @@ log = logging.getLogger(__name__)
 
 # With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
 MAX_RETRIES = 15
+# A database or broker that is down is waited for, with backoff; anything else is the task's own result.
+RETRY_INFRASTRUCTURE_FAULTS: dict[str, Any] = {
+    "autoretry_for": faults.INFRASTRUCTURE_ERRORS, "retry_backoff": True, "retry_backoff_max": 300,
+    "retry_jitter": True, "max_retries": MAX_RETRIES,
+}
 # The worker's main process: it imports this module before it forks the embedded beat (`--beat`).
 MAIN_PROCESS_PID = os.getpid()
 # This worker's announcement that it takes the gpu queue, while it runs.
@@ -132,16 +137,7 @@ class GradingTask(Task[[int], str | None]):
                 db.commit()
 
 
-@celery_app.task(
-    bind=True,
-    base=GradingTask,
-    name=GRADE_TASK,
-    autoretry_for=faults.INFRASTRUCTURE_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+@celery_app.task(bind=True, base=GradingTask, name=GRADE_TASK, **RETRY_INFRASTRUCTURE_FAULTS)
 def grade_submission(self: GradingTask, submission_id: int) -> str | None:
     queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
     host = self.request.hostname or socket.gethostname()
@@ -160,14 +156,7 @@ def reconcile_stuck() -> int:
         return len(sent)
 
 
-@celery_app.task(
-    name=SIMILARITY_TASK,
-    autoretry_for=faults.INFRASTRUCTURE_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+@celery_app.task(name=SIMILARITY_TASK, **RETRY_INFRASTRUCTURE_FAULTS)
 def check_similarity(run_id: int) -> str | None:
     """Compare the run's submissions pair by pair, committing progress and pairs as they come.
 
