@@ -10,6 +10,10 @@ Sections (run in this order; `--only` and `--skip` pick them):
   service  HTTP -> PostgreSQL -> Redis -> Celery workers: single-upload latency and a batch
            regrade's throughput, with worker RSS sampled every second (skipped, with the reason,
            when the service layer or PostgreSQL/Redis is not available)
+  similarity  the worker's similarity task over a synthetic class (--similarity-size files, some
+           planted copies) in a fresh process: wall time, peak RSS, copies found
+  pages    the scores page of a class of --students graded students: its bytes, the server's time
+           to answer it and Chromium's time to load it (skipped like service)
 
 Prints a table and writes JSON (default .bench/results.json). Absolute times vary from machine
 to machine (and with whatever else runs on it: the load is recorded); the ratios are the headline.
@@ -27,7 +31,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-SECTIONS = ("floor", "engine", "memory", "diagnosis", "naive", "pool", "service")
+SECTIONS = ("floor", "engine", "memory", "diagnosis", "naive", "pool", "service", "similarity", "pages")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,8 +52,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch", type=int, default=1000, help="stored submissions in the batch regrade (default 1000)"
     )
+    parser.add_argument("--similarity-size", type=int, default=600,
+                        help="submissions the similarity run compares (default 600)")
+    parser.add_argument("--similarity-copies", type=int, default=6,
+                        help="disguised copies planted among them (default 6)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: GRADER_WORKER_CONCURRENCY)")
+    parser.add_argument("--students", type=int, default=600,
+                        help="students of the class whose scores page is measured (default 600)")
+    parser.add_argument("--page-loads", type=int, default=5, help="timed loads of that page (default 5)")
     parser.add_argument("--call-timeout", type=float, default=2.0,
                         help="call_timeout_s of the rubric copy the benchmark grades with (default 2; the real "
                              "HW2 rubric says 10): timing-out submissions cost this much each")
@@ -70,6 +81,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--worker-env wants NAME=VALUE")
     if args.size < 1:
         parser.error("--size must be at least 1")
+    if not 0 <= args.similarity_copies <= args.similarity_size // 2:
+        parser.error("--similarity-copies must be between 0 and half of --similarity-size")
+    if args.students < 1 or args.page_loads < 1:
+        parser.error("--students and --page-loads must be at least 1")
     return args
 
 
@@ -106,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     results["config"] = {
         "size": args.size, "seed": args.seed, "sections": args.sections, "cores": cores, "workers": workers,
         "call_timeout_s": rubric.limits.call_timeout_s, "submission_timeout_s": rubric.limits.submission_timeout_s,
-        "naive_sample": args.naive, "singles": args.singles, "batch": args.batch,
+        "naive_sample": args.naive, "singles": args.singles, "batch": args.batch, "students": args.students,
         "pool_size": args.pool_size, "rubric_hash": rubric.content_hash,
+        "similarity_size": args.similarity_size, "similarity_copies": args.similarity_copies,
         "floor_torch_threads": 1, "engine_torch_threads": _torch_threads(), "worker_env": args.worker_env,
         "rubric_limits": (
             "rubrics/hw2 as is" if args.real_limits else f"rubrics/hw2 with call_timeout_s={call_timeout:g}"
@@ -213,6 +229,26 @@ def main(argv: list[str] | None = None) -> int:
 
     section("service", service)
 
+    def similarity() -> None:
+        from benchmarks.similarity import run_similarity
+
+        results["similarity"] = run_similarity(args.similarity_size, args.similarity_copies, args.seed, log)
+
+    section("similarity", similarity)
+
+    def pages() -> None:
+        from benchmarks import pages as pages_mod
+        from benchmarks.service_stack import unavailable
+
+        reason = unavailable()
+        if reason is not None:
+            results["skipped_sections"]["pages"] = f"skipped: {reason}"
+            log(f"pages: skipped: {reason}")
+            return
+        results["pages"] = pages_mod.run_pages(rubrics_dir, work / "pages", args.students, args.page_loads, log)
+
+    section("pages", pages)
+
     document["load"]["after"] = report.load_snapshot()
     figures, skipped, targets = report.compute(results)
     document.update({
@@ -223,8 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
         "targets": targets,
         "by_category": report.sections_summary(results),
-        "sections": {k: results[k] for k in ("pairs", "diagnosis", "naive", "pool", "service", "sandbox_memory")
-                     if k in results},
+        "sections": {k: results[k] for k in ("pairs", "diagnosis", "naive", "pool", "service", "sandbox_memory",
+                                             "similarity", "pages") if k in results},
         "errors": results["errors"],
         "section_seconds": results.get("section_seconds", {}),
         "section_load": results.get("section_load", {}),

@@ -60,6 +60,22 @@ FIGURES: dict[str, tuple[str, str, str]] = {
         "memory", "MiB", "peak RSS of a sandbox (its ru_maxrss; shares torch pages with the fork server)"
     ),
     "sandbox_cgroup_peak_mib": ("memory", "MiB", "peak memory charged to a sandbox's cgroup (what it adds)"),
+    "similarity_files": ("similarity", "count", "submissions compared (synthetic; their mean lines in the JSON)"),
+    "similarity_wall_s": ("similarity", "s", "the worker's similarity task: fingerprints, every pair, pairs stored"),
+    "similarity_pairs_per_s": ("similarity", "1/s", "pairs compared per second of the whole task"),
+    "similarity_rss_before_mib": ("similarity", "MiB", "worker process RSS before the run (torch, no copydetect)"),
+    "similarity_peak_rss_mib": ("similarity", "MiB", "peak RSS of the worker process during the run"),
+    "similarity_copies_found": ("similarity", "count", "planted disguised copies found (of --similarity-copies)"),
+    "similarity_other_pairs": ("similarity", "count", "other pairs at or above the threshold (0.6)"),
+    "pages_scores_server_p50_ms": (
+        "pages", "ms", "GET of the scores page of --students graded students (one page of rows), p50"
+    ),
+    "pages_scores_server_p95_ms": ("pages", "ms", "the same, 95th percentile"),
+    "pages_scores_html_kib": ("pages", "KiB", "the scores page's HTML"),
+    "pages_scores_weight_kib": ("pages", "KiB", "all Chromium loads for the scores page, empty cache (HTML, CSS)"),
+    "pages_scores_chromium_load_p50_ms": (
+        "pages", "ms", "Chromium at 1280x800: navigation start -> load event of the scores page, p50"
+    ),
     "engine_over_floor_p50": ("ratio", "x", "engine p50 / floor p50 (all)"),
     "engine_over_floor_mean": ("ratio", "x", "engine mean / floor mean (all)"),
     "naive_over_engine": ("ratio", "x", "naive mean / engine mean on the naive sample"),
@@ -75,6 +91,8 @@ def definitions() -> dict[str, dict[str, str]]:
 
 
 GROWTH_LIMIT_MIB = 32.0  # "no growth": what a pool process may gain over the batch, noise included
+SCORES_PAGE_MS = 1000  # a page that answers within a second still reads as immediate
+SCORES_PAGE_KIB = 256  # a page of rows and the statistics, whatever the size of the class
 
 
 def machine() -> dict:
@@ -227,6 +245,14 @@ def compute(results: dict) -> tuple[dict, dict, list[dict]]:
         bound = bound_for([r["index"] for r in pool["rows"]])
         figures["bound_throughput_per_s"] = None if bound is None else round(bound, 3)
 
+    similar = results.get("similarity")
+    if similar:
+        figures.update(similarity_files=similar["files"], similarity_wall_s=similar["wall_s"],
+                       similarity_pairs_per_s=round(similar["pairs_compared"] / similar["wall_s"], 1),
+                       similarity_rss_before_mib=similar["rss_before_mib"],
+                       similarity_peak_rss_mib=similar["peak_rss_mib"],
+                       similarity_copies_found=similar["copies_found"], similarity_other_pairs=similar["other_pairs"])
+
     sandbox = results.get("sandbox_memory")
     if sandbox:
         figures["sandbox_peak_rss_mib"] = sandbox.get("sandbox_peak_rss_mib")
@@ -237,13 +263,25 @@ def compute(results: dict) -> tuple[dict, dict, list[dict]]:
         skipped["worker_peak_rss_mib"] = "no service run; the pool's engine process peaked at " \
                                          f"{pool['worker_peak_rss_mib']} MiB"
 
+    pages = results.get("pages")
+    if pages:
+        figures.update(pages_scores_server_p50_ms=pages["server"]["p50_ms"],
+                       pages_scores_server_p95_ms=pages["server"]["p95_ms"],
+                       pages_scores_html_kib=round(pages["html_bytes"] / 1024, 1))
+        if "chromium" in pages:
+            figures.update(pages_scores_weight_kib=round(pages["chromium"]["bytes"] / 1024, 1),
+                           pages_scores_chromium_load_p50_ms=pages["chromium"]["load"]["p50_ms"])
+        else:
+            for name in ("pages_scores_weight_kib", "pages_scores_chromium_load_p50_ms"):
+                skipped[name] = pages["chromium_skipped"]
+
     section_reasons = results.get("skipped_sections", {})
     for name, (section, _, _) in FIGURES.items():
         if figures[name] is None and name not in skipped:
             reason = section_reasons.get(section) or section_reasons.get(_section_alias(section))
             skipped[name] = reason or "not measured in this run (its inputs are missing)"
 
-    targets = _targets(figures)
+    targets = _targets(figures, results["config"].get("similarity_copies"))
     return figures, skipped, targets
 
 
@@ -251,7 +289,7 @@ def _section_alias(section: str) -> str:
     return {"ratio": "service", "bound": "service"}.get(section, section)
 
 
-def _targets(f: dict) -> list[dict]:
+def _targets(f: dict, similarity_copies: int | None) -> list[dict]:
     def target(name: str, text: str, value: Any, ok: bool | None) -> dict:
         return {"name": name, "target": text, "value": value, "pass": ok}
 
@@ -272,6 +310,16 @@ def _targets(f: dict) -> list[dict]:
         target("worker RSS", "<= 1024 MiB", f["worker_peak_rss_mib"], le(f["worker_peak_rss_mib"], 1024)),
         target("worker RSS growth over the batch", f"<= {GROWTH_LIMIT_MIB:g} MiB (no leak)", f["worker_rss_growth_mib"],
                le(f["worker_rss_growth_mib"], GROWTH_LIMIT_MIB)),
+        target("similarity run: worker peak RSS", "<= 1024 MiB", f["similarity_peak_rss_mib"],
+               le(f["similarity_peak_rss_mib"], 1024)),
+        target("similarity run: planted copies found", f"all {similarity_copies}", f["similarity_copies_found"],
+               ge(f["similarity_copies_found"], similarity_copies)),
+        target("scores page, server p50", f"<= {SCORES_PAGE_MS} ms", f["pages_scores_server_p50_ms"],
+               le(f["pages_scores_server_p50_ms"], SCORES_PAGE_MS)),
+        target("scores page, Chromium load p50", f"<= {SCORES_PAGE_MS} ms", f["pages_scores_chromium_load_p50_ms"],
+               le(f["pages_scores_chromium_load_p50_ms"], SCORES_PAGE_MS)),
+        target("scores page weight", f"<= {SCORES_PAGE_KIB} KiB", f["pages_scores_weight_kib"],
+               le(f["pages_scores_weight_kib"], SCORES_PAGE_KIB)),
     ]
 
 

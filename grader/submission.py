@@ -8,6 +8,7 @@ returns source or raises SubmissionError, never another exception.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
@@ -38,10 +39,8 @@ def _load_notebook(data: str) -> dict[str, Any]:
     return notebook
 
 
-def _cell_text(cell: object, number: int) -> str | None:
+def _cell_text(cell: dict[str, Any], number: int) -> str | None:
     """A code cell's source; None for any other cell, whose content is never read."""
-    if not isinstance(cell, dict):
-        raise _invalid_notebook(f"cell {number} is not a JSON object")
     if cell.get("cell_type") != "code":
         return None
     source = cell.get("source")
@@ -52,22 +51,59 @@ def _cell_text(cell: object, number: int) -> str | None:
     raise _invalid_notebook(f"the source of cell {number} is not text or a list of lines")
 
 
-def _notebook_source(data: str) -> str:
-    """The code cells, in order, without IPython magics or shell escapes."""
-    cells = _load_notebook(data).get("cells")
+def runs_as_python(line: str) -> bool:
+    """False for an IPython line magic or shell escape: the graded module has a blank line there."""
+    return not line.lstrip().startswith(("%", "!"))
+
+
+@dataclass(frozen=True)
+class NotebookCell:
+    """A notebook cell as the grader reads it. `first_line` is the line of the graded module that
+    holds the cell's first line (its lines follow one per line), None for a cell that is not graded:
+    what the feedback says of line N is shown at line N."""
+
+    number: int  # from 1, in notebook order
+    cell: dict[str, Any]  # its JSON, for whoever shows it; only a code cell's source is checked
+    lines: tuple[str, ...]  # a code cell's source lines as written, magics included; () otherwise
+    first_line: int | None
+
+
+def notebook_cells(text: str) -> list[NotebookCell]:
+    """Every cell of the notebook `text`, code cells placed in the module they are graded as:
+    each graded cell is a header comment, then its lines, then a blank line before the next."""
+    cells = _load_notebook(text).get("cells")
     if not isinstance(cells, list):
         raise _invalid_notebook("'cells' is not a list")
-    chunks: list[str] = []
+    read: list[NotebookCell] = []
+    module_lines = 0
     for number, cell in enumerate(cells, 1):
-        text = _cell_text(cell, number)
-        if text is None or text.lstrip().startswith("%%"):
-            continue  # not code, or a cell magic, which makes the whole cell non-Python
-        lines = [
-            "" if line.lstrip().startswith(("%", "!")) else line
-            for line in text.splitlines()
-        ]
-        chunks.append(f"# notebook cell {number}\n" + "\n".join(lines))
-    return "\n\n".join(chunks) + "\n"
+        if not isinstance(cell, dict):
+            raise _invalid_notebook(f"cell {number} is not a JSON object")
+        source = _cell_text(cell, number)
+        if source is None:
+            read.append(NotebookCell(number, cell, (), None))
+            continue
+        lines = tuple(source.splitlines()) or ("",)
+        if source.lstrip().startswith("%%"):  # a cell magic makes the whole cell non-Python
+            read.append(NotebookCell(number, cell, lines, None))
+            continue
+        header = module_lines + (2 if module_lines else 1)  # a blank line after the previous cell
+        read.append(NotebookCell(number, cell, lines, header + 1))
+        module_lines = header + len(lines)
+    return read
+
+
+def _notebook_source(data: str) -> str:
+    """The graded code cells, each at the lines `notebook_cells` placed it, without IPython magics
+    or shell escapes (blank lines instead, so nothing below them moves)."""
+    module: list[str] = []
+    for cell in notebook_cells(data):
+        if cell.first_line is None:
+            continue
+        module += [""] * (cell.first_line - 2 - len(module))  # the blank line between two cells
+        module.append(f"# notebook cell {cell.number}")
+        module += [line if runs_as_python(line) else "" for line in cell.lines]
+    return "\n".join(module) + "\n"
 
 
 def prepare_source(filename: str, data: bytes) -> str:

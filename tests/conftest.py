@@ -1,10 +1,15 @@
-"""Shared fixtures: one warm engine for the session, the HW2 rubric, a `grade` helper, and the
-`grader` command run in this process on that engine."""
+"""Shared fixtures: one warm engine for the session, the HW2 rubric, a `grade` helper, the
+`grader` command run in this process on that engine, and run once by an unprivileged user."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,3 +92,56 @@ def grade_attack(engine: Engine, fast_hw2_rubric: Rubric, tmp_path: Path) -> Cal
         return engine.grade(path.read_bytes(), path.name, fast_hw2_rubric)
 
     return run
+
+
+UNPRIVILEGED_UID = 65534
+# A correct submission that leaves a tree deeper than the recursion limit, locked, in its scratch.
+DEEP_LOCKED_TREE = CORRECT + textwrap.dedent("""
+    import os
+    for _ in range(1200):
+        os.mkdir("d")
+        os.chdir("d")
+    os.chmod(".", 0)
+""")
+
+
+@contextlib.contextmanager
+def unprivileged_directory() -> Iterator[Path]:
+    """A directory of uid 65534 (pytest's own tmp_path is inside a root-only folder), removed after."""
+    directory = Path(tempfile.mkdtemp(prefix="grader-unprivileged-"))
+    os.chmod(directory, 0o755)
+    os.chown(directory, UNPRIVILEGED_UID, UNPRIVILEGED_UID)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_unprivileged(directory: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`grader ARGS` as uid 65534, where cgroups, the uid switch, namespaces and tmpfs mounts are
+    unavailable, as on a laptop; `directory` is its home, data directory and sandbox root's parent."""
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(directory), "GRADER_SANDBOX_ROOT": str(directory / "boxes"),
+                   "GRADER_DATA_DIR": str(directory), **env}
+    return subprocess.run(["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups",
+                           sys.executable, "-m", "grader", *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnprivilegedRuns:
+    check: subprocess.CompletedProcess[str]  # `grader sandbox check`
+    graded: subprocess.CompletedProcess[str]  # `grader grade DEEP_LOCKED_TREE --json`
+    sandbox_root: Path
+
+
+@pytest.fixture(scope="session")
+def unprivileged_runs() -> Iterator[UnprivilegedRuns]:
+    """`grader sandbox check` and `grader grade` of DEEP_LOCKED_TREE as uid 65534, for every test
+    of what the commands say and leave without privileges. Run once for them all: each run is a
+    process that imports torch and starts a fork server."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to start a process as another user")
+    with unprivileged_directory() as directory:
+        submission = directory / "hw2.py"
+        submission.write_text(DEEP_LOCKED_TREE)
+        check = run_unprivileged(directory, "sandbox", "check")
+        graded = run_unprivileged(directory, "grade", str(submission), "-a", "hw2", "--json")
+        yield UnprivilegedRuns(check, graded, directory / "boxes")

@@ -32,7 +32,8 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
     # same on every machine (the default is the workers' own: one per core, plus one).
     command = [sys.executable, "-m", "benchmarks", "--size", "4", "--naive", "1", "--pool-size", "4",
                "--singles", "2", "--batch", "4", "--call-timeout", "1", "--workers", "1",
-               "--json", str(out), "--quiet"]
+               "--similarity-size", "12", "--similarity-copies", "2",
+               "--students", "20", "--page-loads", "1", "--json", str(out), "--quiet"]
     env = {**os.environ, "BENCH_POSTGRES_URL": POSTGRES_URL, "BENCH_REDIS_URL": REDIS_URL}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -46,10 +47,15 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
         assert value is not None or skipped.get(name), f"{name} is missing and no reason is given"
 
     service = {name for name, d in definitions.items() if d["section"] in ("service", "bound")} | SERVICE_RATIOS
+    pages = {name for name, d in definitions.items() if d["section"] == "pages"}  # PostgreSQL and Chromium
     service_ran = "service" in result["sections"]
     if not service_ran and os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"the benchmark's service part did not run (CI=true): {skipped.get('batch_wall_s')}")
-    measured = set(figures) - service - (set() if service_ran else WORKER_MEMORY)
+    if os.environ.get("CI", "").lower() == "true":
+        assert all(figures[name] is not None for name in pages), {name: skipped.get(name) for name in pages}
+    if "pages" in result["sections"]:
+        assert figures["pages_scores_html_kib"] > 0 and figures["pages_scores_server_p50_ms"] > 0
+    measured = set(figures) - service - pages - (set() if service_ran else WORKER_MEMORY)
     missing = sorted(name for name in measured if figures[name] is None)
     assert missing == [], {name: skipped.get(name) for name in missing}
     if service_ran:
@@ -60,6 +66,9 @@ def test_benchmark_writes_every_figure(tmp_path: Path) -> None:
                    if figures[name] is None)
 
     assert figures["outcome_mismatches"] == 0
+    similarity = result["sections"]["similarity"]
+    assert similarity["status"] == "finished" and similarity["done"] == similarity["total"] == 12 + 12 * 11 // 2
+    assert figures["similarity_copies_found"] == 2
     for row in result["sections"]["pairs"]:
         if row["expected_score"] is not None:
             assert row["engine"]["score"] == pytest.approx(row["expected_score"], abs=1e-4), row["name"]

@@ -1,5 +1,6 @@
 """The `grader` command: run in this process on the session's warm engine (`grader_cli`), and as a
-fresh process of another user where that process is the point (no cgroups, no uid switch)."""
+fresh process of another user where that process is the point (no cgroups, no uid switch; the
+runs of `unprivileged_runs` are shared with the scratch space's tests)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.samples import submission_source
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_unprivileged, unprivileged_directory
 
 HW2 = ROOT / "rubrics" / "hw2"
 
@@ -122,30 +121,16 @@ def test_sandbox_check_lists_every_layer(grader_cli):
 
 
 @pytest.fixture
-def scratch():
-    """A directory uid 65534 can reach (pytest's own tmp_path is inside a root-only folder)."""
-    directory = Path(tempfile.mkdtemp(prefix="grader-unprivileged-"))
-    os.chmod(directory, 0o755)
-    os.chown(directory, 65534, 65534)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-def run_unprivileged(scratch: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """`grader ARGS` as uid 65534, where cgroups, the uid switch and namespaces are unavailable."""
-    environment = {"PATH": "/usr/bin:/bin", "HOME": str(scratch), "GRADER_SANDBOX_ROOT": str(scratch / "boxes"),
-                   "GRADER_DATA_DIR": str(scratch), **env}
-    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           sys.executable, "-m", "grader", *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment)
+def scratch() -> Iterator[Path]:
+    with unprivileged_directory() as directory:
+        yield directory
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
-def test_missing_layers_are_reported_and_grading_still_runs(scratch):
-    check = run_unprivileged(scratch, "sandbox", "check")
+def test_missing_layers_are_reported_and_grading_still_runs(unprivileged_runs):
+    check, done = unprivileged_runs.check, unprivileged_runs.graded
     assert check.returncode == 0, check.stderr
     assert "grading runs, but without:" in check.stderr and "uid" in check.stderr
-    done = run_unprivileged(scratch, "grade", submission_file(scratch, "correct_loops"), "-a", "hw2", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["score"] == 37.0

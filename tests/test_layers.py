@@ -15,7 +15,8 @@ from grader.engine import Engine
 from grader.rubric_spec import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
-GRADING_ONLY = ("torch", "numpy", "pytest", "_pytest", "grader.rubric", "grader.engine", "grader.sandbox", "workers")
+GRADING_ONLY = ("torch", "numpy", "pytest", "_pytest", "copydetect", "matplotlib", "grader.rubric", "grader.engine",
+                "grader.sandbox", "grader.copy_detection", "workers")
 
 
 def _asgi_app() -> tuple[str, str]:
@@ -48,8 +49,8 @@ def test_the_api_process_loads_no_grading_code():
 
 def test_the_engine_does_load_them():
     """The check above can fail: the worker's side loads exactly what the API must not."""
-    loaded = _loaded_by("import grader.engine")
-    assert {"torch", "pytest", "grader.rubric.checks"} <= set(loaded)
+    loaded = _loaded_by("import grader.engine, grader.copy_detection")
+    assert {"torch", "pytest", "grader.rubric.checks", "copydetect", "matplotlib"} <= set(loaded)
 
 
 RUBRIC = """

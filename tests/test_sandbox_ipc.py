@@ -8,17 +8,17 @@ import ctypes
 import json
 import os
 import random
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from grader import cli, cli_grading
 from grader.config import get_settings
+from grader.engine import Engine
 from harness.samples import submission_source
-from tests.conftest import ROOT
 
 CORRECT = submission_source("correct_vectorised")[1]
 FULL = 37.0
@@ -180,8 +180,10 @@ def test_posix_shared_memory_files_are_refused(grade_source):
         Path(f"/dev/shm/{name}").unlink(missing_ok=True)
 
 
-def test_separate_grader_processes_share_nothing(tmp_path, ipc_names):
-    """`grader grade` twice, as two runs of the CLI would: the second sees nothing of the first."""
+def test_separate_grader_runs_share_nothing(tmp_path, ipc_names):
+    """`grader grade` twice, as two runs of the CLI would: each opens an engine (a fork server of
+    its own) and closes it when it ends; the second sees nothing of the first. Run in this
+    process: the sandboxes are children of each engine's fork server, not of the command."""
     key, name = ipc_names
     writer, reader = tmp_path / "writer" / "hw2.py", tmp_path / "reader" / "hw2.py"
     writer.parent.mkdir()
@@ -192,10 +194,10 @@ def test_separate_grader_processes_share_nothing(tmp_path, ipc_names):
         if found:
             raise RuntimeError("found %s" % found)
     """))
+    assert cli_grading.open_engine is Engine  # a new engine per command, as in a process of its own
     for path in (writer, reader):
-        done = subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "-a", "hw2", "--json"],
-                              capture_output=True, text=True, timeout=300, cwd=ROOT)
-        assert done.returncode == 0, done.stderr
+        done = CliRunner().invoke(cli.app, ["grade", str(path), "-a", "hw2", "--json"], catch_exceptions=False)
+        assert done.exit_code == 0, done.stderr
         result = json.loads(done.stdout)
         assert result["score"] == FULL, [t["output"] for t in result["tests"] if t["score"] < t["max_score"]]
     assert sysv_entries(key) == {}

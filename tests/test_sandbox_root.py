@@ -7,18 +7,18 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from grader.config import Settings
+from grader import cli
+from grader.config import Settings, get_settings
 from grader.engine import Engine
 from grader.services.faults import INFRASTRUCTURE_ERRORS
 from harness.samples import submission_source
-from tests.conftest import ROOT
 
 CORRECT = submission_source("correct_vectorised")[1].encode()
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="without root the sandbox runs as this user")
@@ -59,9 +59,14 @@ def test_a_root_that_becomes_unreachable_while_running_is_no_student_fault(paren
 
 
 def test_sandbox_check_reports_an_unreachable_root(parent):
-    done = subprocess.run([sys.executable, "-m", "grader", "sandbox", "check"], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT, env={**os.environ, "GRADER_SANDBOX_ROOT": str(parent / "sandboxes")})
-    assert done.returncode == 2, done.stdout + done.stderr
+    """`grader sandbox check` in this process, on an engine of its own made from GRADER_SANDBOX_ROOT."""
+    get_settings.cache_clear()
+    try:
+        done = CliRunner().invoke(cli.app, ["sandbox", "check"], env={"GRADER_SANDBOX_ROOT": str(parent / "sandboxes")},
+                                  catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()  # the settings of the variables as they are again
+    assert done.exit_code == 2, done.stdout + done.stderr
     said = " ".join(done.stderr.split())  # as rich wrapped it
     assert "cannot write in its sandbox directory" in said and "GRADER_SANDBOX_ROOT" in said
 

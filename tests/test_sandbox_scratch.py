@@ -221,22 +221,22 @@ HOLDER = """
 import sys
 from pathlib import Path
 from grader.config import Settings
-from grader.engine import Engine
-from grader.rubric_spec import Limits
+from grader.sandbox.scratch import Quota, ScratchArea
 
-engine = Engine(Settings(sandbox_root=Path(sys.argv[1])))
-box = engine._sandbox("x = 1\\n", "hw2", Limits(), "cpu")
-box.begin()
-print(box._sandbox.directory, flush=True)
+settings = Settings(sandbox_root=Path(sys.argv[1]))
+area = ScratchArea(settings.sandbox_root, Quota(settings.sandbox_scratch_mb, settings.sandbox_scratch_files))
+directory = area.create(settings.sandbox_uid, settings.sandbox_gid)
+(directory / "work" / "hw2.py").write_text("x = 1\\n")
+print(directory, flush=True)
 sys.stdin.read()
-box.close()
-engine.close()
+area.close()
 """
 
 
 def _start_holder(root: Path) -> tuple[subprocess.Popen, Path]:
-    """A process with an engine under `root` and a sandbox whose hw2.py is written; it prints
-    the sandbox's directory and holds it until its stdin closes."""
+    """A process with a scratch area under `root`, made as an engine makes its own (without the
+    engine's torch and fork server, which the sweep never looks at), and a sandbox directory in it
+    with hw2.py written; it prints the sandbox's directory and holds it until its stdin closes."""
     process = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert process.stdout is not None
@@ -269,30 +269,13 @@ def test_engine_start_removes_what_dead_processes_left_and_nothing_of_live_ones(
 
 
 @needs_root
-def test_without_root_the_quota_is_off_said_so_and_nothing_is_left(shared_dir):
+def test_without_root_the_quota_is_off_said_so_and_nothing_is_left(unprivileged_runs):
     """As on a laptop: no tmpfs can be mounted, `grader sandbox check` says the layer is off,
-    and a graded submission still leaves nothing behind, however deep its tree."""
-    os.chown(shared_dir, 65534, 65534)
-    submission = shared_dir / "hw2.py"
-    submission.write_text(CORRECT + textwrap.dedent("""
-        import os
-        for _ in range(1200):
-            os.mkdir("d")
-            os.chdir("d")
-        os.chmod(".", 0)
-    """))
-    env = {**os.environ, "HOME": str(shared_dir), "GRADER_SANDBOX_ROOT": str(shared_dir / "sandboxes"),
-           "GRADER_DATA_DIR": str(shared_dir / "var")}
-
-    def grader(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "grader", *args], user=65534, group=65534, extra_groups=[],
-                              env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
-
-    check = grader("sandbox", "check")
+    and a graded submission still leaves nothing behind, however deep its tree (DEEP_LOCKED_TREE)."""
+    check, graded = unprivileged_runs.check, unprivileged_runs.graded
     assert check.returncode == 0, check.stderr
     table = " ".join(check.stdout.replace("│", " ").split())
     assert "off: no tmpfs per sandbox, so bytes and files are unbounded" in table
-    graded = grader("grade", str(submission), "-a", "hw2", "--json")
     assert graded.returncode == 0, graded.stderr
     assert json.loads(graded.stdout)["score"] == FULL
-    assert list((shared_dir / "sandboxes").iterdir()) == []
+    assert list(unprivileged_runs.sandbox_root.iterdir()) == []

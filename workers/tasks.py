@@ -1,4 +1,4 @@
-"""Thin tasks: a submission id in, the services do the work. One grading Engine per worker process.
+"""Thin tasks: an id in, the services do the work. One grading Engine per worker process.
 
 The queue that delivered a task picks the device: `gpu` grades on CUDA, `cpu` on the CPU.
 Infrastructure errors (database or broker down) are retried with backoff; a claim held by
@@ -7,6 +7,7 @@ another live attempt (Busy) is retried when its lease would run out; student err
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -27,14 +28,28 @@ from celery.signals import (
 from grader.config import get_settings
 from grader.db.session import become_grading_worker, session_scope
 from grader.engine import Engine
-from grader.services import claims, faults, grading, results
-from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK
+from grader.services import claims, faults, grading, results, similarity_runs
+from grader.services.broker import (
+    CPU_QUEUE,
+    DEVICE_OF_QUEUE,
+    GPU_QUEUE,
+    GRADE_TASK,
+    RECONCILE_TASK,
+    SIMILARITY_TASK,
+)
 from grader.services.presence import GpuWorkerAnnouncement
 from grader.services.reconcile import reconcile
 from workers.app import celery_app
 
+log = logging.getLogger(__name__)
+
 # With backoff capped at 5 minutes this rides out about an hour of outage; the reconciler covers longer.
 MAX_RETRIES = 15
+# A database or broker that is down is waited for, with backoff; anything else is the task's own result.
+RETRY_INFRASTRUCTURE_FAULTS: dict[str, Any] = {
+    "autoretry_for": faults.INFRASTRUCTURE_ERRORS, "retry_backoff": True, "retry_backoff_max": 300,
+    "retry_jitter": True, "max_retries": MAX_RETRIES,
+}
 # The worker's main process: it imports this module before it forks the embedded beat (`--beat`).
 MAIN_PROCESS_PID = os.getpid()
 # This worker's announcement that it takes the gpu queue, while it runs.
@@ -122,16 +137,7 @@ class GradingTask(Task[[int], str | None]):
                 db.commit()
 
 
-@celery_app.task(
-    bind=True,
-    base=GradingTask,
-    name=GRADE_TASK,
-    autoretry_for=faults.INFRASTRUCTURE_ERRORS,
-    retry_backoff=True,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
-)
+@celery_app.task(bind=True, base=GradingTask, name=GRADE_TASK, **RETRY_INFRASTRUCTURE_FAULTS)
 def grade_submission(self: GradingTask, submission_id: int) -> str | None:
     queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
     host = self.request.hostname or socket.gethostname()
@@ -148,3 +154,39 @@ def reconcile_stuck() -> int:
         sent = reconcile(db, get_settings().reconcile_after_s)
         db.commit()  # sends them
         return len(sent)
+
+
+@celery_app.task(name=SIMILARITY_TASK, **RETRY_INFRASTRUCTURE_FAULTS)
+def check_similarity(run_id: int) -> str | None:
+    """Compare the run's submissions pair by pair, committing progress and pairs as they come.
+
+    Infrastructure faults are retried (the run starts over); any other failure ends the run as
+    failed with the reason; a run another attempt has taken over is left to it.
+    """
+    # Imported here: copydetect brings numpy and matplotlib (about 30 MiB) into a pool process, which
+    # most pool processes, grading only, never need.
+    from grader.copy_detection import Source, find_copies
+
+    with session_scope() as db:
+        job = similarity_runs.begin(db, run_id)
+        db.commit()
+        if job is None:
+            return None
+        try:
+            code = (Source(key, text) for key, text in similarity_runs.sources(db, job.submission_ids))
+            for progress in find_copies(code, job.boilerplate, job.threshold):
+                similarity_runs.record(db, job, progress.done, progress.matches)
+                db.commit()
+            similarity_runs.finish(db, job)
+            db.commit()
+        except similarity_runs.Superseded:
+            return None
+        except faults.INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:  # any other failure is the run's, with its reason (logged)
+            log.error("similarity run %s failed", run_id, exc_info=exc)
+            db.rollback()
+            similarity_runs.fail(db, job, f"internal error: {type(exc).__name__}: {exc}")
+            db.commit()
+            return "failed"
+    return "finished"

@@ -18,8 +18,10 @@ from grader.api.routes import (
     extensions,
     grace,
     gradebook,
+    groups,
     manual_grades,
     regrades,
+    similarity,
     submissions,
 )
 from grader.config import get_settings
@@ -35,7 +37,8 @@ PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login", "/logout")
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, courses, assignments, submissions, gradebook, manual_grades, regrades, extensions, grace):
+    for module in (auth, courses, assignments, submissions, gradebook, groups, manual_grades, regrades, extensions,
+                   grace, similarity):
         router.include_router(module.router)
     return router
 

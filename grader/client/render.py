@@ -48,6 +48,8 @@ def _feedback_cell(question: dict[str, Any]) -> RenderableType:
             parts.append(shown(question["comment"]))
     else:
         parts = [shown(question["feedback"]) if question["feedback"] else Text("—", "dim")]
+    for note in question.get("group_feedback", []):  # absent from servers older than the field
+        parts += [Text("from the course staff:", "bold"), shown(note)]
     if question["printed"]:
         parts += [Text("what the code printed here:", "dim"), shown(question["printed"])]
     return Group(*parts)

@@ -15,7 +15,6 @@ students never see it; they read only a named mistake's title and hint.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType, ModuleType
 from typing import Any, TypeVar
 
+from grader.rubric.files import import_rubric_file
 from grader.rubric_spec import Rubric, RubricError
 from grader.scoring import KnownMistake
 
@@ -86,12 +86,7 @@ def catalog_of(module: ModuleType) -> Catalog:
 
 @lru_cache(maxsize=8)
 def _load(path: Path, content_hash: str) -> Catalog:
-    spec = importlib.util.spec_from_file_location(f"grader_misconceptions_{content_hash}", path)
-    if spec is None or spec.loader is None:
-        raise RubricError(f"{path}: cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return catalog_of(module)
+    return catalog_of(import_rubric_file(path, f"grader_misconceptions_{content_hash}"))
 
 
 def load_misconceptions(rubric: Rubric) -> Catalog:

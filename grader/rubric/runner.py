@@ -7,7 +7,6 @@ thread, and re-runs the collected items for every submission.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import queue
 import sys
@@ -23,6 +22,7 @@ from _pytest.runner import runtestprotocol
 
 from grader.errors import GradingAborted
 from grader.rubric import plugin as plugin_module
+from grader.rubric.files import import_rubric_file
 from grader.rubric.misconceptions import load_misconceptions
 from grader.rubric.plugin import RubricPlugin
 from grader.rubric_spec import Question, Rubric, RubricError
@@ -38,12 +38,7 @@ JOB_TIMEOUT_S = 3600
 
 @lru_cache(maxsize=8)
 def _load_reference(path: Path, content_hash: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"grader_reference_{content_hash}", path)
-    if spec is None or spec.loader is None:
-        raise RubricError(f"{path}: cannot be imported")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return import_rubric_file(path, f"grader_reference_{content_hash}")
 
 
 def load_reference(rubric: Rubric) -> ModuleType:

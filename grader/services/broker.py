@@ -14,6 +14,7 @@ from grader.config import get_settings
 
 GRADE_TASK = "workers.tasks.grade_submission"
 RECONCILE_TASK = "workers.tasks.reconcile_stuck"
+SIMILARITY_TASK = "workers.tasks.check_similarity"
 GPU_QUEUE = "gpu"
 CPU_QUEUE = "cpu"
 DEVICE_OF_QUEUE = {GPU_QUEUE: "cuda", CPU_QUEUE: "cpu"}

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from grader.db.models import Assignment, Enrolment, User
 from grader.services import rubrics
 from grader.services.courses import students_of
+from grader.services.histograms import Histogram, histogram
 from grader.services.permissions import require_view_all
 from grader.services.scores import ScoredQuestion
 from grader.services.spreadsheet import csv_text
 from grader.services.standings import standings
 
-HISTOGRAM_BINS = 10
 # Canvas matches rows on these columns: the roster import keeps them on each enrolment; without
 # them, "SIS Login ID" carries the email.
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -69,10 +69,18 @@ class Gradebook:
 
 @dataclass(frozen=True)
 class QuestionStats:
-    id: str
+    id: str  # a question's, or TOTAL for the totals
     mean: float | None
     max_score: float
-    histogram: list[int]  # counts over HISTOGRAM_BINS equal slices of [0, max_score]
+    distribution: Histogram
+
+    @property
+    def histogram(self) -> list[int]:
+        """Counts over equal ranges of [0, max_score]."""
+        return self.distribution.counts
+
+
+TOTAL = "total"
 
 
 def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
@@ -80,7 +88,7 @@ def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     rubric = rubrics.require_published(db, assignment)
     students = students_of(db, assignment.course)
     roster = {e.user_id: e for e in db.scalars(select(Enrolment).where(Enrolment.course_id == assignment.course_id))}
-    table = standings(db, assignment, students)
+    table = standings(db, assignment, students, texts=False)
     rows = []
     for student in students:
         counted = table[student.id].counted
@@ -140,14 +148,19 @@ def gradebook_csv(book: Gradebook, totals_only: bool = False) -> str:
     return csv_text(rows)
 
 
+def _stats(key: str, scores: list[float], max_score: float) -> QuestionStats:
+    mean = round(sum(scores) / len(scores), 4) if scores else None
+    return QuestionStats(key, mean, max_score, histogram(scores, max_score))
+
+
 def question_stats(book: Gradebook) -> list[QuestionStats]:
-    stats = []
-    for question in book.questions:
-        scores = [s.score for row in book.rows if (s := row.scores.get(question.id)) and s.score is not None]
-        histogram = [0] * HISTOGRAM_BINS
-        for score in scores:
-            fraction = score / question.max_score if question.max_score else 0.0
-            histogram[min(int(fraction * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
-        mean = round(sum(scores) / len(scores), 4) if scores else None
-        stats.append(QuestionStats(question.id, mean, question.max_score, histogram))
-    return stats
+    return [
+        _stats(question.id, [s.score for row in book.rows
+                             if (s := row.scores.get(question.id)) and s.score is not None], question.max_score)
+        for question in book.questions
+    ]
+
+
+def total_stats(book: Gradebook) -> QuestionStats:
+    """Of the students who submitted: their totals."""
+    return _stats(TOTAL, [row.total for row in book.rows if row.submission_id is not None], book.max_score)

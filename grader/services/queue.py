@@ -1,6 +1,7 @@
-"""Sending grading work to the workers by task name; the database is the truth, a message a hint.
+"""Sending work to the workers by task name; the database is the truth, a message a hint.
 
-`enqueue` only notes the work on the session; the messages go out when that session commits
+`enqueue` (grading) and `send_after_commit` (any other task) only note the work on the session;
+the messages go out when that session commits
 (an `after_commit` hook), so a worker never looks for a row it cannot see yet, and a rolled-back
 transaction sends nothing. A message that cannot be sent (broker down) is only logged: the
 submission stays queued in the database and the reconciler sends it again.
@@ -68,6 +69,24 @@ class _Send:
     time_limit: float
     submission_ids: tuple[int, ...]
 
+    def deliver(self) -> None:
+        _send(self)
+
+
+@dataclass(frozen=True)
+class _TaskSend:
+    """One task that is not grading, with its arguments (ids: the worker reads the rest)."""
+
+    task: str
+    args: tuple[int, ...]
+    queue: str
+
+    def deliver(self) -> None:
+        try:
+            client().send_task(self.task, args=list(self.args), queue=self.queue, retry_policy=SEND_RETRY_POLICY)
+        except (KombuError, OSError) as exc:
+            log.warning("broker unreachable (%s): %s%s was not sent", exc, self.task, self.args)
+
 
 PENDING = "grader.pending_sends"  # the key of a session's notes in `Session.info`
 
@@ -86,10 +105,15 @@ def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) 
     db.info.setdefault(PENDING, []).append(_Send(queue_of(assignment), time_limit, tuple(submission_ids)))
 
 
+def send_after_commit(db: Session, task: str, args: Sequence[int], queue: str = CPU_QUEUE) -> None:
+    """Send `task` once `db` commits (nothing if it rolls back)."""
+    db.info.setdefault(PENDING, []).append(_TaskSend(task, tuple(args), queue))
+
+
 @event.listens_for(Session, "after_commit")
 def _send_after_commit(db: Session) -> None:
     for send in db.info.pop(PENDING, []):
-        _send(send)
+        send.deliver()
 
 
 @event.listens_for(Session, "after_transaction_end")

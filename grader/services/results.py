@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import (
+    AnswerSignature,
     GradingRun,
     QuestionScore,
     RegradeItemStatus,
@@ -74,7 +75,8 @@ def record_result(db: Session, claim: Claim, report: GradeReport) -> bool:
              feedback=storable(q.output), printed=storable(q.printed))
         for q in report.questions if q.grading == "auto"
     ]
-    for model, rows in ((QuestionScore, questions), (TestResult, _test_results(claim.run_id, report))):
+    for model, rows in ((QuestionScore, questions), (TestResult, _test_results(claim.run_id, report)),
+                        (AnswerSignature, _answer_signatures(claim.run_id, report))):
         if rows:
             db.execute(insert(model.__table__), rows)
     claims.settle_regrade_item(db, claim.submission_id, claim.request_no, RegradeItemStatus.done, claim.run_id)
@@ -91,6 +93,16 @@ def _test_results(run_id: int, report: GradeReport) -> list[dict[str, Any]]:
              score=questions[t.question].share(t) if t.passed else 0.0,
              feedback=storable(t.message), visibility=questions[t.question].visibility)
         for t in report.tests
+    ]
+
+
+def _answer_signatures(run_id: int, report: GradeReport) -> list[dict[str, Any]]:
+    """One row per wrong answer of a failed case (grader.services.answer_groups groups them), with
+    the first known mistake it matches."""
+    return [
+        dict(run_id=run_id, question_id=t.question, case_name=t.name, function=a.function, signature=a.signature,
+             misconception=a.matches[0].id if a.matches else None)
+        for t in report.tests for a in t.answers
     ]
 
 

@@ -12,15 +12,17 @@ one (a new run's score), it is shown beside it. Every score carries the rubric h
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import literal, select
+from sqlalchemy.orm import Session, defer
 
-from grader.db.models import Assignment, GradingRun, ManualGrade, RunStatus, Submission
-from grader.rubric_spec import Rubric
+from grader.db.models import Assignment, GradingRun, ManualGrade, QuestionScore, RunStatus, Submission
+from grader.rubric_spec import Question, Rubric
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class ScoredQuestion:
     printed: str = ""  # what the code printed during this question's calls
     auto_score: float | None = None  # the run's score, also under a manual grade that overrides it
     earlier: EarlierGrade | None = None  # the latest manual grade on an earlier submission, when this has none
+    group_feedback: tuple[str, ...] = ()  # the staff's words on wrong answers of this run (answer_groups)
 
     @property
     def carried_from(self) -> int | None:
@@ -73,35 +76,63 @@ class SubmissionScore:
 
 
 def effective_runs(db: Session, submission_ids: Sequence[int], current_hash: str) -> dict[int, GradingRun]:
-    """submission id -> the completed run that counts (see the policy above), questions loaded."""
-    runs = db.scalars(
-        select(GradingRun)
+    """submission id -> the completed run that counts (see the policy above). Chosen from the runs'
+    ids and hashes first, so a submission regraded many times costs one run, not all of them."""
+    candidates = db.execute(
+        select(GradingRun.id, GradingRun.submission_id, GradingRun.rubric_hash)
         .where(GradingRun.submission_id.in_(submission_ids), GradingRun.status == RunStatus.completed)
-        .options(selectinload(GradingRun.questions))
         .order_by(GradingRun.id)
     )
-    best: dict[int, GradingRun] = {}
-    for run in runs:  # ascending ids: a later run replaces an earlier one unless it is on an older rubric
-        held = best.get(run.submission_id)
-        if held is None or run.rubric_hash == current_hash or held.rubric_hash != current_hash:
-            best[run.submission_id] = run
-    return best
+    best: dict[int, tuple[int, str]] = {}
+    # Ascending ids: a later run replaces an earlier one unless it is on an older rubric.
+    for run_id, submission_id, rubric_hash in candidates:
+        held = best.get(submission_id)
+        if held is None or rubric_hash == current_hash or held[1] != current_hash:
+            best[submission_id] = (run_id, rubric_hash)
+    runs = db.scalars(
+        select(GradingRun).where(GradingRun.id.in_([run_id for run_id, _ in best.values()]))
+        .options(defer(GradingRun.output), defer(GradingRun.student_output))  # read only for one submission
+    )
+    return {run.submission_id: run for run in runs}
 
 
-def _scored(question_id: str, title: str, grading: str, visibility: str, points: float, run: GradingRun | None,
+class _Result(NamedTuple):
+    visibility: str
+    score: float
+    max_score: float
+    feedback: str
+    printed: str
+
+
+def _results(db: Session, run_ids: Sequence[int], texts: bool) -> dict[int, dict[str, _Result]]:
+    """run id -> question id -> its auto result, as plain rows: a class's gradebook reads thousands."""
+    text_columns = (QuestionScore.feedback, QuestionScore.printed) if texts else (literal(""), literal(""))
+    rows = db.execute(
+        select(QuestionScore.run_id, QuestionScore.question_id, QuestionScore.visibility, QuestionScore.score,
+               QuestionScore.max_score, *text_columns)
+        .where(QuestionScore.run_id.in_(run_ids))
+    )
+    results: dict[int, dict[str, _Result]] = defaultdict(dict)
+    for run_id, question_id, visibility, score, max_score, feedback, printed in rows:
+        results[run_id][question_id] = _Result(visibility, score, max_score, feedback, printed)
+    return results
+
+
+def _scored(question: Question, run: GradingRun | None, result: _Result | None,
             manual: ManualGrade | None, earlier: EarlierGrade | None) -> ScoredQuestion:
-    result = next((r for r in run.questions if r.question_id == question_id), None) if run is not None else None
     if manual is not None:
-        return ScoredQuestion(question_id, title, grading, visibility, points, manual.score, "manual",
-                              manual.rubric_hash, result.feedback if result else "", manual.comment,
-                              result.printed if result else "", result.score if result else None)
-    if result is not None and run is not None:
-        return ScoredQuestion(question_id, title, grading, result.visibility, result.max_score, result.score, "auto",
-                              run.rubric_hash, result.feedback, "", result.printed, result.score, earlier)
+        return ScoredQuestion(question.id, question.title, question.grading, question.visibility, question.points,
+                              manual.score, "manual", manual.rubric_hash, result.feedback if result else "",
+                              manual.comment, result.printed if result else "", result.score if result else None)
+    if run is not None and result is not None:
+        return ScoredQuestion(question.id, question.title, question.grading, result.visibility, result.max_score,
+                              result.score, "auto", run.rubric_hash, result.feedback, "", result.printed,
+                              result.score, earlier)
     if earlier is not None:
-        return ScoredQuestion(question_id, title, grading, visibility, points, earlier.score, "carried",
-                              earlier.rubric_hash, "", earlier.comment, earlier=earlier)
-    return ScoredQuestion(question_id, title, grading, visibility, points, None, None, None, "", "")
+        return ScoredQuestion(question.id, question.title, question.grading, question.visibility, question.points,
+                              earlier.score, "carried", earlier.rubric_hash, "", earlier.comment, earlier=earlier)
+    return ScoredQuestion(question.id, question.title, question.grading, question.visibility, question.points,
+                          None, None, None, "", "")
 
 
 def _earlier_grades(db: Session, submissions: Sequence[Submission]) -> dict[tuple[int, str], EarlierGrade]:
@@ -129,11 +160,13 @@ def _earlier_grades(db: Session, submissions: Sequence[Submission]) -> dict[tupl
 
 
 def score_submissions(
-    db: Session, assignment: Assignment, rubric: Rubric, submissions: Sequence[Submission]
+    db: Session, assignment: Assignment, rubric: Rubric, submissions: Sequence[Submission], texts: bool = True
 ) -> dict[int, SubmissionScore]:
-    """submission id -> its score, one entry per question of the current rubric."""
+    """submission id -> its score, one entry per question of the current rubric. `texts=False`
+    leaves feedback and printed output empty, for a table of scores only."""
     ids = [s.id for s in submissions]
     runs = effective_runs(db, ids, assignment.rubric_hash)
+    results = _results(db, [run.id for run in runs.values()], texts)
     manual: dict[tuple[int, str], ManualGrade] = {
         (g.submission_id, g.question_id): g
         for g in db.scalars(select(ManualGrade).where(ManualGrade.submission_id.in_(ids)))
@@ -142,11 +175,9 @@ def score_submissions(
     scores: dict[int, SubmissionScore] = {}
     for submission in submissions:
         run = runs.get(submission.id)
-        questions = [
-            _scored(q.id, q.title, q.grading, q.visibility, q.points, run, manual.get((submission.id, q.id)),
-                    earlier.get((submission.id, q.id)))
-            for q in rubric.questions
-        ]
+        found = results.get(run.id, {}) if run is not None else {}
+        questions = [_scored(q, run, found.get(q.id), manual.get((submission.id, q.id)),
+                             earlier.get((submission.id, q.id))) for q in rubric.questions]
         stale = run is not None and run.rubric_hash != assignment.rubric_hash
         scores[submission.id] = SubmissionScore(submission, run, stale, questions)
     return scores

@@ -4,7 +4,7 @@ viewer may see of them (students their own, without hidden results)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
 
@@ -13,16 +13,18 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, Enrolment, GradingRun, Role, Submission, User
-from grader.services import queue, rubrics, standings
+from grader.db.models import Assignment, Enrolment, GradingRun, Role, Submission, SubmissionStatus, User
+from grader.services import answer_groups, queue, rubrics, standings
 from grader.services.allowance import allowance
 from grader.services.courses import require_open
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.permissions import Permission, can_view_all, course_role, require_view_all, roles_granting
-from grader.services.scores import ScoredQuestion, score_submissions
+from grader.services.run_errors import COULD_NOT_RUN, stopping_failure
+from grader.services.scores import ScoredQuestion, SubmissionScore, score_submissions
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
 
 MAX_FILENAME_CHARS = 255
+ACTIVE_STATUSES = frozenset({SubmissionStatus.queued, SubmissionStatus.running})
 
 
 def _clean_filename(filename: str) -> str:
@@ -117,11 +119,17 @@ def runs_of(db: Session, viewer: User, submission: Submission) -> list[GradingRu
     ))
 
 
+def shown_status(status: str, scored: bool) -> str:
+    """What a page calls a submission's state: "regrading" while one that has a score is graded
+    again, since that score still counts until the new one is in."""
+    return "regrading" if scored and status in ACTIVE_STATUSES else status
+
+
 @dataclass(frozen=True)
 class SubmissionFeedback:
     submission_id: int
     status: str
-    error: str | None
+    error: str | None  # the submission's, or the one failure that stopped every check
     late: bool
     due_at: datetime | None  # the student's own (an extension's)
     late_by: timedelta
@@ -146,22 +154,39 @@ def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
     return True
 
 
+def _questions_for(staff: bool, assignment: Assignment, score: SubmissionScore) -> list[ScoredQuestion]:
+    """Staff see every question; a student neither hidden questions nor after-due-date ones early."""
+    return score.questions if staff else [q for q in score.questions if _shown_to_student(q, assignment)]
+
+
+def _points(questions: list[ScoredQuestion]) -> tuple[float, float]:
+    return round(sum(q.score or 0.0 for q in questions), 4), round(sum(q.max_score for q in questions), 4)
+
+
 def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFeedback:
-    """Scores and feedback; a student sees neither hidden questions nor after-due-date ones early."""
+    """Scores and feedback of what `viewer` may see, with the staff's feedback for wrong answers shared
+    with others (never who shares them). A failure that stopped every check (an import error) is the
+    submission's error, and each question says it could not run instead of repeating it."""
     _check_access(db, viewer, submission)
     assignment = submission.assignment
     score = score_submissions(db, assignment, rubrics.require_published(db, assignment), [submission])[submission.id]
-    questions = score.questions
-    if not can_view_all(db, viewer, assignment.course_id):
-        questions = [q for q in questions if _shown_to_student(q, assignment)]
+    questions = _questions_for(can_view_all(db, viewer, assignment.course_id), assignment, score)
     run = score.run
     standing = standings.standings(db, assignment, [submission.user], with_scores=False)[submission.user_id]
     attempt = next(a for a in standing.attempts if a.submission.id == submission.id)
-    shown = round(sum(q.score or 0.0 for q in questions), 4)
+    error = submission.error
+    stopped = stopping_failure(run) if run else None
+    if stopped and any(q.source == "auto" for q in questions):  # the viewer sees it said at least once
+        error = error or stopped
+        questions = [replace(q, feedback=COULD_NOT_RUN) if q.source == "auto" else q for q in questions]
+    if run is not None:  # the staff's words on its wrong answers, only under the questions kept above
+        notes = answer_groups.feedback_for_run(db, assignment.id, run.id)
+        questions = [replace(q, group_feedback=notes.get(q.question_id, ())) for q in questions]
+    total, max_score = _points(questions)
     return SubmissionFeedback(
         submission_id=submission.id,
         status=submission.status,
-        error=submission.error,
+        error=error,
         late=attempt.late_by > timedelta(0),
         due_at=standing.due_at,
         late_by=attempt.late_by,
@@ -170,9 +195,37 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
         counts=standing.counted is not None and standing.counted.submission.id == submission.id,
         rubric_hash=run.rubric_hash if run else None,
         stale=score.stale,
-        score=shown,
-        credited_score=standings.credit(shown, attempt.percent),
-        max_score=round(sum(q.max_score for q in questions), 4),
+        score=total,
+        credited_score=standings.credit(total, attempt.percent),
+        max_score=max_score,
         questions=questions,
         student_output=run.student_output if run else "",
     )
+
+
+@dataclass(frozen=True)
+class SubmissionRow:
+    """A line of a student's list of submissions: the score they may see, and the state to show."""
+
+    submission: Submission
+    status: str  # shown_status
+    score: float | None  # None: no score yet
+    max_score: float
+
+
+def history(db: Session, viewer: User, assignment: Assignment) -> list[SubmissionRow]:
+    """The viewer's own submissions to `assignment`, newest first, each with its score (the last
+    one while it is regraded), counting only the questions the viewer may see."""
+    own = [s for s in submissions_of(db, viewer, assignment) if s.user_id == viewer.id]
+    scores = score_submissions(db, assignment, rubrics.require_published(db, assignment), own,
+                              texts=False)
+    staff = can_view_all(db, viewer, assignment.course_id)
+    rows = []
+    for submission in own:
+        score = scores[submission.id]
+        questions = _questions_for(staff, assignment, score)
+        total, max_score = _points(questions)
+        scored = any(q.score is not None for q in questions)
+        rows.append(SubmissionRow(submission, shown_status(submission.status, score.run is not None),
+                                  total if scored else None, max_score))
+    return rows

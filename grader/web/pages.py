@@ -1,5 +1,5 @@
 """Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade,
-and publish rubric versions.
+publish rubric versions and compare submissions for shared code.
 
 Pages log in with a session cookie; every POST carries the session's CSRF token (verify_csrf).
 Routes stay thin: parse the form, call the service, render or redirect (303 after a POST).
@@ -7,24 +7,29 @@ Routes stay thin: parse the form, call the service, render or redirect (303 afte
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
 from grader.db.base import utcnow
 from grader.db.models import User
 from grader.services import (
+    answer_groups,
+    code_view,
     courses,
-    gradebook,
+    gradebook_page,
     manual_grades,
     permissions,
     publishing,
     regrades,
     rubrics,
+    similarity,
     standings,
     submissions,
     users,
@@ -39,9 +44,14 @@ from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
 
-ACTIVE_STATUSES = frozenset({"queued", "running"})
+SIMILARITY_ACTIVE = frozenset({"queued", "running"})  # a similarity run still to finish
 REFRESH_S = 2
 SUBMISSION_IDS = TypeAdapter(list[Id])
+# The staff's submission page shows a student's notebook: should anything in it get past the
+# escaping, it still could not run a script, load from elsewhere or send a form off the site.
+STUDENT_CONTENT_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                          "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                          "frame-ancestors 'none'")
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
@@ -120,7 +130,7 @@ def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id
     standing = standings.standings(db, assignment, [user], with_scores=False)[user.id]
     attempts = {attempt.submission.id: attempt for attempt in standing.attempts}
     page = render(request, "assignment.html", user, error.status_code if error else 200, assignment=assignment,
-                  submissions=submissions.submissions_of(db, user, assignment), standing=standing, attempts=attempts,
+                  submissions=submissions.history(db, user, assignment), standing=standing, attempts=attempts,
                   rules=rules_of(assignment), allowance=allowance(db, user, assignment, utcnow()),
                   error=error.message if error else None)
     page.headers.update(error.headers if error else {})
@@ -146,29 +156,63 @@ def upload(
     return redirect(f"/submissions/{submission.id}")
 
 
-@router.get("/submissions/{submission_id}")
-def submission_page(request: Request, submission_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+@dataclass(frozen=True)
+class RefusedGrade:
+    """A manual grade the service refused, shown again in its form with the reason."""
+
+    question_id: str
+    score: str
+    comment: str
+    message: str
+
+
+def _submission_page(request: Request, db: SessionDep, user: User, submission_id: int, status: int = 200,
+                     refused: RefusedGrade | None = None) -> HTMLResponse:
     """Students get their feedback; the course's instructors the code, runs and grading forms too."""
     submission = submissions.get_submission(db, user, submission_id)
     context = {
         "submission": submission,
         "feedback": submissions.feedback(db, submission, user),
-        "refresh_s": REFRESH_S if submission.status in ACTIVE_STATUSES else None,
+        "refresh_s": REFRESH_S if submission.status in submissions.ACTIVE_STATUSES else None,
     }
     if not permissions.can_view_all(db, user, submission.assignment.course_id):
-        return render(request, "feedback.html", user, **context)
-    code = submission.content.decode("utf-8", errors="replace")
-    runs = submissions.runs_of(db, user, submission)
-    return render(request, "submission.html", user, code=code, runs=runs, **context)
+        return render(request, "feedback.html", user, status, **context)
+    page = render(request, "submission.html", user, status, code=code_view.code_view(db, user, submission),
+                  runs=submissions.runs_of(db, user, submission), refused=refused, **context)
+    page.headers["Content-Security-Policy"] = STUDENT_CONTENT_POLICY
+    return page
+
+
+@router.get("/submissions/{submission_id}")
+def submission_page(request: Request, submission_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    return _submission_page(request, db, user, submission_id)
+
+
+def _score(text: str) -> float:
+    """The score field as a number; what the browser's own check lets through is checked here."""
+    try:
+        score = float(text)
+    except ValueError:
+        raise Rejected(422, f"the score must be a number, not {text!r}" if text.strip() else "enter a score") from None
+    if not math.isfinite(score):
+        raise Rejected(422, f"the score must be a finite number, not {text!r}")
+    return score
 
 
 @router.post("/submissions/{submission_id}/manual-grades")
 def manual_grade(
-    submission_id: Id, db: SessionDep, user: PageUser, question_id: Annotated[Text, Form()],
-    score: Annotated[float, Form()], comment: Annotated[Text, Form()] = "",
+    request: Request, submission_id: Id, db: SessionDep, user: PageUser, question_id: Annotated[Text, Form()],
+    score: Annotated[Text, Form()] = "", comment: Annotated[Text, Form()] = "",
 ) -> Response:
+    """A refused grade (out of range, not a number) comes back as the page, with the form as it
+    was sent and the reason next to it, never as a bare error page."""
     submission = submissions.get_submission(db, user, submission_id)
-    manual_grades.set_manual_grade(db, user, submission, question_id, score, comment)
+    try:
+        manual_grades.set_manual_grade(db, user, submission, question_id, _score(score), comment)
+    except Rejected as exc:
+        db.rollback()
+        refused = RefusedGrade(question_id, score, comment, exc.message)
+        return _submission_page(request, db, user, submission_id, exc.status_code, refused)
     return redirect(f"/submissions/{submission_id}#manual")
 
 
@@ -188,10 +232,48 @@ def rerun(run_id: Id, db: SessionDep, user: PageUser) -> Response:
 
 
 @router.get("/assignments/{assignment_id}/scores")
-def scores_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
-    book = gradebook.gradebook(db, user, courses.get_assignment(db, user, assignment_id))
-    return render(request, "scores.html", user, book=book, stats=gradebook.question_stats(book),
-                  late_rules=rules_of(book.assignment), disk=rubrics.disk_rubric(book.assignment.rubric_id))
+def scores_page(
+    request: Request, assignment_id: Id, db: SessionDep, user: PageUser,
+    page: Annotated[int, Query(ge=1, le=MAX_ID)] = 1, q: Annotated[Text, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Statistics over the whole class; the students a page at a time, or those `q` finds."""
+    assignment = courses.get_assignment(db, user, assignment_id)
+    return render(request, "scores.html", user, view=gradebook_page.gradebook_page(db, user, assignment, page, q),
+                  late_rules=rules_of(assignment), disk=rubrics.disk_rubric(assignment.rubric_id))
+
+
+@router.get("/assignments/{assignment_id}/groups")
+def groups_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """Wrong answers that several students share, with a form for each group's feedback."""
+    assignment = courses.get_assignment(db, user, assignment_id)
+    groups = answer_groups.wrong_answer_groups(db, user, assignment)
+    return render(request, "groups.html", user, assignment=assignment, groups=groups)
+
+
+def _group_key(
+    question_id: Annotated[Text, Form()], case_name: Annotated[Text, Form()], function: Annotated[Text, Form()],
+    signature: Annotated[Text, Form()],
+) -> answer_groups.GroupKey:
+    return answer_groups.GroupKey(question_id, case_name, function, signature)
+
+
+GroupKeyForm = Annotated[answer_groups.GroupKey, Depends(_group_key)]  # the hidden fields of a group's form
+
+
+@router.post("/assignments/{assignment_id}/groups/feedback")
+def group_feedback(
+    assignment_id: Id, db: SessionDep, user: PageUser, key: GroupKeyForm, text: Annotated[Text, Form()],
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    answer_groups.set_group_feedback(db, user, assignment, key, text)
+    return redirect(f"/assignments/{assignment_id}/groups")
+
+
+@router.post("/assignments/{assignment_id}/groups/feedback/remove")
+def remove_group_feedback(assignment_id: Id, db: SessionDep, user: PageUser, key: GroupKeyForm) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    answer_groups.clear_group_feedback(db, user, assignment, key)
+    return redirect(f"/assignments/{assignment_id}/groups")
 
 
 def _rubric_page(request: Request, db: SessionDep, user: User, assignment_id: int, published: str = "",
@@ -249,3 +331,45 @@ def regrade_page(request: Request, assignment_id: Id, batch_id: Id, db: SessionD
     assignment = courses.get_assignment(db, user, assignment_id)
     progress = regrades.regrade_progress(db, user, batch_id)
     return render(request, "regrade.html", user, assignment=assignment, batch_id=batch_id, progress=progress)
+
+
+def _similarity_page(request: Request, db: SessionDep, user: User, assignment_id: int,
+                     error: str | None = None, status: int = 200) -> HTMLResponse:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    runs = similarity.runs_of(db, user, assignment)
+    return render(request, "similarity.html", user, status, assignment=assignment, runs=runs, error=error,
+                  default_threshold=similarity.DEFAULT_THRESHOLD)
+
+
+@router.get("/assignments/{assignment_id}/similarity")
+def similarity_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    return _similarity_page(request, db, user, assignment_id)
+
+
+@router.post("/assignments/{assignment_id}/similarity")
+def start_similarity(
+    request: Request, assignment_id: Id, db: SessionDep, user: PageUser,
+    threshold: Annotated[float, Form()] = similarity.DEFAULT_THRESHOLD,
+) -> Response:
+    assignment = courses.get_assignment(db, user, assignment_id)
+    try:
+        run = similarity.start_run(db, user, assignment, threshold)
+    except Rejected as exc:
+        return _similarity_page(request, db, user, assignment_id, exc.message, exc.status_code)
+    return redirect(f"/similarity/{run.id}")
+
+
+@router.get("/similarity/{run_id}")
+def similarity_run_page(request: Request, run_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """Progress (the page reloads itself while the run is active) and the pairs found so far."""
+    run = similarity.get_run(db, user, run_id)
+    progress = similarity.run_progress(db, user, run_id)
+    return render(request, "similarity_run.html", user, run=run, progress=progress,
+                  pairs=similarity.list_pairs(db, user, run_id),
+                  refresh_s=REFRESH_S if run.status in SIMILARITY_ACTIVE else None)
+
+
+@router.get("/similarity/pairs/{pair_id}")
+def similarity_pair_page(request: Request, pair_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
+    """The two sources side by side, the shared fragments marked (the template escapes the code)."""
+    return render(request, "similarity_pair.html", user, view=similarity.get_pair(db, user, pair_id))

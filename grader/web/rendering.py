@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -9,11 +10,14 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from grader.db.models import User
 from grader.services.allowance import duration
 from grader.services.late_credit import format_lateness
+from grader.services.submissions import shown_status
 from grader.web.forms import datetime_local
+from grader.web.markdown import render_markdown
 from grader.web.session import csrf_token
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -24,18 +28,31 @@ templates.env.globals["csrf_token"] = csrf_token
 
 
 def _points(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    """At most two decimals: a mean of 2.3333 reads 2.33 (the API and the CSV keep every digit)."""
+    return "—" if value is None else f"{round(value, 2):g}"
 
 
 def _when(value: datetime | None) -> str:
     return "—" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f}%"
+def _line_links(text: str, module: str) -> Markup:
+    """Feedback with each "line N of <module>" a link to that line of the code shown below it."""
+    where = re.compile(rf"line (\d+) of {re.escape(str(escape(module)))}")
+    return Markup(where.sub(lambda m: f'<a href="#line-{m[1]}">{m[0]}</a>', str(escape(text))))
+
+
 templates.env.filters["points"] = _points
+templates.env.filters["percent"] = _percent
+templates.env.filters["line_links"] = _line_links
 templates.env.filters["when"] = _when
 templates.env.filters["duration"] = duration
 templates.env.filters["datetime_local"] = datetime_local
 templates.env.filters["lateness"] = format_lateness
+templates.env.filters["markdown"] = render_markdown
+templates.env.filters["shown_status"] = shown_status
 
 
 def render(

@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 from grader.config import PROJECT_ROOT, get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Course, GradingRun, RubricVersion, Submission, User
+from grader.scoring import Answer, GradeReport, KnownMistake, TestOutcome, build_report
 from grader.services import assignments, courses, roster, submissions, users
+from grader.services.answer_groups import GroupKey
 from grader.services.reconcile import reconcile
+from grader.services.rubrics import on_disk
 from tests.fixtures.services import wait_until
 
 REFERENCE = (PROJECT_ROOT / "rubrics" / "hw2" / "reference.py").read_bytes()
@@ -53,6 +56,26 @@ def sleeping_submission(seconds: float) -> bytes:
                 _time.sleep({seconds})
             return _reference_conv_output_size(*args, **kwargs)
     """)
+
+
+# One failed case of 1.1b, as a report names it, for tests that play the worker.
+PADDING_CASE = "test_conv_output_size[L9-K3-S1-P2-D1]"
+NO_PADDING = KnownMistake("conv_output_size", "size-no-padding", "the padding is ignored", "count the zeros")
+
+
+def report_with_wrong_answer(signature: str, mistakes: tuple[KnownMistake, ...] = (),
+                             rubric_id: str = "hw2") -> GradeReport:
+    """HW2 all passed but PADDING_CASE, where conv_output_size gave the answer `signature`."""
+    rubric = on_disk(rubric_id)
+    outcomes = [TestOutcome("t", q.id, True) for q in rubric.auto_questions if q.id != "1.1b"]
+    outcomes.append(TestOutcome(PADDING_CASE, "1.1b", False, "conv_output_size() returned 7, expected 11",
+                                answers=(Answer("conv_output_size", signature, mistakes),)))
+    return build_report(rubric, outcomes, "cpu", 0.1)
+
+
+def padding_group(signature: str) -> GroupKey:
+    """The group of the answer `signature` in report_with_wrong_answer's case."""
+    return GroupKey("1.1b", PADDING_CASE, "conv_output_size", signature)
 
 
 @dataclass

@@ -23,10 +23,9 @@ TIMEOUT_S = 120
 
 
 def test_the_embedded_default_grades_with_a_real_worker_and_the_cli_reads_it(
-    sqlite_stack: Stack, use_stack: Callable[[Stack], None], start_worker: Callable[..., WorkerProcess]
+    shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess, use_stack: Callable[[Stack], None]
 ) -> None:
-    use_stack(sqlite_stack)
-    start_worker(sqlite_stack)
+    use_stack(shared_sqlite_stack)
     cli = CliRunner()
     with session_scope() as db:
         klass = make_class(db, students=1)

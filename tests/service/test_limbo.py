@@ -53,16 +53,12 @@ PRINTS_AND_RAISES_UNSTORABLE_TEXT = with_override(r"""
 SURROGATE_NOTEBOOK = json.dumps({"cells": [{"cell_type": "code", "source": "x = '\ud800'\n"}]}).encode()
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def worker_db(
-    request: pytest.FixtureRequest, use_stack: Callable[[Stack], None], start_worker: Callable[..., WorkerProcess]
-) -> Iterator[Session]:
-    """A real worker on queues of this test's own, on PostgreSQL + Redis or on the embedded SQLite."""
-    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
-    if request.param == "postgres":
-        stack = stack.with_broker(stack.broker_url, key_prefix())
-    use_stack(stack)
-    start_worker(stack)
+@pytest.fixture(params=["postgres", "shared_sqlite"], ids=["postgres", "sqlite"])
+def worker_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
+    """A session on PostgreSQL + Redis or on the embedded SQLite, whose uploads the session's real
+    worker on that stack grades (these tests kill no worker)."""
+    request.getfixturevalue(f"{request.param}_worker")
+    use_stack(request.getfixturevalue(f"{request.param}_stack"))
     with session_scope() as db:
         yield db
 

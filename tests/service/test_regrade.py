@@ -23,7 +23,7 @@ from tests.service.helpers import (
     wait_finished,
 )
 
-SUBMISSIONS = 50
+SUBMISSIONS = 10  # two pool processes grade them side by side; `make bench` regrades a thousand
 TIMEOUT_S = 240
 
 
@@ -41,7 +41,7 @@ def wait_for_regrade(db: Session, viewer: User, batch_id: int) -> list[float]:
     return seen
 
 
-def test_regrading_fifty_submissions_after_a_rubric_change(
+def test_regrading_a_class_after_a_rubric_change(
     postgres_db: Session, postgres_stack: Stack, postgres_worker: WorkerProcess
 ) -> None:
     db = postgres_db

@@ -27,6 +27,7 @@ from grader.db.models import Assignment, Course, Enrolment, ManualGrade, Submiss
 from grader.db.session import migrate_to_head, session_scope
 from grader.devserver import seed_if_empty
 from grader.services import (
+    answer_groups,
     assignments,
     claims,
     courses,
@@ -44,7 +45,7 @@ from grader.services import (
 from grader.services.errors import Rejected
 from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, key_prefix
-from tests.service.helpers import REFERENCE, make_class, upload
+from tests.service.helpers import REFERENCE, make_class, padding_group, report_with_wrong_answer, upload
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
@@ -113,9 +114,13 @@ def _snapshot() -> dict[str, list[str]]:
                 for table in Base.metadata.sorted_tables}
 
 
+SIGNATURE = "a6abe6506e94a095"  # of the scene's graded wrong answer
+
+
 @dataclasses.dataclass(frozen=True)
 class _Ids:
-    """A committed class: one submission queued, one claimed and running, a token to revoke."""
+    """A committed class: one submission queued, one claimed and running, a token to revoke, and a
+    graded one whose wrong answer has the staff's feedback."""
 
     assignment: int
     instructor: int
@@ -143,6 +148,10 @@ def _commit_scene(db: Session) -> _Ids:
     running = upload(db, klass.students[1], klass.assignment)
     assert claims.claim(db, running.id, klass.assignment.rubric_hash, "cpu", "w1") is not None
     _token, row = users.create_token(db, klass.students[0])
+    graded = upload(db, klass.students[1], klass.assignment)
+    graded_claim = claims.claim(db, graded.id, klass.assignment.rubric_hash, "cpu", "w1")
+    assert graded_claim is not None and results.record_result(db, graded_claim, report_with_wrong_answer(SIGNATURE))
+    answer_groups.set_group_feedback(db, klass.instructor, klass.assignment, padding_group(SIGNATURE), "a hint")
     db.commit()
     return _Ids(klass.assignment.id, klass.instructor.id, klass.students[0].id, queued.id, running.id, row.id)
 
@@ -180,6 +189,10 @@ ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
     "reconcile": lambda db, s: reconcile(db, older_than_s=0),
     "handle_timeout": lambda db, s: results.handle_timeout(db, s.running.id, 5.0),
     "seed_demo": lambda db, s: seed.seed_demo(db),
+    "set_group_feedback": lambda db, s: answer_groups.set_group_feedback(
+        db, s.instructor, s.assignment, padding_group(SIGNATURE), "another hint"),
+    "clear_group_feedback": lambda db, s: answer_groups.clear_group_feedback(
+        db, s.instructor, s.assignment, padding_group(SIGNATURE)),
 }
 
 

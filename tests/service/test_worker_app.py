@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from grader.config import get_settings
-from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK
+from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, SIMILARITY_TASK
 from workers import tasks
 from workers.app import celery_app
 
@@ -29,6 +29,7 @@ def test_queues_and_the_tasks_they_run() -> None:
     assert {queue.name for queue in celery_app.conf.task_queues} == {GPU_QUEUE, CPU_QUEUE}
     assert tasks.grade_submission.name == GRADE_TASK and GRADE_TASK in celery_app.tasks
     assert tasks.reconcile_stuck.name == RECONCILE_TASK and RECONCILE_TASK in celery_app.tasks
+    assert tasks.check_similarity.name == SIMILARITY_TASK and SIMILARITY_TASK in celery_app.tasks
 
 
 def test_the_beat_runs_the_reconciler() -> None:

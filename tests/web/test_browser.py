@@ -1,82 +1,34 @@
 """The pages in a real browser (Debian's Chromium driven by Playwright) against uvicorn and a real
-Celery worker on the SQLite defaults. Screenshots of each main page go to /tmp/grader-*.png."""
+Celery worker on the SQLite defaults (the wrong-answer groups on PostgreSQL + Redis). Screenshots
+of each main page go to /tmp/grader-*.png."""
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from grader.rubric_spec import content_hash
+from harness.samples import submission_source
+from harness.variants import disguise
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import REFERENCE, add_manual_question, copy_rubric, set_points
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, publish
+from tests.web.browser import log_in, shoot
+from tests.web.support import Klass, LiveServer, api, publish
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 GRADING_TIMEOUT_MS = 90_000
-SCREENSHOTS = Path("/tmp")
 VISIBLE_QUESTIONS = 20 - 2  # HW2 hides 1.2.3d, and 1.1c.iv until the due date
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true needs the browser tests")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _local_only(route: Route) -> None:
-    """Pages must work offline: anything not served by the test server fails the request."""
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
-        route.continue_()
-    else:
-        route.abort()
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.route("**/*", _local_only)
-    page = context.new_page()
-    outside: list[str] = []
-    page.on("requestfailed", lambda request: outside.append(request.url))
-    yield page
-    context.close()
-    assert not outside, f"the pages asked for {outside}"
 
 
 @pytest.fixture
 def klass(sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
     """A class graded by the SQLite stack's worker, on its own copy of the HW2 rubric."""
     return make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None))
-
-
-def log_in(page: Page, server: LiveServer, person: Person) -> None:
-    page.goto(f"{server.url}/")
-    expect(page).to_have_url(f"{server.url}/login?next=/")
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Assignments")).to_be_visible()
-
-
-def shoot(page: Page, name: str) -> None:
-    page.screenshot(path=SCREENSHOTS / f"grader-{name}.png", full_page=True)
 
 
 def test_a_student_uploads_through_the_form_and_watches_it_get_graded(
@@ -259,6 +211,8 @@ def test_a_student_sees_what_is_left_and_waits_out_the_cooldown(
     expect(page.locator("#cooldown")).to_contain_text("You can submit again at")
     expect(page.get_by_role("button", name="Submit for grading")).to_be_disabled()
     shoot(page, "cooldown")
+
+
 def test_an_instructor_sets_late_credit_grants_an_extension_and_reads_the_late_column(
     page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess,
     make_klass: Callable[..., Klass],
@@ -306,3 +260,102 @@ def test_an_instructor_sets_late_credit_grants_an_extension_and_reads_the_late_c
     page.get_by_role("link", name="Late rules and extensions").click()
     extension.get_by_role("button", name="Revoke").click()
     expect(page.locator("table.extensions")).to_have_count(0)
+
+
+# Student code that would run in the page, were it not escaped, inside code both files share.
+HTML_IN_CODE = '''
+
+def describe():
+    # <img src=x onerror="window.__pwned = 1"><b id="student-html">bold</b>
+    return "<script>window.__pwned = 2</script>" + str(conv_output_size(5, 3))
+'''
+
+
+def test_an_instructor_compares_submissions_and_sees_the_shared_code_side_by_side(
+    page: Page, sqlite_server: LiveServer, klass: Klass
+) -> None:
+    original = submission_source("correct_vectorised")[1] + HTML_IN_CODE
+    for student, text in zip(klass.students, (original, disguise(original, 9)), strict=True):
+        with api(sqlite_server, student) as client:
+            url = f"/assignments/{klass.assignment_id}/submissions"
+            assert client.post(url, files={"file": ("hw2.py", text.encode())}).status_code == 202
+
+    log_in(page, sqlite_server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    page.get_by_role("link", name="Similarity").click()
+    expect(page.get_by_role("heading", name="Similarity · HW2")).to_be_visible()
+    page.get_by_label("Threshold").fill("0.6")
+    page.get_by_role("button", name="Compare the submissions").click()
+    expect(page).to_have_url(re.compile(r"/similarity/\d+$"))
+    expect(page.locator("#similarity-status")).to_contain_text("finished", timeout=GRADING_TIMEOUT_MS)
+    rows = page.locator("table.similarity-pairs tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text(klass.students[0].email)
+    expect(rows).to_contain_text(klass.students[1].email)
+    shoot(page, "similarity-run")
+
+    rows.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/similarity/pairs/\d+$"))
+    sides = page.locator(".side-by-side .side")
+    expect(sides).to_have_count(2)
+    for side in ("a", "b"):
+        code = page.locator(f'[data-side="{side}"] pre.code')
+        expect(code.locator("mark").first).to_be_visible()
+        expect(code.locator("mark", has_text="torch.einsum(").first).to_be_visible()
+        expect(code).to_contain_text('<b id="student-html">bold</b>')
+        expect(code).to_contain_text("<script>window.__pwned = 2</script>")
+    left = page.locator('[data-side="a"] pre.code').inner_text()
+    assert left == original  # the whole file, in order: the marks only wrap parts of it
+    assert page.locator("#student-html").count() == 0 and page.locator("pre script, pre img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    shoot(page, "similarity-pair")
+
+
+@pytest.fixture
+def postgres_klass(postgres_stack: Stack, postgres_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
+    """A class graded by the session's PostgreSQL worker, on its own copy of the HW2 rubric."""
+    return make_klass(postgres_stack, copy_rubric(postgres_stack.rubrics_dir, lambda _: None))
+
+
+def test_an_instructor_answers_a_wrong_answer_group_and_its_students_read_it(
+    page: Page, postgres_server_app: LiveServer, postgres_klass: Klass
+) -> None:
+    server, klass = postgres_server_app, postgres_klass
+    no_padding = submission_source("buggy_conv_size_no_padding")[1].encode()
+    sids = []
+    for student in klass.students:  # the same mistake twice
+        with api(server, student) as client:
+            sid = client.post(f"/assignments/{klass.assignment_id}/submissions",
+                              files={"file": ("hw2.py", no_padding)}).json()["id"]
+            wait_until(lambda c=client, s=sid: c.get(f"/submissions/{s}").json()["feedback"]["status"] == "graded",
+                       GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+            sids.append(sid)
+
+    log_in(page, server, klass.instructor)
+    page.get_by_role("link", name="Scores").click()
+    page.get_by_role("link", name="Wrong-answer groups").click()
+    expect(page.get_by_role("heading", name="Wrong-answer groups · HW2")).to_be_visible()
+    groups = page.locator("tr.group")
+    expect(groups.first).to_be_visible()
+    expect(groups.locator(".size")).to_have_text(["2"] * groups.count())
+    row = page.locator('tr.group[data-function="conv_output_size"]').first
+    expect(row.locator(".mistake")).to_have_text("size-no-padding")
+    for student in klass.students:
+        expect(row.locator(".members")).to_contain_text(student.name)
+    note = "Padding adds P zeros at both ends of the input."
+    row.get_by_label("Feedback for this group").fill(note)
+    row.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(f"{server.url}/assignments/{klass.assignment_id}/groups")
+    row = page.locator('tr.group[data-function="conv_output_size"]').first
+    expect(row.get_by_label("Feedback for this group")).to_have_value(note)
+    expect(row.get_by_role("button", name="Remove")).to_be_visible()
+    shoot(page, "groups")
+
+    page.get_by_role("button", name="Log out").click()
+    first, second = klass.students
+    log_in(page, server, first)
+    page.goto(f"{server.url}/submissions/{sids[0]}")
+    expect(page.locator('tr[data-question="1.1b"] .group-note')).to_contain_text(note)
+    expect(page.locator(".group-note")).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text(second.name)
+    shoot(page, "group-feedback")

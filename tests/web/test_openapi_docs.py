@@ -34,6 +34,10 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/courses/{course_id}/roster"): {"files": {"file": ("roster.csv", b"email\ndocs@web.test\n")}},
     ("put", "/api/assignments/{assignment_id}/extensions/{user_id}"): {"json": {"due_at": "2999-01-01T00:00:00Z"}},
     ("put", "/api/courses/{course_id}/grace"): {"json": {"grace_days": 2}},
+    ("post", "/api/assignments/{assignment_id}/similarity"): {"json": {"threshold": 0.6}},
+    ("put", "/api/assignments/{assignment_id}/groups/feedback"): {"json": {
+        "question_id": "1.1b", "case_name": "test_conv_output_size[L9-K3-S1-P2-D1]", "function": "conv_output_size",
+        "signature": "0123456789abcdef", "text": "docs"}},
 }
 LOGIN = ("post", "/api/auth/token")
 LARGEST_ID = 2**31 - 1  # PostgreSQL's INTEGER: a valid id that names nothing here
@@ -88,7 +92,9 @@ def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
 @pytest.fixture
 def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
     """A real value for every path and query parameter: a submission, a regrade batch, a question, a
-    token, an assignment's slug, the course (its id and its code), a student, a roster page."""
+    token, an assignment's slug, the course (its id and its code), a student, a roster page, a
+    similarity run (and a pair id: with no worker here, none is found), and the key of a
+    wrong-answer group nobody gave."""
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         sid = student.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
@@ -97,9 +103,12 @@ def ids(sqlite_server: LiveServer, klass: Klass) -> dict[str, str]:
         uid = student.get("/auth/me").json()["id"]
     with api(sqlite_server, klass.instructor) as prof:
         bid = prof.post(f"/assignments/{aid}/regrades", json={"submission_ids": [sid]}).json()["id"]
+        rid = prof.post(f"/assignments/{aid}/similarity", json={}).json()["id"]
     return {"assignment_id": str(aid), "submission_id": str(sid), "batch_id": str(bid), "question_id": "1.2.1a",
             "token_id": str(tid), "slug": "hw2", "course": course, "course_id": str(klass.course_id),
-            "user_id": str(uid), "offset": "0", "limit": "50", "search": "", "totals": "true"}
+            "user_id": str(uid), "offset": "0", "limit": "50", "search": "", "totals": "true", "run_id": str(rid),
+            "pair_id": "1", "case_name": "test_conv_output_size[L9-K3]", "function": "conv_output_size",
+            "signature": "0123456789abcdef"}
 
 
 def _call(server: LiveServer, op: Operation, values: dict[str, str], headers: dict[str, str],
@@ -197,6 +206,7 @@ def test_service_errors_fit_their_documents(
         (("put", "/api/submissions/{submission_id}/manual-grades/{question_id}"), prof, {"json": {"score": 9}}, 422),
         (("post", "/api/assignments/{assignment_id}/regrades"), prof,
          {"json": {"since": "2999-01-01T00:00:00Z"}}, 409),
+        (("post", "/api/assignments/{assignment_id}/similarity"), prof, {"json": {"threshold": 2}}, 422),
         (("post", "/api/assignments/{assignment_id}/submissions"), klass.students[1].headers,
          {"files": {"file": ("notes.txt", b"hello")}}, 415),
         (LOGIN, {}, {"json": {"email": klass.students[0].email, "password": "guess"}}, 401),
