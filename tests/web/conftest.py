@@ -7,18 +7,23 @@ class through the services on the same database (`use_stack`) and talks to the s
 from __future__ import annotations
 
 import functools
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 from sqlalchemy.orm import Session
 
 from grader.db.models import Course, User
 from grader.db.session import migrate_to_head, session_scope
 from grader.services import assignments, courses, roster, users
 from tests.fixtures.services import Stack, WorkerProcess
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web.support import PASSWORD, Klass, LiveServer, Person
 
 
@@ -98,3 +103,44 @@ def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
             return Klass(hw.id, rubric_id, instructor, students, course.id, course.code, ta)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium; skipped without it on a laptop, a failure in CI."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true needs the browser tests")
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _local_only(route: Route) -> None:
+    """Pages must work offline: anything not served by the test server fails the request."""
+    if urlsplit(route.request.url).hostname == "127.0.0.1":
+        route.continue_()
+    else:
+        route.abort()
+
+
+@pytest.fixture
+def viewport() -> dict[str, Any]:
+    """The browser window of `page`; a test module overrides it to try another size."""
+    return {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+def page(chromium: Browser, viewport: dict[str, Any]) -> Iterator[Page]:
+    """A fresh browser tab that may load nothing but the test server: it fails if a page asked for more."""
+    context = chromium.new_context(viewport=viewport)
+    context.route("**/*", _local_only)
+    page = context.new_page()
+    outside: list[str] = []
+    page.on("requestfailed", lambda request: outside.append(request.url))
+    yield page
+    context.close()
+    assert not outside, f"the pages asked for {outside}"

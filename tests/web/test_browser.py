@@ -3,79 +3,28 @@ Celery worker on the SQLite defaults. Screenshots of each main page go to /tmp/g
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import REFERENCE, copy_rubric, set_points
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api
+from tests.web.browser import log_in, shoot
+from tests.web.support import Klass, LiveServer, api
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 GRADING_TIMEOUT_MS = 90_000
-SCREENSHOTS = Path("/tmp")
 VISIBLE_QUESTIONS = 20 - 2  # HW2 hides 1.2.3d, and 1.1c.iv until the due date
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true needs the browser tests")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _local_only(route: Route) -> None:
-    """Pages must work offline: anything not served by the test server fails the request."""
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
-        route.continue_()
-    else:
-        route.abort()
-
-
-@pytest.fixture
-def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    context.route("**/*", _local_only)
-    page = context.new_page()
-    outside: list[str] = []
-    page.on("requestfailed", lambda request: outside.append(request.url))
-    yield page
-    context.close()
-    assert not outside, f"the pages asked for {outside}"
 
 
 @pytest.fixture
 def klass(sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
     """A class graded by the SQLite stack's worker, on its own copy of the HW2 rubric."""
     return make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None))
-
-
-def log_in(page: Page, server: LiveServer, person: Person) -> None:
-    page.goto(f"{server.url}/")
-    expect(page).to_have_url(f"{server.url}/login?next=/")
-    page.get_by_label("Email").fill(person.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Assignments")).to_be_visible()
-
-
-def shoot(page: Page, name: str) -> None:
-    page.screenshot(path=SCREENSHOTS / f"grader-{name}.png", full_page=True)
 
 
 def test_a_student_uploads_through_the_form_and_watches_it_get_graded(
