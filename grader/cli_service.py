@@ -1,5 +1,5 @@
-"""Service commands for operators: extensions, grace days, the submission that counts, regrade,
-scores, users and their API tokens, the reconciler and migrations.
+"""Service commands for operators: extensions, grace days, the submission that counts, grading by
+hand, regrade, scores, users and their API tokens, the reconciler and migrations.
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
@@ -24,7 +24,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, User
 from grader.db.session import alembic_config, session_scope
-from grader.services import choices, courses, extensions, grace, gradebook, regrades, submissions, users
+from grader.services import choices, courses, extensions, grace, gradebook, manual_grades, regrades, submissions, users
 from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
 from grader.services.reconcile import reconcile as reconcile_stuck
@@ -259,6 +259,26 @@ def choose(
         except ServiceError as exc:
             fail(exc.message)
     out.print(f"submission {choice.submission_id} counts for user {choice.user_id}")
+
+
+@app.command("manual-grade")
+def manual_grade(
+    submission_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the submission")],
+    question: Annotated[str, typer.Argument(help="the question's id, e.g. 1.2.1a")],
+    score: Annotated[float, typer.Argument(help="points, from 0 to the question's")],
+    comment: Annotated[str, typer.Option(help="shown to the student with the score")] = "",
+    by: ByOpt = None,
+) -> None:
+    """Grade one question of a submission by hand (instructors and TAs); it overrides an auto score."""
+    with session_scope() as db:
+        try:
+            grader = acting_user(db, by)
+            submission = submissions.get_submission(db, grader, submission_id)
+            grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"submission {submission_id} question {grade.question_id}: {grade.score:g} points by {grader.email}")
 
 
 @users_app.command("add")
