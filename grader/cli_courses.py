@@ -1,7 +1,7 @@
 """Commands that run a course: courses, enrolments and rosters, assignments and their settings.
 
-`grader courses add|list|archive`, `grader enrol`, `grader drop`, `grader roster` and
-`grader assignments add|list|edit`; each acts as `--by EMAIL` (default: the first admin) through
+`grader courses add|list|archive`, `grader enrol`, `grader drop`, `grader roster`, `grader invites`
+and `grader assignments add|list|edit`; each acts as `--by EMAIL` (default: the first admin) through
 the same services, and permission checks, as the pages and the API, and commits once.
 """
 
@@ -19,10 +19,10 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import ByOpt, acting_user, fail, out, utc_time
+from grader.cli_common import ByOpt, acting_user, err, fail, out, utc_time
 from grader.db.models import Assignment, CourseRole
 from grader.db.session import session_scope
-from grader.services import assignments, courses, dashboard, roster, users
+from grader.services import assignments, courses, dashboard, invitations, roster, users
 from grader.services.allowance import duration
 from grader.services.errors import ServiceError
 from grader.services.late_rules import rules_of
@@ -203,6 +203,46 @@ def show_roster(
     for e in people:
         table.add_row(e.user.email, e.user.name, e.role, e.section or "", e.sis_user_id or "", e.canvas_id or "")
     out.print(table)
+
+
+@app.command()
+def invites(
+    code: CodeArg,
+    emails: Annotated[list[str] | None, typer.Argument(metavar="[EMAIL]...", help="people of the course (a reset "
+                                                       "for those who have a password)")] = None,
+    all_without_password: Annotated[bool, typer.Option("--all-without-password", help="everyone in the course "
+                                                       "without a password (but you)")] = False,
+    csv: Annotated[Path | None, typer.Option("--csv", dir_okay=False, help="write email,name,link to this file "
+                                             "(only you can read it) instead of stdout")] = None,
+    by: ByOpt = None,
+) -> None:
+    """One-time "set your password" links (email,name,link), each replacing the person's older link;
+    they expire after GRADER_INVITE_TTL_DAYS and start with GRADER_PUBLIC_URL."""
+    if all_without_password == bool(emails):
+        fail("name EMAILs or pass --all-without-password")
+    with _transaction() as db:
+        course = courses.find_course(db, code)
+        issued = invitations.issue_invites(db, acting_user(db, by), course, None if all_without_password else emails)
+        sheet = invitations.invites_csv(issued.invites)
+        if csv is not None:  # written before the commit: a file that cannot be written issues no link
+            _write_private(csv, sheet)
+    for why in issued.skipped:
+        err.print(f"skipped {why}", soft_wrap=True)
+    if csv is None:
+        sys.stdout.write(sheet)
+        return
+    expires = f", expiring {issued.invites[0].expires_at:%Y-%m-%d %H:%M} UTC" if issued.invites else ""
+    out.print(f"wrote {len(issued.invites)} invitation link(s) for {code} to {csv}{expires}", soft_wrap=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """The links are secrets: the file is its owner's alone, even one that was there before."""
+    try:
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(text)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc.strerror}")
 
 
 @assignments_app.command("add")

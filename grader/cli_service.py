@@ -1,6 +1,7 @@
-"""Service commands for operators: extensions, grace days, the submission that counts, regrade,
-scores, wrong-answer groups, similarity, users and their API tokens, the reconciler and migrations;
-and `rubric publish`, which grader.cli lists under `grader rubric` (`rubric_app`, not a command of `app`).
+"""Service commands for operators: extensions, grace days, the submission that counts, grading by
+hand, regrade, scores, wrong-answer groups, similarity, users and their API tokens, the reconciler
+and migrations; and `rubric publish`, which grader.cli lists under `grader rubric` (`rubric_app`,
+not a command of `app`).
 
 They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
 (`--by EMAIL`, by default the first admin), so the services' permission checks still apply. Each
@@ -33,6 +34,7 @@ from grader.services import (
     extensions,
     grace,
     gradebook,
+    manual_grades,
     publishing,
     regrades,
     rubrics,
@@ -408,6 +410,26 @@ def similarity_command(
             _print_pairs(similarity.list_pairs(db, operator, run.id), threshold)
         except ServiceError as exc:
             fail(exc.message)
+
+
+@app.command("manual-grade")
+def manual_grade(
+    submission_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the submission")],
+    question: Annotated[str, typer.Argument(help="the question's id, e.g. 1.2.1a")],
+    score: Annotated[float, typer.Argument(help="points, from 0 to the question's")],
+    comment: Annotated[str, typer.Option(help="shown to the student with the score")] = "",
+    by: ByOpt = None,
+) -> None:
+    """Grade one question of a submission by hand (instructors and TAs); it overrides an auto score."""
+    with session_scope() as db:
+        try:
+            grader = acting_user(db, by)
+            submission = submissions.get_submission(db, grader, submission_id)
+            grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"submission {submission_id} question {grade.question_id}: {grade.score:g} points by {grader.email}")
 
 
 @users_app.command("add")

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     login_window_s: int = Field(900, ge=1, description="seconds until a throttled account or address may try again")
     password_hash_threads: int = Field(2, ge=1, description="threads that check passwords; other requests keep theirs")
 
+    # Invitations: one-time links that let an account without a password (a roster import's) set one
+    public_url: str = Field("http://127.0.0.1:8000", description="the address students reach the pages at, "
+                            "which invitation links start with")
+    invite_ttl_days: int = Field(14, ge=1, le=365, description="days an invitation link works, unless used or replaced")
+
     # Queue and workers
     broker_key_prefix: str = Field(
         "", description="prefix of every broker key on Redis, so deployments can share one (ignored elsewhere)"

@@ -43,12 +43,16 @@ def _refusal(request: Request) -> Response | None:
 class AuthenticateFirst:
     """Needs the session middleware outside it (the pages' login lives in the session)."""
 
-    def __init__(self, app: ASGIApp, public_paths: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, public_paths: Collection[str], public_prefixes: tuple[str, ...] = ()) -> None:
         self.app = app
         self.public_paths = frozenset(public_paths)
+        self.public_prefixes = public_prefixes  # paths under these are public too
+
+    def _public(self, path: str) -> bool:
+        return path in self.public_paths or path.startswith(self.public_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and scope["path"] not in self.public_paths:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not self._public(scope["path"]):
             refusal = await run_in_threadpool(_refusal, Request(scope))
             if refusal is not None:
                 await refusal(scope, receive, send)

@@ -19,6 +19,7 @@ from grader.api.routes import (
     grace,
     gradebook,
     groups,
+    invites,
     manual_grades,
     regrades,
     similarity,
@@ -26,19 +27,20 @@ from grader.api.routes import (
 )
 from grader.config import get_settings
 from grader.db.session import session_factory
-from grader.web import course_pages, late_pages, pages
+from grader.web import course_pages, invite_pages, late_pages, pages
 from grader.web.rendering import STATIC_DIR
 
 SESSION_MAX_AGE_S = 12 * 3600
-# The requests that carry a body without being authenticated: the logins, and the logout (a
-# session that has already ended still clears its cookie).
+# The requests that carry a body without being authenticated: the logins, the logout (a session
+# that has already ended still clears its cookie), and the password an invitation link sets.
 PUBLIC_UNSAFE_PATHS = (f"{API_PREFIX}/auth/token", "/login", "/logout")
+PUBLIC_UNSAFE_PREFIXES = ("/invite/",)
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (auth, courses, assignments, submissions, gradebook, groups, manual_grades, regrades, extensions,
-                   grace, similarity):
+    for module in (auth, courses, invites, assignments, submissions, gradebook, groups, manual_grades, regrades,
+                   extensions, grace, similarity):
         router.include_router(module.router)
     return router
 
@@ -54,7 +56,7 @@ def create_app() -> FastAPI:
     app.state.sessionmaker = session_factory()
     # Outermost last: headers on every answer; the body cap before anything reads the body; the
     # session decoded before authentication, which comes before any route reads the body.
-    app.add_middleware(AuthenticateFirst, public_paths=PUBLIC_UNSAFE_PATHS)
+    app.add_middleware(AuthenticateFirst, public_paths=PUBLIC_UNSAFE_PATHS, public_prefixes=PUBLIC_UNSAFE_PREFIXES)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -69,6 +71,7 @@ def create_app() -> FastAPI:
     app.include_router(pages.router)
     app.include_router(course_pages.router)
     app.include_router(late_pages.router)
+    app.include_router(invite_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     add_docs(app)
     add_error_handlers(app)

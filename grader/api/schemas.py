@@ -150,6 +150,26 @@ class RosterImportPublic(ReadModel):
     skipped: list[str] = Field(description="lines that name no one (Canvas's points-possible row, its test student)")
 
 
+class InvitesIn(BaseModel):
+    """Whom to send a "set your password" link: the people named, or everyone without a password."""
+
+    emails: list[Annotated[Text, Field(max_length=320)]] | None = Field(
+        None, max_length=10_000, description="people of the course (a reset for those who have a password)")
+    all_without_password: bool = Field(False, description="everyone in the course without a password but you")
+
+
+class InvitePublic(ReadModel):
+    email: str
+    name: str
+    link: str = Field(description="one use, shown only now: whoever opens it sets the account's password")
+    expires_at: datetime
+
+
+class InvitesPublic(ReadModel):
+    invites: list[InvitePublic]
+    skipped: list[str] = Field(description="people without a password whose links are not yours to issue, and why")
+
+
 class AssignmentSettingsIn(BaseModel):
     """An assignment's settings; in a PATCH only those sent change (null clears an optional one)."""
 

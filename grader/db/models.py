@@ -114,6 +114,21 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class Invitation(Base):
+    """A one-time link that lets its account choose a password (roster imports make accounts
+    without one). Only the SHA-256 of its token is kept, as for API tokens; an account has at
+    most one (a new link replaces the old), and using it deletes it."""
+
+    __tablename__ = "invitations"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship()
+
+
 class Course(Base):
     """An archived course keeps everything readable and gradable, but takes no more uploads and no
     changes to its roster or assignments."""

@@ -1,4 +1,5 @@
-"""Password logins throttled per account and per client address.
+"""Password logins throttled per account and per client address (and invitation links, which
+count against the address's logins).
 
 Each login attempt counts against both its account and its address in a fixed window; past either
 limit, attempts are refused (429) until that window ends, before any password is checked. An
@@ -126,6 +127,10 @@ class RedisCounter:
             self._fallback.undo(keys)
 
 
+def _address_key(address: str) -> str:
+    return f"login:address:{address}"
+
+
 @dataclass(frozen=True)
 class LoginThrottle:
     counter: Counter
@@ -137,19 +142,30 @@ class LoginThrottle:
     def _keys(email: str, address: str) -> list[str]:
         """Hashed, so the counters hold no email addresses."""
         account = hashlib.sha256(normalize_email(email).encode()).hexdigest()[:32]
-        return [f"login:account:{account}", f"login:address:{address}"]
+        return [f"login:account:{account}", _address_key(address)]
 
-    def attempt(self, email: str, address: str) -> None:
-        """Count a login attempt; TooManyAttempts if the account or the address is past its limit."""
-        counts = self.counter.hit(self._keys(email, address), self.window_s)
-        limits = (self.per_account, self.per_address)
+    def _count(self, keys: list[str], limits: Sequence[int]) -> None:
+        counts = self.counter.hit(keys, self.window_s)
         waits = [left for (count, left), limit in zip(counts, limits, strict=True) if count > limit]
         if waits:
             raise TooManyAttempts(max(1, math.ceil(max(waits))))
 
+    def attempt(self, email: str, address: str) -> None:
+        """Count a login attempt; TooManyAttempts if the account or the address is past its limit."""
+        self._count(self._keys(email, address), (self.per_account, self.per_address))
+
     def succeeded(self, email: str, address: str) -> None:
         """A right password: its attempt is taken back, so only failures count."""
         self.counter.undo(self._keys(email, address))
+
+    def attempt_link(self, address: str) -> None:
+        """Count an invitation link opened from `address`, against the address's login attempts: a
+        guessed link is a guessed password, and a link names no account to count against."""
+        self._count([_address_key(address)], (self.per_address,))
+
+    def link_worked(self, address: str) -> None:
+        """A live link: its attempt is taken back, so only dead links count."""
+        self.counter.undo([_address_key(address)])
 
 
 @lru_cache

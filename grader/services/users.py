@@ -50,7 +50,8 @@ def verify_password(password: str, stored: str) -> bool:
 _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
-def _token_hash(token: str) -> str:
+def secret_hash(token: str) -> str:
+    """What is stored of a random secret (an API token, an invitation link's token): its SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -109,7 +110,7 @@ def create_token(db: Session, user: User, label: str = "api", expires_days: int 
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise Rejected(422, f"a token's lifetime is 1 to {MAX_TOKEN_DAYS} days, not {days}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, label=label, token_hash=_token_hash(token),
+    row = ApiToken(user_id=user.id, label=label, token_hash=secret_hash(token),
                    expires_at=utcnow() + timedelta(days=days))
     db.add(row)
     db.flush()  # the caller shows its id
@@ -123,7 +124,7 @@ def issue_token(db: Session, user: User, label: str = "api", expires_days: int |
 def user_for_token(db: Session, token: str) -> User | None:
     """The token's owner, unless the token is unknown, revoked or expired."""
     return db.scalar(select(User).join(ApiToken)
-                     .where(ApiToken.token_hash == _token_hash(token), ApiToken.expires_at > utcnow()))
+                     .where(ApiToken.token_hash == secret_hash(token), ApiToken.expires_at > utcnow()))
 
 
 def list_tokens(db: Session, actor: User, owner: User | None) -> list[ApiToken]:

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from grader.config import get_settings
 from grader.db.models import Role, User
 from grader.services import assignments, courses, dashboard, permissions, roster
 from grader.services.assignments import AssignmentSettings
@@ -87,7 +88,7 @@ def _dashboard(request: Request, db: SessionDep, user: User, course_id: int, pag
         request, "course.html", user, error.status_code if error else 200,
         course=course, progress=progress, people=people, page=page, search=search,
         pages=max(1, math.ceil(people.total / people.limit)), counts=roster.role_counts(db, course),
-        can_change=permissions.can_change_settings(db, user, course.id),
+        can_change=permissions.can_change_settings(db, user, course.id), invite_ttl_days=get_settings().invite_ttl_days,
         notice=request.session.pop(NOTICE, None), error=error.message if error else None,
     )
 

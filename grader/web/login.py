@@ -12,7 +12,8 @@ from grader.services import users
 from grader.services.throttle import login_throttle
 
 
-def _client_address(request: Request) -> str:
+def client_address(request: Request) -> str:
+    """Whom the throttle counts a guess against (behind a proxy: see FORWARDED_ALLOW_IPS in the README)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -26,7 +27,7 @@ def _counted_lookup(db: Session, email: str, address: str) -> User | None:
 async def password_login(request: Request, db: Session, email: str, password: str) -> User | None:
     """The user if the password is theirs, else None; TooManyAttempts (429) once the account or
     the client address has used up its attempts."""
-    address = _client_address(request)
+    address = client_address(request)
     user = await run_in_threadpool(_counted_lookup, db, email, address)
     if not await users.check_password(user, password):
         return None

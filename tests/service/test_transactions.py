@@ -33,6 +33,7 @@ from grader.services import (
     courses,
     extensions,
     grace,
+    invitations,
     manual_grades,
     publishing,
     regrades,
@@ -193,7 +194,16 @@ ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
         db, s.instructor, s.assignment, padding_group(SIGNATURE), "another hint"),
     "clear_group_feedback": lambda db, s: answer_groups.clear_group_feedback(
         db, s.instructor, s.assignment, padding_group(SIGNATURE)),
+    "issue_invites": lambda db, s: invitations.issue_invites(db, s.instructor, s.assignment.course, None),
+    "accept_invite": lambda db, s: invitations.accept_invite(
+        db, _invite_token(db, s), "a new passphrase", "a new passphrase"),
 }
+
+
+def _invite_token(db: Session, s: _Scene) -> str:
+    """The token of a fresh link for the scene's student."""
+    (invite,) = invitations.issue_invites(db, s.instructor, s.assignment.course, [s.student.email]).invites
+    return invite.link.rsplit("/", 1)[1]
 
 
 def test_a_service_rolled_back_by_its_caller_leaves_nothing_behind(fresh_stack: Stack) -> None:

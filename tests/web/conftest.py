@@ -119,9 +119,13 @@ def chromium() -> Iterator[Browser]:
         browser.close()
 
 
+def _local(url: str) -> bool:
+    return urlsplit(url).hostname == "127.0.0.1"
+
+
 def _local_only(route: Route) -> None:
     """Pages must work offline: anything not served by the test server fails the request."""
-    if urlsplit(route.request.url).hostname == "127.0.0.1":
+    if _local(route.request.url):
         route.continue_()
     else:
         route.abort()
@@ -140,7 +144,8 @@ def page(chromium: Browser, viewport: dict[str, Any]) -> Iterator[Page]:
     context.route("**/*", _local_only)
     page = context.new_page()
     outside: list[str] = []
-    page.on("requestfailed", lambda request: outside.append(request.url))
+    # A download ends its own request as failed (aborted): only a request elsewhere counts.
+    page.on("requestfailed", lambda request: None if _local(request.url) else outside.append(request.url))
     yield page
     context.close()
     assert not outside, f"the pages asked for {outside}"

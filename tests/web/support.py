@@ -36,7 +36,8 @@ class LiveServer:
         self.log_path = log_path
         command = [sys.executable, "-m", "uvicorn", "grader.api.main:create_app", "--factory",
                    "--host", "127.0.0.1", "--port", self.url.rsplit(":", 1)[1], "--log-level", "warning"]
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}, **stack.env}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("GRADER_")},
+               "GRADER_PUBLIC_URL": self.url, **stack.env}  # the links it makes lead to it
         with log_path.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self._ready, SERVER_READY_TIMEOUT_S, "the web server to answer")

@@ -32,6 +32,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/courses/{course_id}/assignments"): {"json": {"slug": "docs", "rubric_id": "hw2"}},
     ("post", "/api/courses/{course_id}/enrolments"): {"json": {"email": "docs@web.test"}},
     ("post", "/api/courses/{course_id}/roster"): {"files": {"file": ("roster.csv", b"email\ndocs@web.test\n")}},
+    ("post", "/api/courses/{course_id}/invites"): {"json": {"all_without_password": True}},
     ("put", "/api/assignments/{assignment_id}/extensions/{user_id}"): {"json": {"due_at": "2999-01-01T00:00:00Z"}},
     ("put", "/api/courses/{course_id}/grace"): {"json": {"grace_days": 2}},
     ("post", "/api/assignments/{assignment_id}/similarity"): {"json": {"threshold": 0.6}},

@@ -1,0 +1,158 @@
+"""Invitations: one-time links that let an account choose its password.
+
+A roster import creates accounts without a password, and their students cannot log in to the
+pages. A course's instructors issue links (`/invite/{token}` under GRADER_PUBLIC_URL) that expire
+after GRADER_INVITE_TTL_DAYS; a token is random and only its SHA-256 is stored, as for API
+tokens. A new link replaces the account's old one and setting the password uses it up. A link for
+an account that has a password is a reset: the old password works until the link is used, and
+using it ends the account's sessions.
+
+Setting someone's password is taking over their account, so links are issued only for people of
+the course who are not staff of a course the issuer does not run, and for admins only by admins.
+Nothing here commits: the caller does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from grader.config import get_settings
+from grader.db.base import utcnow
+from grader.db.models import Course, CourseRole, Enrolment, Invitation, Role, User
+from grader.services import users
+from grader.services.errors import Forbidden, NotFound, Rejected
+from grader.services.permissions import can_change_settings, require_change_settings
+from grader.services.spreadsheet import csv_text
+
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1000
+DEAD_LINK = "This link is unknown, used or expired: ask your instructor for a new one."
+STAFF = (CourseRole.ta, CourseRole.instructor)
+
+
+@dataclass(frozen=True)
+class Invite:
+    email: str
+    name: str
+    link: str  # holds the token: shown once, never stored
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Issued:
+    invites: list[Invite]
+    skipped: list[str]  # people without a password the issuer may not set one for, and why
+
+
+def _link(token: str) -> str:
+    return f"{get_settings().public_url.rstrip('/')}/invite/{token}"
+
+
+def _refusals(db: Session, actor: User, course: Course, people: list[User]) -> dict[int, str]:
+    """Why `actor` may not set the password of each of `people` who is out of reach, by user id."""
+    refusals = {p.id: f"{p.email} is an admin: only an admin can reset an admin's password"
+                for p in people if p.role == Role.admin and actor.role != Role.admin}
+    staff_elsewhere = db.execute(select(Enrolment.user_id, Enrolment.course_id).where(
+        Enrolment.user_id.in_([p.id for p in people]), Enrolment.role.in_(STAFF), Enrolment.course_id != course.id))
+    runs: dict[int, bool] = {}
+    emails = {p.id: p.email for p in people}
+    for user_id, course_id in staff_elsewhere:
+        if course_id not in runs:
+            runs[course_id] = can_change_settings(db, actor, course_id)
+        if not runs[course_id]:
+            refusals.setdefault(user_id, f"{emails[user_id]} is staff of a course you do not run: ask its "
+                                         "instructors or an admin for their link")
+    return refusals
+
+
+def _named(db: Session, course: Course, emails: Sequence[str]) -> list[User]:
+    """The course's people with these emails; NotFound names those who are not in it, alike whether
+    they have an account or not."""
+    wanted = list(dict.fromkeys(users.normalize_email(email) for email in emails))
+    if not wanted:
+        raise Rejected(422, "name at least one email, or ask for everyone without a password")
+    enrolled = select(User).join(Enrolment, Enrolment.user_id == User.id).where(Enrolment.course_id == course.id)
+    found = {user.email: user for user in db.scalars(enrolled.where(User.email.in_(wanted)))}
+    missing = [email for email in wanted if email not in found]
+    if missing:
+        raise NotFound(f"not enrolled in {course.code}: {', '.join(missing[:20])}")
+    return [found[email] for email in wanted]
+
+
+def _without_password(db: Session, actor: User, course: Course) -> list[User]:
+    return list(db.scalars(
+        select(User).join(Enrolment, Enrolment.user_id == User.id)
+        .where(Enrolment.course_id == course.id, User.password_hash.is_(None), User.id != actor.id)
+        .order_by(User.email)
+    ))
+
+
+def _issue(db: Session, people: list[User]) -> list[Invite]:
+    """A fresh link for each person, replacing the one they had; flushed."""
+    now = utcnow()
+    expires_at = now + timedelta(days=get_settings().invite_ttl_days)
+    current = {row.user_id: row for row in db.scalars(
+        select(Invitation).where(Invitation.user_id.in_([person.id for person in people])))}
+    invites = []
+    for person in people:
+        token = secrets.token_urlsafe(32)
+        row = current.get(person.id) or Invitation(user_id=person.id)
+        row.token_hash, row.created_at, row.expires_at = users.secret_hash(token), now, expires_at
+        db.add(row)
+        invites.append(Invite(person.email, person.name, _link(token), expires_at))
+    db.flush()
+    return invites
+
+
+def issue_invites(db: Session, actor: User, course: Course, emails: Sequence[str] | None) -> Issued:
+    """Links for the course's people named by `emails` (all or none: Forbidden if one is out of
+    reach), or, with None, for everyone in the course without a password but the actor (those out
+    of reach are skipped)."""
+    require_change_settings(db, actor, course)
+    people = _without_password(db, actor, course) if emails is None else _named(db, course, emails)
+    refusals = _refusals(db, actor, course, people)
+    if emails is not None and refusals:
+        raise Forbidden("; ".join(refusals.values()))
+    return Issued(_issue(db, [p for p in people if p.id not in refusals]), list(refusals.values()))
+
+
+def invites_csv(invites: Sequence[Invite]) -> str:
+    return csv_text([["email", "name", "link"], *([i.email, i.name, i.link] for i in invites)])
+
+
+def invited_user(db: Session, token: str) -> User | None:
+    """The account a link is for, unless the link is unknown, used, replaced or expired."""
+    return db.scalar(select(User).join(Invitation, Invitation.user_id == User.id)
+                     .where(Invitation.token_hash == users.secret_hash(token), Invitation.expires_at > utcnow()))
+
+
+def _check_new_password(password: str, confirmation: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise Rejected(422, f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise Rejected(422, f"a password has at most {MAX_PASSWORD_CHARS} characters")
+    if password != confirmation:
+        raise Rejected(422, "the two passwords do not match")
+
+
+def accept_invite(db: Session, token: str, password: str, confirmation: str) -> User:
+    """Set the password of the link's account and use the link up; flushed. A refused password
+    leaves the link as it was. The link is deleted in the same statement that checks it, so two
+    requests racing with one link set one password."""
+    _check_new_password(password, confirmation)
+    used = delete(Invitation).where(Invitation.token_hash == users.secret_hash(token), Invitation.expires_at > utcnow())
+    user_id = db.execute(used.returning(Invitation.user_id), execution_options={"synchronize_session": False}
+                         ).scalar_one_or_none()
+    if user_id is None:
+        raise NotFound(DEAD_LINK)
+    user = db.get_one(User, user_id)
+    user.password_hash = users.hash_password(password)
+    user.session_version += 1  # a reset ends the sessions of whoever knew the old password
+    db.flush()
+    return user
