@@ -22,6 +22,7 @@ from grader.api.routes import (
     invites,
     manual_grades,
     regrades,
+    rubric_versions,
     similarity,
     submissions,
 )
@@ -40,7 +41,7 @@ PUBLIC_UNSAFE_PREFIXES = ("/invite/",)
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (auth, courses, invites, assignments, submissions, gradebook, groups, manual_grades, regrades,
-                   extensions, grace, similarity):
+                   rubric_versions, extensions, grace, similarity):
         router.include_router(module.router)
     return router
 

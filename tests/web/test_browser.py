@@ -272,15 +272,16 @@ def describe():
 
 
 def test_an_instructor_compares_submissions_and_sees_the_shared_code_side_by_side(
-    page: Page, sqlite_server: LiveServer, klass: Klass
+    page: Page, postgres_server_app: LiveServer, postgres_klass: Klass
 ) -> None:
+    server, klass = postgres_server_app, postgres_klass
     original = submission_source("correct_vectorised")[1] + HTML_IN_CODE
     for student, text in zip(klass.students, (original, disguise(original, 9)), strict=True):
-        with api(sqlite_server, student) as client:
+        with api(server, student) as client:
             url = f"/assignments/{klass.assignment_id}/submissions"
             assert client.post(url, files={"file": ("hw2.py", text.encode())}).status_code == 202
 
-    log_in(page, sqlite_server, klass.instructor)
+    log_in(page, server, klass.instructor)
     page.get_by_role("link", name="Scores").click()
     page.get_by_role("link", name="Similarity").click()
     expect(page.get_by_role("heading", name="Similarity · HW2")).to_be_visible()

@@ -36,6 +36,7 @@ VALID_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("put", "/api/assignments/{assignment_id}/extensions/{user_id}"): {"json": {"due_at": "2999-01-01T00:00:00Z"}},
     ("put", "/api/courses/{course_id}/grace"): {"json": {"grace_days": 2}},
     ("post", "/api/assignments/{assignment_id}/similarity"): {"json": {"threshold": 0.6}},
+    ("post", "/api/assignments/{assignment_id}/rubric/publish"): {"json": {"regrade": False}},
     ("put", "/api/assignments/{assignment_id}/groups/feedback"): {"json": {
         "question_id": "1.1b", "case_name": "test_conv_output_size[L9-K3-S1-P2-D1]", "function": "conv_output_size",
         "signature": "0123456789abcdef", "text": "docs"}},
