@@ -1,0 +1,106 @@
+"""Across a class's submissions: equal wrong answers and the feedback written for them, similarity runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grader.db.base import Base, utcnow
+from grader.db.models.courses import Assignment
+from grader.db.models.grading import Submission
+
+
+class SimilarityStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    finished = "finished"
+    failed = "failed"
+
+
+class AnswerSignature(Base):
+    """One student function's wrong answer in one failed test case of one run: its signature (the
+    answer rounded to the check's tolerance, hashed) and the known mistake it matches, if any.
+    Students whose answers share (question, case, function, signature) made the same mistake."""
+
+    __tablename__ = "answer_signatures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"), index=True)
+    question_id: Mapped[str] = mapped_column(String(50))
+    case_name: Mapped[str] = mapped_column(String(300))  # the test case, as TestResult.name
+    function: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(String(16), index=True)
+    misconception: Mapped[str | None] = mapped_column(String(100))  # the rubric's id of the known mistake
+
+
+class GroupFeedback(Base):
+    """An instructor's words for everyone whose answer has this signature: shown under the question
+    on every submission whose counted run has it, those graded later included."""
+
+    __tablename__ = "group_feedback"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "question_id", "case_name", "function", "signature",
+                         name="uq_group_feedback_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    question_id: Mapped[str] = mapped_column(String(50))
+    case_name: Mapped[str] = mapped_column(String(300))
+    function: Mapped[str] = mapped_column(String(100))
+    signature: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SimilarityRun(Base):
+    """A comparison of an assignment's latest submissions, pair by pair, with the handout as boilerplate.
+
+    `done` of `total` steps (a file read, a pair compared) is its progress. `attempt` counts the
+    worker attempts: a redelivered task starts over, and an older attempt's writes are refused.
+    """
+
+    __tablename__ = "similarity_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    threshold: Mapped[float]
+    status: Mapped[SimilarityStatus] = mapped_column(default=SimilarityStatus.queued)
+    attempt: Mapped[int] = mapped_column(default=0)
+    submissions: Mapped[int] = mapped_column(default=0)  # compared: each student's latest that can be read as code
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class SimilarityPair(Base):
+    """Two submissions whose score reached the run's threshold; each side's share of shared code
+    and the character spans of its source that are shared (what the pair page highlights)."""
+
+    __tablename__ = "similarity_pairs"
+    __table_args__ = (UniqueConstraint("run_id", "submission_a_id", "submission_b_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("similarity_runs.id", ondelete="CASCADE"))
+    submission_a_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    submission_b_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float]
+    similarity_a: Mapped[float]
+    similarity_b: Mapped[float]
+    spans_a: Mapped[list[list[int]]] = mapped_column(JSON)
+    spans_b: Mapped[list[list[int]]] = mapped_column(JSON)
+
+    run: Mapped[SimilarityRun] = relationship()
+    submission_a: Mapped[Submission] = relationship(foreign_keys=[submission_a_id])
+    submission_b: Mapped[Submission] = relationship(foreign_keys=[submission_b_id])
