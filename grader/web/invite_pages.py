@@ -96,6 +96,7 @@ def choose_password(
     except NotFound:  # used by a request that raced this one
         return _secret(error_page(request, 404, invitations.DEAD_LINK))
     except Rejected as exc:
+        db.rollback()  # a refusal is answered with a page, which the request's session would commit
         return _form(request, token, found, exc.status_code, exc.message)
     log_in(request, user)
     return _secret(redirect("/"))

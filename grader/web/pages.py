@@ -355,6 +355,7 @@ def start_similarity(
     try:
         run = similarity.start_run(db, user, assignment, threshold)
     except Rejected as exc:
+        db.rollback()
         return _similarity_page(request, db, user, assignment_id, exc.message, exc.status_code)
     return redirect(f"/similarity/{run.id}")
 
