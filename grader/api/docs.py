@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
-from grader.api.schemas import ErrorMessage, Unprocessable
+from grader.api.schemas.common import ErrorMessage, Unprocessable
 
 ASSETS = "/docs-assets"
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from grader.api.schemas import RequestInvalid, RequestIssue
+from grader.api.schemas.common import RequestInvalid, RequestIssue
 from grader.services.errors import NotFound, ServiceError
 from grader.web.rendering import error_page
 

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from grader.api.docs import errors
-from grader.api.schemas import AllowancePublic, AssignmentPublic, AssignmentSettingsIn
+from grader.api.schemas.assignments import AllowancePublic, AssignmentPublic, AssignmentSettingsIn
 from grader.db.base import utcnow
 from grader.db.models import Assignment
 from grader.services import allowance, assignments, courses

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from grader.api.docs import errors
-from grader.api.schemas import TokenInfo, TokenPublic, TokenRequest, UserPublic
+from grader.api.schemas.accounts import TokenInfo, TokenPublic, TokenRequest, UserPublic
 from grader.db.models import ApiToken
 from grader.services import users
 from grader.services.errors import Rejected

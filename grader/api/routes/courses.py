@@ -7,10 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Response, status
 
 from grader.api.docs import errors
-from grader.api.schemas import (
-    AssignmentIn,
-    AssignmentProgressPublic,
-    AssignmentPublic,
+from grader.api.schemas.assignments import AssignmentIn, AssignmentProgressPublic, AssignmentPublic
+from grader.api.schemas.courses import (
     CourseIn,
     CoursePublic,
     EnrolmentIn,

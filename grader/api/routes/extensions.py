@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from grader.api.docs import errors
-from grader.api.schemas import ExtensionIn, ExtensionPublic
+from grader.api.schemas.assignments import ExtensionIn, ExtensionPublic
 from grader.db.models import Extension, User
 from grader.services import courses, extensions
 from grader.services.errors import NotFound

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from grader.api.docs import errors
-from grader.api.schemas import GraceDaysIn, GraceEntryPublic, GraceLedgerPublic, GraceLeftPublic, UserPublic
+from grader.api.schemas.accounts import UserPublic
+from grader.api.schemas.courses import GraceDaysIn, GraceEntryPublic, GraceLedgerPublic, GraceLeftPublic
 from grader.services import courses, grace
 from grader.web.deps import CurrentUser, Id, SessionDep
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from grader.api.docs import errors
-from grader.api.schemas import GradebookPublic, GradebookQuestionPublic, GradebookRowPublic, QuestionStatsPublic
+from grader.api.schemas.gradebook import (
+    GradebookPublic,
+    GradebookQuestionPublic,
+    GradebookRowPublic,
+    QuestionStatsPublic,
+)
 from grader.services import courses, gradebook
 from grader.web.deps import CurrentUser, Id, SessionDep
 

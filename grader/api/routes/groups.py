@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from grader.api.docs import errors
-from grader.api.schemas import (
+from grader.api.schemas.analysis import (
     AnswerGroupPublic,
     GroupFeedbackIn,
     GroupFeedbackPublic,

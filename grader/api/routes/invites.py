@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from grader.api.docs import errors
-from grader.api.schemas import InvitesIn, InvitesPublic
+from grader.api.schemas.courses import InvitesIn, InvitesPublic
 from grader.services import courses, invitations
 from grader.services.errors import Rejected
 from grader.web.deps import CurrentUser, Id, SessionDep

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from grader.api.docs import errors
-from grader.api.schemas import ManualGradeIn, ManualGradePublic
+from grader.api.schemas.submissions import ManualGradeIn, ManualGradePublic
 from grader.db.models import ManualGrade
 from grader.services import manual_grades, submissions
 from grader.web.deps import CurrentUser, Id, SessionDep

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.docs import errors
-from grader.api.schemas import RegradeBatchPublic, RegradeIn
+from grader.api.schemas.regrades import RegradeBatchPublic, RegradeIn
 from grader.db.models import RegradeBatch
 from grader.services import courses, regrades
 from grader.web.deps import CurrentUser, Id, SessionDep

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from grader.api.docs import errors
-from grader.api.schemas import PublishedPublic, PublishIn, RubricDiffPublic, RubricStatusPublic
+from grader.api.schemas.rubric_versions import PublishedPublic, PublishIn, RubricDiffPublic, RubricStatusPublic
 from grader.services import courses, publishing, regrades
 from grader.services.publishing import RubricStatus
 from grader.web.deps import CurrentUser, Id, SessionDep

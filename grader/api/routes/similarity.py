@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.docs import errors
-from grader.api.schemas import PairSidePublic, SimilarityIn, SimilarityPairPublic
+from grader.api.schemas.analysis import PairSidePublic, SimilarityIn, SimilarityPairPublic
 from grader.services import courses, similarity
 from grader.services.similarity import PairSide
 from grader.web.deps import CurrentUser, Id, SessionDep

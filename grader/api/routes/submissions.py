@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from grader.api.docs import errors
-from grader.api.schemas import (
+from grader.api.schemas.submissions import (
     ChoicePublic,
     SubmissionAccepted,
     SubmissionDetail,

@@ -1,0 +1,1 @@
+"""Response and request models: what the API promises, filtered from ORM rows and service results."""
