@@ -41,7 +41,7 @@ LAZY_COMMANDS: dict[str, Lazy | LazyCommands] = {
                                             "every auto point; prove that each of its misconceptions fails, and is "
                                             "named on, every case it is used for and that the reference matches "
                                             "none.", "rubric_app"),
-        "publish": Lazy("grader.cli_service", "Publish the rubric folder on disk as the version the assignment is "
+        "publish": Lazy("grader.cli_grades", "Publish the rubric folder on disk as the version the assignment is "
                                               "graded with; prints the diff.", "rubric_app"),
     }),
     "sandbox": Lazy("grader.cli_grading", "The sandbox that runs student code."),
@@ -51,10 +51,11 @@ LAZY_COMMANDS: dict[str, Lazy | LazyCommands] = {
     "submissions": Lazy("grader.client.commands", "Your submissions to an assignment, newest first, with their "
                                                   "scores."),
 }
-# Every other command is an operator's, from these modules (regrade, scores, users, ...; courses, enrol,
-# roster, assignments, ...): the database code they load is quick to import, and `grader --help` lists
-# whatever they define.
-SERVICE_MODULES = ("grader.cli_service", "grader.cli_courses")
+# Every other command is an operator's, from these modules (regrade, scores, ...; groups, similarity;
+# users, tokens, db, ...; extensions, grace; courses, enrol, roster, assignments, ...): the database
+# code they load is quick to import, and `grader --help` lists whatever they define, in this order.
+SERVICE_MODULES = ("grader.cli_grades", "grader.cli_analysis", "grader.cli_accounts", "grader.cli_late",
+                   "grader.cli_courses")
 
 
 @functools.cache

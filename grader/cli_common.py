@@ -1,6 +1,6 @@
-"""What the service commands share: the consoles, failing with `error: ...` (exit 2), and the
-account a command acts as (`--by EMAIL`, by default the first admin), so that the services'
-permission checks apply to the command line too."""
+"""What the service commands share: the consoles, failing with `error: ...` (exit 2), the account a
+command acts as (`--by EMAIL`, by default the first admin), so that the services' permission checks
+apply to the command line too, and the arguments several command modules take."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ out = Console()
 err = Console(stderr=True)
 
 ByOpt = Annotated[str | None, typer.Option("--by", help="act as this admin or instructor (default: the first admin)")]
+AssignmentArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
+CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if several courses use the slug")]
+
+POLL_S = 0.5  # how often a command watching the workers' progress reads it again
 
 
 def fail(message: str) -> NoReturn:
@@ -28,16 +32,21 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def user_named(db: Session, email: str) -> User:
+    """The account with this email; an unknown one is `error: no user EMAIL`."""
+    user = users.get_user_by_email(db, email)
+    if user is None:
+        fail(f"no user {email}")
+    return user
+
+
 def acting_user(db: Session, email: str | None) -> User:
     """The account named by --by, or the first admin."""
     if email is not None:
-        user = users.get_user_by_email(db, email)
-        if user is None:
-            fail(f"no user {email}")
-    else:
-        user = db.scalar(select(User).where(User.role == Role.admin).order_by(User.id))
-        if user is None:
-            fail("no admin user yet: create one with `grader users add EMAIL --role admin`, or pass --by")
+        return user_named(db, email)
+    user = db.scalar(select(User).where(User.role == Role.admin).order_by(User.id))
+    if user is None:
+        fail("no admin user yet: create one with `grader users add EMAIL --role admin`, or pass --by")
     return user
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from grader.cli_service import app as service_cli
+from grader.cli import app as grader_cli
 from grader.config import get_settings
 from grader.db.models import Role, User
 from grader.db.session import session_scope
@@ -37,17 +37,17 @@ def _admins() -> list[str]:
 def test_the_migrate_job_creates_the_first_admin_once(bootstrap: Callable[[str], Stack]) -> None:
     bootstrap("Root@Example.edu")
     cli = CliRunner()
-    first = cli.invoke(service_cli, ["db", "upgrade"])
+    first = cli.invoke(grader_cli, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
     assert "created the first admin, root@example.edu" in first.output
     assert _admins() == ["root@example.edu"]
     with session_scope() as db:
         assert users.authenticate(db, "root@example.edu", "first-admin-password") is not None
 
-    scores = cli.invoke(service_cli, ["scores", "hw9"])  # acts as that admin: past "no admin user yet"
+    scores = cli.invoke(grader_cli, ["scores", "hw9"])  # acts as that admin: past "no admin user yet"
     assert scores.exit_code == 2 and "no assignment 'hw9'" in scores.output
 
-    again = cli.invoke(service_cli, ["db", "upgrade"])
+    again = cli.invoke(grader_cli, ["db", "upgrade"])
     assert again.exit_code == 0 and "created" not in again.output
     assert _admins() == ["root@example.edu"]
 
@@ -57,7 +57,7 @@ def test_an_existing_admin_means_no_new_one(bootstrap: Callable[[str], Stack]) -
     with session_scope() as db:
         users.create_user(db, "already@example.edu", "Admin", "admin")
         db.commit()
-    done = CliRunner().invoke(service_cli, ["db", "upgrade"])
+    done = CliRunner().invoke(grader_cli, ["db", "upgrade"])
     assert done.exit_code == 0 and "created" not in done.output
     assert _admins() == ["already@example.edu"]
 
@@ -67,7 +67,7 @@ def test_an_email_taken_by_another_account_is_an_error(bootstrap: Callable[[str]
     with session_scope() as db:
         users.create_user(db, "student@example.edu", "Student", "student")
         db.commit()
-    done = CliRunner().invoke(service_cli, ["db", "upgrade"])
+    done = CliRunner().invoke(grader_cli, ["db", "upgrade"])
     assert done.exit_code == 2
     assert "GRADER_ADMIN_EMAIL: a user with email student@example.edu already exists" in done.output
     assert _admins() == []
@@ -76,5 +76,5 @@ def test_an_email_taken_by_another_account_is_an_error(bootstrap: Callable[[str]
 def test_without_the_variable_nobody_is_created(bootstrap: Callable[[str], Stack]) -> None:
     bootstrap("")
     assert get_settings().admin_email == ""
-    done = CliRunner().invoke(service_cli, ["db", "upgrade"])
+    done = CliRunner().invoke(grader_cli, ["db", "upgrade"])
     assert done.exit_code == 0 and _admins() == []

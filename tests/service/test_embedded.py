@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from grader.cli_service import app as service_cli
+from grader.cli import app as grader_cli
 from grader.db.models import RunStatus, Submission
 from grader.db.session import session_scope
 from grader.services import users
@@ -35,7 +35,7 @@ def test_the_embedded_default_grades_with_a_real_worker_and_the_cli_reads_it(
         [run] = runs_of(db, submission.id)
         assert run.score == run.max_score == 37.0
 
-    added = cli.invoke(service_cli, ["users", "add", "root@test.edu", "--name", "Root", "--role", "admin",
+    added = cli.invoke(grader_cli, ["users", "add", "root@test.edu", "--name", "Root", "--role", "admin",
                                      "--password", "s3cret", "--token"])
     assert added.exit_code == 0, added.output
     token = added.output.split("(shown once): ")[1].split()[0]
@@ -43,19 +43,19 @@ def test_the_embedded_default_grades_with_a_real_worker_and_the_cli_reads_it(
         admin = users.user_for_token(db, token)
         assert admin is not None and users.authenticate(db, "root@test.edu", "s3cret") == admin
 
-    exported = cli.invoke(service_cli, ["scores", "hw2", "--course", course, "--csv"])
+    exported = cli.invoke(grader_cli, ["scores", "hw2", "--course", course, "--csv"])
     assert exported.exit_code == 0, exported.output
     rows = list(csv.DictReader(io.StringIO(exported.output)))
     [row] = [r for r in rows if r["SIS Login ID"] == email]
     assert row["HW2"] == "37"
 
-    regraded = cli.invoke(service_cli, ["regrade", "hw2", "--course", course, "--all", "--reason", "check"])
+    regraded = cli.invoke(grader_cli, ["regrade", "hw2", "--course", course, "--all", "--reason", "check"])
     assert regraded.exit_code == 0, regraded.output
     assert "1/1" in regraded.output and "No score changed." in regraded.output
 
-    stuck = cli.invoke(service_cli, ["reconcile", "--older-than", "3600"])
+    stuck = cli.invoke(grader_cli, ["reconcile", "--older-than", "3600"])
     assert stuck.exit_code == 0 and "re-enqueued 0 submission(s)" in stuck.output
-    assert cli.invoke(service_cli, ["regrade", "hw2", "--course", course]).exit_code == 2
+    assert cli.invoke(grader_cli, ["regrade", "hw2", "--course", course]).exit_code == 2
 
 
 def _hang_while_collecting(folder: Path) -> None:

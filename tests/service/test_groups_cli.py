@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from grader.cli_service import app as service_cli
+from grader.cli_analysis import app as service_cli
 from grader.services import claims, results, users
 from grader.services.answer_groups import set_group_feedback
 from tests.service.helpers import (

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from grader.cli_service import app as service_cli
+from grader.cli_accounts import app as service_cli
 from grader.config import get_settings
 from grader.db.models import ApiToken
 from grader.services import users

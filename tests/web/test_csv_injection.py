@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from typer.testing import CliRunner
 
-from grader.cli_service import app as service_cli
+from grader.cli_grades import app as service_cli
 from grader.db.models import Assignment
 from grader.db.session import session_scope
 from grader.services import roster, users

@@ -1,0 +1,220 @@
+"""Grading operations: regrade, the gradebook (`scores`), the submission that counts (`choose`),
+grading by hand (`manual-grade`); and `rubric publish`, which grader.cli lists under `grader rubric`
+(`rubric_app`, not a command of `app`).
+
+They run against the configured database (GRADER_DATABASE_URL) and act as an admin account
+(`--by EMAIL`, by default the first admin), so the services' permission checks still apply.
+Each command commits what it changed before it reports it, so nothing it printed is rolled back.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, fail, out, utc_time
+from grader.db.models import User
+from grader.db.session import session_scope
+from grader.services import choices, courses, gradebook, manual_grades, publishing, regrades, rubrics, submissions
+from grader.services.errors import ServiceError
+from grader.services.late_credit import format_lateness
+from grader.web.deps import MAX_ID
+
+app = typer.Typer(no_args_is_help=True, add_completion=False)
+rubric_app = typer.Typer(help="Rubric publishing.", no_args_is_help=True)
+
+
+def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
+    """A live progress bar, polling the database until every item is done or failed."""
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out) as progress:
+        bar = None
+        while True:
+            db.rollback()  # end the previous read, so the next one sees the workers' commits
+            state = regrades.regrade_progress(db, operator, batch_id)
+            if bar is None:
+                bar = progress.add_task(f"regrade {batch_id}", total=state["total"], failed=0)
+            progress.update(bar, completed=state["done"] + state["failed"], failed=state["failed"])
+            if state["status"] == "finished":
+                return
+            time.sleep(POLL_S)
+
+
+def _print_diff(db: Session, operator: User, batch_id: int) -> None:
+    changes = regrades.regrade_diff(db, operator, batch_id)
+    if not changes:
+        out.print("No score changed.")
+        return
+    table = Table(title=f"{len(changes)} changed scores")
+    for column in ("submission", "student", "old", "new"):
+        table.add_column(column)
+    for change in changes:
+        old = "-" if change["old_score"] is None else f"{change['old_score']:g}"
+        new = "-" if change["new_score"] is None else f"{change['new_score']:g}"
+        table.add_row(str(change["submission_id"]), change["student"], old, new)
+    out.print(table)
+
+
+@app.command()
+def regrade(
+    assignment: AssignmentArg,
+    all_: Annotated[bool, typer.Option("--all", help="regrade every submission")] = False,
+    since: Annotated[str | None, typer.Option(help="only submissions made since (ISO 8601, UTC if no zone)")] = None,
+    reason: Annotated[str, typer.Option(help="why; kept with the batch")] = "",
+    course: CourseOpt = None,
+    by: ByOpt = None,
+    wait: Annotated[bool, typer.Option(help="show progress until done, then the changed scores")] = True,
+) -> None:
+    """Regrade an assignment's submissions with the rubric now on disk."""
+    if all_ == (since is not None):
+        fail("pass exactly one of --all or --since")
+    since_at = utc_time(since, "--since") if since is not None else None
+    with session_scope() as db:
+        try:
+            operator = acting_user(db, by)
+            target = courses.find_assignment(db, assignment, course)
+            batch = regrades.start_regrade(db, operator, target, reason, since=since_at)
+            db.commit()  # sends the tasks; the progress polls below each start a fresh read
+            out.print(f"regrade {batch.id}: {target.slug} on rubric {batch.rubric_hash}")
+            if wait:
+                _watch_regrade(db, operator, batch.id)
+                _print_diff(db, operator, batch.id)
+        except ServiceError as exc:
+            fail(exc.message)
+
+
+def _print_rubric_diff(status: publishing.RubricStatus) -> None:
+    if status.diff is None:
+        out.print(f"no diff: {status.published_error}", markup=False, highlight=False, soft_wrap=True)
+        return
+    for line in status.diff.lines():
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+    if status.orphaned_grades:
+        out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted",
+                  soft_wrap=True)
+
+
+@rubric_app.command("publish")
+def rubric_publish(
+    assignment: AssignmentArg,
+    course: CourseOpt = None,
+    regrade: Annotated[bool, typer.Option("--regrade", help="then regrade every submission with it")] = False,
+    by: ByOpt = None,
+    wait: Annotated[bool, typer.Option(help="with --regrade: show progress, then the changed scores")] = True,
+) -> None:
+    """Publish the rubric folder on disk as the version the assignment is graded with; prints the diff."""
+    with session_scope() as db:
+        try:
+            operator = acting_user(db, by)
+            target = courses.find_assignment(db, assignment, course)
+            before = publishing.publish(db, operator, target)
+            db.commit()  # also a version made before versions were stored, when nothing else changed
+            if not before.changed:
+                out.print(f"{target.slug}: the rubric on disk is the published version {target.rubric_hash}; "
+                          "nothing to publish", soft_wrap=True)
+                return
+            _print_rubric_diff(before)
+            out.print(f"{target.slug}: published rubric {target.rubric_hash} (was {before.published_hash})",
+                      soft_wrap=True)
+            if not before.submissions:
+                return
+            if not regrade:
+                out.print(f"{before.submissions} submission(s) keep their scores until regraded: "
+                          f"grader regrade {target.slug} --all", soft_wrap=True)
+                return
+            batch = regrades.start_regrade(db, operator, target, f"rubric {target.rubric_hash} published")
+            db.commit()
+            out.print(f"regrade {batch.id}: {before.submissions} submission(s) on rubric {batch.rubric_hash}")
+            if wait:
+                _watch_regrade(db, operator, batch.id)
+                _print_diff(db, operator, batch.id)
+        except ServiceError as exc:
+            fail(exc.message)
+
+
+@app.command()
+def scores(
+    assignment: AssignmentArg,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout: per question, lateness and credit")] = False,
+    totals: Annotated[bool, typer.Option("--totals", help="with --csv: only the credited total, for Canvas")] = False,
+    course: CourseOpt = None,
+    by: ByOpt = None,
+) -> None:
+    """The gradebook: each student's submission that counts, its lateness and credited total."""
+    with session_scope() as db:
+        try:
+            book = gradebook.gradebook(db, acting_user(db, by), courses.find_assignment(db, assignment, course))
+        except ServiceError as exc:
+            fail(exc.message)
+    disk = rubrics.disk_rubric(book.assignment.rubric_id)
+    if disk.hash != book.rubric_hash:
+        now = f"is version {disk.hash}" if disk.rubric is not None else f"cannot be used ({disk.error})"
+        err.print(f"note: the rubric on disk {now}, not the published {book.rubric_hash}: "
+                  f"`grader rubric publish {book.assignment.slug}` shows the changes and publishes them",
+                  markup=False, highlight=False, soft_wrap=True)
+    if as_csv:
+        sys.stdout.write(gradebook.gradebook_csv(book, totals_only=totals))
+        return
+    table = Table(title=f"{book.assignment.slug}: rubric {book.rubric_hash} (per question: --csv)")
+    for column in ("student", "submission", "status", "total", "late", "credit", "credited", "rubric"):
+        table.add_column(column, no_wrap=column == "student")
+    for row in book.rows:
+        graded = row.rubric_hash is not None
+        late = format_lateness(row.late_by) + (f" ({row.grace_days} grace)" if row.grace_days else "")
+        table.add_row(
+            row.student.email,
+            str(row.submission_id or "-"),
+            row.status or "-",
+            f"{row.total:g} / {book.max_score:g}" if graded else "-",
+            (late or "-") + (" (extended)" if row.extended else ""),
+            f"{row.credit_percent:g} %",
+            f"{row.credited_total:g}" if row.credited_total is not None else "-",
+            (row.rubric_hash or "-") + (" (stale)" if row.stale else ""),
+        )
+    out.print(table)
+
+
+# Not `submissions choose`: `grader submissions` is the students' command (grader.client).
+@app.command()
+def choose(
+    submission_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the submission that counts for its student")],
+    by: ByOpt = None,
+) -> None:
+    """Mark a submission as the one that counts (assignments that count `chosen`)."""
+    with session_scope() as db:
+        try:
+            viewer = acting_user(db, by)
+            choice = choices.choose(db, viewer, submissions.get_submission(db, viewer, submission_id))
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"submission {choice.submission_id} counts for user {choice.user_id}")
+
+
+@app.command("manual-grade")
+def manual_grade(
+    submission_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the submission")],
+    question: Annotated[str, typer.Argument(help="the question's id, e.g. 1.2.1a")],
+    score: Annotated[float, typer.Argument(help="points, from 0 to the question's")],
+    comment: Annotated[str, typer.Option(help="shown to the student with the score")] = "",
+    by: ByOpt = None,
+) -> None:
+    """Grade one question of a submission by hand (instructors and TAs); it overrides an auto score."""
+    with session_scope() as db:
+        try:
+            grader = acting_user(db, by)
+            submission = submissions.get_submission(db, grader, submission_id)
+            grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
+    out.print(f"submission {submission_id} question {grade.question_id}: {grade.score:g} points by {grader.email}")
