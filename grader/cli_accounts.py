@@ -18,7 +18,7 @@ import typer
 from alembic import command
 from rich.table import Table
 
-from grader.cli_common import ByOpt, acting_user, fail, out, user_named
+from grader.cli_common import ByOpt, acting_user, out, user_named
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, User
@@ -26,6 +26,7 @@ from grader.db.session import alembic_config, session_scope
 from grader.services import users
 from grader.services.errors import ServiceError
 from grader.services.reconcile import reconcile as reconcile_stuck
+from grader.terminal import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)

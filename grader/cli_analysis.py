@@ -16,11 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, fail, out
+from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out
 from grader.db.models import User
 from grader.db.session import session_scope
 from grader.services import answer_groups, courses, similarity
 from grader.services.errors import ServiceError
+from grader.terminal import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 

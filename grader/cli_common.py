@@ -1,20 +1,20 @@
-"""What the service commands share: the consoles, failing with `error: ...` (exit 2), the account a
+"""What the service commands share: the consoles, the account a
 command acts as (`--by EMAIL`, by default the first admin), so that the services' permission checks
 apply to the command line too, and the arguments several command modules take."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Role, User
 from grader.services import users
+from grader.terminal import fail
 
 out = Console()
 err = Console(stderr=True)
@@ -25,11 +25,6 @@ CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if
 
 POLL_S = 0.5  # how often a command watching the workers' progress reads it again
 
-
-def fail(message: str) -> NoReturn:
-    """`error: message` on stderr (as text: never read as Rich markup), exit status 2."""
-    err.print(Text.assemble(("error:", "red"), " ", message))
-    raise typer.Exit(2)
 
 
 def user_named(db: Session, email: str) -> User:

@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import ByOpt, acting_user, err, fail, out, utc_time
+from grader.cli_common import AssignmentArg, ByOpt, acting_user, err, out, utc_time
 from grader.db.models import Assignment, CourseRole
 from grader.db.session import session_scope
 from grader.services import assignments, courses, dashboard, invitations, roster, users
@@ -27,6 +27,7 @@ from grader.services.allowance import duration
 from grader.services.errors import ServiceError
 from grader.services.late_rules import rules_of
 from grader.services.spreadsheet import csv_text
+from grader.terminal import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 courses_app = typer.Typer(help="Courses: add, list, archive.", no_args_is_help=True)
@@ -35,7 +36,6 @@ app.add_typer(courses_app, name="courses")
 app.add_typer(assignments_app, name="assignments")
 
 CodeArg = Annotated[str, typer.Argument(help="the course code, e.g. DL-2026")]
-SlugArg = Annotated[str, typer.Argument(help="the assignment's slug, e.g. hw2")]
 NONE = "none"  # clears an optional setting in `assignments edit`
 DueOpt = Annotated[str | None, typer.Option("--due", help="ISO 8601 (UTC if no zone), or none")]
 LimitOpt = Annotated[str | None, typer.Option("--max-submissions", help="per student, or none (unlimited)")]
@@ -247,7 +247,7 @@ def _write_private(path: Path, text: str) -> None:
 
 @assignments_app.command("add")
 def assignments_add(
-    code: CodeArg, slug: SlugArg,
+    code: CodeArg, slug: AssignmentArg,
     rubric: Annotated[str, typer.Option("--rubric", help="the rubric folder's name, e.g. hw2")],
     title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None, cooldown: CooldownOpt = None,
     release: ReleaseOpt = None, late_credit: LateCreditOpt = None, late_after: LateAfterOpt = None,
@@ -266,7 +266,7 @@ def assignments_add(
 
 @assignments_app.command("edit")
 def assignments_edit(
-    code: CodeArg, slug: SlugArg, title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None,
+    code: CodeArg, slug: AssignmentArg, title: TitleOpt = None, due: DueOpt = None, max_submissions: LimitOpt = None,
     cooldown: CooldownOpt = None, release: ReleaseOpt = None, late_credit: LateCreditOpt = None,
     late_after: LateAfterOpt = None, counts: CountsOpt = None, by: ByOpt = None,
 ) -> None:

@@ -18,12 +18,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, fail, out, utc_time
+from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out, utc_time
 from grader.db.models import User
 from grader.db.session import session_scope
 from grader.services import choices, courses, gradebook, manual_grades, publishing, regrades, rubrics, submissions
 from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
+from grader.terminal import fail
 from grader.web.deps import MAX_ID
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)

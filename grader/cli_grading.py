@@ -22,7 +22,7 @@ from grader.errors import GradingAborted, SandboxUnavailable
 from grader.rubric.audit import audit_misconceptions
 from grader.rubric_spec import Rubric, RubricError, load_rubric
 from grader.scoring import GradeReport
-from grader.terminal import shown
+from grader.terminal import fail, shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Rubric authoring.", no_args_is_help=True)
@@ -43,10 +43,6 @@ def resolve_rubric(assignment: str) -> Rubric:
     directory = path if (path / "rubric.toml").is_file() else get_settings().rubrics_dir / assignment
     return load_rubric(directory)
 
-
-def _fail(message: str) -> None:
-    err.print(Text.assemble(("error:", "red"), " ", shown(message)))
-    raise typer.Exit(2)
 
 
 def print_report(report: GradeReport, console: Console) -> None:
@@ -80,7 +76,7 @@ def grade(
         with open_engine() as engine:
             report = engine.grade(file.read_bytes(), file.name, rubric, device=device)
     except (RubricError, GradingAborted, SandboxUnavailable) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         sys.stdout.write(json.dumps(report.to_gradescope(), indent=2) + "\n")
     else:
@@ -98,13 +94,13 @@ def rubric_check(directory: Annotated[Path, typer.Argument(help="the rubric fold
             report = engine.grade((rubric.directory / "reference.py").read_bytes(), "reference.py", rubric)
         audit = audit_misconceptions(rubric)
     except (RubricError, GradingAborted, SandboxUnavailable, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console = Console()
     print_report(report, console)
     if report.score != report.max_score:
-        _fail(f"the reference earns {report.score:g} of {report.max_score:g} auto points")
+        fail(f"the reference earns {report.score:g} of {report.max_score:g} auto points")
     if audit.problems:
-        _fail("misconceptions.py:\n" + "\n".join(f"- {problem}" for problem in audit.problems))
+        fail("misconceptions.py:\n" + "\n".join(f"- {problem}" for problem in audit.problems))
     console.print(f"[green]ok[/green]: {len(rubric.questions)} questions, {len(report.tests)} tests, "
                   f"{rubric.auto_points:g} auto + {rubric.total_points - rubric.auto_points:g} manual points; "
                   f"{audit.misconceptions} misconceptions used on {audit.cases} cases: the reference matches none, "
@@ -119,7 +115,7 @@ def sandbox_check(device: Annotated[str, typer.Option(help="cpu, cuda or auto")]
         with open_engine() as engine:
             layers = engine.probe_layers(device)
     except SandboxUnavailable as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = Table(title="sandbox isolation layers")
     table.add_column("layer")
     table.add_column("state", overflow="fold")
@@ -127,7 +123,7 @@ def sandbox_check(device: Annotated[str, typer.Option(help="cpu, cuda or auto")]
         table.add_row(name, f"[green]{state}[/]" if state.startswith("on") else f"[yellow]{state}[/]")
     Console().print(table)
     if not layers.get("workdir", "").startswith("on"):
-        _fail("sandboxes cannot read their own files, so grading is refused: check GRADER_SANDBOX_ROOT "
+        fail("sandboxes cannot read their own files, so grading is refused: check GRADER_SANDBOX_ROOT "
               "and the permissions of the directories above it")
     off = [name for name, state in layers.items() if not state.startswith("on")]
     if off:

@@ -13,11 +13,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from grader.cli_common import AssignmentArg, ByOpt, acting_user, fail, out, user_named, utc_time
+from grader.cli_common import AssignmentArg, ByOpt, acting_user, out, user_named, utc_time
 from grader.db.session import session_scope
 from grader.services import courses, extensions, grace
 from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
+from grader.terminal import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 extensions_app = typer.Typer(help="Per-student due dates: grant, list, revoke.", no_args_is_help=True)

@@ -1,10 +1,13 @@
-"""Text from elsewhere (a submission, a server) as a terminal may show it: shared by every command
-that prints such text, the grading commands and the student commands alike."""
+"""Text from elsewhere (a submission, a server) as a terminal may show it, and the one way every
+command (grading, operators', students') says it failed."""
 
 from __future__ import annotations
 
 import re
+from typing import NoReturn
 
+import typer
+from rich.console import Console
 from rich.text import Text
 
 # Control characters (all but tab and newline: escape sequences, carriage returns, bells) and
@@ -16,3 +19,12 @@ def shown(text: str) -> Text:
     """`text` never read as Rich markup, and each unshowable character written as its Python
     escape (`\\x1b`), so it can't drive the terminal."""
     return Text(_UNSHOWABLE.sub(lambda match: ascii(match.group())[1:-1], text))
+
+
+_errors = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """`error: message` on stderr, on one line (for grep) and shown as text, then exit status 2."""
+    _errors.print(Text.assemble(("error:", "red"), " ", shown(message)), soft_wrap=True)
+    raise typer.Exit(2)

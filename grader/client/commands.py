@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,7 +18,7 @@ from grader.client import credentials
 from grader.client.api import GraderApi, check_server
 from grader.client.errors import ClientError
 from grader.client.render import feedback_table, submissions_table
-from grader.terminal import shown
+from grader.terminal import fail, shown
 
 POLL_S = 1.0
 FINAL = ("graded", "failed")
@@ -34,10 +34,6 @@ CourseOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    err.print(Text.assemble(("error:", "red"), " ", shown(message)), soft_wrap=True)  # one line, for grep
-    raise typer.Exit(2)
-
 
 @contextmanager
 def _api() -> Iterator[GraderApi]:
@@ -50,7 +46,7 @@ def _api() -> Iterator[GraderApi]:
         finally:
             api.close()
     except ClientError as exc:
-        _fail(exc.message)
+        fail(exc.message)
 
 
 @app.command()
@@ -76,7 +72,7 @@ def login(
             expires_at=token["expires_at"],
         ))
     except ClientError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     out.print(Text.assemble("Logged in to ", base, " as ", shown(address),
                             f" (the token expires {token['expires_at'][:10]}, kept in {path})."))
 
