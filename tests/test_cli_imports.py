@@ -1,16 +1,18 @@
 """`grader` loads what a command needs and nothing more: help, the operators' commands and the
 students' commands never import torch (seconds of CPU), the students' not even the database. Each
-command runs as a fresh `python` process that then reports which heavy modules it imported."""
+command whose imports are checked runs as a fresh `python` process that then reports which heavy
+modules it imported."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from grader import cli
 from tests.conftest import ROOT
@@ -75,19 +77,21 @@ def test_an_operator_command_runs_without_torch(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("args", [["--help"], ["grade", "--help"], ["submit", "--help"], ["login", "--help"],
                                   ["regrade", "--help"], ["users", "add", "--help"]])
-def test_help_names_what_options_take_and_nothing_for_flags(args: list[str]) -> None:
-    """Typer 0.27+ shows Python types instead (`--json <bool>`, `--course <str>`)."""
-    done, _ = run_grader(*args)
-    assert done.returncode == 0, done.stderr
+def test_help_names_what_options_take_and_nothing_for_flags(
+    grader_cli: Callable[..., Result], args: list[str]
+) -> None:
+    """Typer 0.27+ shows Python types instead (`--json <bool>`, `--course <str>`). Help text needs
+    no process of its own: it runs in this one."""
+    done = grader_cli(*args)
+    assert done.exit_code == 0, done.stderr
     assert "<bool>" not in done.stdout and "<str>" not in done.stdout and "<int>" not in done.stdout, done.stdout
     assert "--help " in done.stdout and "Show this message" in done.stdout
 
 
-def test_submit_help_names_its_values() -> None:
-    done, _ = run_grader("submit", "--help")
-    lines = done.stdout.splitlines()
-    assert any("--assignment" in line and "-a" in line and "SLUG" in line for line in lines), done.stdout
-    assert any("--course" in line and "CODE" in line for line in lines), done.stdout
+def test_submit_help_names_its_values(grader_cli: Callable[..., Result]) -> None:
+    lines = grader_cli("submit", "--help").stdout.splitlines()
+    assert any("--assignment" in line and "-a" in line and "SLUG" in line for line in lines), lines
+    assert any("--course" in line and "CODE" in line for line in lines), lines
 
 
 def _listed(commands: dict[str, cli.Lazy | cli.LazyCommands]) -> Iterator[tuple[str, cli.Lazy]]:

@@ -1,4 +1,4 @@
-"""Acting in the real browser (Debian's Chromium, driven by Playwright): logging in through the
+"""Acting in the real browser (Debian's chromium-headless-shell, driven by Playwright): logging in through the
 form, and screenshots of each main page to /tmp/grader-*.png. The browser and page fixtures are in
 conftest.py."""
 
@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 
 from tests.web.support import PASSWORD, LiveServer, Person
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Chromium's own headless build: the same Blink as the full browser at about half its CPU.
+CHROMIUM = Path("/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SCREENSHOTS = Path("/tmp")

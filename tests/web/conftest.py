@@ -11,7 +11,6 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,20 +19,11 @@ from playwright.sync_api import Browser, Page, Route, sync_playwright
 from sqlalchemy.orm import Session
 
 from grader.db.models import Course, User
-from grader.db.session import migrate_to_head, session_scope
+from grader.db.session import session_scope
 from grader.services import assignments, courses, roster, users
-from tests.fixtures.services import Stack, WorkerProcess
+from tests.fixtures.services import Stack
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.web.support import PASSWORD, Klass, LiveServer, Person
-
-
-@pytest.fixture(scope="session")
-def sqlite_web_stack(tmp_path_factory: pytest.TempPathFactory, rubrics_dir: Path) -> Stack:
-    """The laptop default (SQLite database, SQLite broker), shared by the web tests."""
-    folder = tmp_path_factory.mktemp("web-stack")
-    database_url = f"sqlite:///{folder / 'grader.db'}"
-    migrate_to_head(database_url)
-    return Stack(database_url, f"sqla+sqlite:///{folder / 'broker.db'}", rubrics_dir)
 
 
 def _serve(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
@@ -43,22 +33,14 @@ def _serve(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 
 @pytest.fixture(scope="session")
-def sqlite_server(sqlite_web_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    yield from _serve(sqlite_web_stack, tmp_path_factory)
+def sqlite_server(shared_sqlite_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    yield from _serve(shared_sqlite_stack, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def postgres_server_app(postgres_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The API on PostgreSQL + Redis, graded by the session's shared postgres worker."""
     yield from _serve(postgres_stack, tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def sqlite_worker(sqlite_web_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    """A real Celery worker on the SQLite stack, on both queues as `make run` starts one."""
-    worker = WorkerProcess(sqlite_web_stack, tmp_path_factory.mktemp("web-worker") / "worker.log", "cpu,gpu")
-    yield worker.wait_ready()
-    worker.kill()
 
 
 TEST_SCRYPT_N = 2**10  # a sixteenth of the stored cost: the web tests log in hundreds of times
@@ -107,7 +89,7 @@ def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium; skipped without it on a laptop, a failure in CI."""
+    """Debian's headless Chromium; skipped without it on a laptop, a failure in CI."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
         if os.environ.get("CI", "").lower() == "true":

@@ -26,9 +26,9 @@ def test_no_token_is_401_with_a_json_error_and_a_bearer_challenge(sqlite_server:
 
 
 def test_a_password_buys_a_token_that_identifies_the_user(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     with api(sqlite_server) as anonymous:
         wrong = anonymous.post("/auth/token", json={"email": klass.students[0].email, "password": "guess"})
         assert wrong.status_code == 401 and wrong.json() == {"detail": "wrong email or password"}
@@ -41,9 +41,9 @@ def test_a_password_buys_a_token_that_identifies_the_user(
 
 
 def test_students_get_403_json_on_instructor_routes(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         submission_id = _upload(student, aid).json()["id"]
@@ -59,9 +59,9 @@ def test_students_get_403_json_on_instructor_routes(
 
 
 def test_students_see_only_their_own_submissions_and_courses(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass, other = make_klass(sqlite_web_stack), make_klass(sqlite_web_stack)
+    klass, other = make_klass(shared_sqlite_stack), make_klass(shared_sqlite_stack)
     first, second = klass.students
     with api(sqlite_server, first) as alice, api(sqlite_server, second) as bob:
         mine = _upload(alice, klass.assignment_id).json()["id"]

@@ -17,8 +17,8 @@ STUDENTS = 120
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
-    return make_klass(sqlite_web_stack)
+def klass(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(shared_sqlite_stack)
 
 
 def _upload(client: httpx.Client, assignment_id: int) -> httpx.Response:
@@ -129,9 +129,9 @@ def test_a_ta_grades_and_regrades_but_changes_no_setting(sqlite_server: LiveServ
 
 
 def test_the_cooldown_answers_429_with_retry_after(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, cooldown_s=900, max_submissions=5)
+    klass = make_klass(shared_sqlite_stack, cooldown_s=900, max_submissions=5)
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         assert _upload(student, aid).status_code == 202

@@ -29,10 +29,10 @@ def _row(client: httpx.Client, assignment_id: int, email: str) -> dict[str, Any]
 
 
 def test_late_rules_extensions_grace_days_and_choices_over_the_api(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess,
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess,
     make_klass: Callable[..., Klass],
 ) -> None:
-    klass = make_klass(sqlite_web_stack, due_at=datetime.now(UTC) - LATE_BY)
+    klass = make_klass(shared_sqlite_stack, due_at=datetime.now(UTC) - LATE_BY)
     aid, student = klass.assignment_id, klass.students[0]
     with api(sqlite_server, student) as client, api(sqlite_server, klass.instructor) as prof:
         me = client.get("/auth/me").json()["id"]
@@ -87,9 +87,9 @@ def test_late_rules_extensions_grace_days_and_choices_over_the_api(
 
 
 def test_the_canvas_totals_export_is_one_column_with_the_roster_ids(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass],
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass],
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     student = klass.students[0]
     with api(sqlite_server, student) as client:
         me = client.get("/auth/me").json()["id"]

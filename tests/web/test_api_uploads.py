@@ -27,8 +27,8 @@ BAD_UPLOADS = [
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
-    return make_klass(sqlite_web_stack, max_submissions=2)
+def klass(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(shared_sqlite_stack, max_submissions=2)
 
 
 def test_an_upload_is_accepted_and_queued(sqlite_server: LiveServer, klass: Klass) -> None:
@@ -79,9 +79,9 @@ def test_uploads_past_the_limit_are_429(sqlite_server: LiveServer, klass: Klass)
 
 
 def test_late_uploads_are_409_when_the_assignment_refuses_them(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, due_at=datetime.now(UTC) - timedelta(hours=1), late_after="reject")
+    klass = make_klass(shared_sqlite_stack, due_at=datetime.now(UTC) - timedelta(hours=1), late_after="reject")
     with api(sqlite_server, klass.students[0]) as student:
         url = f"/assignments/{klass.assignment_id}/submissions"
         response = student.post(url, files={"file": ("hw2.py", REFERENCE)})

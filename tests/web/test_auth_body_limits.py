@@ -116,8 +116,8 @@ def _upload_paths(klass: Klass) -> tuple[str, str]:
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
-    return make_klass(sqlite_web_stack)
+def klass(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(shared_sqlite_stack)
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ SECURITY_HEADERS = {
 
 
 def test_pages_api_and_files_forbid_framing_and_sniffing(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    student = make_klass(sqlite_web_stack).students[0]
+    student = make_klass(shared_sqlite_stack).students[0]
     with http_client(sqlite_server.url) as client:
         answers = [
             client.get("/login"),

@@ -28,8 +28,8 @@ def _csrf(page: httpx.Response) -> str:
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
-    return make_klass(sqlite_web_stack)
+def klass(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(shared_sqlite_stack)
 
 
 def test_a_session_cookie_replayed_after_logout_is_refused(sqlite_server: LiveServer, klass: Klass) -> None:
@@ -64,7 +64,7 @@ def _bearer(token: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {token['access_token']}"}
 
 
-def test_api_tokens_expire(sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass,
+def test_api_tokens_expire(sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass,
                            use_stack: Callable[[Stack], None]) -> None:
     issued = _new_token(sqlite_server, klass.students[0])
     expires_at = datetime.fromisoformat(issued["expires_at"])
@@ -79,7 +79,7 @@ def test_api_tokens_expire(sqlite_server: LiveServer, sqlite_web_stack: Stack, k
 
     with http_client(f"{sqlite_server.url}/api", headers=_bearer(issued)) as client:
         assert client.get("/auth/me").status_code == 200
-        use_stack(sqlite_web_stack)
+        use_stack(shared_sqlite_stack)
         with session_scope() as db:  # as if the token's lifetime had gone by
             db.execute(update(ApiToken).where(ApiToken.id == issued["id"])
                        .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
@@ -89,7 +89,7 @@ def test_api_tokens_expire(sqlite_server: LiveServer, sqlite_web_stack: Stack, k
 
 
 def test_api_tokens_can_be_listed_and_revoked(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass, use_stack: Callable[[Stack], None]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass, use_stack: Callable[[Stack], None]
 ) -> None:
     alice, bob = klass.students
     mine = _new_token(sqlite_server, alice, label="laptop")
@@ -111,7 +111,7 @@ def test_api_tokens_can_be_listed_and_revoked(
         assert client.get("/auth/me").status_code == 200
         assert client.delete(f"/auth/tokens/{mine['id']}").status_code == 404  # already gone
 
-    use_stack(sqlite_web_stack)
+    use_stack(shared_sqlite_stack)
     with session_scope() as db:
         admin = users.create_user(db, f"admin-{uuid.uuid4().hex[:8]}@web.test", "Admin", "admin")
         admin_token = users.issue_token(db, admin)

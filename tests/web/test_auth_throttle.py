@@ -61,7 +61,7 @@ def assert_throttled(response: httpx.Response) -> None:
 @pytest.fixture(params=["memory", "redis"])
 def served(request: pytest.FixtureRequest, make_klass: Callable[..., Klass]) -> tuple[LiveServer, Klass, Stack]:
     """A server and a class of its own: the SQLite stack counts in memory, the Redis stack in Redis."""
-    stack_name, server_name = {"memory": ("sqlite_web_stack", "sqlite_server"),
+    stack_name, server_name = {"memory": ("shared_sqlite_stack", "sqlite_server"),
                                "redis": ("postgres_stack", "postgres_server_app")}[request.param]
     stack: Stack = request.getfixturevalue(stack_name)
     return request.getfixturevalue(server_name), make_klass(stack), stack
@@ -106,11 +106,11 @@ def test_wrong_passwords_from_one_address_lock_that_address(served: tuple[LiveSe
 
 
 def test_other_requests_are_answered_while_passwords_are_being_checked(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
     """A burst of logins from many addresses for many accounts (so no limit stops it) keeps the
     password checks busy; a request that checks no password is answered while most of them wait."""
-    student = make_klass(sqlite_web_stack).students[0]
+    student = make_klass(shared_sqlite_stack).students[0]
     finished = 0
     first_finished = threading.Event()
     lock = threading.Lock()

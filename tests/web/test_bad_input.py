@@ -51,7 +51,7 @@ class Site:
         return self.api if path.startswith("/api/") else self.pages
 
 
-STACKS = {"sqlite": ("sqlite_web_stack", "sqlite_server"), "postgres": ("postgres_stack", "postgres_server_app")}
+STACKS = {"sqlite": ("shared_sqlite_stack", "sqlite_server"), "postgres": ("postgres_stack", "postgres_server_app")}
 
 
 @pytest.fixture(params=list(STACKS))
@@ -123,9 +123,9 @@ def _send(site: Site, probe: Probe, bad: object) -> httpx.Response:
     return site.client(path).request(probe.method, path, **request)  # type: ignore[arg-type]
 
 
-def test_the_walk_covers_every_kind_of_id(sqlite_web_stack: Stack, use_stack: Callable[[Stack], None]) -> None:
+def test_the_walk_covers_every_kind_of_id(shared_sqlite_stack: Stack, use_stack: Callable[[Stack], None]) -> None:
     """The walk below finds ids in paths, queries, JSON bodies and forms, of the API and the pages."""
-    use_stack(sqlite_web_stack)
+    use_stack(shared_sqlite_stack)
     found = {(p.where, p.path.startswith("/api/")) for p in _probes()}
     assert found == {("path", True), ("path", False), ("query", True), ("json", True), ("form", False)}
 

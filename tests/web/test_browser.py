@@ -26,9 +26,9 @@ VISIBLE_QUESTIONS = 20 - 2  # HW2 hides 1.2.3d, and 1.1c.iv until the due date
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
+def klass(shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
     """A class graded by the SQLite stack's worker, on its own copy of the HW2 rubric."""
-    return make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None))
+    return make_klass(shared_sqlite_stack, copy_rubric(shared_sqlite_stack.rubrics_dir, lambda _: None))
 
 
 def test_a_student_uploads_through_the_form_and_watches_it_get_graded(
@@ -54,7 +54,7 @@ def test_a_student_uploads_through_the_form_and_watches_it_get_graded(
 
 
 def test_an_instructor_reviews_grades_by_hand_and_regrades(
-    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass
+    page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass
 ) -> None:
     student = klass.students[0]
     with api(sqlite_server, student) as client:
@@ -83,7 +83,7 @@ def test_an_instructor_reviews_grades_by_hand_and_regrades(
     expect(page.locator('tr[data-question="1.2.1a"]')).to_contain_text("clear diagram")
     shoot(page, "submission")
 
-    set_points(Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id, "1.3.4", 4)
+    set_points(Path(shared_sqlite_stack.rubrics_dir) / klass.rubric_id, "1.3.4", 4)
     publish(klass)
     page.get_by_label("Reason").fill("1.3.4 is worth 4 points")
     page.get_by_role("button", name="Regrade this submission").click()
@@ -98,7 +98,7 @@ def test_an_instructor_reviews_grades_by_hand_and_regrades(
 
 
 def test_an_instructor_reads_the_rubric_diff_publishes_and_regrades(
-    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass
+    page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass
 ) -> None:
     student = klass.students[0]
     with api(sqlite_server, student) as client:
@@ -106,7 +106,7 @@ def test_an_instructor_reads_the_rubric_diff_publishes_and_regrades(
         sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
         wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
                    GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
-    folder = Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id
+    folder = Path(shared_sqlite_stack.rubrics_dir) / klass.rubric_id
     set_points(folder, "1.3.4", 4)
     add_manual_question(folder, "1.4", 2)
     new_version = content_hash(folder)
@@ -152,9 +152,9 @@ def test_the_api_docs_render_from_local_files(page: Page, sqlite_server: LiveSer
 
 
 def test_an_instructor_runs_a_course_from_its_dashboard(
-    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    instructor = make_klass(sqlite_web_stack).instructor  # an instructor's account; the course is made here
+    instructor = make_klass(shared_sqlite_stack).instructor  # an instructor's account; the course is made here
     code = f"RUN-{uuid.uuid4().hex[:6]}"
     roster_csv = "email,name,role\n" + f"ta-{code}@uni.edu,Tara Assistant,ta\n" + "".join(
         f"s{i:02d}-{code}@uni.edu,Student {i:02d},\n" for i in range(60))
@@ -195,9 +195,9 @@ def test_an_instructor_runs_a_course_from_its_dashboard(
 
 
 def test_a_student_sees_what_is_left_and_waits_out_the_cooldown(
-    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, max_submissions=3, cooldown_s=600)
+    klass = make_klass(shared_sqlite_stack, max_submissions=3, cooldown_s=600)
     log_in(page, sqlite_server, klass.students[0])
     page.get_by_role("link", name="Submit and see feedback").click()
     expect(page.locator("#allowance")).to_contain_text("3 of 3 submissions left")
@@ -214,10 +214,10 @@ def test_a_student_sees_what_is_left_and_waits_out_the_cooldown(
 
 
 def test_an_instructor_sets_late_credit_grants_an_extension_and_reads_the_late_column(
-    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess,
+    page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess,
     make_klass: Callable[..., Klass],
 ) -> None:
-    klass = make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None),
+    klass = make_klass(shared_sqlite_stack, copy_rubric(shared_sqlite_stack.rubrics_dir, lambda _: None),
                        due_at=datetime.now(UTC) - timedelta(hours=36))
     student = klass.students[0]
     with api(sqlite_server, student) as client:

@@ -4,7 +4,7 @@ students from a CSV roster and a TA, extensions and late credit; once from the c
 pages alone in Chromium. The roster's accounts have no password: their people come in through
 the invitation links.
 
-Few submissions are graded (one worker process): the 600 students are mostly roster rows, which
+Few submissions are graded (by the session's shared worker): the 600 students are mostly roster rows, which
 the gradebook, the CSV exports and the invitations still cover in full.
 """
 
@@ -14,12 +14,11 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from click.testing import Result
 from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
@@ -39,14 +38,6 @@ GRADING_TIMEOUT_MS = 120_000
 LATE = "2d=80,7d=50"
 # HW2's reference earns every auto point (37); a TA gives 3 of 1.2.1a's 4 by hand.
 AUTO, BY_HAND = 37, 3
-
-
-@pytest.fixture(scope="module")
-def worker(postgres_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerProcess]:
-    """One worker with one grading process for both tests."""
-    process = WorkerProcess(postgres_stack, tmp_path_factory.mktemp("course-worker") / "worker.log")
-    yield process.wait_ready()
-    process.kill()
 
 
 def minute(moment: datetime) -> str:
@@ -102,7 +93,7 @@ def accept_invitation(server: LiveServer, link: str, password: str) -> None:
 
 def test_a_course_runs_from_the_command_line_alone(
     postgres_server_app: LiveServer, postgres_stack: Stack, use_stack: Callable[[Stack], None],
-    worker: WorkerProcess, tmp_path: Path,
+    postgres_worker: WorkerProcess, tmp_path: Path,
 ) -> None:
     server = postgres_server_app
     use_stack(postgres_stack.with_env(GRADER_PUBLIC_URL=server.url))  # the operator's links lead to the server
@@ -232,7 +223,7 @@ def new_assignment(page: Page, slug: str, title: str, due: datetime, late_credit
 
 def test_a_course_runs_from_the_pages_alone(
     page: Page, postgres_server_app: LiveServer, postgres_stack: Stack, use_stack: Callable[[Stack], None],
-    worker: WorkerProcess,
+    postgres_worker: WorkerProcess,
 ) -> None:
     server = postgres_server_app
     tag = uuid.uuid4().hex[:8]

@@ -23,9 +23,9 @@ def _upload(client: PageSession, assignment_id: int) -> httpx.Response:
 
 
 def test_a_lowered_limit_shows_limit_reached_and_no_upload_form(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, max_submissions=20)
+    klass = make_klass(shared_sqlite_stack, max_submissions=20)
     aid = klass.assignment_id
     with api(sqlite_server, klass.students[0]) as student:
         for _ in range(14):
@@ -49,9 +49,9 @@ def test_a_lowered_limit_shows_limit_reached_and_no_upload_form(
 
 
 def test_the_cooldown_disables_the_form_and_a_second_upload_gets_429_with_retry_after(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, cooldown_s=900)
+    klass = make_klass(shared_sqlite_stack, cooldown_s=900)
     aid = klass.assignment_id
     with page_session(sqlite_server, klass.students[0]) as client:
         assert "one submission every 15 minutes" in client.get(f"/assignments/{aid}").text
@@ -68,9 +68,9 @@ def test_the_cooldown_disables_the_form_and_a_second_upload_gets_429_with_retry_
 
 
 def test_a_ta_sees_the_dashboard_without_the_forms_that_change_the_course(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     dashboard = f"/courses/{klass.course_id}"
     with page_session(sqlite_server, klass.ta) as ta:
         page = ta.get(dashboard)
@@ -88,9 +88,9 @@ def test_a_ta_sees_the_dashboard_without_the_forms_that_change_the_course(
 
 
 def test_an_instructor_imports_pages_through_and_fixes_the_roster(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     tag = uuid.uuid4().hex[:8]
     dashboard = f"/courses/{klass.course_id}"
     csv = "email,name,role\n" + "".join(f"s{i:03d}-{tag}@uni.edu,Student {i:03d},\n" for i in range(120))

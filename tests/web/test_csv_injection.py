@@ -35,10 +35,10 @@ class HostileClass:
 
 
 @pytest.fixture
-def hostile(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> HostileClass:
+def hostile(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> HostileClass:
     """A class whose extra students chose formula-like names, one a formula-like email, and whose
     assignment has a formula-like title."""
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     email = f"=1+{uuid.uuid4().hex[:8]}@evil.example"
     with session_scope() as db:
         assignment = db.get_one(Assignment, klass.assignment_id)

@@ -12,9 +12,9 @@ from tests.web.support import Klass, LiveServer, api, page_session
 
 
 def test_late_rules_and_grace_days_pages_for_instructors_only(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     late = f"/assignments/{klass.assignment_id}/late"
     with api(sqlite_server, klass.students[0]) as client:
         course_id = client.get(f"/assignments/{klass.assignment_id}").json()["course_id"]
@@ -41,9 +41,9 @@ def test_late_rules_and_grace_days_pages_for_instructors_only(
 
 
 def test_a_student_marks_the_submission_that_counts(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, counts="chosen")
+    klass = make_klass(shared_sqlite_stack, counts="chosen")
     page = f"/assignments/{klass.assignment_id}"
     with api(sqlite_server, klass.students[0]) as client:
         first, second = (client.post(f"{page}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]

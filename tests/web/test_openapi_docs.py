@@ -87,8 +87,8 @@ def _operations(openapi: dict[str, Any]) -> list[Operation]:
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
-    return make_klass(sqlite_web_stack)
+def klass(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(shared_sqlite_stack)
 
 
 @pytest.fixture
@@ -145,9 +145,9 @@ def _check(openapi: dict[str, Any], op: Operation, response: httpx.Response, see
 
 def test_every_operation_documents_the_errors_it_answers_with_and_their_bodies(
     sqlite_server: LiveServer, openapi: dict[str, Any], klass: Klass, ids: dict[str, str],
-    sqlite_web_stack: Stack, make_klass: Callable[..., Klass],
+    shared_sqlite_stack: Stack, make_klass: Callable[..., Klass],
 ) -> None:
-    stranger = make_klass(sqlite_web_stack).students[0]  # a student of another course
+    stranger = make_klass(shared_sqlite_stack).students[0]  # a student of another course
     operations = _operations(openapi)
     assert not {(op.method, op.path) for op in operations if "requestBody" in op.spec} - set(VALID_BODIES)
     seen = Observed()

@@ -33,8 +33,8 @@ def log_in(client: httpx.Client, person: Person) -> httpx.Response:
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
-    return make_klass(sqlite_web_stack)
+def klass(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> Klass:
+    return make_klass(shared_sqlite_stack)
 
 
 def test_pages_need_a_login_and_come_back_after_it(sqlite_server: LiveServer, klass: Klass) -> None:
@@ -107,11 +107,11 @@ def test_a_bad_upload_through_the_form_shows_why(sqlite_server: LiveServer, klas
 
 
 def test_an_upload_past_the_limit_through_the_form_shows_why_and_is_not_stored(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
     """The refused upload's row was written before it was counted: the page that says so is a normal
     answer, and its transaction must not keep that row."""
-    klass = make_klass(sqlite_web_stack, max_submissions=1)
+    klass = make_klass(shared_sqlite_stack, max_submissions=1)
     student = klass.students[0]
     with browser(sqlite_server) as client:
         log_in(client, student)
@@ -156,10 +156,10 @@ def test_the_regrade_form_explains_bad_filters(sqlite_server: LiveServer, klass:
 
 
 def test_publishing_a_rubric_version_other_than_the_one_shown_is_refused(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack, new_version(sqlite_web_stack.rubrics_dir))
-    folder = sqlite_web_stack.rubrics_dir / klass.rubric_id
+    klass = make_klass(shared_sqlite_stack, new_version(shared_sqlite_stack.rubrics_dir))
+    folder = shared_sqlite_stack.rubrics_dir / klass.rubric_id
     url = f"/assignments/{klass.assignment_id}/rubric"
     set_points(folder, "1.1a", 2)
     with browser(sqlite_server) as client:
@@ -194,7 +194,7 @@ def _graded(server: LiveServer, person: Person, assignment_id: int, code: bytes)
 
 
 def test_overrides_show_the_tests_feedback_and_grades_by_hand_follow_a_resubmission(
-    sqlite_server: LiveServer, sqlite_worker: WorkerProcess, klass: Klass
+    sqlite_server: LiveServer, shared_sqlite_worker: WorkerProcess, klass: Klass
 ) -> None:
     student = klass.students[0]
     first = _graded(sqlite_server, student, klass.assignment_id, WRONG_CONV2D)

@@ -34,8 +34,8 @@ def viewport() -> dict[str, Any]:
 
 
 @pytest.fixture
-def big_class(sqlite_web_stack: Stack, make_klass: Callable[..., Klass]) -> tuple[Klass, SeededClass]:
-    klass = make_klass(sqlite_web_stack)
+def big_class(shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]) -> tuple[Klass, SeededClass]:
+    klass = make_klass(shared_sqlite_stack)
     with session_scope() as db:
         assignment = db.get(Assignment, klass.assignment_id)
         assert assignment is not None

@@ -36,10 +36,11 @@ def finished_run(server: LiveServer, klass: Klass, copied: str, original: str = 
 
 
 def test_only_the_courses_staff_reach_similarity_runs(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess,
+    make_klass: Callable[..., Klass],
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
-    other = make_klass(sqlite_web_stack)  # a course of its own: its instructor and students are strangers here
+    klass = make_klass(shared_sqlite_stack)
+    other = make_klass(shared_sqlite_stack)  # a course of its own: its instructor and students are strangers here
     aid = klass.assignment_id
     run = finished_run(sqlite_server, klass, disguise(VECTORISED, 2))
     assert run["done"] == run["total"] == 3 and run["pairs"] == 1
@@ -77,9 +78,9 @@ def test_only_the_courses_staff_reach_similarity_runs(
 
 
 def test_a_threshold_outside_0_to_1_is_refused_with_a_reason(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     aid = klass.assignment_id
     with api(sqlite_server, klass.instructor) as prof:
         for bad in (0, -0.5, 1.01):
@@ -94,10 +95,11 @@ def test_a_threshold_outside_0_to_1_is_refused_with_a_reason(
 
 
 def test_the_run_page_lists_the_pair_and_links_its_view(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess,
+    make_klass: Callable[..., Klass],
 ) -> None:
     """Without a browser: what the pages of a finished run hold."""
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     run = finished_run(sqlite_server, klass, disguise(VECTORISED, 4))
     with page_session(sqlite_server, klass.instructor) as browser:
         listing = browser.get(f"/assignments/{klass.assignment_id}/similarity").text

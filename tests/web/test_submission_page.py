@@ -82,9 +82,9 @@ def upload_and_wait(server: LiveServer, student: Person, assignment_id: int, fil
 
 
 @pytest.fixture
-def klass(sqlite_web_stack: Stack, sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
+def klass(shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
     """A class graded by the SQLite stack's worker, on its own copy of the HW2 rubric."""
-    return make_klass(sqlite_web_stack, copy_rubric(sqlite_web_stack.rubrics_dir, lambda _: None))
+    return make_klass(shared_sqlite_stack, copy_rubric(shared_sqlite_stack.rubrics_dir, lambda _: None))
 
 
 def test_a_notebook_shows_as_cells_numbered_like_its_feedback_and_nothing_in_it_runs(
@@ -166,7 +166,7 @@ def test_an_import_error_is_said_once_and_the_questions_say_they_could_not_run(
 
 
 def test_a_refused_manual_grade_comes_back_in_its_form_with_the_reason(
-    page: Page, sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass
+    page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass
 ) -> None:
     sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, "hw2.py", REFERENCE)
     log_in(page, sqlite_server, klass.instructor)
@@ -174,7 +174,7 @@ def test_a_refused_manual_grade_comes_back_in_its_form_with_the_reason(
     form = page.locator("form.manual-grade", has=page.locator('input[value="1.2.1a"]'))
 
     # The published rubric now says 2 points, the open page still 4: the browser lets 3 through, the server refuses.
-    set_points(Path(sqlite_web_stack.rubrics_dir) / klass.rubric_id, "1.2.1a", 2)
+    set_points(Path(shared_sqlite_stack.rubrics_dir) / klass.rubric_id, "1.2.1a", 2)
     publish(klass)
     form.get_by_label("Score").fill("3")
     form.get_by_label("Comment").fill("clear diagram, <b>one</b> arrow missing")
@@ -200,9 +200,9 @@ def test_a_refused_manual_grade_comes_back_in_its_form_with_the_reason(
 @pytest.mark.parametrize("score, reason", [("abc", "must be a number"), ("", "enter a score"),
                                            ("inf", "finite number"), ("-1", "worth 0 to 4 points")])
 def test_a_manual_grade_that_is_no_score_is_refused_on_the_page(
-    sqlite_server: LiveServer, make_klass: Callable[..., Klass], sqlite_web_stack: Stack, score: str, reason: str
+    sqlite_server: LiveServer, make_klass: Callable[..., Klass], shared_sqlite_stack: Stack, score: str, reason: str
 ) -> None:
-    klass = make_klass(sqlite_web_stack)
+    klass = make_klass(shared_sqlite_stack)
     with api(sqlite_server, klass.students[0]) as client:
         sid = client.post(f"/assignments/{klass.assignment_id}/submissions",
                           files={"file": ("hw2.py", REFERENCE)}).json()["id"]
@@ -223,7 +223,7 @@ def _history_row(client: httpx.Client, assignment_id: int, sid: int) -> str:
 
 
 def test_a_student_sees_each_submissions_score_and_regrading_while_it_is_graded_again(
-    sqlite_server: LiveServer, sqlite_web_stack: Stack, klass: Klass, use_stack: Callable[[Stack], None],
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass, use_stack: Callable[[Stack], None],
     tmp_path: Path
 ) -> None:
     student = klass.students[0]
@@ -236,7 +236,7 @@ def test_a_student_sees_each_submissions_score_and_regrading_while_it_is_graded_
         assert f"graded {score} on time counts" in _history_row(pages, klass.assignment_id, sid)
 
         # A regrade whose task no worker will take: the submission stays queued for it.
-        use_stack(sqlite_web_stack.with_broker(f"sqla+sqlite:///{tmp_path / 'nobody-listens.db'}"))
+        use_stack(shared_sqlite_stack.with_broker(f"sqla+sqlite:///{tmp_path / 'nobody-listens.db'}"))
         with session_scope() as db:
             instructor = db.scalars(select(User).where(User.email == klass.instructor.email)).one()
             regrades.start_regrade(db, instructor, db.get(Assignment, klass.assignment_id), "a fix", [sid])
