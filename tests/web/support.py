@@ -25,6 +25,7 @@ from harness.servers import free_port, wait_until
 from tests.fixtures.services import Stack
 
 SERVER_READY_TIMEOUT_S = 30
+GRADING_TIMEOUT_S = 90  # one submission on a busy shared worker
 PASSWORD = "correct horse battery staple"
 
 
@@ -101,6 +102,18 @@ def http_client(base_url: str, **options: Any) -> httpx.Client:
 def api(server: LiveServer, person: Person | None = None) -> httpx.Client:
     """An HTTP client on the live server's API, as `person` (bearer token) or anonymous."""
     return http_client(f"{server.url}/api", headers=person.headers if person else {})
+
+
+def upload_and_wait(server: LiveServer, person: Person, assignment_id: int, data: bytes,
+                    filename: str = "hw2.py") -> int:
+    """Upload `data` as `person` over the API and wait until it is graded: the submission's id."""
+    with api(server, person) as client:
+        response = client.post(f"/assignments/{assignment_id}/submissions", files={"file": (filename, data)})
+        assert response.status_code == 202, response.text
+        sid = int(response.json()["id"])
+        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
+                   GRADING_TIMEOUT_S, f"submission {sid} to be graded", interval=0.5)
+    return sid
 
 
 class PageSession(httpx.Client):

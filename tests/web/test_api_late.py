@@ -14,11 +14,10 @@ from sqlalchemy import update
 
 from grader.db.models import Enrolment
 from grader.db.session import session_scope
-from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE
-from tests.web.support import Klass, LiveServer, api
+from tests.web.support import Klass, LiveServer, api, upload_and_wait
 
-GRADING_TIMEOUT_S = 90
 LATE_BY = timedelta(hours=36)
 
 
@@ -37,9 +36,7 @@ def test_late_rules_extensions_grace_days_and_choices_over_the_api(
     with api(sqlite_server, student) as client, api(sqlite_server, klass.instructor) as prof:
         me = client.get("/auth/me").json()["id"]
         course_id = client.get(f"/assignments/{aid}").json()["course_id"]
-        sid = client.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
-        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
-                   GRADING_TIMEOUT_S, "the upload to be graded", interval=0.5)
+        sid = upload_and_wait(sqlite_server, student, aid, REFERENCE)
         assert client.patch(f"/assignments/{aid}", json={"counts": "best"}).status_code == 403
         assert client.put(f"/assignments/{aid}/extensions/{me}", json={"due_at": "2999-01-01T00:00:00Z"}
                           ).status_code == 403

@@ -16,10 +16,10 @@ from playwright.sync_api import Page, expect
 from grader.rubric_spec import content_hash
 from harness.samples import submission_source
 from harness.variants import disguise
-from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE, add_manual_question, copy_rubric, set_points
 from tests.web.browser import log_in, shoot
-from tests.web.support import Klass, LiveServer, api, publish
+from tests.web.support import Klass, LiveServer, api, publish, upload_and_wait
 
 GRADING_TIMEOUT_MS = 90_000
 VISIBLE_QUESTIONS = 20 - 2  # HW2 hides 1.2.3d, and 1.1c.iv until the due date
@@ -57,11 +57,7 @@ def test_an_instructor_reviews_grades_by_hand_and_regrades(
     page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass
 ) -> None:
     student = klass.students[0]
-    with api(sqlite_server, student) as client:
-        url = f"/assignments/{klass.assignment_id}/submissions"
-        sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
-        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
-                   GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+    sid = upload_and_wait(sqlite_server, student, klass.assignment_id, REFERENCE)
 
     log_in(page, sqlite_server, klass.instructor)
     page.get_by_role("link", name="Scores").click()
@@ -101,11 +97,7 @@ def test_an_instructor_reads_the_rubric_diff_publishes_and_regrades(
     page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass
 ) -> None:
     student = klass.students[0]
-    with api(sqlite_server, student) as client:
-        url = f"/assignments/{klass.assignment_id}/submissions"
-        sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
-        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
-                   GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+    upload_and_wait(sqlite_server, student, klass.assignment_id, REFERENCE)
     folder = Path(shared_sqlite_stack.rubrics_dir) / klass.rubric_id
     set_points(folder, "1.3.4", 4)
     add_manual_question(folder, "1.4", 2)
@@ -220,11 +212,7 @@ def test_an_instructor_sets_late_credit_grants_an_extension_and_reads_the_late_c
     klass = make_klass(shared_sqlite_stack, copy_rubric(shared_sqlite_stack.rubrics_dir, lambda _: None),
                        due_at=datetime.now(UTC) - timedelta(hours=36))
     student = klass.students[0]
-    with api(sqlite_server, student) as client:
-        url = f"/assignments/{klass.assignment_id}/submissions"
-        sid = client.post(url, files={"file": ("hw2.py", REFERENCE)}).json()["id"]
-        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
-                   GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
+    upload_and_wait(sqlite_server, student, klass.assignment_id, REFERENCE)
 
     log_in(page, sqlite_server, klass.instructor)
     page.get_by_role("link", name="Scores").click()
@@ -325,12 +313,7 @@ def test_an_instructor_answers_a_wrong_answer_group_and_its_students_read_it(
     no_padding = submission_source("buggy_conv_size_no_padding")[1].encode()
     sids = []
     for student in klass.students:  # the same mistake twice
-        with api(server, student) as client:
-            sid = client.post(f"/assignments/{klass.assignment_id}/submissions",
-                              files={"file": ("hw2.py", no_padding)}).json()["id"]
-            wait_until(lambda c=client, s=sid: c.get(f"/submissions/{s}").json()["feedback"]["status"] == "graded",
-                       GRADING_TIMEOUT_MS / 1000, "the upload to be graded", interval=0.5)
-            sids.append(sid)
+        sids.append(upload_and_wait(server, student, klass.assignment_id, no_padding))
 
     log_in(page, server, klass.instructor)
     page.get_by_role("link", name="Scores").click()

@@ -9,12 +9,11 @@ import httpx
 import pytest
 
 from grader.rubric_spec import content_hash
-from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE, WRONG_CONV2D, new_version, set_points
-from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, http_client
+from tests.web.support import PASSWORD, Klass, LiveServer, Person, api, http_client, upload_and_wait
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-GRADING_TIMEOUT_S = 90
 
 
 def _csrf(page: httpx.Response) -> str:
@@ -185,19 +184,11 @@ def _row(page: httpx.Response, question_id: str) -> str:
     return match.group(0)
 
 
-def _graded(server: LiveServer, person: Person, assignment_id: int, code: bytes) -> int:
-    with api(server, person) as client:
-        sid = client.post(f"/assignments/{assignment_id}/submissions", files={"file": ("hw2.py", code)}).json()["id"]
-        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
-                   GRADING_TIMEOUT_S, "the upload to be graded", interval=0.3)
-    return int(sid)
-
-
 def test_overrides_show_the_tests_feedback_and_grades_by_hand_follow_a_resubmission(
     sqlite_server: LiveServer, shared_sqlite_worker: WorkerProcess, klass: Klass
 ) -> None:
     student = klass.students[0]
-    first = _graded(sqlite_server, student, klass.assignment_id, WRONG_CONV2D)
+    first = upload_and_wait(sqlite_server, student, klass.assignment_id, WRONG_CONV2D)
     with api(sqlite_server, klass.instructor) as prof:
         for question, score, comment in (("1.1a", 0.5, "right idea"), ("1.2.1a", 3, "neat diagram")):
             body = {"score": score, "comment": comment}
@@ -211,7 +202,7 @@ def test_overrides_show_the_tests_feedback_and_grades_by_hand_follow_a_resubmiss
     assert "0.5 / 1" in override and "right idea" in override and "the tests gave 0" in override
     assert "expected 8, got 0" in override  # the tests' feedback, under the instructor's score
 
-    second = _graded(sqlite_server, student, klass.assignment_id, REFERENCE)
+    second = upload_and_wait(sqlite_server, student, klass.assignment_id, REFERENCE)
     with browser(sqlite_server) as client:
         log_in(client, klass.instructor)
         scores = client.get(f"/assignments/{klass.assignment_id}/scores")

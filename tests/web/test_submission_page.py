@@ -21,12 +21,11 @@ from grader.db.session import session_scope
 from grader.services import regrades
 from grader.services.run_errors import COULD_NOT_RUN
 from harness.samples import SUBMISSIONS
-from tests.fixtures.services import Stack, WorkerProcess, wait_until
+from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE, copy_rubric, set_points
 from tests.web.browser import log_in, shoot
-from tests.web.support import Klass, LiveServer, Person, api, page_session, publish
+from tests.web.support import Klass, LiveServer, api, page_session, publish, upload_and_wait
 
-GRADING_TIMEOUT_S = 90
 ONE_PIXEL_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -71,16 +70,6 @@ def hostile_notebook() -> bytes:
     return json.dumps(notebook).encode()
 
 
-def upload_and_wait(server: LiveServer, student: Person, assignment_id: int, filename: str, data: bytes) -> int:
-    with api(server, student) as client:
-        response = client.post(f"/assignments/{assignment_id}/submissions", files={"file": (filename, data)})
-        assert response.status_code == 202, response.text
-        sid = int(response.json()["id"])
-        wait_until(lambda: client.get(f"/submissions/{sid}").json()["feedback"]["status"] == "graded",
-                   GRADING_TIMEOUT_S, f"submission {sid} to be graded", interval=0.5)
-    return sid
-
-
 @pytest.fixture
 def klass(shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess, make_klass: Callable[..., Klass]) -> Klass:
     """A class graded by the SQLite stack's worker, on its own copy of the HW2 rubric."""
@@ -90,7 +79,7 @@ def klass(shared_sqlite_stack: Stack, shared_sqlite_worker: WorkerProcess, make_
 def test_a_notebook_shows_as_cells_numbered_like_its_feedback_and_nothing_in_it_runs(
     page: Page, sqlite_server: LiveServer, klass: Klass
 ) -> None:
-    sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, "hw2.ipynb", hostile_notebook())
+    sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, hostile_notebook(), "hw2.ipynb")
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     log_in(page, sqlite_server, klass.instructor)
@@ -145,7 +134,7 @@ def test_an_import_error_is_said_once_and_the_questions_say_they_could_not_run(
     sqlite_server: LiveServer, klass: Klass
 ) -> None:
     broken = REFERENCE + b"\nraise RuntimeError('broken at import')\n"
-    sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, "hw2.py", broken)
+    sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, broken)
 
     with api(sqlite_server, klass.students[0]) as client:
         seen = client.get(f"/submissions/{sid}").json()["feedback"]
@@ -168,7 +157,7 @@ def test_an_import_error_is_said_once_and_the_questions_say_they_could_not_run(
 def test_a_refused_manual_grade_comes_back_in_its_form_with_the_reason(
     page: Page, sqlite_server: LiveServer, shared_sqlite_stack: Stack, klass: Klass
 ) -> None:
-    sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, "hw2.py", REFERENCE)
+    sid = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, REFERENCE)
     log_in(page, sqlite_server, klass.instructor)
     page.goto(f"{sqlite_server.url}/submissions/{sid}")
     form = page.locator("form.manual-grade", has=page.locator('input[value="1.2.1a"]'))
@@ -227,7 +216,7 @@ def test_a_student_sees_each_submissions_score_and_regrading_while_it_is_graded_
     tmp_path: Path
 ) -> None:
     student = klass.students[0]
-    sid = upload_and_wait(sqlite_server, student, klass.assignment_id, "hw2.py", REFERENCE)
+    sid = upload_and_wait(sqlite_server, student, klass.assignment_id, REFERENCE)
     with api(sqlite_server, student) as client:
         seen = client.get(f"/submissions/{sid}").json()["feedback"]
     score = f"{seen['score']:g} / {seen['max_score']:g}"
