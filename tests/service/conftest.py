@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
@@ -17,6 +18,15 @@ def postgres_db(use_stack: Callable[[Stack], None], postgres_stack: Stack) -> It
     use_stack(postgres_stack)
     with session_scope() as db:
         yield db
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, unmigrated database of this test's own, on PostgreSQL and on SQLite:
+    for the migrations' tests, which upgrade it step by step."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("empty_postgres_database")
 
 
 @pytest.fixture(params=["postgres", "sqlite"])

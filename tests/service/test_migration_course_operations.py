@@ -3,8 +3,6 @@ and a downgrade makes TAs students (the old schema has no role for them)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from alembic import command
 from sqlalchemy import text
@@ -13,17 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from grader.db.session import alembic_config, make_engine
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'course.db'}"
-    return request.getfixturevalue("empty_postgres_database")
-
-
-def test_enrolments_gain_the_ta_role_and_lose_it_on_downgrade(database: str) -> None:
-    config = alembic_config(database)
+def test_enrolments_gain_the_ta_role_and_lose_it_on_downgrade(empty_database: str) -> None:
+    config = alembic_config(empty_database)
     command.upgrade(config, "0005")
-    engine = make_engine(database)
+    engine = make_engine(empty_database)
     try:
         with engine.begin() as connection:
             connection.execute(text("INSERT INTO users (id, email, name, role, created_at) "

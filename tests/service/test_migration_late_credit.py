@@ -5,7 +5,6 @@ is checked by the database on both."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,13 +14,6 @@ from sqlalchemy import text
 from grader.db.session import alembic_config, make_engine
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'late.db'}"
-    return request.getfixturevalue("empty_postgres_database")
 
 
 def _seed(connection: sa.Connection) -> None:
@@ -38,10 +30,10 @@ def _seed(connection: sa.Connection) -> None:
         connection.execute(text(statement), {"at": AT, "content": b"x"})
 
 
-def test_upgrade_keeps_the_work_and_old_rules_and_checks_the_counting_rule(database: str) -> None:
-    config = alembic_config(database)
+def test_upgrade_keeps_the_work_and_old_rules_and_checks_the_counting_rule(empty_database: str) -> None:
+    config = alembic_config(empty_database)
     command.upgrade(config, "0006")
-    engine = make_engine(database)
+    engine = make_engine(empty_database)
     try:
         with engine.begin() as connection:
             _seed(connection)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 from alembic import command
 from sqlalchemy import column, select, table, text
 
@@ -15,17 +13,10 @@ from grader.db.session import alembic_config, make_engine
 TOKEN_GRACE = timedelta(days=90)  # what an existing token is given on upgrade
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'accounts.db'}"
-    return request.getfixturevalue("empty_postgres_database")
-
-
-def test_existing_tokens_expire_and_sessions_start_at_version_zero(database: str) -> None:
-    config = alembic_config(database)
+def test_existing_tokens_expire_and_sessions_start_at_version_zero(empty_database: str) -> None:
+    config = alembic_config(empty_database)
     command.upgrade(config, "0002")
-    engine = make_engine(database)
+    engine = make_engine(empty_database)
     created = datetime(2026, 1, 1, tzinfo=UTC)
     try:
         with engine.begin() as connection:

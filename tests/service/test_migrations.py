@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,13 +10,6 @@ from sqlalchemy import inspect
 
 from grader.db.base import Base
 from grader.db.session import alembic_config, make_engine
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.db'}"
-    return request.getfixturevalue("empty_postgres_database")
 
 
 def _tables(url: str) -> set[str]:
