@@ -210,13 +210,20 @@ def main(argv: list[str] | None = None) -> int:
 
     section("pool", pool)
 
+    def stack_missing(name: str) -> bool:
+        """Whether PostgreSQL or Redis is missing for section `name` (then recorded as skipped)."""
+        from benchmarks.service_stack import unavailable
+
+        reason = unavailable()
+        if reason is not None:
+            results["skipped_sections"][name] = f"skipped: {reason}"
+            log(f"{name}: skipped: {reason}")
+        return reason is not None
+
     def service() -> None:
         from benchmarks import service as service_mod
 
-        reason = service_mod.unavailable()
-        if reason is not None:
-            results["skipped_sections"]["service"] = f"skipped: {reason}"
-            log(f"service: skipped: {reason}")
+        if stack_missing("service"):
             return
         from benchmarks.floor import floor_once
 
@@ -238,12 +245,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def pages() -> None:
         from benchmarks import pages as pages_mod
-        from benchmarks.service_stack import unavailable
 
-        reason = unavailable()
-        if reason is not None:
-            results["skipped_sections"]["pages"] = f"skipped: {reason}"
-            log(f"pages: skipped: {reason}")
+        if stack_missing("pages"):
             return
         results["pages"] = pages_mod.run_pages(rubrics_dir, work / "pages", args.students, args.page_loads, log)
 

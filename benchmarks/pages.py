@@ -39,7 +39,6 @@ LOAD_TIMING = """() => {
 
 def _seed_class(students: int) -> tuple[int, str]:
     """(assignment id, instructor email) of a new course of `students` graded students."""
-    from grader.db.models import Assignment
     from grader.db.session import session_scope
     from grader.services import assignments, courses, rubrics, users
     from harness.classes import seed_graded_class
@@ -49,13 +48,11 @@ def _seed_class(students: int) -> tuple[int, str]:
     with session_scope() as db:
         instructor = users.create_user(db, email, "Bench Instructor", "instructor", PASSWORD)
         course = courses.create_course(db, instructor, f"PAGES-{tag}", "Benchmark course")  # the creator teaches it
-        assignment_id = assignments.create_assignment(db, instructor, course, "hw2", "hw2",
-                                                      assignments.AssignmentSettings(title="HW2")).id
-        assignment = db.get(Assignment, assignment_id)
-        assert assignment is not None
+        assignment = assignments.create_assignment(db, instructor, course, "hw2", "hw2",
+                                                   assignments.AssignmentSettings(title="HW2"))
         seed_graded_class(db, assignment, rubrics.published(db, assignment), students, tag=tag)
         db.commit()
-    return assignment_id, email
+        return assignment.id, email
 
 
 def _log_in(client, email: str) -> None:  # type: ignore[no-untyped-def]

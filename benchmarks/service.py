@@ -31,9 +31,9 @@ from benchmarks.population import Submission
 from benchmarks.service_batch import measure_batch
 from benchmarks.service_queries import wait_graded
 from benchmarks.service_singles import measure_singles
-from benchmarks.service_stack import READY_TIMEOUT_S, REDIS_URL, Stack, environment, unavailable
+from benchmarks.service_stack import READY_TIMEOUT_S, REDIS_URL, Stack, environment
 
-__all__ = ["run_service", "unavailable"]
+__all__ = ["run_service"]
 
 
 def run_service(population: list[Submission], rubrics_dir: Path, log_dir: Path, workers: int, singles: int,

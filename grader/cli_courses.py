@@ -19,10 +19,11 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import AssignmentArg, ByOpt, acting_user, err, out, utc_time
+from grader.cli_common import AssignmentArg, ByOpt, acting_user, err, out, user_named, utc_time
+from grader.db.base import MAX_ID
 from grader.db.models import Assignment, CourseRole
 from grader.db.session import session_scope
-from grader.services import assignments, courses, dashboard, invitations, roster, users
+from grader.services import assignments, courses, dashboard, invitations, roster
 from grader.services.allowance import duration
 from grader.services.errors import ServiceError
 from grader.services.late_rules import rules_of
@@ -177,9 +178,7 @@ def _import_roster(code: str, csv: Path, login_domain: str | None, by: str | Non
 def drop(code: CodeArg, email: Annotated[str, typer.Argument(help="whom to drop")], by: ByOpt = None) -> None:
     """End someone's enrolment; their submissions and grades stay."""
     with _transaction() as db:
-        person = users.get_user_by_email(db, email)
-        if person is None:
-            fail(f"no user {email}")
+        person = user_named(db, email)
         roster.drop(db, acting_user(db, by), courses.find_course(db, code), person.id)
     out.print(f"dropped {email} from {code}")
 
@@ -193,7 +192,7 @@ def show_roster(
     """Everyone in the course, staff first."""
     with _transaction() as db:
         course = courses.find_course(db, code)
-        people = roster.roster(db, acting_user(db, by), course, limit=2**31 - 1).enrolments
+        people = roster.roster(db, acting_user(db, by), course, limit=MAX_ID).enrolments
     if as_csv:
         sys.stdout.write(csv_text([["email", "name", "role"], *([e.user.email, e.user.name, e.role] for e in people)]))
         return

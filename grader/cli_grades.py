@@ -19,13 +19,13 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out, utc_time
+from grader.db.base import MAX_ID
 from grader.db.models import User
 from grader.db.session import session_scope
 from grader.services import choices, courses, gradebook, manual_grades, publishing, regrades, rubrics, submissions
 from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
 from grader.terminal import fail
-from grader.web.deps import MAX_ID
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Rubric publishing.", no_args_is_help=True)

@@ -24,6 +24,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Every id column is a 32-bit INTEGER on PostgreSQL: a larger number names nothing there, and the
+# database would answer it with an error, not with an empty result (SQLite fails past 2**63).
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

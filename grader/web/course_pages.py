@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from grader.config import get_settings
+from grader.db.base import MAX_ID
 from grader.db.models import Role, User
 from grader.services import assignments, courses, dashboard, permissions, roster
 from grader.services.assignments import AssignmentSettings
@@ -28,7 +29,7 @@ from grader.web.session import verify_csrf
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 NOTICE = "notice"  # the session key of what the next dashboard shows once
-PageNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 
 class SettingsForm(LateRulesForm):

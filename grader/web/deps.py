@@ -12,14 +12,12 @@ from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
 
 from grader.config import Settings, get_settings
+from grader.db.base import MAX_ID
 from grader.db.models import User
 from grader.services import users
 from grader.services.errors import Rejected
 from grader.web.session import SAFE_METHODS, session_login
 
-# Every id column is a 32-bit INTEGER on PostgreSQL: a larger number names nothing there, and the
-# database would answer it with an error, not with an empty result (SQLite fails past 2**63).
-MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a database id")]
 """Every id a request carries (path, query or body): out of range is 404 in a path, 422 elsewhere."""
 

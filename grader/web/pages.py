@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
-from grader.db.base import utcnow
+from grader.db.base import MAX_ID, utcnow
 from grader.db.models import User
 from grader.services import (
     answer_groups,
@@ -38,7 +38,7 @@ from grader.services.allowance import allowance
 from grader.services.errors import Rejected, ServiceError
 from grader.services.late_rules import rules_of
 from grader.services.throttle import TooManyAttempts
-from grader.web.deps import MAX_ID, Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
+from grader.web.deps import Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
 from grader.web.forms import utc_time
 from grader.web.login import password_login
 from grader.web.rendering import redirect, render

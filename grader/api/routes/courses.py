@@ -17,6 +17,7 @@ from grader.api.schemas.courses import (
     RosterImportPublic,
     RosterPagePublic,
 )
+from grader.db.base import MAX_ID
 from grader.db.models import Assignment, Course, Enrolment
 from grader.services import assignments, courses, dashboard, roster
 from grader.web.deps import CurrentUser, Id, SessionDep, Text, UploadDep
@@ -81,7 +82,7 @@ def create_assignment(course_id: Id, body: AssignmentIn, db: SessionDep, user: C
 @router.get("/{course_id}/roster", response_model=RosterPagePublic, responses=errors(403, 404, 422))
 def get_roster(
     course_id: Id, db: SessionDep, user: CurrentUser,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = roster.ROSTER_PAGE,
     search: Annotated[Text, Query(max_length=200, description="a part of a name or an email")] = "",
 ) -> roster.RosterPage:
