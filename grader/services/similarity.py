@@ -22,6 +22,7 @@ from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import require_view_all
 from grader.submission import SubmissionError, prepare_source
 
+ACTIVE_STATUSES = frozenset({SimilarityStatus.queued, SimilarityStatus.running})  # a run still to finish
 DEFAULT_THRESHOLD = 0.6
 
 

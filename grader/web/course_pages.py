@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from grader.config import get_settings
-from grader.db.base import MAX_ID
 from grader.db.models import Role, User
 from grader.services import assignments, courses, dashboard, permissions, roster
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Rejected
-from grader.web.deps import Id, SessionDep, SettingsDep, Text, read_upload
+from grader.web.deps import Id, PageNumber, Search, SessionDep, SettingsDep, Text, read_upload
 from grader.web.forms import LateRulesForm, utc_time, whole_number
 from grader.web.pages import PageUser
 from grader.web.rendering import redirect, render
@@ -29,7 +28,6 @@ from grader.web.session import verify_csrf
 router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 NOTICE = "notice"  # the session key of what the next dashboard shows once
-PageNumber = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 
 class SettingsForm(LateRulesForm):
@@ -96,11 +94,12 @@ def _dashboard(request: Request, db: SessionDep, user: User, course_id: int, pag
 
 @router.get("/courses/{course_id}")
 def course_page(request: Request, course_id: Id, db: SessionDep, user: PageUser, page: PageNumber = 1,
-                search: Annotated[Text, Query(max_length=200)] = "") -> HTMLResponse:
+                search: Search = "") -> HTMLResponse:
     return _dashboard(request, db, user, course_id, page, search)
 
 
-def _done(request: Request, course_id: int, notice: str, anchor: str) -> Response:
+def back_with_notice(request: Request, course_id: int, notice: str, anchor: str) -> Response:
+    """Back to the course's dashboard at `anchor`, which shows `notice` once."""
     request.session[NOTICE] = notice
     return redirect(f"/courses/{course_id}#{anchor}")
 
@@ -109,7 +108,7 @@ def _done(request: Request, course_id: int, notice: str, anchor: str) -> Respons
 def archive_course(request: Request, course_id: Id, db: SessionDep, user: PageUser) -> Response:
     course = courses.get_course(db, user, course_id)
     courses.archive_course(db, user, course)
-    return _done(request, course_id, f"{course.code} is archived.", "settings")
+    return back_with_notice(request, course_id, f"{course.code} is archived.", "settings")
 
 
 @router.post("/courses/{course_id}/enrolments")
@@ -123,7 +122,7 @@ def enrol(
     except Rejected as exc:
         db.rollback()
         return _dashboard(request, db, user, course_id, error=exc)
-    return _done(request, course_id, f"{enrolment.user.email} is enrolled as {enrolment.role}.", "roster")
+    return back_with_notice(request, course_id, f"{enrolment.user.email} is enrolled as {enrolment.role}.", "roster")
 
 
 @router.post("/courses/{course_id}/roster")
@@ -138,7 +137,7 @@ def import_roster(
         db.rollback()
         return _dashboard(request, db, user, course_id, error=exc)
     skipped = f" Skipped {'; '.join(result.skipped)}." if result.skipped else ""
-    return _done(request, course_id,
+    return back_with_notice(request, course_id,
                  f"Roster imported: {result.enrolled} enrolled, {result.changed} changed, {result.unchanged} "
                  f"unchanged; {result.accounts_created} new accounts.{skipped}", "roster")
 
@@ -151,7 +150,7 @@ def drop(request: Request, course_id: Id, user_id: Id, db: SessionDep, user: Pag
     except Rejected as exc:
         db.rollback()
         return _dashboard(request, db, user, course_id, error=exc)
-    return _done(request, course_id, "Dropped; their submissions stay.", "roster")
+    return back_with_notice(request, course_id, "Dropped; their submissions stay.", "roster")
 
 
 @router.post("/courses/{course_id}/assignments")
@@ -165,7 +164,7 @@ def create_assignment(
     except Rejected as exc:
         db.rollback()
         return _dashboard(request, db, user, course_id, error=exc)
-    return _done(request, course_id, f"{made.title} ({made.slug}) is created.", "assignments")
+    return back_with_notice(request, course_id, f"{made.title} ({made.slug}) is created.", "assignments")
 
 
 def _settings_page(request: Request, db: SessionDep, user: User, assignment_id: int,
@@ -192,4 +191,4 @@ def edit_settings(
     except Rejected as exc:
         db.rollback()
         return _settings_page(request, db, user, assignment_id, exc)
-    return _done(request, assignment.course_id, f"{assignment.title}: settings saved.", "assignments")
+    return back_with_notice(request, assignment.course_id, f"{assignment.title}: settings saved.", "assignments")

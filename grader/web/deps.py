@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, NamedTuple
 
-from fastapi import Depends, HTTPException, Request, UploadFile, status
+from fastapi import Depends, HTTPException, Query, Request, UploadFile, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
@@ -30,6 +30,11 @@ def _without_nul(text: str) -> str:
 
 Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
 """Free text a request carries into the database."""
+
+PageNumber = Annotated[int, Query(ge=1, le=MAX_ID)]
+"""Which page of a long list a page shows, from 1."""
+Search = Annotated[Text, Query(max_length=200)]
+"""What a list page's search box filters by."""
 
 
 bearer_scheme = HTTPBearer(auto_error=False, description="An API token from POST /api/auth/token")

@@ -19,7 +19,7 @@ from grader.db.models import User
 from grader.services import courses, invitations
 from grader.services.errors import NotFound, Rejected
 from grader.services.throttle import TooManyAttempts, login_throttle
-from grader.web.course_pages import NOTICE
+from grader.web.course_pages import NOTICE, back_with_notice
 from grader.web.deps import Id, SessionDep
 from grader.web.login import client_address
 from grader.web.pages import PageUser
@@ -43,8 +43,8 @@ def download_invites(request: Request, course_id: Id, db: SessionDep, user: Page
     issued = invitations.issue_invites(db, user, course, None)
     skipped = [f"No link for {'; '.join(issued.skipped)}."] if issued.skipped else []
     if not issued.invites:
-        request.session[NOTICE] = " ".join([f"No one else in {course.code} is without a password.", *skipped])
-        return redirect(f"/courses/{course_id}#roster")
+        return back_with_notice(request, course_id,
+                                " ".join([f"No one else in {course.code} is without a password.", *skipped]), "roster")
     if skipped:  # shown by the dashboard's next load (the download leaves the page as it is)
         request.session[NOTICE] = skipped[0]
     attachment = f'attachment; filename="{course.code}-invitations.csv"'  # a course code is a safe file name

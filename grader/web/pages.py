@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import TypeAdapter, ValidationError
 
@@ -38,13 +38,12 @@ from grader.services.allowance import allowance
 from grader.services.errors import Rejected, ServiceError
 from grader.services.late_rules import rules_of
 from grader.services.throttle import TooManyAttempts
-from grader.web.deps import Id, SessionDep, SettingsDep, Text, get_session_user, read_upload
+from grader.web.deps import Id, PageNumber, Search, SessionDep, SettingsDep, Text, get_session_user, read_upload
 from grader.web.forms import utc_time
 from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
 
-SIMILARITY_ACTIVE = frozenset({"queued", "running"})  # a similarity run still to finish
 REFRESH_S = 2
 SUBMISSION_IDS = TypeAdapter(list[Id])
 # The staff's submission page shows a student's notebook: should anything in it get past the
@@ -234,7 +233,7 @@ def rerun(run_id: Id, db: SessionDep, user: PageUser) -> Response:
 @router.get("/assignments/{assignment_id}/scores")
 def scores_page(
     request: Request, assignment_id: Id, db: SessionDep, user: PageUser,
-    page: Annotated[int, Query(ge=1, le=MAX_ID)] = 1, q: Annotated[Text, Query(max_length=200)] = "",
+    page: PageNumber = 1, q: Search = "",
 ) -> HTMLResponse:
     """Statistics over the whole class; the students a page at a time, or those `q` finds."""
     assignment = courses.get_assignment(db, user, assignment_id)
@@ -367,7 +366,7 @@ def similarity_run_page(request: Request, run_id: Id, db: SessionDep, user: Page
     progress = similarity.run_progress(db, user, run_id)
     return render(request, "similarity_run.html", user, run=run, progress=progress,
                   pairs=similarity.list_pairs(db, user, run_id),
-                  refresh_s=REFRESH_S if run.status in SIMILARITY_ACTIVE else None)
+                  refresh_s=REFRESH_S if run.status in similarity.ACTIVE_STATUSES else None)
 
 
 @router.get("/similarity/pairs/{pair_id}")
