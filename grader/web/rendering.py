@@ -24,7 +24,14 @@ WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
 
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
-templates.env.globals["csrf_token"] = csrf_token
+
+
+def _csrf_field(request: Request) -> Markup:
+    """The hidden field every form that posts carries: the session's CSRF token."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">').format(csrf_token(request))
+
+
+templates.env.globals["csrf_field"] = _csrf_field
 
 
 def _points(value: float | None) -> str:
@@ -38,6 +45,8 @@ def _when(value: datetime | None) -> str:
 
 def _percent(share: float) -> str:
     return f"{share * 100:.0f}%"
+
+
 def _line_links(text: str, module: str) -> Markup:
     """Feedback with each "line N of <module>" a link to that line of the code shown below it."""
     where = re.compile(rf"line (\d+) of {re.escape(str(escape(module)))}")
