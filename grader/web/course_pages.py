@@ -56,9 +56,8 @@ class NewAssignmentForm(SettingsForm):
 
 
 def _courses_page(request: Request, db: SessionDep, user: User, error: Rejected | None = None) -> HTMLResponse:
-    return render(request, "courses.html", user, error.status_code if error else 200,
-                  memberships=courses.courses_of(db, user), can_create=user.role in (Role.instructor, Role.admin),
-                  error=error.message if error else None)
+    return render(request, "courses.html", user, refusal=error,
+                  memberships=courses.courses_of(db, user), can_create=user.role in (Role.instructor, Role.admin))
 
 
 @router.get("/courses")
@@ -84,11 +83,11 @@ def _dashboard(request: Request, db: SessionDep, user: User, course_id: int, pag
     progress = dashboard.course_progress(db, user, course)
     people = roster.roster(db, user, course, (page - 1) * roster.ROSTER_PAGE, roster.ROSTER_PAGE, search)
     return render(
-        request, "course.html", user, error.status_code if error else 200,
+        request, "course.html", user, refusal=error,
         course=course, progress=progress, people=people, page=page, search=search,
         pages=max(1, math.ceil(people.total / people.limit)), counts=roster.role_counts(db, course),
         can_change=permissions.can_change_settings(db, user, course.id), invite_ttl_days=get_settings().invite_ttl_days,
-        notice=request.session.pop(NOTICE, None), error=error.message if error else None,
+        notice=request.session.pop(NOTICE, None),
     )
 
 
@@ -171,9 +170,8 @@ def _settings_page(request: Request, db: SessionDep, user: User, assignment_id: 
                    error: Rejected | None = None) -> HTMLResponse:
     assignment = courses.get_assignment(db, user, assignment_id)
     permissions.require_change_settings(db, user, assignment.course)
-    return render(request, "assignment_settings.html", user, error.status_code if error else 200,
-                  assignment=assignment, settings=assignments.settings_of(assignment),
-                  error=error.message if error else None)
+    return render(request, "assignment_settings.html", user, refusal=error,
+                  assignment=assignment, settings=assignments.settings_of(assignment))
 
 
 @router.get("/assignments/{assignment_id}/settings")

@@ -27,12 +27,12 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(verify_csrf)])
 
 
 def _late_page(request: Request, db: SessionDep, user: User, assignment_id: int,
-               error: str | None = None, status: int = 200) -> HTMLResponse:
+               error: Rejected | None = None) -> HTMLResponse:
     assignment = courses.get_assignment(db, user, assignment_id)
     granted = extensions.extensions_of(db, user, assignment)
-    return render(request, "late.html", user, status, assignment=assignment, rules=rules_of(assignment),
+    return render(request, "late.html", user, refusal=error, assignment=assignment, rules=rules_of(assignment),
                   settings=assignments.settings_of(assignment), extensions=granted,
-                  students=courses.students_of(db, assignment.course), error=error)
+                  students=courses.students_of(db, assignment.course))
 
 
 @router.get("/assignments/{assignment_id}/late")
@@ -52,7 +52,7 @@ def save_late_rules(
                                                                     **form.late_settings()))
     except Rejected as exc:
         db.rollback()
-        return _late_page(request, db, user, assignment_id, exc.message, exc.status_code)
+        return _late_page(request, db, user, assignment_id, exc)
     return redirect(f"/assignments/{assignment_id}/late")
 
 
@@ -72,7 +72,7 @@ def grant_extension(
         extensions.grant_extension(db, user, assignment, student, due_at, reason)
     except Rejected as exc:
         db.rollback()
-        return _late_page(request, db, user, assignment_id, exc.message, exc.status_code)
+        return _late_page(request, db, user, assignment_id, exc)
     return redirect(f"/assignments/{assignment_id}/late#extensions")
 
 
@@ -94,9 +94,9 @@ def choose_submission(submission_id: Id, db: SessionDep, user: PageUser) -> Resp
 
 
 def _grace_page(request: Request, db: SessionDep, user: User, course_id: int,
-                error: str | None = None, status: int = 200) -> HTMLResponse:
+                error: Rejected | None = None) -> HTMLResponse:
     course = courses.get_course(db, user, course_id)
-    return render(request, "grace.html", user, status, ledger=grace.grace_ledger(db, user, course), error=error)
+    return render(request, "grace.html", user, refusal=error, ledger=grace.grace_ledger(db, user, course))
 
 
 @router.get("/courses/{course_id}/grace")
@@ -113,5 +113,5 @@ def set_grace_days(
         grace.set_grace_days(db, user, course, grace_days)
     except Rejected as exc:
         db.rollback()
-        return _grace_page(request, db, user, course_id, exc.message, exc.status_code)
+        return _grace_page(request, db, user, course_id, exc)
     return redirect(f"/courses/{course_id}/grace")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
@@ -128,12 +128,9 @@ def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id
         return redirect(f"/assignments/{assignment_id}/scores")
     standing = standings.standings(db, assignment, [user], with_scores=False)[user.id]
     attempts = {attempt.submission.id: attempt for attempt in standing.attempts}
-    page = render(request, "assignment.html", user, error.status_code if error else 200, assignment=assignment,
+    return render(request, "assignment.html", user, refusal=error, assignment=assignment,
                   submissions=submissions.history(db, user, assignment), standing=standing, attempts=attempts,
-                  rules=rules_of(assignment), allowance=allowance(db, user, assignment, utcnow()),
-                  error=error.message if error else None)
-    page.headers.update(error.headers if error else {})
-    return page
+                  rules=rules_of(assignment), allowance=allowance(db, user, assignment, utcnow()))
 
 
 @router.get("/assignments/{assignment_id}")
@@ -169,7 +166,7 @@ def _submission_page(request: Request, db: SessionDep, user: User, submission_id
                      refused: RefusedGrade | None = None) -> HTMLResponse:
     """Students get their feedback; the course's instructors the code, runs and grading forms too."""
     submission = submissions.get_submission(db, user, submission_id)
-    context = {
+    context: dict[str, Any] = {
         "submission": submission,
         "feedback": submissions.feedback(db, submission, user),
         "refresh_s": REFRESH_S if submission.status in submissions.ACTIVE_STATUSES else None,
@@ -276,10 +273,10 @@ def remove_group_feedback(assignment_id: Id, db: SessionDep, user: PageUser, key
 
 
 def _rubric_page(request: Request, db: SessionDep, user: User, assignment_id: int, published: str = "",
-                 error: str | None = None, status: int = 200) -> HTMLResponse:
+                 error: Rejected | None = None) -> HTMLResponse:
     state = publishing.rubric_status(db, user, courses.get_assignment(db, user, assignment_id))
     just_published = published == state.published_hash
-    return render(request, "rubric.html", user, status, state=state, just_published=just_published, error=error,
+    return render(request, "rubric.html", user, refusal=error, state=state, just_published=just_published,
                   can_publish=permissions.can_change_settings(db, user, state.assignment.course_id))
 
 
@@ -298,7 +295,7 @@ def publish_rubric(
         publishing.publish(db, user, assignment, expected_hash)
     except Rejected as exc:
         db.rollback()
-        return _rubric_page(request, db, user, assignment_id, error=exc.message, status=exc.status_code)
+        return _rubric_page(request, db, user, assignment_id, error=exc)
     return redirect(f"/assignments/{assignment_id}/rubric?published={quote(assignment.rubric_hash)}")
 
 
@@ -333,10 +330,10 @@ def regrade_page(request: Request, assignment_id: Id, batch_id: Id, db: SessionD
 
 
 def _similarity_page(request: Request, db: SessionDep, user: User, assignment_id: int,
-                     error: str | None = None, status: int = 200) -> HTMLResponse:
+                     error: Rejected | None = None) -> HTMLResponse:
     assignment = courses.get_assignment(db, user, assignment_id)
     runs = similarity.runs_of(db, user, assignment)
-    return render(request, "similarity.html", user, status, assignment=assignment, runs=runs, error=error,
+    return render(request, "similarity.html", user, refusal=error, assignment=assignment, runs=runs,
                   default_threshold=similarity.DEFAULT_THRESHOLD)
 
 
@@ -355,7 +352,7 @@ def start_similarity(
         run = similarity.start_run(db, user, assignment, threshold)
     except Rejected as exc:
         db.rollback()
-        return _similarity_page(request, db, user, assignment_id, exc.message, exc.status_code)
+        return _similarity_page(request, db, user, assignment_id, exc)
     return redirect(f"/similarity/{run.id}")
 
 

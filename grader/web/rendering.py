@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 
 from grader.db.models import User
 from grader.services.allowance import duration
+from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
 from grader.services.submissions import shown_status
 from grader.web.forms import datetime_local
@@ -65,10 +66,17 @@ templates.env.filters["shown_status"] = shown_status
 
 
 def render(
-    request: Request, name: str, user: User | None, status: int = 200, /, **context: object
+    request: Request, name: str, user: User | None, status: int = 200, /, *, refusal: ServiceError | None = None,
+    **context: object,
 ) -> HTMLResponse:
-    """The page `name`; positional-only up to `status`, so no template variable can be taken for one of them."""
-    return templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status)
+    """The page `name`; positional-only up to `status`, so no template variable can be taken for one
+    of them. A form's `refusal` sets the status, the page's `error` and the headers it carries
+    (Retry-After during a cooldown)."""
+    if refusal is not None:
+        status, context["error"] = refusal.status_code, refusal.message
+    page = templates.TemplateResponse(request, name, {"user": user, **context}, status_code=status)
+    page.headers.update(refusal.headers if refusal is not None else {})
+    return page
 
 
 def redirect(url: str) -> RedirectResponse:
