@@ -28,7 +28,7 @@ from grader.services.rubrics import publish_from_disk
 
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # A folder directly under the rubrics folder: never a path that leads out of it.
-RUBRIC_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+RUBRIC_ID = SLUG
 MAX_SUBMISSIONS = 10_000
 MAX_COOLDOWN_S = 7 * 24 * 3600
 

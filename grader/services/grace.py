@@ -12,7 +12,7 @@ from grader.db.models import Assignment, Course, User
 from grader.services.courses import students_of
 from grader.services.errors import Rejected
 from grader.services.permissions import require_change_settings, require_view_all
-from grader.services.standings import dated_assignments, spend, standings_given
+from grader.services.standings import spend_in_order
 
 MAX_GRACE_DAYS = 365
 
@@ -51,9 +51,7 @@ def grace_ledger(db: Session, viewer: User, course: Course) -> GraceLedger:
     left = {s.id: course.grace_days for s in students}
     entries = []
     if course.grace_days > 0:
-        for assignment in dated_assignments(db, course):
-            table = standings_given(db, assignment, students, left, with_scores=False)
-            spend(left, table)
+        for assignment, table in spend_in_order(db, course, students, left):
             entries += [GraceEntry(st.student, assignment, st.counted.submission.id, st.counted.late_by,
                                    st.counted.grace_days, left[user_id])
                         for user_id, st in table.items() if st.counted is not None and st.counted.grace_days]

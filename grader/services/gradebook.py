@@ -15,13 +15,11 @@ from grader.services import rubrics
 from grader.services.courses import students_of
 from grader.services.histograms import Histogram, histogram
 from grader.services.permissions import require_view_all
+from grader.services.roster import CANVAS_COLUMNS
 from grader.services.scores import ScoredQuestion
 from grader.services.spreadsheet import csv_text
 from grader.services.standings import standings
 
-# Canvas matches rows on these columns: the roster import keeps them on each enrolment; without
-# them, "SIS Login ID" carries the email.
-CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 HOUR = timedelta(hours=1)
 
 
@@ -88,7 +86,7 @@ def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
     rubric = rubrics.require_published(db, assignment)
     students = students_of(db, assignment.course)
     roster = {e.user_id: e for e in db.scalars(select(Enrolment).where(Enrolment.course_id == assignment.course_id))}
-    table = standings(db, assignment, students, texts=False)
+    table = standings(db, assignment, students)
     rows = []
     for student in students:
         counted = table[student.id].counted

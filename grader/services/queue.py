@@ -70,7 +70,18 @@ class _Send:
     submission_ids: tuple[int, ...]
 
     def deliver(self) -> None:
-        _send(self)
+        """Send one task per submission; at the first failure the rest stay queued for the reconciler."""
+        sender = client()
+        for sent, submission_id in enumerate(self.submission_ids):
+            try:
+                # Celery takes the limit in float seconds; celery-types declares int.
+                sender.send_task(GRADE_TASK, args=[submission_id], queue=self.queue,
+                                 time_limit=self.time_limit,  # type: ignore[arg-type]
+                                 retry_policy=SEND_RETRY_POLICY)
+            except (KombuError, OSError) as exc:
+                log.warning("broker unreachable (%s): %d submission(s) stay queued until the reconciler sends them",
+                            exc, len(self.submission_ids) - sent)
+                return
 
 
 @dataclass(frozen=True)
@@ -121,19 +132,3 @@ def _forget_what_was_not_committed(db: Session, transaction: SessionTransaction)
     """A rollback, a failed commit or a close without a commit: nothing is sent."""
     if transaction.parent is None:
         db.info.pop(PENDING, None)
-
-
-def _send(send: _Send) -> int:
-    """Send the tasks; how many messages went out."""
-    sender = client()
-    for sent, submission_id in enumerate(send.submission_ids):
-        try:
-            # Celery takes the limit in float seconds; celery-types declares int.
-            sender.send_task(GRADE_TASK, args=[submission_id], queue=send.queue,
-                             time_limit=send.time_limit,  # type: ignore[arg-type]
-                             retry_policy=SEND_RETRY_POLICY)
-        except (KombuError, OSError) as exc:
-            log.warning("broker unreachable (%s): %d submission(s) stay queued until the reconciler sends them",
-                        exc, len(send.submission_ids) - sent)
-            return sent
-    return len(send.submission_ids)

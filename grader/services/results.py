@@ -34,6 +34,7 @@ from grader.services.claims import Claim
 
 STAFF_ERROR_FOR_STUDENT = "Grading failed because of a problem on our side; the course staff can see why."
 
+
 def _own(db: Session, claim: Claim, **values: object) -> bool:
     """Update the submission if this attempt still holds it; False if another attempt took over."""
     done = db.execute(
@@ -142,9 +143,8 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
         submission.status = SubmissionStatus.queued
         submission.updated_at = utcnow()
         submission.heartbeat_at = None
+        queue.enqueue(db, submission.assignment, [submission_id])
     else:
         claims.fail_request(db, submission_id, run.request_no,
-                     f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
-    if retry:
-        queue.enqueue(db, submission.assignment, [submission_id])
+                            f"Grading took longer than the time limit ({limit_s:g} s) on every attempt.")
     return retry

@@ -26,6 +26,8 @@ from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import require_change_settings, require_view_all
 
 PLAIN_COLUMNS = ("email", "name", "role")
+# Canvas matches rows on these columns: the import keeps them on each enrolment, and the gradebook
+# export writes them back (without them, "SIS Login ID" carries the email).
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 CANVAS_NOT_STUDENTS = {"Points Possible": "Canvas's points-possible row", "Student, Test": "Canvas's test student"}
 ACCOUNT_ROLE = {CourseRole.student: "student", CourseRole.ta: "student", CourseRole.instructor: "instructor"}
@@ -95,8 +97,7 @@ def _identity(row: dict[str, str]) -> Identity:
 def _entry(line: int, email: str, name: str, role: CourseRole | None, ids: Identity | None) -> Entry:
     if not email:
         raise Rejected(422, "no email address")
-    if len(name) > users.MAX_NAME_CHARS:
-        raise Rejected(422, f"a name has at most {users.MAX_NAME_CHARS} characters, not {len(name)}")
+    name = users.valid_name(name)
     return Entry(line, users.valid_email(email), name, role, ids)
 
 
@@ -192,7 +193,8 @@ def _enrol_entries(db: Session, actor: User, course: Course, entries: list[Entry
     db.add_all(created)
     db.flush()  # one batch of INSERTs, and the new accounts get their ids
     known.update((user.email, user) for user in created)
-    current = {e.user_id: e for e in db.scalars(select(Enrolment).where(Enrolment.course_id == course.id))}
+    current = {e.user_id: e for e in db.scalars(select(Enrolment).where(
+        Enrolment.course_id == course.id, Enrolment.user_id.in_([user.id for user in known.values()])))}
     counts = {"enrolled": 0, "changed": 0, "unchanged": 0}
     enrolments = []
     for entry in entries:
@@ -283,4 +285,3 @@ def role_counts(db: Session, course: Course) -> dict[CourseRole, int]:
     rows = db.execute(select(Enrolment.role, func.count()).where(Enrolment.course_id == course.id)
                       .group_by(Enrolment.role))
     return {role: count for role, count in rows}
-

@@ -18,7 +18,7 @@ graded again. The rules:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -86,25 +86,24 @@ def _counted(rule: CountingRule, attempts: list[Attempt], chosen_id: int | None)
     return newest
 
 
-def _scores(db: Session, assignment: Assignment, submissions: list[Submission], texts: bool
-            ) -> dict[int, SubmissionScore]:
-    return score_submissions(db, assignment, require_published(db, assignment), submissions, texts)
+def _scores(db: Session, assignment: Assignment, submissions: list[Submission]) -> dict[int, SubmissionScore]:
+    """Without feedback texts: standings only total and compare scores, and never show the texts."""
+    return score_submissions(db, assignment, require_published(db, assignment), submissions, texts=False)
 
 
 def standings_given(
     db: Session, assignment: Assignment, students: Sequence[User], grace_left: Mapping[int, int], with_scores: bool,
-    texts: bool = True,
 ) -> dict[int, Standing]:
     """user id -> standing, with `grace_left` days per student. `with_scores` scores the submission
-    that counts; `best` scores every one, since it compares them. `texts=False` leaves the scores'
-    feedback and printed output empty (a table of scores needs none)."""
+    that counts; `best` scores every one, since it compares them. The scores' feedback and printed
+    output are left empty: a standing shows totals only."""
     ids = [s.id for s in students]
     submitted: dict[int, list[Submission]] = defaultdict(list)
     for submission in db.scalars(select(Submission).where(Submission.assignment_id == assignment.id,
                                                           Submission.user_id.in_(ids)).order_by(Submission.id)):
         submitted[submission.user_id].append(submission)
     compares = assignment.counts == CountingRule.best
-    scores = _scores(db, assignment, [s for batch in submitted.values() for s in batch], texts) if compares else {}
+    scores = _scores(db, assignment, [s for batch in submitted.values() for s in batch]) if compares else {}
     extensions = {user_id: due_at for user_id, due_at in db.execute(select(Extension.user_id, Extension.due_at).where(
         Extension.assignment_id == assignment.id, Extension.user_id.in_(ids)))}
     chosen = {user_id: submission_id for user_id, submission_id in db.execute(
@@ -118,14 +117,12 @@ def standings_given(
         attempts = [_attempt(rules, s, scores.get(s.id), due_at, left) for s in submitted[student.id]]
         table[student.id] = Standing(student, due_at, due_at != assignment.due_at, left, attempts,
                                      _counted(assignment.counts, attempts, chosen.get(student.id)))
-    return _with_counted_scored(db, assignment, table, texts) if with_scores and not compares else table
+    return _with_counted_scored(db, assignment, table) if with_scores and not compares else table
 
 
-def _with_counted_scored(db: Session, assignment: Assignment, table: dict[int, Standing], texts: bool
-                          ) -> dict[int, Standing]:
+def _with_counted_scored(db: Session, assignment: Assignment, table: dict[int, Standing]) -> dict[int, Standing]:
     """The standings with the submission that counts scored: the only one whose score is shown."""
-    scores = _scores(db, assignment, [st.counted.submission for st in table.values() if st.counted is not None],
-                     texts)
+    scores = _scores(db, assignment, [st.counted.submission for st in table.values() if st.counted is not None])
     return {user_id: st if st.counted is None else replace(st, counted=replace(st.counted,
                                                                                score=scores[st.counted.submission.id]))
             for user_id, st in table.items()}
@@ -150,23 +147,33 @@ def spend(grace_left: dict[int, int], standings: Mapping[int, Standing]) -> None
             grace_left[user_id] -= standing.counted.grace_days
 
 
+def spend_in_order(db: Session, course: Course, students: Sequence[User], grace_left: dict[int, int],
+                   stop_before: Assignment | None = None) -> Iterator[tuple[Assignment, dict[int, Standing]]]:
+    """(assignment, standings) for each dated assignment in the order grace days are spent, up to
+    `stop_before` (None: all), each after its days are taken from `grace_left`: the one walk that
+    both the days left before an assignment and the course's ledger of days spent depend on."""
+    for assignment in dated_assignments(db, course):
+        if stop_before is not None and assignment.id == stop_before.id:
+            return
+        table = standings_given(db, assignment, students, grace_left, with_scores=False)
+        spend(grace_left, table)
+        yield assignment, table
+
+
 def grace_left_before(db: Session, assignment: Assignment, students: Sequence[User]) -> dict[int, int]:
     """user id -> grace days not spent by the assignments before this one."""
     budget = assignment.course.grace_days
     left = {s.id: budget for s in students}
     if budget > 0 and assignment.due_at is not None:
-        for earlier in dated_assignments(db, assignment.course):
-            if earlier.id == assignment.id:
-                break
-            spend(left, standings_given(db, earlier, students, left, with_scores=False))
+        for _ in spend_in_order(db, assignment.course, students, left, stop_before=assignment):
+            pass
     return left
 
 
-def standings(db: Session, assignment: Assignment, students: Sequence[User], with_scores: bool = True,
-              texts: bool = True) -> dict[int, Standing]:
+def standings(db: Session, assignment: Assignment, students: Sequence[User], with_scores: bool = True
+              ) -> dict[int, Standing]:
     """user id -> where the student stands on the assignment (permissions are the caller's)."""
-    return standings_given(db, assignment, students, grace_left_before(db, assignment, students), with_scores,
-                           texts)
+    return standings_given(db, assignment, students, grace_left_before(db, assignment, students), with_scores)
 
 
 def uploads_close_at(db: Session, assignment: Assignment, student: User) -> datetime | None:

@@ -72,14 +72,22 @@ def get_user_by_email(db: Session, email: str) -> User | None:
     return db.scalar(select(User).where(User.email == normalize_email(email)))
 
 
+def valid_name(name: str) -> str:
+    """The name stripped, if it fits its column (Rejected, 422): checked where accounts are made
+    one by one and before a roster import creates any."""
+    name = name.strip()
+    if len(name) > MAX_NAME_CHARS:
+        raise Rejected(422, f"a name has at most {MAX_NAME_CHARS} characters, not {len(name)}")
+    return name
+
+
 def new_user(email: str, name: str, role: str, password: str | None = None) -> User:
     """A valid account, not yet in any session (Rejected, 422, for a bad email, name or role)."""
     email = valid_email(email)
     if role not in Role.__members__:
         raise Rejected(422, f"role must be one of {', '.join(Role)}, not {role!r}")
-    if len(name.strip()) > MAX_NAME_CHARS:
-        raise Rejected(422, f"a name has at most {MAX_NAME_CHARS} characters, not {len(name.strip())}")
-    return User(email=email, name=name.strip() or email, role=Role(role),
+    name = valid_name(name)
+    return User(email=email, name=name or email, role=Role(role),
                 password_hash=hash_password(password) if password else None)
 
 
