@@ -68,6 +68,14 @@ def valid_email(email: str) -> str:
     return email
 
 
+def get_user(db: Session, user_id: int) -> User:
+    """The account with this id, or NotFound (404): the person a route names by id."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    return user
+
+
 def get_user_by_email(db: Session, email: str) -> User | None:
     return db.scalar(select(User).where(User.email == normalize_email(email)))
 

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from grader.db.models import User
-from grader.services import assignments, choices, courses, extensions, grace, submissions
-from grader.services.errors import NotFound, Rejected
+from grader.services import assignments, choices, courses, extensions, grace, submissions, users
+from grader.services.errors import Rejected
 from grader.services.late_rules import rules_of
 from grader.web.deps import Id, SessionDep, Text
 from grader.web.forms import LateRulesForm, utc_time
@@ -62,9 +62,7 @@ def grant_extension(
     until: Annotated[str, Form()], reason: Annotated[Text, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    student = db.get(User, student_id)
-    if student is None:
-        raise NotFound(f"no user {student_id}")
+    student = users.get_user(db, student_id)
     try:
         due_at = utc_time(until, "new due date")
         if due_at is None:
@@ -79,9 +77,7 @@ def grant_extension(
 @router.post("/assignments/{assignment_id}/extensions/{user_id}/revoke")
 def revoke_extension(assignment_id: Id, user_id: Id, db: SessionDep, user: PageUser) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    student = db.get(User, user_id)
-    if student is None:
-        raise NotFound(f"no user {user_id}")
+    student = users.get_user(db, user_id)
     extensions.revoke_extension(db, user, assignment, student)
     return redirect(f"/assignments/{assignment_id}/late#extensions")
 

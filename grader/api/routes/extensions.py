@@ -6,20 +6,12 @@ from fastapi import APIRouter, Response, status
 
 from grader.api.docs import errors
 from grader.api.schemas.assignments import ExtensionIn, ExtensionPublic
-from grader.db.models import Extension, User
-from grader.services import courses, extensions
-from grader.services.errors import NotFound
+from grader.db.models import Extension
+from grader.services import courses, extensions, users
 from grader.web.deps import CurrentUser, Id, SessionDep
 
 router = APIRouter(prefix="/assignments/{assignment_id}/extensions", tags=["extensions"],
                    responses=errors(401, 403, 404))
-
-
-def _student(db: SessionDep, user_id: int) -> User:
-    student = db.get(User, user_id)
-    if student is None:
-        raise NotFound(f"no user {user_id}")
-    return student
 
 
 @router.get("", response_model=list[ExtensionPublic])
@@ -35,12 +27,12 @@ def grant_extension(assignment_id: Id, user_id: Id, body: ExtensionIn, db: Sessi
                     user: CurrentUser) -> Extension:
     """Give one student a due date of their own (replacing an earlier one); late credit counts from it."""
     assignment = courses.get_assignment(db, user, assignment_id)
-    extension = extensions.grant_extension(db, user, assignment, _student(db, user_id), body.due_at, body.reason)
+    extension = extensions.grant_extension(db, user, assignment, users.get_user(db, user_id), body.due_at, body.reason)
     return extension
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_extension(assignment_id: Id, user_id: Id, db: SessionDep, user: CurrentUser) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    extensions.revoke_extension(db, user, assignment, _student(db, user_id))
+    extensions.revoke_extension(db, user, assignment, users.get_user(db, user_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
