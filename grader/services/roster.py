@@ -264,6 +264,11 @@ class RosterPage:
     offset: int
     limit: int
 
+    @property
+    def pages(self) -> int:
+        """Pages of `limit` people the search fills, at least 1."""
+        return max(1, -(-self.total // self.limit))
+
 
 def roster(db: Session, viewer: User, course: Course, offset: int = 0, limit: int = ROSTER_PAGE,
            search: str = "") -> RosterPage:

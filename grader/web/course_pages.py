@@ -8,7 +8,6 @@ that went through redirects (303) to the dashboard, which shows what was done on
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
@@ -85,7 +84,7 @@ def _dashboard(request: Request, db: SessionDep, user: User, course_id: int, pag
     return render(
         request, "course.html", user, refusal=error,
         course=course, progress=progress, people=people, page=page, search=search,
-        pages=max(1, math.ceil(people.total / people.limit)), counts=roster.role_counts(db, course),
+        pages=people.pages, counts=roster.role_counts(db, course),
         can_change=permissions.can_change_settings(db, user, course.id), invite_ttl_days=get_settings().invite_ttl_days,
         notice=request.session.pop(NOTICE, None),
     )
