@@ -183,12 +183,13 @@ def _shown(groups: list[list[TestOutcome]]) -> list[list[TestOutcome]]:
     or only wrong answers when a function has both, so neither hides the other."""
     if len(groups) <= MAX_FEEDBACK_LINES:
         return groups
-    shown = groups[:MAX_FEEDBACK_LINES]
+    chosen = list(range(MAX_FEEDBACK_LINES))
     for fault in (True, False):
-        if not any(g[0].fault == fault for g in shown):
-            shown[-1] = next(g for g in groups if g[0].fault == fault)
-            shown.sort(key=groups.index)
-    return shown
+        first = next((i for i, g in enumerate(groups) if g[0].fault == fault), None)
+        if first is not None and not any(groups[i][0].fault == fault for i in chosen):
+            chosen[-1] = first
+            chosen.sort()
+    return [groups[i] for i in chosen]
 
 
 def _feedback(outcomes: list[TestOutcome], named: tuple[KnownMistake, ...]) -> str:

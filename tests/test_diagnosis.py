@@ -251,6 +251,16 @@ def test_feedback_shows_crashes_and_wrong_answers_when_both_are_more_than_it_lis
     assert lines[-1] == "... and 3 more failures"
 
 
+@pytest.mark.parametrize("fault", [False, True], ids=["wrong answers", "crashes"])
+def test_feedback_past_its_lines_of_one_kind_alone_lists_the_first_ones(fault: bool):
+    question = Question(id="q", title="q", points=1)
+    failures = [outcome(f"t[{i}]", f"f(): failure {i}", fault=fault) for i in range(MAX_FEEDBACK_LINES + 2)]
+    lines = score_question(question, failures).output.splitlines()
+    assert [line.split(":")[0] for line in lines if line.startswith("- ")] == [
+        f"- t[{i}]" for i in range(MAX_FEEDBACK_LINES)]
+    assert lines[-1] == "... and 2 more failures"
+
+
 def test_reports_without_diagnosis_keep_their_shape():
     """A report built from outcomes made before diagnosis existed (stored ones, the engine's
     unusable-file outcomes) has no extra data, and its Gradescope entries no extra keys."""
