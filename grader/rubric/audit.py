@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from grader.rubric.diagnosis import Call, matches
+from grader.rubric.diagnosis import Call, RecordingStudent, matches
 from grader.rubric.misconceptions import Misconception, load_misconceptions
 from grader.rubric.runner import load_reference, run_rubric
 from grader.rubric_spec import Question, Rubric
@@ -31,32 +31,22 @@ class Audit:
     problems: list[str] = field(default_factory=list)
 
 
-class _Submission:
-    """The reference with some functions replaced, noting each test's calls in its own list."""
+class _Replaced:
+    """The reference with some of its functions replaced."""
 
-    def __init__(self, reference: ModuleType, replaced: dict[str, Callable[..., Any]],
-                 tests: list[list[Call]]) -> None:
-        self._reference, self._replaced, self._tests = reference, replaced, tests
+    def __init__(self, reference: ModuleType, replaced: dict[str, Callable[..., Any]]) -> None:
+        self._reference, self._replaced = reference, replaced
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        function = self._replaced.get(name) or getattr(self._reference, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            record = Call(name, args, kwargs)
-            self._tests[-1].append(record)
-            record.result = function(*args, **kwargs)
-            record.answered = True
-            return record.result
-
-        return call
+        return self._replaced.get(name) or getattr(self._reference, name)
 
 
 def _run(rubric: Rubric, replaced: dict[str, Callable[..., Any]]) -> list[tuple[TestOutcome, list[Call]]]:
     """Every test case's outcome with the calls it made (tests run in the order they report)."""
     tests: list[list[Call]] = []
-    submission = _Submission(load_reference(rubric), replaced, tests)
+    submission = RecordingStudent(_Replaced(load_reference(rubric), replaced), lambda: tests[-1])
     outcomes = run_rubric(rubric, lambda: submission, on_test=lambda question: tests.append([]))
     return list(zip(outcomes, tests, strict=True))
 

@@ -38,10 +38,10 @@ class CheckFailure(AssertionError):
         self.tolerance = tolerance or current_tolerance.get()
 
 
-def _resolve(rtol: float | None, atol: float | None) -> tuple[float, float]:
-    """The tolerances a check uses: those it was given, else the running question's."""
+def _resolve(rtol: float | None, atol: float | None) -> Tolerance:
+    """The tolerance a check uses: what it was given, else the running question's."""
     current = current_tolerance.get()
-    return (current.rtol if rtol is None else rtol), (current.atol if atol is None else atol)
+    return Tolerance(current.rtol if rtol is None else rtol, current.atol if atol is None else atol)
 
 
 def _index(index: tuple[int, ...], axes: Sequence[str]) -> str:
@@ -105,16 +105,16 @@ def check_close(
     """Same shape as `expected` and |actual - expected| <= atol + rtol * |expected| everywhere.
     `axes` names the index of each dimension (("t", "c", "n")) so the student can read where
     the largest error is."""
-    rtol, atol = _resolve(rtol, atol)
+    tolerance = _resolve(rtol, atol)
     reference = as_tensor(expected, "expected")
     try:
         tensor = check_shape(actual, reference.shape, name)
     except CheckFailure as failure:
-        failure.tolerance = Tolerance(rtol, atol)  # the one this check compares with
+        failure.tolerance = tolerance  # the one this check compares with
         raise
     if tensor.numel() == 0:
         return
-    bad = off_entries(tensor, reference, Tolerance(rtol, atol))
+    bad = off_entries(tensor, reference, tolerance)
     error = (tensor - reference).abs()
     error = torch.where(torch.isnan(error), torch.full_like(error, math.inf), error)
     if not bool(bad.any()):
@@ -125,8 +125,8 @@ def check_close(
     raise CheckFailure(
         f"{name}: largest error {float(error.flatten()[flat]):.3g}{where}: expected "
         f"{float(reference.flatten()[flat]):.6g}, got {float(tensor.flatten()[flat]):.6g} "
-        f"({int(bad.sum())} of {reference.numel()} entries off; rtol={rtol:g}, atol={atol:g})",
-        actual, Tolerance(rtol, atol),
+        f"({int(bad.sum())} of {reference.numel()} entries off; rtol={tolerance.rtol:g}, atol={tolerance.atol:g})",
+        actual, tolerance,
     )
 
 
@@ -158,12 +158,12 @@ def check_float(
     actual: object, expected: float, *, rtol: float | None = None, atol: float | None = None, name: str = "result"
 ) -> None:
     """A real number (Python, NumPy or 0-d tensor) within tolerance of `expected`."""
-    rtol, atol = _resolve(rtol, atol)
+    tolerance = _resolve(rtol, atol)
     value = scalar(actual)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CheckFailure(f"{name}: expected a number, got {_describe(actual)}", actual)
-    if not math.isclose(float(value), expected, rel_tol=rtol, abs_tol=atol):
-        raise CheckFailure(f"{name}: expected {expected:.6g}, got {float(value):.6g}", actual, Tolerance(rtol, atol))
+    if not math.isclose(float(value), expected, rel_tol=tolerance.rtol, abs_tol=tolerance.atol):
+        raise CheckFailure(f"{name}: expected {expected:.6g}, got {float(value):.6g}", actual, tolerance)
 
 
 def check_tuple_of_ints(

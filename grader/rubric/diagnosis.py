@@ -182,14 +182,15 @@ def matches(mistake: Misconception, call: Call, tolerance: Tolerance, right: Cal
     return right is None or not same_answer(_answer(f"reference {call.function}()", right, call), wrong, tolerance)
 
 
-def diagnose(calls: list[Call], failure: BaseException, tolerance: Tolerance, catalog: Catalog,
-             reference: ModuleType | None = None) -> tuple[Answer, ...]:
-    """One `Answer` per function whose answer the failure is about (none for a crash), with the
-    known mistakes it matches and the reference (where it has the function) does not."""
+def diagnose(about: list[Call], failure: BaseException, tolerance: Tolerance, catalog: Catalog,
+             reference: ModuleType) -> tuple[Answer, ...]:
+    """One `Answer` per function whose answer the failure is about (`about`: its `culprits`; none
+    for a crash), with the known mistakes it matches and the reference (where it has the function)
+    does not."""
     if isinstance(failure, CheckFailure):
         tolerance = failure.tolerance
     by_function: dict[str, list[Call]] = {}
-    for call in culprits(calls, failure):
+    for call in about:
         if call.answered:
             by_function.setdefault(call.function, []).append(call)
     answers = []

@@ -164,9 +164,10 @@ class RubricPlugin:
 
     def _failed(self, name: str, qid: str, weight: float, failure: BaseException) -> TestOutcome:
         """A failed case, diagnosed: the calls it is about, their wrong answers and known mistakes."""
-        functions = [call.function for call in culprits(self.calls, failure)]
+        about = culprits(self.calls, failure)
+        functions = [call.function for call in about]
         try:
-            answers = diagnose(self.calls, failure, self.rubric.question(qid).tolerance, self.misconceptions,
+            answers = diagnose(about, failure, self.rubric.question(qid).tolerance, self.misconceptions,
                                self._reference)
         except RubricError as exc:  # a broken misconception is the rubric's fault, never the student's
             self._internal_errors.append(f"{name}: {exc}")
