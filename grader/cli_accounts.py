@@ -18,7 +18,7 @@ import typer
 from alembic import command
 from rich.table import Table
 
-from grader.cli_common import ByOpt, acting_user, out, user_named
+from grader.cli_common import ByOpt, acting_user, out, transaction, user_named
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, User
@@ -51,16 +51,12 @@ def users_add(
     expires: ExpiresOpt = None,
 ) -> None:
     """Create a user."""
-    with session_scope() as db:
-        try:
-            user = users.create_user(db, email, name, role, password)
-            issued = users.create_token(db, user, "cli", expires) if token else None
-        except ServiceError as exc:
-            fail(exc.message)
-        db.commit()  # the user and its token together, or neither
-        out.print(f"created {user.role} {user.email} (id {user.id})")
-        if issued is not None:
-            _print_token(user, *issued)
+    with transaction() as db:  # the user and its token together, or neither
+        user = users.create_user(db, email, name, role, password)
+        issued = users.create_token(db, user, "cli", expires) if token else None
+    out.print(f"created {user.role} {user.email} (id {user.id})")
+    if issued is not None:
+        _print_token(user, *issued)
 
 
 def _print_token(user: User, token: str, row: ApiToken) -> None:
@@ -75,14 +71,10 @@ def tokens_create(
     expires: ExpiresOpt = None,
 ) -> None:
     """Issue an API token for a user (also for accounts without a password) and print it."""
-    with session_scope() as db:
-        try:
-            owner = user_named(db, email)
-            token, row = users.create_token(db, owner, label, expires)
-        except ServiceError as exc:
-            fail(exc.message)
-        db.commit()
-        _print_token(owner, token, row)
+    with transaction() as db:
+        owner = user_named(db, email)
+        token, row = users.create_token(db, owner, label, expires)
+    _print_token(owner, token, row)
 
 
 @tokens_app.command("list")
@@ -91,11 +83,8 @@ def tokens_list(
     by: ByOpt = None,
 ) -> None:
     """API tokens, newest first (their secrets are never stored, so never shown)."""
-    with session_scope() as db:
-        try:
-            tokens = users.list_tokens(db, acting_user(db, by), user_named(db, user) if user is not None else None)
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        tokens = users.list_tokens(db, acting_user(db, by), user_named(db, user) if user is not None else None)
         now = utcnow()
         table = Table(title=f"{len(tokens)} API token(s)")
         for column in ("id", "user", "label", "created", "expires (UTC)"):
@@ -103,7 +92,7 @@ def tokens_list(
         for token in tokens:
             expires = f"{token.expires_at:%Y-%m-%d %H:%M}" + (" (expired)" if token.expires_at <= now else "")
             table.add_row(str(token.id), token.user.email, token.label, f"{token.created_at:%Y-%m-%d}", expires)
-        out.print(table)
+    out.print(table)
 
 
 @tokens_app.command("revoke")

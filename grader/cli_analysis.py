@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out
+from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out, transaction
 from grader.db.models import User
 from grader.db.session import session_scope
 from grader.services import answer_groups, courses, similarity
@@ -29,12 +29,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 @app.command()
 def groups(assignment: AssignmentArg, course: CourseOpt = None, by: ByOpt = None) -> None:
     """Wrong-answer groups: students whose latest submissions gave the same wrong answer, largest first."""
-    with session_scope() as db:
-        try:
-            target = courses.find_assignment(db, assignment, course)
-            found = answer_groups.wrong_answer_groups(db, acting_user(db, by), target)
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        target = courses.find_assignment(db, assignment, course)
+        found = answer_groups.wrong_answer_groups(db, acting_user(db, by), target)
         # One block per group, printed as is: case names look like markup ("[L9-K3]"), and a table would fold them.
         out.print(f"{target.slug}: {len(found)} wrong-answer group(s), largest first", markup=False, highlight=False)
         for group in found:

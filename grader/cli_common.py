@@ -1,9 +1,11 @@
-"""What the service commands share: the consoles, the account a
+"""What the service commands share: the consoles, the transaction a command runs in, the account a
 command acts as (`--by EMAIL`, by default the first admin), so that the services' permission checks
 apply to the command line too, and the arguments several command modules take."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -13,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Role, User
+from grader.db.session import session_scope
 from grader.services import users
+from grader.services.errors import ServiceError
 from grader.terminal import fail
 
 out = Console()
@@ -25,6 +29,17 @@ CourseOpt = Annotated[str | None, typer.Option("--course", help="course code, if
 
 POLL_S = 0.5  # how often a command watching the workers' progress reads it again
 
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A session whose work is committed once, at the end, so a command changes all it meant to or
+    nothing; a service's refusal is `error: ...`, exit 2 (session_scope rolls back on any exception)."""
+    with session_scope() as db:
+        try:
+            yield db
+            db.commit()
+        except ServiceError as exc:
+            fail(exc.message)
 
 
 def user_named(db: Session, email: str) -> User:

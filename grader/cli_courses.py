@@ -8,8 +8,6 @@ the same services, and permission checks, as the pages and the API, and commits 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -17,15 +15,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from grader.cli_common import AssignmentArg, ByOpt, acting_user, err, out, user_named, utc_time
+from grader.cli_common import AssignmentArg, ByOpt, acting_user, err, out, transaction, user_named, utc_time
 from grader.db.base import MAX_ID
 from grader.db.models import Assignment, CourseRole
-from grader.db.session import session_scope
 from grader.services import assignments, courses, dashboard, invitations, roster
 from grader.services.allowance import duration
-from grader.services.errors import ServiceError
 from grader.services.late_rules import rules_of
 from grader.services.spreadsheet import csv_text
 from grader.terminal import fail
@@ -53,18 +48,6 @@ LateAfterOpt = Annotated[str | None, typer.Option(
     "(without windows); windows default to zero")]
 CountsOpt = Annotated[str | None, typer.Option("--counts", help="which submission counts: last, best or chosen")]
 TitleOpt = Annotated[str | None, typer.Option("--title", help="default on add: the rubric's title")]
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    """A session whose work is committed at the end; a service's refusal is `error: ...`, exit 2."""
-    with session_scope() as db:
-        try:
-            yield db
-            db.commit()
-        except ServiceError as exc:
-            db.rollback()
-            fail(exc.message)
 
 
 def _when(text: str, option: str) -> datetime | None:
@@ -109,7 +92,7 @@ def _rules(assignment: Assignment) -> str:
 def courses_add(code: CodeArg, title: Annotated[str, typer.Option("--title", help="the course's title")],
                 by: ByOpt = None) -> None:
     """Create a course (an instructor who creates one teaches it)."""
-    with _transaction() as db:
+    with transaction() as db:
         course = courses.create_course(db, acting_user(db, by), code, title)
     out.print(f"created course {course.code} (id {course.id}): {course.title}")
 
@@ -117,7 +100,7 @@ def courses_add(code: CodeArg, title: Annotated[str, typer.Option("--title", hel
 @courses_app.command("list")
 def courses_list(by: ByOpt = None) -> None:
     """The courses you are in (admins: all), with their people and assignments."""
-    with _transaction() as db:
+    with transaction() as db:
         memberships = courses.courses_of(db, acting_user(db, by))
         table = Table(title=f"{len(memberships)} course(s)")
         for column in ("code", "title", "role", "students", "TAs", "instructors", "assignments", "archived"):
@@ -134,7 +117,7 @@ def courses_list(by: ByOpt = None) -> None:
 @courses_app.command("archive")
 def courses_archive(code: CodeArg, by: ByOpt = None) -> None:
     """Freeze a course: no more uploads, enrolments or assignment changes; scores stay readable."""
-    with _transaction() as db:
+    with transaction() as db:
         course = courses.find_course(db, code)
         courses.archive_course(db, acting_user(db, by), course)
     out.print(f"archived {code}")
@@ -156,7 +139,7 @@ def enrol(
     if csv is not None and email is None:
         _import_roster(code, csv, login_domain, by)
     elif email is not None and csv is None:
-        with _transaction() as db:
+        with transaction() as db:
             enrolment = roster.enrol(db, acting_user(db, by), courses.find_course(db, code), email, role, name)
             done = f"enrolled {enrolment.user.email} in {code} as {enrolment.role}"
         out.print(done)
@@ -165,7 +148,7 @@ def enrol(
 
 
 def _import_roster(code: str, csv: Path, login_domain: str | None, by: str | None) -> None:
-    with _transaction() as db:
+    with transaction() as db:
         result = roster.import_roster(db, acting_user(db, by), courses.find_course(db, code), csv.read_bytes(),
                                       login_domain)
     out.print(f"imported {csv.name} into {code}: {result.enrolled} enrolled, {result.changed} changed, "
@@ -177,7 +160,7 @@ def _import_roster(code: str, csv: Path, login_domain: str | None, by: str | Non
 @app.command()
 def drop(code: CodeArg, email: Annotated[str, typer.Argument(help="whom to drop")], by: ByOpt = None) -> None:
     """End someone's enrolment; their submissions and grades stay."""
-    with _transaction() as db:
+    with transaction() as db:
         person = user_named(db, email)
         roster.drop(db, acting_user(db, by), courses.find_course(db, code), person.id)
     out.print(f"dropped {email} from {code}")
@@ -190,7 +173,7 @@ def show_roster(
     by: ByOpt = None,
 ) -> None:
     """Everyone in the course, staff first."""
-    with _transaction() as db:
+    with transaction() as db:
         course = courses.find_course(db, code)
         people = roster.roster(db, acting_user(db, by), course, limit=MAX_ID).enrolments
     if as_csv:
@@ -219,7 +202,7 @@ def invites(
     they expire after GRADER_INVITE_TTL_DAYS and start with GRADER_PUBLIC_URL."""
     if all_without_password == bool(emails):
         fail("name EMAILs or pass --all-without-password")
-    with _transaction() as db:
+    with transaction() as db:
         course = courses.find_course(db, code)
         issued = invitations.issue_invites(db, acting_user(db, by), course, None if all_without_password else emails)
         sheet = invitations.invites_csv(issued.invites)
@@ -255,7 +238,7 @@ def assignments_add(
     """Create an assignment graded by a rubric folder."""
     settings = assignments.AssignmentSettings(**_changes(title, due, max_submissions, cooldown, release, late_credit,
                                                          late_after, counts))
-    with _transaction() as db:
+    with transaction() as db:
         course = courses.find_course(db, code)
         made = assignments.create_assignment(db, acting_user(db, by), course, slug, rubric, settings)
         rules = _rules(made)
@@ -275,7 +258,7 @@ def assignments_edit(
     if not changes:
         fail("give a setting to change: --title, --due, --max-submissions, --cooldown, --release, --late-credit, "
              "--late-after or --counts")
-    with _transaction() as db:
+    with transaction() as db:
         assignment = courses.find_assignment(db, slug, code)
         settings = replace(assignments.settings_of(assignment), **changes)
         assignments.update_assignment(db, acting_user(db, by), assignment, settings)
@@ -287,7 +270,7 @@ def assignments_edit(
 @assignments_app.command("list")
 def assignments_list(code: CodeArg, by: ByOpt = None) -> None:
     """A course's assignments, their settings and where their grading stands."""
-    with _transaction() as db:
+    with transaction() as db:
         progress = dashboard.course_progress(db, acting_user(db, by), courses.find_course(db, code))
     table = Table(title=f"{code}: {len(progress)} assignment(s)")
     for column in ("slug", "title", "rubric", "due (UTC)", "limit", "cooldown", "students", "submissions", "graded",

@@ -18,9 +18,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out, utc_time
+from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out, transaction, utc_time
 from grader.db.base import MAX_ID
-from grader.db.models import User
+from grader.db.models import RegradeBatch, User
 from grader.db.session import session_scope
 from grader.services import choices, courses, gradebook, manual_grades, publishing, regrades, rubrics, submissions
 from grader.services.errors import ServiceError
@@ -65,6 +65,15 @@ def _print_diff(db: Session, operator: User, batch_id: int) -> None:
     out.print(table)
 
 
+def _report_regrade(db: Session, operator: User, batch: RegradeBatch, what: str, wait: bool) -> None:
+    """Commit the new batch (sending its tasks), say so; with `wait`, show its progress, then the changed scores."""
+    db.commit()
+    out.print(f"regrade {batch.id}: {what} on rubric {batch.rubric_hash}")
+    if wait:
+        _watch_regrade(db, operator, batch.id)
+        _print_diff(db, operator, batch.id)
+
+
 @app.command()
 def regrade(
     assignment: AssignmentArg,
@@ -84,11 +93,7 @@ def regrade(
             operator = acting_user(db, by)
             target = courses.find_assignment(db, assignment, course)
             batch = regrades.start_regrade(db, operator, target, reason, since=since_at)
-            db.commit()  # sends the tasks; the progress polls below each start a fresh read
-            out.print(f"regrade {batch.id}: {target.slug} on rubric {batch.rubric_hash}")
-            if wait:
-                _watch_regrade(db, operator, batch.id)
-                _print_diff(db, operator, batch.id)
+            _report_regrade(db, operator, batch, target.slug, wait)
         except ServiceError as exc:
             fail(exc.message)
 
@@ -133,11 +138,7 @@ def rubric_publish(
                           f"grader regrade {target.slug} --all", soft_wrap=True)
                 return
             batch = regrades.start_regrade(db, operator, target, f"rubric {target.rubric_hash} published")
-            db.commit()
-            out.print(f"regrade {batch.id}: {before.submissions} submission(s) on rubric {batch.rubric_hash}")
-            if wait:
-                _watch_regrade(db, operator, batch.id)
-                _print_diff(db, operator, batch.id)
+            _report_regrade(db, operator, batch, f"{before.submissions} submission(s)", wait)
         except ServiceError as exc:
             fail(exc.message)
 
@@ -151,11 +152,8 @@ def scores(
     by: ByOpt = None,
 ) -> None:
     """The gradebook: each student's submission that counts, its lateness and credited total."""
-    with session_scope() as db:
-        try:
-            book = gradebook.gradebook(db, acting_user(db, by), courses.find_assignment(db, assignment, course))
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        book = gradebook.gradebook(db, acting_user(db, by), courses.find_assignment(db, assignment, course))
     disk = rubrics.disk_rubric(book.assignment.rubric_id)
     if disk.hash != book.rubric_hash:
         now = f"is version {disk.hash}" if disk.rubric is not None else f"cannot be used ({disk.error})"
@@ -191,13 +189,9 @@ def choose(
     by: ByOpt = None,
 ) -> None:
     """Mark a submission as the one that counts (assignments that count `chosen`)."""
-    with session_scope() as db:
-        try:
-            viewer = acting_user(db, by)
-            choice = choices.choose(db, viewer, submissions.get_submission(db, viewer, submission_id))
-            db.commit()
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        viewer = acting_user(db, by)
+        choice = choices.choose(db, viewer, submissions.get_submission(db, viewer, submission_id))
     out.print(f"submission {choice.submission_id} counts for user {choice.user_id}")
 
 
@@ -210,12 +204,8 @@ def manual_grade(
     by: ByOpt = None,
 ) -> None:
     """Grade one question of a submission by hand (instructors and TAs); it overrides an auto score."""
-    with session_scope() as db:
-        try:
-            grader = acting_user(db, by)
-            submission = submissions.get_submission(db, grader, submission_id)
-            grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
-            db.commit()
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        grader = acting_user(db, by)
+        submission = submissions.get_submission(db, grader, submission_id)
+        grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
     out.print(f"submission {submission_id} question {grade.question_id}: {grade.score:g} points by {grader.email}")

@@ -13,12 +13,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from grader.cli_common import AssignmentArg, ByOpt, acting_user, out, user_named, utc_time
-from grader.db.session import session_scope
+from grader.cli_common import AssignmentArg, ByOpt, acting_user, out, transaction, user_named, utc_time
 from grader.services import courses, extensions, grace
-from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
-from grader.terminal import fail
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 extensions_app = typer.Typer(help="Per-student due dates: grant, list, revoke.", no_args_is_help=True)
@@ -41,26 +38,19 @@ def extensions_grant(
 ) -> None:
     """Give one student a due date of their own (replacing an earlier one)."""
     due_at = utc_time(until, "--until")
-    with session_scope() as db:
-        try:
-            operator = acting_user(db, by)
-            assignment = courses.find_assignment(db, slug, code)
-            extension = extensions.grant_extension(db, operator, assignment, user_named(db, email), due_at, reason)
-            db.commit()
-        except ServiceError as exc:
-            fail(exc.message)
-        out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}", soft_wrap=True)
+    with transaction() as db:
+        operator = acting_user(db, by)
+        assignment = courses.find_assignment(db, slug, code)
+        extension = extensions.grant_extension(db, operator, assignment, user_named(db, email), due_at, reason)
+    out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}", soft_wrap=True)
 
 
 @extensions_app.command("list")
 def extensions_list(code: CodeArg, slug: AssignmentArg, by: ByOpt = None) -> None:
     """An assignment's extensions."""
-    with session_scope() as db:
-        try:
-            assignment = courses.find_assignment(db, slug, code)
-            granted = extensions.extensions_of(db, acting_user(db, by), assignment)
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        assignment = courses.find_assignment(db, slug, code)
+        granted = extensions.extensions_of(db, acting_user(db, by), assignment)
         table = Table(title=f"{code} {slug}: {len(granted)} extension(s); due {assignment.due_at:%Y-%m-%d %H:%M} UTC"
                       if assignment.due_at else f"{code} {slug}: no due date")
         for column in ("student", "due (UTC)", "reason", "granted"):
@@ -68,19 +58,15 @@ def extensions_list(code: CodeArg, slug: AssignmentArg, by: ByOpt = None) -> Non
         for extension in granted:
             table.add_row(extension.user.email, f"{extension.due_at:%Y-%m-%d %H:%M}", extension.reason,
                           f"{extension.granted_at:%Y-%m-%d}")
-        out.print(table)
+    out.print(table)
 
 
 @extensions_app.command("revoke")
 def extensions_revoke(code: CodeArg, slug: AssignmentArg, email: EmailArg, by: ByOpt = None) -> None:
     """Take an extension back: the student is due with everyone else again."""
-    with session_scope() as db:
-        try:
-            operator = acting_user(db, by)
-            extensions.revoke_extension(db, operator, courses.find_assignment(db, slug, code), user_named(db, email))
-            db.commit()
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        operator = acting_user(db, by)
+        extensions.revoke_extension(db, operator, courses.find_assignment(db, slug, code), user_named(db, email))
     out.print(f"revoked the extension of {email} for {code} {slug}")
 
 
@@ -90,33 +76,26 @@ def grace_set(
     by: ByOpt = None,
 ) -> None:
     """Set a course's grace days: late work spends them by itself, oldest assignment first."""
-    with session_scope() as db:
-        try:
-            grace.set_grace_days(db, acting_user(db, by), courses.find_course(db, code), days)
-            db.commit()
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        grace.set_grace_days(db, acting_user(db, by), courses.find_course(db, code), days)
     out.print(f"{code}: {days} grace day(s) per student")
 
 
 @grace_app.command("ledger")
 def grace_ledger(code: CodeArg, by: ByOpt = None) -> None:
     """Which late submission spent grace days where, and what each student has left."""
-    with session_scope() as db:
-        try:
-            ledger = grace.grace_ledger(db, acting_user(db, by), courses.find_course(db, code))
-        except ServiceError as exc:
-            fail(exc.message)
+    with transaction() as db:
+        ledger = grace.grace_ledger(db, acting_user(db, by), courses.find_course(db, code))
         spent = Table(title=f"{code}: {ledger.course.grace_days} grace day(s) per student, spent oldest first")
         for column in ("student", "assignment", "submission", "late", "spent", "left"):
             spent.add_column(column, no_wrap=column == "student")
         for entry in ledger.entries:
             spent.add_row(entry.student.email, entry.assignment.slug, str(entry.submission_id),
                           format_lateness(entry.late_by), str(entry.days), str(entry.left))
-        out.print(spent)
         left = Table(title="days left")
         for column in ("student", "left"):
             left.add_column(column, no_wrap=column == "student")
         for student, days in ledger.left:
             left.add_row(student.email, str(days))
-        out.print(left)
+    out.print(spent)
+    out.print(left)
