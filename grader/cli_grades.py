@@ -107,6 +107,9 @@ def _print_rubric_diff(status: publishing.RubricStatus) -> None:
     if status.orphaned_grades:
         out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted",
                   soft_wrap=True)
+    if status.grades_over_new_max:
+        out.print(f"{status.grades_over_new_max} manual grade(s) above a question's lowered points count as its "
+                  "new maximum until graded again", soft_wrap=True)
 
 
 @rubric_app.command("publish")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, ManualGrade, Submission, User
@@ -32,6 +32,7 @@ class RubricStatus:
     disk_error: str
     diff: RubricDiff | None  # published -> disk, when both load and they differ
     orphaned_grades: int  # manual grades of questions the folder removes: kept, but no longer counted
+    grades_over_new_max: int  # manual grades above a question's lowered points: they count as its new maximum
     submissions: int  # what a regrade of the whole assignment would grade again
 
     @property
@@ -40,13 +41,23 @@ class RubricStatus:
         return self.on_disk is not None and self.on_disk.content_hash != self.published_hash
 
 
-def _orphaned_grades(db: Session, assignment: Assignment, removed: list[str]) -> int:
-    if not removed:
-        return 0
+def _count_grades(db: Session, assignment: Assignment, *conditions: ColumnElement[bool]) -> int:
+    """The assignment's manual grades that meet `conditions`."""
     return db.scalar(
         select(func.count()).select_from(ManualGrade).join(Submission, Submission.id == ManualGrade.submission_id)
-        .where(Submission.assignment_id == assignment.id, ManualGrade.question_id.in_(removed))
+        .where(Submission.assignment_id == assignment.id, *conditions)
     ) or 0
+
+
+def _orphaned_grades(db: Session, assignment: Assignment, diff: RubricDiff) -> int:
+    removed = [q.id for q in diff.removed]
+    return _count_grades(db, assignment, ManualGrade.question_id.in_(removed)) if removed else 0
+
+
+def _grades_over_new_max(db: Session, assignment: Assignment, diff: RubricDiff) -> int:
+    lowered = [and_(ManualGrade.question_id == p.question_id, ManualGrade.score > p.new)
+               for p in diff.points if p.new < p.old]
+    return _count_grades(db, assignment, or_(*lowered)) if lowered else 0
 
 
 def rubric_status(db: Session, viewer: User, assignment: Assignment) -> RubricStatus:
@@ -59,11 +70,12 @@ def rubric_status(db: Session, viewer: User, assignment: Assignment) -> RubricSt
     disk = rubrics.disk_rubric(assignment.rubric_id)
     changed = disk.rubric is not None and disk.hash != assignment.rubric_hash
     diff = diff_rubrics(published, disk.rubric) if changed and published is not None and disk.rubric else None
-    orphaned = _orphaned_grades(db, assignment, [q.id for q in diff.removed]) if diff else 0
+    orphaned = _orphaned_grades(db, assignment, diff) if diff else 0
+    over_max = _grades_over_new_max(db, assignment, diff) if diff else 0
     submissions = db.scalar(select(func.count()).select_from(Submission)
                             .where(Submission.assignment_id == assignment.id)) or 0
     return RubricStatus(assignment, assignment.rubric_hash, published, published_error, disk.rubric, disk.error,
-                        diff, orphaned, submissions)
+                        diff, orphaned, over_max, submissions)
 
 
 def publish(db: Session, viewer: User, assignment: Assignment, expected_hash: str | None = None) -> RubricStatus:

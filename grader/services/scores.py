@@ -7,7 +7,9 @@ the run's score for it; the run's feedback stays beside it. A manual grade made 
 student's earlier submissions of the assignment is never dropped by a resubmission: where the new
 submission has no score of its own for the question (a question graded by hand), it counts,
 marked as carried from that submission until an instructor confirms or changes it; where it has
-one (a new run's score), it is shown beside it. Every score carries the rubric hash that produced it.
+one (a new run's score), it is shown beside it. A manual grade counts at most the points its
+question has now: above them (the points were lowered after it was given), it counts as them,
+marked, until someone grades it again. Every score carries the rubric hash that produced it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class ScoredQuestion:
     auto_score: float | None = None  # the run's score, also under a manual grade that overrides it
     earlier: EarlierGrade | None = None  # the latest manual grade on an earlier submission, when this has none
     group_feedback: tuple[str, ...] = ()  # the staff's words on wrong answers of this run (answer_groups)
+    capped_from: float | None = None  # a manual grade above the points the question has now: it counts as them
 
     @property
     def carried_from(self) -> int | None:
@@ -118,19 +121,29 @@ def _results(db: Session, run_ids: Sequence[int], texts: bool) -> dict[int, dict
     return results
 
 
+def _capped(score: float, question: Question) -> tuple[float, float | None]:
+    """A manual grade counts at most the question's points, which may have been lowered since it
+    was given (it was within them then); the grade as given, when above, is kept to be shown."""
+    return (question.points, score) if score > question.points else (score, None)
+
+
 def _scored(question: Question, run: GradingRun | None, result: _Result | None,
             manual: ManualGrade | None, earlier: EarlierGrade | None) -> ScoredQuestion:
     if manual is not None:
+        score, capped_from = _capped(manual.score, question)
         return ScoredQuestion(question.id, question.title, question.grading, question.visibility, question.points,
-                              manual.score, "manual", manual.rubric_hash, result.feedback if result else "",
-                              manual.comment, result.printed if result else "", result.score if result else None)
+                              score, "manual", manual.rubric_hash, result.feedback if result else "",
+                              manual.comment, result.printed if result else "", result.score if result else None,
+                              capped_from=capped_from)
     if run is not None and result is not None:
         return ScoredQuestion(question.id, question.title, question.grading, result.visibility, result.max_score,
                               result.score, "auto", run.rubric_hash, result.feedback, "", result.printed,
                               result.score, earlier)
     if earlier is not None:
+        score, capped_from = _capped(earlier.score, question)
         return ScoredQuestion(question.id, question.title, question.grading, question.visibility, question.points,
-                              earlier.score, "carried", earlier.rubric_hash, "", earlier.comment, earlier=earlier)
+                              score, "carried", earlier.rubric_hash, "", earlier.comment, earlier=earlier,
+                              capped_from=capped_from)
     return ScoredQuestion(question.id, question.title, question.grading, question.visibility, question.points,
                           None, None, None, "", "")
 

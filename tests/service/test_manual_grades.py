@@ -1,5 +1,6 @@
 """Manual grades on PostgreSQL with a real worker: a resubmission never drops them (they are carried,
-marked, until confirmed), and an override of an auto question keeps the tests' feedback visible."""
+marked, until confirmed), an override of an auto question keeps the tests' feedback visible, and a
+grade above a question's lowered maximum counts as that maximum, marked, until graded again."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import csv
 import io
 
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
-from grader.services import gradebook, manual_grades, submissions
+from grader.cli import app
+from grader.config import get_settings
+from grader.services import gradebook, manual_grades, publishing, submissions
 from grader.services.scores import ScoredQuestion
 from tests.fixtures.services import WorkerProcess
-from tests.service.helpers import WRONG_CONV2D, make_class, runs_of, upload, wait_finished
+from tests.service.helpers import WRONG_CONV2D, make_class, new_version, runs_of, set_points, upload, wait_finished
 
 TIMEOUT_S = 120
 
@@ -83,3 +87,44 @@ def test_an_override_of_an_auto_question_keeps_its_feedback_visible(
         shown = _questions(submissions.feedback(db, submission, viewer).questions)["1.1a"]
         assert (shown.score, shown.source, shown.auto_score) == (0.5, "manual", 0)
         assert shown.comment == "right idea, wrong formula" and shown.feedback == auto.feedback
+
+
+def test_a_grade_above_a_lowered_maximum_counts_as_the_maximum_until_graded_again(quiet_db: Session) -> None:
+    db = quiet_db  # no worker takes these uploads: hand-graded questions need no run
+    rubrics_dir = get_settings().rubrics_dir
+    rubric_id = new_version(rubrics_dir)
+    klass = make_class(db, rubric_id=rubric_id)
+    [student] = klass.students
+    first = upload(db, student, klass.assignment)
+    manual_grades.set_manual_grade(db, klass.instructor, first, "1.2.1a", 4, "full marks")
+    manual_grades.set_manual_grade(db, klass.instructor, first, "1.2.1d", 1, "half")
+    db.commit()
+    second = upload(db, student, klass.assignment)  # carries both
+
+    set_points(rubrics_dir / rubric_id, "1.2.1a", 3)  # the diagram is worth 3 now, not 4
+    status = publishing.rubric_status(db, klass.instructor, klass.assignment)
+    assert status.grades_over_new_max == 1  # told before publishing: only first's own grade of 1.2.1a
+    published = CliRunner().invoke(app, ["rubric", "publish", "hw2", "--course", klass.course.code,
+                                          "--by", klass.instructor.email])
+    assert published.exit_code == 0, published.output
+    assert ("1 manual grade(s) above a question's lowered points count as its new maximum until graded again"
+            in published.output)
+    db.expire_all()
+
+    graded = _questions(submissions.feedback(db, first, klass.instructor).questions)
+    assert (graded["1.2.1a"].score, graded["1.2.1a"].max_score, graded["1.2.1a"].source) == (3, 3, "manual")
+    assert graded["1.2.1a"].capped_from == 4 and graded["1.2.1d"].capped_from is None
+    carried = _questions(submissions.feedback(db, second, student).questions)["1.2.1a"]
+    assert (carried.score, carried.max_score, carried.source, carried.capped_from) == (3, 3, "carried", 4)
+    book = gradebook.gradebook(db, klass.instructor, klass.assignment)
+    [row] = [r for r in book.rows if r.student.id == student.id]
+    assert row.submission_id == second.id and row.scores["1.2.1a"].score == 3 and row.total == 3 + 1
+    header, _points, *rows = list(csv.reader(io.StringIO(gradebook.gradebook_csv(book))))
+    [exported] = [dict(zip(header, r, strict=True)) for r in rows if student.email in r]
+    assert exported["hw2 1.2.1a"] == "3" and exported["HW2"] == "4"
+
+    manual_grades.set_manual_grade(db, klass.instructor, second, "1.2.1a", 2.5, "")  # graded again: counts as given
+    db.commit()
+    regraded = _questions(submissions.feedback(db, second, klass.instructor).questions)["1.2.1a"]
+    assert (regraded.score, regraded.source, regraded.capped_from) == (2.5, "manual", None)
+    assert publishing.rubric_status(db, klass.instructor, klass.assignment).grades_over_new_max == 0

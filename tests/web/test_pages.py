@@ -215,3 +215,34 @@ def test_overrides_show_the_tests_feedback_and_grades_by_hand_follow_a_resubmiss
             "csrf_token": _csrf(page), "question_id": "1.2.1a", "score": "3", "comment": "neat diagram"})
         assert confirmed.status_code == 303
         assert "3†" not in client.get(f"/assignments/{klass.assignment_id}/scores").text
+
+
+def test_a_grade_above_a_lowered_maximum_is_announced_then_counted_as_the_maximum(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack, new_version(shared_sqlite_stack.rubrics_dir))
+    folder, aid = shared_sqlite_stack.rubrics_dir / klass.rubric_id, klass.assignment_id
+    with api(sqlite_server, klass.students[0]) as alice:  # graded or not, 1.2.1a is graded by hand
+        sid = alice.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+    with api(sqlite_server, klass.instructor) as prof:
+        assert prof.put(f"/submissions/{sid}/manual-grades/1.2.1a", json={"score": 4}).status_code == 200
+        set_points(folder, "1.2.1a", 3)
+        assert prof.get(f"/assignments/{aid}/rubric").json()["grades_over_new_max"] == 1
+        with browser(sqlite_server) as client:
+            log_in(client, klass.instructor)
+            warning = re.search(r'<p class="error" id="grades-over-new-max">(.*?)</p>',
+                                client.get(f"/assignments/{aid}/rubric").text)
+            assert warning and warning.group(1).startswith("1 manual grade(s) above a question's lowered points")
+        published = prof.post(f"/assignments/{aid}/rubric/publish", json={"expected_hash": content_hash(folder)})
+        assert published.status_code == 200, published.text
+        shown = {q["question_id"]: q for q in prof.get(f"/submissions/{sid}").json()["feedback"]["questions"]}
+        assert (shown["1.2.1a"]["score"], shown["1.2.1a"]["max_score"], shown["1.2.1a"]["capped_from"]) == (3, 3, 4)
+        [row] = [r for r in prof.get(f"/assignments/{aid}/gradebook").json()["rows"] if r["submission_id"] == sid]
+        assert (row["scores"]["1.2.1a"]["score"], row["scores"]["1.2.1a"]["capped_from"]) == (3, 4)
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        row_html = _row(client.get(f"/submissions/{sid}"), "1.2.1a")
+        assert "3 / 3" in row_html and "graded 4 when the question was worth more" in row_html
+        assert ">3‡</td>" in client.get(f"/assignments/{aid}/scores").text
+        log_in(client, klass.students[0])
+        assert "worth more" not in _row(client.get(f"/submissions/{sid}"), "1.2.1a")  # staff only

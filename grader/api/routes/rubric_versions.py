@@ -22,6 +22,7 @@ def _status(state: RubricStatus) -> RubricStatusPublic:
         changed=state.changed,
         diff=RubricDiffPublic.model_validate(state.diff) if state.diff is not None else None,
         orphaned_grades=state.orphaned_grades,
+        grades_over_new_max=state.grades_over_new_max,
         submissions=state.submissions,
     )
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import Field
 
 from grader.api.schemas.accounts import UserPublic
-from grader.api.schemas.common import ReadModel, Seconds
+from grader.api.schemas.common import CappedFrom, ReadModel, Seconds
 
 
 class GradebookQuestionPublic(ReadModel):
@@ -22,6 +22,7 @@ class GradebookCell(ReadModel):
     source: str | None
     rubric_hash: str | None
     carried_from: int | None = Field(None, description="the earlier submission whose manual grade counts here")
+    capped_from: CappedFrom = None
 
 
 class GradebookRowPublic(ReadModel):

@@ -40,6 +40,9 @@ class RubricStatusPublic(BaseModel):
     changed: bool = Field(description="the folder on disk is not the published version")
     diff: RubricDiffPublic | None
     orphaned_grades: int = Field(description="manual grades of questions publishing removes: kept, no longer counted")
+    grades_over_new_max: int = Field(
+        description="manual grades above the points publishing lowers: they count as the new maximum until graded again"
+    )
     submissions: int = Field(description="what a regrade of the whole assignment would grade again")
 
 

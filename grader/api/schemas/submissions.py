@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, Strict
 
-from grader.api.schemas.common import ReadModel, Seconds
+from grader.api.schemas.common import CappedFrom, ReadModel, Seconds
 from grader.web.deps import Text
 
 
@@ -44,6 +44,7 @@ class QuestionFeedback(ReadModel):
     printed: str = Field("", description="what the code printed during this question's calls")
     auto_score: float | None = Field(None, description="the grading run's score, also when a manual grade overrides it")
     carried_from: int | None = Field(None, description="the earlier submission whose manual grade counts here")
+    capped_from: CappedFrom = None
     group_feedback: list[str] = Field(
         default_factory=list, description="the course staff's feedback on a wrong answer this submission gave"
     )
