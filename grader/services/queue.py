@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kombu.exceptions import KombuError
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from grader.config import get_settings
-from grader.db.models import Assignment
+from grader.db.models import Assignment, Submission
 from grader.rubric_spec import Limits
 from grader.services import presence, rubrics
 from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
@@ -52,15 +52,24 @@ def queue_of(assignment: Assignment) -> str:
                      get_settings().gpu_fallback_to_cpu)
 
 
-def _limits(db: Session, assignment: Assignment) -> Limits:
-    """The published rubric version's limits; the defaults if it does not load, for whatever reason
-    (the worker records why as the run's failure), so that a broken rubric never stops the sending."""
-    try:
-        return rubrics.published(db, assignment).limits
-    except Exception as exc:  # noqa: BLE001 - see the docstring
-        log.error("assignment %s: rubric %r does not load (%s); sending with default limits",
-                  assignment.id, assignment.rubric_id, exc)
-        return Limits()
+def _time_limits(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, float]:
+    """submission id -> its hard time limit: the submission_timeout_s of the rubric version it is
+    graded with (the one its request names, not always the published one), plus a grace for the
+    trusted checks. A version that does not load gives the default limits (the worker records why
+    as the run's failure), so that a broken rubric never stops the sending."""
+    grace = get_settings().hard_limit_grace_s
+    versions = {submission_id: rubric_hash for submission_id, rubric_hash in db.execute(
+        select(Submission.id, Submission.rubric_hash).where(Submission.id.in_(submission_ids)))}
+    by_version: dict[str, float] = {}
+    for rubric_hash in set(versions.values()):
+        try:
+            limits = rubrics.version(db, rubric_hash, assignment.rubric_id).limits
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.error("assignment %s: rubric %r version %s does not load (%s); sending with default limits",
+                      assignment.id, assignment.rubric_id, rubric_hash, exc)
+            limits = Limits()
+        by_version[rubric_hash] = limits.submission_timeout_s + grace
+    return {submission_id: by_version[rubric_hash] for submission_id, rubric_hash in versions.items()}
 
 
 @dataclass(frozen=True)
@@ -105,15 +114,20 @@ PENDING = "grader.pending_sends"  # the key of a session's notes in `Session.inf
 def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> None:
     """One grading task per submission, sent once `db` commits (nothing if it rolls back).
 
-    The queue and the hard time limit (the rubric's submission_timeout_s plus a grace for the
-    trusted checks) are decided now, while the assignment can still be read.
+    The queue and each hard time limit (see `_time_limits`) are decided now, while the assignment
+    and its submissions can still be read.
     """
     if not submission_ids:
         return
     if None in submission_ids:
         raise ValueError("enqueue after a flush: a new submission has no id before it")
-    time_limit = _limits(db, assignment).submission_timeout_s + get_settings().hard_limit_grace_s
-    db.info.setdefault(PENDING, []).append(_Send(queue_of(assignment), time_limit, tuple(submission_ids)))
+    time_limits = _time_limits(db, assignment, submission_ids)
+    by_limit: dict[float, list[int]] = {}
+    for submission_id in submission_ids:
+        if submission_id in time_limits:  # else deleted meanwhile: nothing to grade
+            by_limit.setdefault(time_limits[submission_id], []).append(submission_id)
+    target = queue_of(assignment)
+    db.info.setdefault(PENDING, []).extend(_Send(target, limit, tuple(ids)) for limit, ids in by_limit.items())
 
 
 def send_after_commit(db: Session, task: str, args: Sequence[int], queue: str = CPU_QUEUE) -> None:
