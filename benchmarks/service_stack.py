@@ -102,11 +102,11 @@ class Stack:
 
     def create_database(self) -> None:
         """A new database, migrated; the stack's environment points at it from now on."""
-        from grader.db.session import migrate_to_head
+        from grader.db.session import upgrade_schema
 
         self.database_url = create_postgres_database(POSTGRES_SERVER, "bench")
         self.env["GRADER_DATABASE_URL"] = self.database_url
-        migrate_to_head(self.database_url)
+        upgrade_schema(self.database_url)
 
     def drop_database(self) -> None:
         from grader.db.session import engine_for

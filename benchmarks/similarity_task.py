@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     import workers.tasks  # what a pool process holds: torch, the engine, the tasks
     from grader.config import get_settings
     from grader.db.models import CourseRole, Enrolment, Role, Submission, User
-    from grader.db.session import migrate_to_head, session_scope
+    from grader.db.session import session_scope, upgrade_schema
     from grader.services import assignments, courses, similarity
 
-    migrate_to_head(get_settings().resolved_database_url)
+    upgrade_schema(get_settings().resolved_database_url)
     population = generate(args.size, args.copies, args.seed)
     with session_scope() as db:
         prof = User(email="prof@bench.test", name="Prof", role=Role.instructor)

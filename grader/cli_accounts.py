@@ -15,14 +15,13 @@ import time
 from typing import Annotated
 
 import typer
-from alembic import command
 from rich.table import Table
 
 from grader.cli_common import ByOpt, acting_user, out, transaction, user_named
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken, User
-from grader.db.session import alembic_config, session_scope
+from grader.db.session import downgrade_schema, session_scope, upgrade_schema
 from grader.services import users
 from grader.services.errors import ServiceError
 from grader.services.reconcile import reconcile as reconcile_stuck
@@ -138,7 +137,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
     """Migrate the database up (to the newest schema by default); at the newest, create the first admin
     from GRADER_ADMIN_EMAIL and GRADER_ADMIN_PASSWORD if set and no admin exists yet."""
     settings = get_settings()
-    command.upgrade(alembic_config(settings.resolved_database_url), revision)
+    upgrade_schema(settings.resolved_database_url, revision)
     if revision == "head" and settings.admin_email:
         with session_scope() as db:
             try:
@@ -153,4 +152,4 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="target revision, e.g. -1 or base")] = "-1") -> None:
     """Migrate the database down (one revision by default)."""
-    command.downgrade(alembic_config(get_settings().resolved_database_url), revision)
+    downgrade_schema(get_settings().resolved_database_url, revision)

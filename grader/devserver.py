@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from grader.config import PROJECT_ROOT, Settings, get_settings
 from grader.db.models import User
-from grader.db.session import migrate_to_head, session_scope
+from grader.db.session import session_scope, upgrade_schema
 from grader.services.seed import DEMO_PEOPLE, seed_demo
 
 WORKER_STOP_TIMEOUT_S = 30
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate_to_head(settings.resolved_database_url)
+    upgrade_schema(settings.resolved_database_url)
     seed_if_empty(base_url)
     worker = start_worker(settings)
     print(f"Serving on {base_url} (pages), {base_url}/docs (API). Ctrl-C stops the server and the worker.")

@@ -10,15 +10,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader.config import PROJECT_ROOT, get_settings
+
+if TYPE_CHECKING:  # Alembic is imported where a process migrates: every process opens sessions, few migrate
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -112,11 +113,21 @@ def session_scope() -> Iterator[Session]:
 
 def alembic_config(url: str) -> Config:
     """Alembic pointed at migrations/ and `url`, without reading alembic.ini or configuring logging."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def migrate_to_head(url: str) -> None:
-    command.upgrade(alembic_config(url), "head")
+def upgrade_schema(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade_schema(url: str, revision: str) -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(url), revision)

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from grader.db.models import RunStatus, Submission
-from grader.db.session import engine_for, migrate_to_head, session_scope
+from grader.db.session import engine_for, session_scope, upgrade_schema
 from tests.fixtures.services import RedisServer, Stack, WorkerProcess, key_prefix, wait_until
 from tests.service.helpers import make_class, reconciled, runs_of, sleeping_submission, upload, wait_finished
 
@@ -117,7 +117,7 @@ def test_a_database_outage_is_retried_with_backoff(
 ) -> None:
     """The worker finds the database gone (OperationalError): it retries until it is back."""
     url = empty_postgres_database
-    migrate_to_head(url)
+    upgrade_schema(url)
     stack = Stack(url, redis_server, postgres_stack.rubrics_dir, key_prefix(), postgres_stack.extra)
     use_stack(stack)
     with session_scope() as db:

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from grader.api.main import create_app
 from grader.db.base import Base, utcnow
 from grader.db.models import Assignment, Course, Enrolment, ManualGrade, Submission, User
-from grader.db.session import migrate_to_head, session_scope
+from grader.db.session import session_scope, upgrade_schema
 from grader.devserver import seed_if_empty
 from grader.services import (
     answer_groups,
@@ -57,7 +57,7 @@ def fresh_stack(request: pytest.FixtureRequest, use_stack: Callable[[Stack], Non
         stack: Stack = request.getfixturevalue("sqlite_stack")
     else:
         url = request.getfixturevalue("empty_postgres_database")
-        migrate_to_head(url)
+        upgrade_schema(url)
         shared: Stack = request.getfixturevalue("postgres_stack")
         stack = dataclasses.replace(shared, database_url=url, broker_key_prefix=key_prefix())
     use_stack(stack)
