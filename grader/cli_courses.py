@@ -123,6 +123,15 @@ def courses_archive(code: CodeArg, by: ByOpt = None) -> None:
     out.print(f"archived {code}")
 
 
+@courses_app.command("reopen")
+def courses_reopen(code: CodeArg, by: ByOpt = None) -> None:
+    """Undo archiving: the course takes uploads, enrolments and assignment changes again."""
+    with transaction() as db:
+        course = courses.find_course(db, code)
+        courses.reopen_course(db, acting_user(db, by), course)
+    out.print(f"reopened {code}")
+
+
 @app.command()
 def enrol(
     code: CodeArg,

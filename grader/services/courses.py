@@ -1,4 +1,4 @@
-"""Courses: creating, listing and archiving them, and finding a course's assignments.
+"""Courses: creating, listing, archiving and reopening them, and finding a course's assignments.
 
 Nothing here commits: the caller (a route, a page, a CLI command) owns the transaction.
 """
@@ -62,6 +62,15 @@ def archive_course(db: Session, actor: User, course: Course) -> None:
     require_change_settings(db, actor, course)
     if course.archived_at is None:
         course.archived_at = utcnow()
+        db.flush()
+
+
+def reopen_course(db: Session, actor: User, course: Course) -> None:
+    """Undo archiving (a course archived too early, or run again): it takes uploads, enrolments and
+    assignment changes again. Reopening an open course is a no-op."""
+    require_change_settings(db, actor, course)
+    if course.archived_at is not None:
+        course.archived_at = None
         db.flush()
 
 

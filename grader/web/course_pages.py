@@ -109,6 +109,13 @@ def archive_course(request: Request, course_id: Id, db: SessionDep, user: PageUs
     return back_with_notice(request, course_id, f"{course.code} is archived.", "settings")
 
 
+@router.post("/courses/{course_id}/reopen")
+def reopen_course(request: Request, course_id: Id, db: SessionDep, user: PageUser) -> Response:
+    course = courses.get_course(db, user, course_id)
+    courses.reopen_course(db, user, course)
+    return back_with_notice(request, course_id, f"{course.code} is open again.", "settings")
+
+
 @router.post("/courses/{course_id}/enrolments")
 def enrol(
     request: Request, course_id: Id, db: SessionDep, user: PageUser, email: Annotated[Text, Form()],

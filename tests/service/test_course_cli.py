@@ -87,6 +87,8 @@ def test_a_course_is_run_from_the_command_line(
     assert code in listed_courses and "instructor" in listed_courses
     _ok(grader("courses", "archive", code, *by))
     _refused(grader("enrol", code, f"new-{tag}@uni.edu", *by), "is archived")
+    assert f"reopened {code}" in _ok(grader("courses", "reopen", code, *by))
+    _ok(grader("enrol", code, f"new-{tag}@uni.edu", *by))
 
 
 def test_bad_enrolments_say_what_is_wrong_and_import_nothing(

@@ -87,6 +87,23 @@ def test_an_archived_course_takes_no_uploads_or_changes_but_stays_gradable(any_d
     assert grade.score == 2
 
 
+def test_an_archived_course_is_reopened_by_its_instructors_only(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=1)
+    ta = roster.enrol(db, klass.instructor, klass.course, f"ta-{_tag()}@uni.edu", "ta", "Tara").user
+    courses.archive_course(db, klass.instructor, klass.course)
+    db.commit()
+    for not_instructor in (klass.students[0], ta):
+        with pytest.raises(Forbidden):
+            courses.reopen_course(db, not_instructor, klass.course)
+    courses.reopen_course(db, klass.instructor, klass.course)
+    db.commit()
+    assert klass.course.archived_at is None
+    courses.reopen_course(db, klass.instructor, klass.course)  # an open course: nothing changes
+    assert submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE).id is not None
+    assert roster.enrol(db, klass.instructor, klass.course, f"new-{_tag()}@uni.edu", "student").user.id is not None
+
+
 def test_a_ta_grades_and_regrades_sees_everything_but_changes_no_setting(any_db: Session) -> None:
     db = any_db
     klass = make_class(db, students=1)

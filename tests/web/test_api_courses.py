@@ -88,6 +88,10 @@ def test_an_instructor_sets_up_a_course_over_the_api(sqlite_server: LiveServer, 
         assert archived.status_code == 200 and archived.json()["archived_at"] is not None
         late = prof.post(f"/courses/{course['id']}/enrolments", json={"email": f"x-{tag}@uni.edu"})
         assert late.status_code == 409 and "archived" in late.json()["detail"]
+        reopened = prof.post(f"/courses/{course['id']}/reopen")
+        assert reopened.status_code == 200 and reopened.json()["archived_at"] is None
+        again = prof.post(f"/courses/{course['id']}/enrolments", json={"email": f"x-{tag}@uni.edu"})
+        assert again.status_code == 200, again.text
 
 
 def test_students_create_no_course_and_see_no_roster(sqlite_server: LiveServer, klass: Klass) -> None:

@@ -83,6 +83,23 @@ def test_a_ta_sees_the_dashboard_without_the_forms_that_change_the_course(
         token = ta.csrf_token(dashboard)
         refused = ta.post(f"{dashboard}/archive", data={"csrf_token": token})
         assert refused.status_code == 403 and "only instructors of" in refused.text
+        assert ta.post(f"{dashboard}/reopen", data={"csrf_token": token}).status_code == 403
+
+
+def test_an_instructor_archives_the_course_and_reopens_it(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack)
+    dashboard = f"/courses/{klass.course_id}"
+    with page_session(sqlite_server, klass.instructor) as prof:
+        archived = prof.post(f"{dashboard}/archive", data={"csrf_token": prof.csrf_token(dashboard)})
+        assert archived.status_code == 303
+        page = prof.get(dashboard)
+        assert "This course is archived" in page.text and f"Reopen {klass.course_code}" in page.text
+        reopened = prof.post(f"{dashboard}/reopen", data={"csrf_token": prof.csrf_token(dashboard)})
+        assert reopened.status_code == 303 and reopened.headers["location"] == f"{dashboard}#settings"
+        page = prof.get(dashboard)
+        assert f"{klass.course_code} is open again" in page.text and f"Archive {klass.course_code}" in page.text
     with page_session(sqlite_server, klass.students[0]) as student:
         assert student.get(dashboard).status_code == 403
 

@@ -58,6 +58,14 @@ def archive_course(course_id: Id, db: SessionDep, user: CurrentUser) -> Course:
     return course
 
 
+@router.post("/{course_id}/reopen", response_model=CoursePublic, responses=COURSE_ERRORS)
+def reopen_course(course_id: Id, db: SessionDep, user: CurrentUser) -> Course:
+    """Undo archiving: the course takes uploads, enrolments and assignment changes again."""
+    course = courses.get_course(db, user, course_id)
+    courses.reopen_course(db, user, course)
+    return course
+
+
 @router.get("/{course_id}/progress", response_model=list[AssignmentProgressPublic], responses=COURSE_ERRORS)
 def course_progress(course_id: Id, db: SessionDep, user: CurrentUser) -> list[dashboard.AssignmentProgress]:
     """Per assignment: students who submitted, and submissions graded, failed and queued (staff only)."""
