@@ -1,9 +1,10 @@
-"""The safety net under the queue: submissions stuck without progress are sent again, a bounded
-number of times.
+"""The safety net under the queue: submissions and similarity runs stuck without progress are sent
+again, a bounded number of times.
 
-A message can vanish (a broker restarted without persistence, a worker killed outright), but the
-submission is still queued or running in the database. Sending it again is always safe: the
-worker's claim (grader.services.claims) lets only one attempt record a result.
+A message can vanish (a broker down when it was sent, a broker restarted without persistence, a
+worker killed outright), but the submission is still queued or running in the database. Sending
+it again is always safe: the worker's claim (grader.services.claims) lets only one attempt record
+a result.
 
 A running submission whose heartbeat is older than the run lease has lost its worker: its
 attempt is given up (the run lost, the submission queued again) and it is sent at once, so it
@@ -12,6 +13,9 @@ waits `reconcile_after_s` between sends, and is not sent forever when no worker 
 takes its queue, or each fails before the claim): every such send is counted in `sends` (a claim
 or a new grade request starts the count again), and once it has been sent `reconcile_sends` times
 the request ends failed, with a reason its student and the staff see.
+
+Similarity runs follow the same rules (grader.services.similarity_runs.resend_stuck_runs): a
+redelivered run starts over under a new attempt, and the older attempt's writes are refused.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Submission, SubmissionStatus
-from grader.services import claims, queue
+from grader.services import claims, queue, similarity_runs
 
 log = logging.getLogger(__name__)
 
 
 def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) -> list[int]:
-    """Re-enqueue submissions queued for longer than `older_than_s`, or running with a heartbeat
-    older than `lease_s` (default: the run lease); the ids sent.
+    """Re-enqueue submissions and similarity runs queued for longer than `older_than_s`, or running
+    with a heartbeat (a run: progress) older than `lease_s` (default: the run lease); the
+    submission ids sent (the runs sent are logged).
 
     Each one sent is stamped, so it is sent again at most once per `older_than_s`. Queued work
     sent `reconcile_sends` times since it was last claimed or requested is failed instead. Not
@@ -43,6 +48,9 @@ def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) ->
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
     stale_before = now - timedelta(seconds=settings.run_lease_s if lease_s is None else lease_s)
+    runs = similarity_runs.resend_stuck_runs(db, now, cutoff, stale_before)
+    if runs:
+        log.info("similarity run(s) sent again: %s", ", ".join(map(str, runs)))
     stuck = db.execute(
         select(Submission.id, Submission.assignment_id, Submission.status, Submission.request_no,
                Submission.sends)

@@ -4,15 +4,22 @@ The comparison itself (grader.copy_detection, which loads numpy) stays in the wo
 its matches in. Nothing here commits: the task commits after each step, so progress and pairs show
 while it runs. A task delivered again (its worker died, or a duplicate) starts the run over under
 a new attempt number, and the older attempt's writes are refused with Superseded.
+
+A run whose message was lost is sent again by the reconciler (grader.services.reconcile), as a
+submission is: a queued run once per `reconcile_after_s`, a running one at once when its worker
+wrote no progress for the run lease (that attempt is given up), and a run sent `reconcile_sends`
+times without a worker beginning it ends failed, with a reason its instructor reads.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
@@ -24,11 +31,15 @@ from grader.db.models import (
     SimilarityStatus,
     Submission,
 )
+from grader.services import queue
+from grader.services.broker import CPU_QUEUE, SIMILARITY_TASK
 from grader.services.latest import latest_submission_ids
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
 
 if TYPE_CHECKING:  # the worker hands its matches in; the services never import copydetect
     from grader.copy_detection import Match
+
+log = logging.getLogger(__name__)
 
 CHUNK = 64  # submissions read at a time: the sources are streamed, never all held at once
 
@@ -89,7 +100,8 @@ def begin(db: Session, run_id: int) -> Job | None:
     run.attempt += 1
     run.status = SimilarityStatus.running
     run.submissions, run.done, run.total = len(readable), 0, steps(len(readable))
-    run.started_at, run.finished_at, run.error = utcnow(), None, None
+    run.started_at = run.progress_at = utcnow()
+    run.finished_at, run.error, run.sends = None, None, 0
     db.flush()
     return Job(run.id, run.attempt, run.threshold, readable, _handout(run.assignment))
 
@@ -109,7 +121,7 @@ def _still_mine(db: Session, job: Job, **values: object) -> None:
 
 def record(db: Session, job: Job, done: int, matches: Sequence[Match]) -> None:
     """Progress so far and the pairs found since the last record."""
-    _still_mine(db, job, done=done)
+    _still_mine(db, job, done=done, progress_at=utcnow())
     db.add_all(
         SimilarityPair(run_id=job.run_id, submission_a_id=match.key_a, submission_b_id=match.key_b,
                        score=match.score, similarity_a=match.similarity_a, similarity_b=match.similarity_b,
@@ -129,3 +141,75 @@ def fail(db: Session, job: Job, reason: str) -> None:
         _still_mine(db, job, status=SimilarityStatus.failed, error=reason, finished_at=utcnow())
     except Superseded:
         return
+
+
+def resend_stuck_runs(db: Session, now: datetime, queued_before: datetime, stale_before: datetime) -> list[int]:
+    """Send again the runs queued with no send since `queued_before`, and those running with no
+    progress since `stale_before`; the ids sent, once `db` commits (not committed here).
+
+    A stalled attempt is given up (the run queued again, so its writes are refused) and sent at
+    once. Each queued run sent is stamped and counted, so it is sent again at most once until
+    `queued_before` passes its stamp, and once it has been sent `reconcile_sends` times since a
+    worker last began it, it is failed instead.
+    """
+    stuck = db.execute(
+        select(SimilarityRun.id, SimilarityRun.status, SimilarityRun.sends)
+        .where(or_(
+            and_(SimilarityRun.status == SimilarityStatus.queued, SimilarityRun.sent_at <= queued_before),
+            and_(SimilarityRun.status == SimilarityStatus.running, SimilarityRun.progress_at < stale_before),
+        ))
+        .order_by(SimilarityRun.id)
+    ).all()
+    limit = get_settings().reconcile_sends
+    queued = [row for row in stuck if row.status == SimilarityStatus.queued]
+    for row in queued:
+        if row.sends >= limit:
+            _fail_unbegun(db, row.id, row.sends, now)
+    sent = _stamp_sent(db, [row.id for row in queued if row.sends < limit], now)
+    sent += _give_up_stalled(db, [row.id for row in stuck if row.status == SimilarityStatus.running],
+                             stale_before, now)
+    for run_id in sent:
+        queue.send_after_commit(db, SIMILARITY_TASK, [run_id], CPU_QUEUE)
+    return sorted(sent)
+
+
+def _stamp_sent(db: Session, run_ids: Sequence[int], now: datetime) -> list[int]:
+    """Those of the runs still queued, stamped as sent now and counted; their ids."""
+    if not run_ids:
+        return []
+    return list(db.scalars(
+        update(SimilarityRun)
+        .where(SimilarityRun.id.in_(run_ids), SimilarityRun.status == SimilarityStatus.queued)
+        .values(sent_at=now, sends=SimilarityRun.sends + 1)
+        .returning(SimilarityRun.id)
+    ))
+
+
+def _give_up_stalled(db: Session, run_ids: Sequence[int], stale_before: datetime, now: datetime) -> list[int]:
+    """Those of the runs whose attempt still wrote no progress since `stale_before` are queued
+    again, as sent now but not counted (as a submission whose worker died); their ids."""
+    if not run_ids:
+        return []
+    return list(db.scalars(
+        update(SimilarityRun)
+        .where(SimilarityRun.id.in_(run_ids), SimilarityRun.status == SimilarityStatus.running,
+               SimilarityRun.progress_at < stale_before)
+        .values(status=SimilarityStatus.queued, sent_at=now)
+        .returning(SimilarityRun.id)
+    ))
+
+
+def _fail_unbegun(db: Session, run_id: int, sends: int, now: datetime) -> None:
+    """Fail a run no worker began in `sends` sends, unless one began it meanwhile."""
+    message = (f"Not compared: no worker took it from the {CPU_QUEUE!r} queue, though it was sent again "
+               f"{sends} times; check that the workers run, then start a new run.")
+    failed = db.scalars(
+        update(SimilarityRun)
+        .where(SimilarityRun.id == run_id, SimilarityRun.status == SimilarityStatus.queued,
+               SimilarityRun.sends == sends)
+        .values(status=SimilarityStatus.failed, error=message, finished_at=now)
+        .returning(SimilarityRun.id)
+    ).first()
+    if failed is not None:
+        log.warning("similarity run %s failed: no worker took it from the %r queue in %d sends",
+                    run_id, CPU_QUEUE, sends)

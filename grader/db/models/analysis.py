@@ -63,6 +63,9 @@ class SimilarityRun(Base):
 
     `done` of `total` steps (a file read, a pair compared) is its progress. `attempt` counts the
     worker attempts: a redelivered task starts over, and an older attempt's writes are refused.
+    `sent_at` (its last send) and `progress_at` (its worker's last write) let the reconciler find
+    a run whose message was lost, and `sends` counts its sends since a worker last began it, so a
+    run that no worker takes is not sent forever.
     """
 
     __tablename__ = "similarity_runs"
@@ -80,6 +83,9 @@ class SimilarityRun(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    progress_at: Mapped[datetime | None]
+    sends: Mapped[int] = mapped_column(default=0, server_default="0")  # by the reconciler, not begun
 
     assignment: Mapped[Assignment] = relationship()
 
