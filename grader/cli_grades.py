@@ -125,8 +125,9 @@ def rubric_publish(
         try:
             operator = acting_user(db, by)
             target = courses.find_assignment(db, assignment, course)
-            before = publishing.publish(db, operator, target)
+            published = publishing.publish(db, operator, target, regrade=regrade)
             db.commit()  # also a version made before versions were stored, when nothing else changed
+            before = published.before
             if not before.changed:
                 out.print(f"{target.slug}: the rubric on disk is the published version {target.rubric_hash}; "
                           "nothing to publish", soft_wrap=True)
@@ -134,14 +135,11 @@ def rubric_publish(
             _print_rubric_diff(before)
             out.print(f"{target.slug}: published rubric {target.rubric_hash} (was {before.published_hash})",
                       soft_wrap=True)
-            if not before.submissions:
-                return
-            if not regrade:
+            if published.regrade is not None:
+                _report_regrade(db, operator, published.regrade, f"{before.submissions} submission(s)", wait)
+            elif before.submissions:
                 out.print(f"{before.submissions} submission(s) keep their scores until regraded: "
                           f"grader regrade {target.slug} --all", soft_wrap=True)
-                return
-            batch = regrades.start_regrade(db, operator, target, f"rubric {target.rubric_hash} published")
-            _report_regrade(db, operator, batch, f"{before.submissions} submission(s)", wait)
         except ServiceError as exc:
             fail(exc.message)
 

@@ -1,8 +1,8 @@
 """Publishing a rubric version: what the folder on disk would change, then making it the assignment's.
 
 An edit on disk changes nothing until an instructor publishes it, after reading the diff of
-questions and points (the rubric page, `grader rubric publish`); regrading is offered then.
-Nothing here commits: the page or the command does.
+questions and points (the rubric page, `grader rubric publish`, the API); regrading is offered
+then, or asked for with the publish. Nothing here commits: the page, the command or the request does.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from grader.db.models import Assignment, ManualGrade, Submission, User
+from grader.db.models import Assignment, ManualGrade, RegradeBatch, Submission, User
 from grader.rubric_diff import RubricDiff, diff_rubrics
 from grader.rubric_spec import Rubric, RubricError
-from grader.services import rubrics
+from grader.services import regrades, rubrics
 from grader.services.errors import Rejected
 from grader.services.permissions import require_change_settings, require_view_all
 
@@ -78,8 +78,16 @@ def rubric_status(db: Session, viewer: User, assignment: Assignment) -> RubricSt
                         diff, orphaned, over_max, submissions)
 
 
-def publish(db: Session, viewer: User, assignment: Assignment, expected_hash: str | None = None) -> RubricStatus:
-    """Make the folder on disk the published version; the status as it was before (with the diff).
+@dataclass(frozen=True)
+class Published:
+    before: RubricStatus  # as it was before publishing: what it changed (the diff)
+    regrade: RegradeBatch | None  # asked for, and a new version with submissions to grade again
+
+
+def publish(db: Session, viewer: User, assignment: Assignment, expected_hash: str | None = None,
+            regrade: bool = False) -> Published:
+    """Make the folder on disk the published version, and with `regrade`, regrade every submission
+    with it when that changed the version and there are submissions.
 
     `expected_hash` is the version the instructor reviewed: if the folder has changed since, nothing
     is published (409). Publishing the version already published changes nothing (`changed` is false).
@@ -97,4 +105,6 @@ def publish(db: Session, viewer: User, assignment: Assignment, expected_hash: st
         raise Rejected(422, f"the rubric on disk cannot be used: {exc}") from exc
     if rubric.content_hash != status.on_disk.content_hash:
         raise Rejected(409, "the rubric on disk changed while it was being published: review the changes again")
-    return status
+    if not (regrade and status.changed and status.submissions):
+        return Published(status, None)
+    return Published(status, regrades.start_regrade(db, viewer, assignment, f"rubric {rubric.content_hash} published"))

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 
 from grader.api.docs import errors
 from grader.api.schemas.rubric_versions import PublishedPublic, PublishIn, RubricDiffPublic, RubricStatusPublic
-from grader.services import courses, publishing, regrades
+from grader.services import courses, publishing
 from grader.services.publishing import RubricStatus
 from grader.web.deps import CurrentUser, Id, SessionDep
 
@@ -45,9 +45,6 @@ def publish(assignment_id: Id, body: PublishIn, db: SessionDep, user: CurrentUse
     """Make the folder on disk the version every later upload is graded with; scores graded before
     keep their version until regraded (`regrade: true` starts that at once)."""
     assignment = courses.get_assignment(db, user, assignment_id)
-    before = publishing.publish(db, user, assignment, body.expected_hash)
-    batch = None
-    if body.regrade and before.changed and before.submissions:
-        batch = regrades.start_regrade(db, user, assignment, f"rubric {assignment.rubric_hash} published")
-    return PublishedPublic(published_hash=assignment.rubric_hash, before=_status(before),
-                           regrade_batch_id=batch.id if batch is not None else None)
+    published = publishing.publish(db, user, assignment, body.expected_hash, body.regrade)
+    return PublishedPublic(published_hash=assignment.rubric_hash, before=_status(published.before),
+                           regrade_batch_id=published.regrade.id if published.regrade is not None else None)
