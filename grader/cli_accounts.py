@@ -118,15 +118,16 @@ def reconcile(
     ] = None,
     loop: Annotated[bool, typer.Option(help="keep running, every GRADER_RECONCILE_INTERVAL_S seconds")] = False,
 ) -> None:
-    """Send stuck submissions (queued or running without progress) to the workers again."""
+    """Send stuck submissions and similarity runs (queued or running without progress) to the workers again."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     settings = get_settings()
     threshold = settings.reconcile_after_s if older_than is None else older_than
     while True:
         with session_scope() as db:
-            ids = reconcile_stuck(db, threshold)
+            sent = reconcile_stuck(db, threshold)
             db.commit()  # sends them
-        out.print(f"re-enqueued {len(ids)} submission(s)" + (f": {', '.join(map(str, ids))}" if ids else ""))
+        for ids, what in ((sent.submissions, "submission(s)"), (sent.similarity_runs, "similarity run(s)")):
+            out.print(f"re-enqueued {len(ids)} {what}" + (f": {', '.join(map(str, ids))}" if ids else ""))
         if not loop:
             return
         time.sleep(settings.reconcile_interval_s)

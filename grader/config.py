@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")
     gpu_fallback_to_cpu: bool = Field(True, description="rubrics with device auto go to cpu when no GPU worker runs")
     run_lease_s: float = Field(30.0, description="an attempt whose heartbeat is older than this is presumed lost")
-    grading_attempts: int = Field(2, description="attempts a grade request gets when they die or time out")
+    grading_attempts: int = Field(
+        2, description="attempts a grade request (or a similarity run) gets when they die or time out"
+    )
     hard_limit_grace_s: float = Field(
         60.0, description="added to the rubric's submission_timeout_s: the task's hard limit"
     )

@@ -153,7 +153,7 @@ def reconcile_stuck() -> int:
     with session_scope() as db:
         sent = reconcile(db, get_settings().reconcile_after_s)
         db.commit()  # sends them
-        return len(sent)
+        return len(sent.submissions) + len(sent.similarity_runs)
 
 
 @celery_app.task(name=SIMILARITY_TASK, **RETRY_INFRASTRUCTURE_FAULTS)

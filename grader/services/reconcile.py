@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,22 +36,31 @@ from grader.services import claims, queue, similarity_runs
 log = logging.getLogger(__name__)
 
 
-def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) -> list[int]:
+@dataclass(frozen=True)
+class Resent:
+    """What one run of the reconciler sends again, once its caller commits."""
+
+    submissions: list[int]
+    similarity_runs: list[int]
+
+
+def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) -> Resent:
     """Re-enqueue submissions and similarity runs queued for longer than `older_than_s`, or running
-    with a heartbeat (a run: progress) older than `lease_s` (default: the run lease); the
-    submission ids sent (the runs sent are logged).
+    with a heartbeat (a run: progress) older than `lease_s` (default: the run lease); the ids sent.
 
     Each one sent is stamped, so it is sent again at most once per `older_than_s`. Queued work
     sent `reconcile_sends` times since it was last claimed or requested is failed instead. Not
     committed: the messages go out when the caller commits.
     """
-    settings = get_settings()
     now = utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
-    stale_before = now - timedelta(seconds=settings.run_lease_s if lease_s is None else lease_s)
-    runs = similarity_runs.resend_stuck_runs(db, now, cutoff, stale_before)
-    if runs:
-        log.info("similarity run(s) sent again: %s", ", ".join(map(str, runs)))
+    stale_before = now - timedelta(seconds=get_settings().run_lease_s if lease_s is None else lease_s)
+    return Resent(_resend_stuck_submissions(db, now, cutoff, stale_before),
+                  similarity_runs.resend_stuck_runs(db, now, cutoff, stale_before))
+
+
+def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stale_before: datetime) -> list[int]:
+    settings = get_settings()
     stuck = db.execute(
         select(Submission.id, Submission.assignment_id, Submission.status, Submission.request_no,
                Submission.sends)

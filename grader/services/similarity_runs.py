@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -91,16 +91,31 @@ def _handout(assignment: Assignment) -> tuple[str, ...]:
 
 
 def begin(db: Session, run_id: int) -> Job | None:
-    """Start (or start over) the run; None when it is over or gone (a message delivered late)."""
+    """Start (or start over) the run. None when there is nothing to start: the run is over or gone
+    (a message delivered late), its attempt is alive (a duplicate message: progress within the run
+    lease; once it stops, the reconciler sends the run again), or it has had its attempts (it
+    ends failed, with the reason)."""
     run = db.get(SimilarityRun, run_id, with_for_update=True)
     if run is None or run.status in (SimilarityStatus.finished, SimilarityStatus.failed):
+        return None
+    settings, now = get_settings(), utcnow()
+    if (run.status == SimilarityStatus.running and run.progress_at is not None
+            and run.progress_at > now - timedelta(seconds=settings.run_lease_s)):
+        return None
+    if run.attempt >= settings.grading_attempts:
+        run.status, run.finished_at = SimilarityStatus.failed, now
+        run.error = (f"Not compared: it was started {run.attempt} times and its worker stopped each time before it "
+                     "finished (killed, or out of memory); ask the service's operator to check the workers, then "
+                     "start a new run.")
+        db.flush()
+        log.warning("similarity run %s failed: its worker stopped in each of %d attempts", run.id, run.attempt)
         return None
     readable = tuple(submission_id for submission_id, _ in sources(db, latest_submission_ids(db, run.assignment)))
     db.execute(delete(SimilarityPair).where(SimilarityPair.run_id == run.id))
     run.attempt += 1
     run.status = SimilarityStatus.running
     run.submissions, run.done, run.total = len(readable), 0, steps(len(readable))
-    run.started_at = run.progress_at = utcnow()
+    run.started_at = run.progress_at = now
     run.finished_at, run.error, run.sends = None, None, 0
     db.flush()
     return Job(run.id, run.attempt, run.threshold, readable, _handout(run.assignment))
@@ -165,7 +180,7 @@ def resend_stuck_runs(db: Session, now: datetime, queued_before: datetime, stale
     for row in queued:
         if row.sends >= limit:
             _fail_unbegun(db, row.id, row.sends, now)
-    sent = _stamp_sent(db, [row.id for row in queued if row.sends < limit], now)
+    sent = _stamp_sent(db, [row.id for row in queued if row.sends < limit], queued_before, now)
     sent += _give_up_stalled(db, [row.id for row in stuck if row.status == SimilarityStatus.running],
                              stale_before, now)
     for run_id in sent:
@@ -173,13 +188,15 @@ def resend_stuck_runs(db: Session, now: datetime, queued_before: datetime, stale
     return sorted(sent)
 
 
-def _stamp_sent(db: Session, run_ids: Sequence[int], now: datetime) -> list[int]:
-    """Those of the runs still queued, stamped as sent now and counted; their ids."""
+def _stamp_sent(db: Session, run_ids: Sequence[int], queued_before: datetime, now: datetime) -> list[int]:
+    """Those of the runs still queued and not sent since `queued_before` (another reconciler may
+    have sent them meanwhile), stamped as sent now and counted; their ids."""
     if not run_ids:
         return []
     return list(db.scalars(
         update(SimilarityRun)
-        .where(SimilarityRun.id.in_(run_ids), SimilarityRun.status == SimilarityStatus.queued)
+        .where(SimilarityRun.id.in_(run_ids), SimilarityRun.status == SimilarityStatus.queued,
+               SimilarityRun.sent_at <= queued_before)
         .values(sent_at=now, sends=SimilarityRun.sends + 1)
         .returning(SimilarityRun.id)
     ))
@@ -202,7 +219,7 @@ def _give_up_stalled(db: Session, run_ids: Sequence[int], stale_before: datetime
 def _fail_unbegun(db: Session, run_id: int, sends: int, now: datetime) -> None:
     """Fail a run no worker began in `sends` sends, unless one began it meanwhile."""
     message = (f"Not compared: no worker took it from the {CPU_QUEUE!r} queue, though it was sent again "
-               f"{sends} times; check that the workers run, then start a new run.")
+               f"{sends} times; ask the service's operator to check that the workers run, then start a new run.")
     failed = db.scalars(
         update(SimilarityRun)
         .where(SimilarityRun.id == run_id, SimilarityRun.status == SimilarityStatus.queued,

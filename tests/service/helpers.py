@@ -111,10 +111,10 @@ def upload(db: Session, student: User, assignment: Assignment, data: bytes = REF
 
 
 def reconciled(db: Session, older_than_s: float) -> list[int]:
-    """One run of the reconciler as its task makes it: the ids sent, committed (which sends them)."""
+    """One run of the reconciler as its task makes it: the submission ids sent, committed (which sends them)."""
     sent = reconcile(db, older_than_s)
     db.commit()
-    return sent
+    return sent.submissions
 
 
 def wait_finished(db: Session, ids: list[int], timeout: float) -> dict[int, str]:

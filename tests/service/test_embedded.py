@@ -54,7 +54,7 @@ def test_the_embedded_default_grades_with_a_real_worker_and_the_cli_reads_it(
     assert "1/1" in regraded.output and "No score changed." in regraded.output
 
     stuck = cli.invoke(grader_cli, ["reconcile", "--older-than", "3600"])
-    assert stuck.exit_code == 0 and "re-enqueued 0 submission(s)" in stuck.output
+    assert stuck.exit_code == 0 and "re-enqueued 0 submission(s)\nre-enqueued 0 similarity run(s)" in stuck.output
     assert cli.invoke(grader_cli, ["regrade", "hw2", "--course", course]).exit_code == 2
 
 

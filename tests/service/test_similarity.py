@@ -4,10 +4,15 @@ reaches its total."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from grader.db.models import User
+from grader.config import get_settings
+from grader.db.base import utcnow
+from grader.db.models import SimilarityRun, User
 from grader.services import similarity, similarity_runs
 from grader.services.errors import Forbidden, Rejected
 from harness.samples import submission_source
@@ -80,8 +85,10 @@ def test_a_run_finds_the_copied_pair_among_the_latest_submissions(
 
 
 def test_a_redelivered_run_starts_over_and_the_older_attempt_stops(quiet_db: Session) -> None:
-    """Played without a worker (nothing reads these queues): a second delivery of the task takes
-    the run over, the first attempt's writes are refused, and a delivery after the end does nothing."""
+    """Played without a worker (nothing reads these queues): a second delivery of the task while
+    the first attempt makes progress is a duplicate and changes nothing; once that attempt stopped
+    for the run lease, a delivery takes the run over, the first attempt's writes are refused, and a
+    delivery after the end does nothing."""
     db = quiet_db
     klass = make_class(db, students=2)
     for student in klass.students:
@@ -94,6 +101,10 @@ def test_a_redelivered_run_starts_over_and_the_older_attempt_stops(quiet_db: Ses
     assert first is not None and len(first.submission_ids) == 2
     similarity_runs.record(db, first, 1, [])
     db.commit()
+    assert similarity_runs.begin(db, run.id) is None  # a duplicate: the first attempt is alive
+    db.commit()
+    similarity_runs.record(db, first, 1, [])  # still its run
+    _stalled(db, run.id)
     second = similarity_runs.begin(db, run.id)
     db.commit()
     assert second is not None and second.attempt == first.attempt + 1
@@ -108,3 +119,33 @@ def test_a_redelivered_run_starts_over_and_the_older_attempt_stops(quiet_db: Ses
     state = similarity.run_progress(db, klass.instructor, run.id)
     assert (state["status"], state["done"], state["error"]) == ("finished", 3, None)
     assert similarity_runs.begin(db, run.id) is None
+
+
+def _stalled(db: Session, run_id: int) -> None:
+    """As if the run's worker had written no progress for longer than the run lease."""
+    stalled = utcnow() - timedelta(seconds=get_settings().run_lease_s + 1)
+    db.execute(update(SimilarityRun).where(SimilarityRun.id == run_id).values(progress_at=stalled))
+    db.commit()
+
+
+def test_a_run_whose_worker_keeps_dying_ends_failed_after_its_attempts(quiet_db: Session) -> None:
+    """A run that kills its worker (out of memory) would otherwise hold a worker every lease, forever."""
+    db = quiet_db
+    klass = make_class(db, students=2)
+    for student in klass.students:
+        upload(db, student, klass.assignment, VECTORISED.encode())
+    run = similarity.start_run(db, klass.instructor, klass.assignment)
+    db.commit()
+    attempts = get_settings().grading_attempts
+    for _ in range(attempts):
+        job = similarity_runs.begin(db, run.id)
+        db.commit()
+        assert job is not None
+        _stalled(db, run.id)  # its worker died
+    assert similarity_runs.begin(db, run.id) is None
+    db.commit()
+    state = similarity.run_progress(db, klass.instructor, run.id)
+    assert state["status"] == "failed"
+    assert state["error"] == (f"Not compared: it was started {attempts} times and its worker stopped each time "
+                              "before it finished (killed, or out of memory); ask the service's operator to check "
+                              "the workers, then start a new run.")

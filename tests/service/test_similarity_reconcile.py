@@ -49,8 +49,9 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
 def _sent_again(db: Session, recorder: _Recorder, older_than_s: float) -> list[int]:
     """The runs one reconciler run sends, committed as its task does (which sends them)."""
     recorder.runs.clear()
-    reconcile(db, older_than_s, LEASE_S)
+    sent = reconcile(db, older_than_s, LEASE_S)
     db.commit()
+    assert sent.similarity_runs == recorder.runs  # what it says it sent is what went out
     return list(recorder.runs)
 
 
@@ -162,7 +163,7 @@ def test_a_run_no_worker_begins_ends_failed_after_a_bounded_number_of_sends(
     assert state["status"] == "failed" and state["finished_at"] is not None
     error = state["error"] or ""
     assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
-    assert "start a new run" in error
+    assert error.endswith("ask the service's operator to check that the workers run, then start a new run.")
 
     _ago(db, run_id, progress_at=STALLED, sent_at=STALLED)
     assert run_id not in _sent_again(db, recorder, 0)  # and it stays failed
