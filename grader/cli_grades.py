@@ -108,8 +108,8 @@ def _print_rubric_diff(status: publishing.RubricStatus) -> None:
         out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted",
                   soft_wrap=True)
     if status.grades_over_new_max:
-        out.print(f"{status.grades_over_new_max} manual grade(s) above a question's lowered points count as its "
-                  "new maximum until graded again", soft_wrap=True)
+        out.print(f"{status.grades_over_new_max} manual grade(s) above their question's new points count as those "
+                  "points, marked ‡, until graded again on each submission's page", soft_wrap=True)
 
 
 @rubric_app.command("publish")

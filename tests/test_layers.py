@@ -45,6 +45,7 @@ def test_the_api_process_loads_no_grading_code():
     loaded = _loaded_by(f"import {module}\n{module}.{factory}()")
     assert module in loaded
     assert _of(loaded, GRADING_ONLY) == []
+    assert _of(loaded, ("alembic",)) == []  # only a process that migrates loads it
 
 
 def test_the_engine_does_load_them():

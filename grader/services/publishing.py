@@ -32,7 +32,7 @@ class RubricStatus:
     disk_error: str
     diff: RubricDiff | None  # published -> disk, when both load and they differ
     orphaned_grades: int  # manual grades of questions the folder removes: kept, but no longer counted
-    grades_over_new_max: int  # manual grades above a question's lowered points: they count as its new maximum
+    grades_over_new_max: int  # manual grades above their question's new points: they count as those points
     submissions: int  # what a regrade of the whole assignment would grade again
 
     @property
@@ -55,9 +55,10 @@ def _orphaned_grades(db: Session, assignment: Assignment, diff: RubricDiff) -> i
 
 
 def _grades_over_new_max(db: Session, assignment: Assignment, diff: RubricDiff) -> int:
-    lowered = [and_(ManualGrade.question_id == p.question_id, ManualGrade.score > p.new)
-               for p in diff.points if p.new < p.old]
-    return _count_grades(db, assignment, or_(*lowered)) if lowered else 0
+    """Also where the points rise: a grade given when they were higher (before an earlier lowering)
+    may still be above them."""
+    above = [and_(ManualGrade.question_id == p.question_id, ManualGrade.score > p.new) for p in diff.points]
+    return _count_grades(db, assignment, or_(*above)) if above else 0
 
 
 def rubric_status(db: Session, viewer: User, assignment: Assignment) -> RubricStatus:

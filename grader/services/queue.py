@@ -46,29 +46,37 @@ def gpu_workers_available() -> bool:
     return presence.gpu_worker_announced()
 
 
+def queue_for_device(device: str) -> str:
+    """The queue a rubric version made for `device` grades on now."""
+    return queue_for(device, device == "auto" and gpu_workers_available(), get_settings().gpu_fallback_to_cpu)
+
+
 def queue_of(assignment: Assignment) -> str:
-    """The queue the assignment's grading goes to now."""
-    return queue_for(assignment.device, assignment.device == "auto" and gpu_workers_available(),
-                     get_settings().gpu_fallback_to_cpu)
+    """The queue the assignment's grading goes to now (its published version's device)."""
+    return queue_for_device(assignment.device)
 
 
-def _time_limits(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, float]:
-    """submission id -> its hard time limit: the submission_timeout_s of the rubric version it is
-    graded with (the one its request names, not always the published one), plus a grace for the
-    trusted checks. A version that does not load gives the default limits (the worker records why
-    as the run's failure), so that a broken rubric never stops the sending."""
+def _route(db: Session, assignment: Assignment, rubric_hash: str) -> tuple[str, float]:
+    """The queue and hard time limit of a grade with rubric version `rubric_hash`: its device's
+    queue, and its submission_timeout_s plus a grace for the trusted checks. A version that does
+    not load goes by the published device and the default limits (the worker records why as the
+    run's failure), so that a broken rubric never stops the sending."""
     grace = get_settings().hard_limit_grace_s
+    try:
+        rubric = rubrics.version(db, rubric_hash, assignment.rubric_id)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.error("assignment %s: rubric %r version %s does not load (%s); sending with default limits",
+                  assignment.id, assignment.rubric_id, rubric_hash, exc)
+        return queue_of(assignment), Limits().submission_timeout_s + grace
+    return queue_for_device(rubric.device), rubric.limits.submission_timeout_s + grace
+
+
+def _routes(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
+    """submission id -> its queue and hard time limit, from the rubric version it is graded with
+    (the one its request names: not always the published one)."""
     versions = {submission_id: rubric_hash for submission_id, rubric_hash in db.execute(
         select(Submission.id, Submission.rubric_hash).where(Submission.id.in_(submission_ids)))}
-    by_version: dict[str, float] = {}
-    for rubric_hash in set(versions.values()):
-        try:
-            limits = rubrics.version(db, rubric_hash, assignment.rubric_id).limits
-        except Exception as exc:  # noqa: BLE001 - see the docstring
-            log.error("assignment %s: rubric %r version %s does not load (%s); sending with default limits",
-                      assignment.id, assignment.rubric_id, rubric_hash, exc)
-            limits = Limits()
-        by_version[rubric_hash] = limits.submission_timeout_s + grace
+    by_version = {rubric_hash: _route(db, assignment, rubric_hash) for rubric_hash in set(versions.values())}
     return {submission_id: by_version[rubric_hash] for submission_id, rubric_hash in versions.items()}
 
 
@@ -114,20 +122,20 @@ PENDING = "grader.pending_sends"  # the key of a session's notes in `Session.inf
 def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> None:
     """One grading task per submission, sent once `db` commits (nothing if it rolls back).
 
-    The queue and each hard time limit (see `_time_limits`) are decided now, while the assignment
-    and its submissions can still be read.
+    Each queue and hard time limit (see `_route`) is decided now, while the assignment and its
+    submissions can still be read.
     """
     if not submission_ids:
         return
     if None in submission_ids:
         raise ValueError("enqueue after a flush: a new submission has no id before it")
-    time_limits = _time_limits(db, assignment, submission_ids)
-    by_limit: dict[float, list[int]] = {}
+    routes = _routes(db, assignment, submission_ids)
+    by_route: dict[tuple[str, float], list[int]] = {}
     for submission_id in submission_ids:
-        if submission_id in time_limits:  # else deleted meanwhile: nothing to grade
-            by_limit.setdefault(time_limits[submission_id], []).append(submission_id)
-    target = queue_of(assignment)
-    db.info.setdefault(PENDING, []).extend(_Send(target, limit, tuple(ids)) for limit, ids in by_limit.items())
+        if submission_id in routes:  # else deleted meanwhile: nothing to grade
+            by_route.setdefault(routes[submission_id], []).append(submission_id)
+    db.info.setdefault(PENDING, []).extend(
+        _Send(queue_name, limit, tuple(ids)) for (queue_name, limit), ids in by_route.items())
 
 
 def send_after_commit(db: Session, task: str, args: Sequence[int], queue: str = CPU_QUEUE) -> None:

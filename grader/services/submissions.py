@@ -155,8 +155,11 @@ def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
 
 
 def _questions_for(staff: bool, assignment: Assignment, score: SubmissionScore) -> list[ScoredQuestion]:
-    """Staff see every question; a student neither hidden questions nor after-due-date ones early."""
-    return score.questions if staff else [q for q in score.questions if _shown_to_student(q, assignment)]
+    """Staff see every question; a student neither hidden questions nor after-due-date ones early,
+    nor a grade above a lowered maximum as it was given (the staff's to settle: the score counts)."""
+    if staff:
+        return score.questions
+    return [replace(q, capped_from=None) for q in score.questions if _shown_to_student(q, assignment)]
 
 
 def _points(questions: list[ScoredQuestion]) -> tuple[float, float]:

@@ -100,6 +100,7 @@ def test_an_archived_course_is_reopened_by_its_instructors_only(any_db: Session)
     db.commit()
     assert klass.course.archived_at is None
     courses.reopen_course(db, klass.instructor, klass.course)  # an open course: nothing changes
+    assert klass.course.archived_at is None and not db.dirty
     assert submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE).id is not None
     assert roster.enrol(db, klass.instructor, klass.course, f"new-{_tag()}@uni.edu", "student").user.id is not None
 

@@ -107,15 +107,17 @@ def test_a_grade_above_a_lowered_maximum_counts_as_the_maximum_until_graded_agai
     published = CliRunner().invoke(app, ["rubric", "publish", "hw2", "--course", klass.course.code,
                                           "--by", klass.instructor.email])
     assert published.exit_code == 0, published.output
-    assert ("1 manual grade(s) above a question's lowered points count as its new maximum until graded again"
-            in published.output)
+    assert ("1 manual grade(s) above their question's new points count as those points, marked ‡, until graded "
+            "again on each submission's page" in published.output)
     db.expire_all()
 
     graded = _questions(submissions.feedback(db, first, klass.instructor).questions)
     assert (graded["1.2.1a"].score, graded["1.2.1a"].max_score, graded["1.2.1a"].source) == (3, 3, "manual")
     assert graded["1.2.1a"].capped_from == 4 and graded["1.2.1d"].capped_from is None
-    carried = _questions(submissions.feedback(db, second, student).questions)["1.2.1a"]
+    carried = _questions(submissions.feedback(db, second, klass.instructor).questions)["1.2.1a"]
     assert (carried.score, carried.max_score, carried.source, carried.capped_from) == (3, 3, "carried", 4)
+    seen = _questions(submissions.feedback(db, second, student).questions)["1.2.1a"]  # the staff's to settle
+    assert (seen.score, seen.capped_from) == (3, None)
     book = gradebook.gradebook(db, klass.instructor, klass.assignment)
     [row] = [r for r in book.rows if r.student.id == student.id]
     assert row.submission_id == second.id and row.scores["1.2.1a"].score == 3 and row.total == 3 + 1
@@ -128,3 +130,9 @@ def test_a_grade_above_a_lowered_maximum_counts_as_the_maximum_until_graded_agai
     regraded = _questions(submissions.feedback(db, second, klass.instructor).questions)["1.2.1a"]
     assert (regraded.score, regraded.source, regraded.capped_from) == (2.5, "manual", None)
     assert publishing.rubric_status(db, klass.instructor, klass.assignment).grades_over_new_max == 0
+
+    set_points(rubrics_dir / rubric_id, "1.2.1a", 2)
+    publishing.publish(db, klass.instructor, klass.assignment)
+    db.commit()
+    set_points(rubrics_dir / rubric_id, "1.2.1a", 3)  # raised again: first's 4 is still above the new points
+    assert publishing.rubric_status(db, klass.instructor, klass.assignment).grades_over_new_max == 1

@@ -1,6 +1,6 @@
 """A grading task goes out when the transaction that queued its submission commits: a worker
 never looks for a row it cannot see, and a rolled-back upload sends nothing. Its hard time limit is
-that of the rubric version the submission is graded with."""
+that of the rubric version the submission is graded with, and so is its queue."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ class _Recorder:
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.time_limits: dict[int, object] = {}
+        self.queues: dict[int, object] = {}
 
     def send_task(self, name: str, args: list[int], **options: object) -> None:
         self.sent.append(args[0])
         self.time_limits[args[0]] = options.get("time_limit")
+        self.queues[args[0]] = options.get("queue")
 
 
 @pytest.fixture
@@ -65,21 +67,25 @@ def test_a_rolled_back_upload_sends_no_task(quiet_db: Session, recorder: _Record
     assert recorder.sent == [kept.id]  # sent once
 
 
-def test_each_submission_is_sent_with_the_time_limit_of_the_version_it_is_graded_with(
+def test_each_submission_is_sent_with_the_time_limit_and_queue_of_the_version_it_is_graded_with(
     quiet_db: Session, recorder: _Recorder
 ) -> None:
     db = quiet_db
     rubrics_dir, grace = get_settings().rubrics_dir, get_settings().hard_limit_grace_s
     rubric_id = new_version(rubrics_dir)
     klass = make_class(db, students=2, rubric_id=rubric_id)
-    early = upload(db, klass.students[0], klass.assignment)  # graded with the version that allows 180 s
+    early = upload(db, klass.students[0], klass.assignment)  # graded with the version that allows 180 s, any device
     toml = rubrics_dir / rubric_id / "rubric.toml"
-    toml.write_text(toml.read_text().replace("submission_timeout_s = 180", "submission_timeout_s = 30"))
+    toml.write_text(toml.read_text().replace("submission_timeout_s = 180", "submission_timeout_s = 30")
+                    .replace('device = "auto"', 'device = "cuda"'))
     publishing.publish(db, klass.instructor, klass.assignment)
     db.commit()
     late = upload(db, klass.students[1], klass.assignment)
     assert recorder.time_limits == {early.id: 180 + grace, late.id: 30 + grace}
+    assert recorder.queues == {early.id: "cpu", late.id: "gpu"}  # no GPU worker runs: auto takes the CPU
 
     recorder.time_limits.clear()
+    recorder.queues.clear()
     assert {early.id, late.id} <= set(reconciled(db, 0))  # neither was claimed: both are sent again
     assert (recorder.time_limits[early.id], recorder.time_limits[late.id]) == (180 + grace, 30 + grace)
+    assert (recorder.queues[early.id], recorder.queues[late.id]) == ("cpu", "gpu")

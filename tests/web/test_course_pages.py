@@ -84,6 +84,8 @@ def test_a_ta_sees_the_dashboard_without_the_forms_that_change_the_course(
         refused = ta.post(f"{dashboard}/archive", data={"csrf_token": token})
         assert refused.status_code == 403 and "only instructors of" in refused.text
         assert ta.post(f"{dashboard}/reopen", data={"csrf_token": token}).status_code == 403
+    with page_session(sqlite_server, klass.students[0]) as student:
+        assert student.get(dashboard).status_code == 403
 
 
 def test_an_instructor_archives_the_course_and_reopens_it(
@@ -100,8 +102,6 @@ def test_an_instructor_archives_the_course_and_reopens_it(
         assert reopened.status_code == 303 and reopened.headers["location"] == f"{dashboard}#settings"
         page = prof.get(dashboard)
         assert f"{klass.course_code} is open again" in page.text and f"Archive {klass.course_code}" in page.text
-    with page_session(sqlite_server, klass.students[0]) as student:
-        assert student.get(dashboard).status_code == 403
 
 
 def test_an_instructor_imports_pages_through_and_fixes_the_roster(

@@ -230,15 +230,18 @@ def test_a_grade_above_a_lowered_maximum_is_announced_then_counted_as_the_maximu
         assert prof.get(f"/assignments/{aid}/rubric").json()["grades_over_new_max"] == 1
         with browser(sqlite_server) as client:
             log_in(client, klass.instructor)
-            warning = re.search(r'<p class="error" id="grades-over-new-max">(.*?)</p>',
+            warning = re.search(r'<p class="carried" id="grades-over-new-max">(.*?)</p>',
                                 client.get(f"/assignments/{aid}/rubric").text)
-            assert warning and warning.group(1).startswith("1 manual grade(s) above a question's lowered points")
+            assert warning and warning.group(1).startswith("1 manual grade(s) above their question's new points")
         published = prof.post(f"/assignments/{aid}/rubric/publish", json={"expected_hash": content_hash(folder)})
         assert published.status_code == 200, published.text
         shown = {q["question_id"]: q for q in prof.get(f"/submissions/{sid}").json()["feedback"]["questions"]}
         assert (shown["1.2.1a"]["score"], shown["1.2.1a"]["max_score"], shown["1.2.1a"]["capped_from"]) == (3, 3, 4)
         [row] = [r for r in prof.get(f"/assignments/{aid}/gradebook").json()["rows"] if r["submission_id"] == sid]
         assert (row["scores"]["1.2.1a"]["score"], row["scores"]["1.2.1a"]["capped_from"]) == (3, 4)
+    with api(sqlite_server, klass.students[0]) as alice:  # the staff's to settle: the student sees the score
+        mine = {q["question_id"]: q for q in alice.get(f"/submissions/{sid}").json()["feedback"]["questions"]}
+        assert (mine["1.2.1a"]["score"], mine["1.2.1a"]["capped_from"]) == (3, None)
     with browser(sqlite_server) as client:
         log_in(client, klass.instructor)
         row_html = _row(client.get(f"/submissions/{sid}"), "1.2.1a")
@@ -246,3 +249,10 @@ def test_a_grade_above_a_lowered_maximum_is_announced_then_counted_as_the_maximu
         assert ">3‡</td>" in client.get(f"/assignments/{aid}/scores").text
         log_in(client, klass.students[0])
         assert "worth more" not in _row(client.get(f"/submissions/{sid}"), "1.2.1a")  # staff only
+    with api(sqlite_server, klass.students[0]) as alice:  # a resubmission carries the grade, both marks shown
+        again = alice.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        scores = client.get(f"/assignments/{aid}/scores").text
+        assert ">3†‡</td>" in scores and f"graded by hand on submission {sid}: to confirm; graded 4 when" in scores
+        assert "it counts here as 3, the points the question has now," in client.get(f"/submissions/{again}").text

@@ -24,11 +24,12 @@ def _seconds(value: object) -> object:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds)]
-# A manual grade as given, where it is above the points its question has now (they were lowered after it).
+"""A duration (a timedelta in the services) as seconds."""
+
 CappedFrom = Annotated[
     float | None, Field(description="a manual grade as given, above the points the question has now: it counts as them")
 ]
-"""A duration (a timedelta in the services) as seconds."""
+"""A manual grade as given, where it is above its question's points (they changed after it); staff only."""
 
 
 class ErrorMessage(BaseModel):

@@ -41,7 +41,7 @@ class RubricStatusPublic(BaseModel):
     diff: RubricDiffPublic | None
     orphaned_grades: int = Field(description="manual grades of questions publishing removes: kept, no longer counted")
     grades_over_new_max: int = Field(
-        description="manual grades above the points publishing lowers: they count as the new maximum until graded again"
+        description="manual grades above their question's new points: they count as those points until graded again"
     )
     submissions: int = Field(description="what a regrade of the whole assignment would grade again")
 
