@@ -29,11 +29,12 @@ class Heartbeat:
         self.interval_s = interval_s
         self._claims: set[Claim] = set()
         self._lock = threading.Lock()
+        self._beating = threading.Lock()  # held while beating, so a claim let go is beaten no more
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
     def keep(self, claim: Claim) -> Iterator[None]:
-        """Beat for `claim` while the block runs."""
+        """Beat for `claim` while the block runs, and not once after it."""
         with self._lock:
             self._claims.add(claim)
             if self._thread is None or not self._thread.is_alive():  # not started, or lost in a fork
@@ -44,14 +45,17 @@ class Heartbeat:
         finally:
             with self._lock:
                 self._claims.discard(claim)
+            with self._beating:  # a beat of it already under way ends first
+                pass
 
     def _run(self) -> None:
         while True:
             time.sleep(self.interval_s)
-            with self._lock:
-                claims = list(self._claims)
-            for claim in claims:
-                self._beat(claim)
+            with self._beating:
+                with self._lock:
+                    claims = list(self._claims)
+                for claim in claims:
+                    self._beat(claim)
 
     @staticmethod
     def _beat(claim: Claim) -> None:
