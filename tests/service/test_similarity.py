@@ -18,7 +18,7 @@ from grader.services.errors import Forbidden, Rejected
 from harness.samples import submission_source
 from harness.variants import disguise
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
-from tests.service.helpers import make_class, upload
+from tests.service.helpers import Class, make_class, upload
 
 VECTORISED = submission_source("correct_vectorised")[1]
 LOOPS = submission_source("correct_loops")[1]
@@ -84,17 +84,24 @@ def test_a_run_finds_the_copied_pair_among_the_latest_submissions(
         similarity.list_pairs(db, first, run.id)
 
 
+def _two_students_and_a_run(db: Session) -> tuple[Class, SimilarityRun]:
+    """A class of two who uploaded the same code, and a similarity run started (and sent: to queues
+    no worker reads, under quiet_db)."""
+    klass = make_class(db, students=2)
+    for student in klass.students:
+        upload(db, student, klass.assignment, VECTORISED.encode())
+    run = similarity.start_run(db, klass.instructor, klass.assignment)
+    db.commit()
+    return klass, run
+
+
 def test_a_redelivered_run_starts_over_and_the_older_attempt_stops(quiet_db: Session) -> None:
     """Played without a worker (nothing reads these queues): a second delivery of the task while
     the first attempt makes progress is a duplicate and changes nothing; once that attempt stopped
     for the run lease, a delivery takes the run over, the first attempt's writes are refused, and a
     delivery after the end does nothing."""
     db = quiet_db
-    klass = make_class(db, students=2)
-    for student in klass.students:
-        upload(db, student, klass.assignment, VECTORISED.encode())
-    run = similarity.start_run(db, klass.instructor, klass.assignment)
-    db.commit()
+    klass, run = _two_students_and_a_run(db)
 
     first = similarity_runs.begin(db, run.id)
     db.commit()
@@ -131,11 +138,7 @@ def _stalled(db: Session, run_id: int) -> None:
 def test_a_run_whose_worker_keeps_dying_ends_failed_after_its_attempts(quiet_db: Session) -> None:
     """A run that kills its worker (out of memory) would otherwise hold a worker every lease, forever."""
     db = quiet_db
-    klass = make_class(db, students=2)
-    for student in klass.students:
-        upload(db, student, klass.assignment, VECTORISED.encode())
-    run = similarity.start_run(db, klass.instructor, klass.assignment)
-    db.commit()
+    klass, run = _two_students_and_a_run(db)
     attempts = get_settings().grading_attempts
     for _ in range(attempts):
         job = similarity_runs.begin(db, run.id)
