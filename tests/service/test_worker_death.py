@@ -36,8 +36,8 @@ def _alive(pid: int) -> bool:
 
 
 def _kill_main_process(worker: WorkerProcess) -> None:
-    os.kill(worker.process.pid, signal.SIGKILL)
-    worker.process.wait()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
 
 
 def test_a_submission_whose_worker_main_process_was_killed_is_recovered_within_leases(
