@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shutil
+import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,9 +139,33 @@ def test_missing_layers_are_reported_and_grading_still_runs(unprivileged_runs):
     assert "Isolation warnings:" in result["output"]
 
 
+# Leaves a file in its own directory and keeps it there a while, so that a test can see it ran.
+LEAVES_A_MARK = textwrap.dedent("""
+    import pathlib, time
+    pathlib.Path("student-code-ran").write_text("")
+    time.sleep(3)
+""")
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
 def test_production_mode_refuses_to_grade_without_every_layer(scratch):
-    done = run_unprivileged(scratch, "grade", submission_file(scratch, "correct_loops"), "-a", "hw2",
-                            GRADER_REQUIRE_ISOLATION="true")
+    """The refusal comes before the submission's code runs: in a sandbox without its layers the
+    code could reach what those layers guard, whatever happens to its score afterwards."""
+    submission = scratch / "hw2.py"
+    submission.write_text(LEAVES_A_MARK)
+    stop, marks = threading.Event(), []
+
+    def watch() -> None:
+        while not stop.wait(0.02) and not marks:
+            marks.extend(scratch.rglob("student-code-ran"))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        done = run_unprivileged(scratch, "grade", str(submission), "-a", "hw2", GRADER_REQUIRE_ISOLATION="true")
+    finally:
+        stop.set()
+        watcher.join()
     assert done.returncode == 2
     assert "refusing to grade: isolation layers missing" in done.stderr
+    assert marks == [], "the submission ran in a sandbox without every layer before grading was refused"
