@@ -13,7 +13,7 @@ import time
 import torch
 
 from grader.config import Settings, get_settings
-from grader.errors import GradingAborted, SandboxUnavailable
+from grader.errors import GradingAborted, SandboxUnavailable, StudentFault
 from grader.rubric.runner import run_rubric
 from grader.rubric_spec import Limits, Rubric
 from grader.sandbox.call_plan import CallPlan
@@ -27,6 +27,7 @@ from grader.submission import SubmissionError, prepare_source
 log = logging.getLogger(__name__)
 
 REQUIRED_LAYERS = ("network", "cgroup", "ipc", "uid", "landlock", "seccomp", "scratch")
+REFUSAL = "refusing to grade: isolation layers missing: "
 KEPT_CALL_PLANS = 4  # rubric versions whose calls are remembered (a worker grades few at a time)
 
 
@@ -88,14 +89,15 @@ class Engine:
         return self._server
 
     def _sandbox(self, source: str, module: str, limits: Limits, device: str,
-                 plan: CallPlan | None = None) -> SubmissionSandbox:
+                 plan: CallPlan | None = None, *, vet: bool = True) -> SubmissionSandbox:
         spec = SandboxSpec(module, limits, device, self._scratch_area(), self.settings.sandbox_uid,
                            self.settings.sandbox_gid, self.settings.sandbox_threads)
-        return SubmissionSandbox(source, limits, lambda: self._take_sandbox(spec), plan)
+        return SubmissionSandbox(source, limits, lambda: self._take_sandbox(spec, vet), plan)
 
-    def _take_sandbox(self, spec: SandboxSpec) -> Sandbox:
+    def _take_sandbox(self, spec: SandboxSpec, vet: bool) -> Sandbox:
         """A fresh sandbox: the spare if it was made for this spec, and a new spare starts
-        isolating at once, so the next submission doesn't wait for a fork and a cgroup."""
+        isolating at once, so the next submission doesn't wait for a fork and a cgroup. With
+        `vet`, one that lacks a required layer is refused before it is given the submission."""
         server = self._fork_server()
         spare, self._spare = self._spare, None
         if spare is not None and (spare.spec != spec or spare.server is not server):
@@ -103,7 +105,21 @@ class Engine:
             spare = None
         sandbox = spare or Sandbox(server, spec)
         self._spare = Sandbox(server, spec)
+        if vet and self.settings.require_isolation:
+            self._refuse_unisolated(sandbox)
         return sandbox
+
+    def _refuse_unisolated(self, sandbox: Sandbox) -> None:
+        """GradingAborted if the sandbox lacks a layer, decided before it runs any student code:
+        without the layer, the code could reach what the layer guards, whatever its score."""
+        try:
+            layers = sandbox.isolation()
+        except StudentFault:
+            return  # it is dead, and loading it will say why; no student code ran in it
+        missing = self._missing_layers(layers)
+        if missing:
+            sandbox.close()
+            raise GradingAborted(REFUSAL + "; ".join(missing))
 
     def _call_plan(self, rubric: Rubric) -> CallPlan:
         """What this worker has learned of the calls of this rubric version."""
@@ -116,7 +132,7 @@ class Engine:
 
     def probe_layers(self, device: str = "cpu") -> dict[str, str]:
         """Start one empty sandbox and report which isolation layers it got."""
-        sandbox = self._sandbox("", "probe", Limits(), resolve_device(device))
+        sandbox = self._sandbox("", "probe", Limits(), resolve_device(device), vet=False)
         try:
             sandbox.start()
         except ImportFailed:
@@ -154,7 +170,8 @@ class Engine:
         return StartedGrading(self, rubric, device, started, sandbox)
 
     def check_layers(self, layers: dict[str, str]) -> list[str]:
-        """The isolation layers a sandbox lacked (GradingAborted if they are required).
+        """The isolation layers a sandbox lacked, for the report's warnings (where they are
+        required, such a sandbox was refused before it was given the submission).
 
         SandboxUnavailable if the sandbox could not read its own file: every import failed
         because of the machine, so no score may come of it."""
@@ -164,14 +181,15 @@ class Engine:
         if not workdir.startswith("on"):
             raise SandboxUnavailable(f"refusing to grade: the sandbox could not read its own file ({workdir}); "
                                      "check GRADER_SANDBOX_ROOT and the permissions of the directories above it")
-        layers = self.layers(layers)
-        missing = [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
-                   if not layers.get(name, "").startswith("on")]
-        if missing and self.settings.require_isolation:
-            raise GradingAborted("refusing to grade: isolation layers missing: " + "; ".join(missing))
+        missing = self._missing_layers(layers)
         for line in missing:
             log.warning("sandbox layer missing: %s", line)
         return missing
+
+    def _missing_layers(self, sandbox_layers: dict[str, str]) -> list[str]:
+        layers = self.layers(sandbox_layers)
+        return [f"{name} {layers.get(name, 'off: not reported')}" for name in REQUIRED_LAYERS
+                if not layers.get(name, "").startswith("on")]
 
     def close(self) -> None:
         if self._spare is not None:

@@ -92,6 +92,8 @@ class Sandbox:
         self._reaped = False
         self._exit: ExitInfo | None = None
         self.layers: dict[str, str] = {}
+        self._isolated = False  # its isolation report was received (`isolation`)
+        self._setup_fault: str | None = None  # why none could be
         self._printed: list[Printed] | None = None
 
     @property
@@ -109,13 +111,31 @@ class Sandbox:
         self._outbox += encode({"load": path.name})
         self._send_queued()
 
+    def isolation(self) -> dict[str, str]:
+        """The layers it reported once isolated, before it was given any student code (waits
+        for the report; StudentFault, every time, if none came)."""
+        if not self._isolated and self._setup_fault is None:
+            try:
+                setup = self._receive(SETUP_TIMEOUT_S, "while the sandbox was set up")  # not the student's time
+                if setup.get("isolated") is not True:
+                    self.kill()
+                    raise StudentFault("the sandbox sent malformed data while being set up")
+                self.layers, self._isolated = dict(setup.get("layers", {})), True
+            except StudentFault as exc:
+                self._setup_fault = str(exc)
+        if self._setup_fault is not None:
+            raise StudentFault(self._setup_fault)
+        return self.layers
+
     def finish_load(self, timeout: float) -> None:
         """Wait until the submission is imported; ImportFailed says why it could not be."""
         try:
-            setup = self._receive(SETUP_TIMEOUT_S, "while the sandbox was set up")  # not the student's time
-            if setup.get("isolated") is not True:
+            self.isolation()
+            checked = self._receive(SETUP_TIMEOUT_S, "while the sandbox was set up")  # before any student code
+            if list(checked) != ["workdir"]:
+                self.kill()
                 raise StudentFault("the sandbox sent malformed data while being set up")
-            self.layers = dict(setup.get("layers", {}))
+            self.layers["workdir"] = str(checked["workdir"])
             hello = self._receive(timeout, "while being imported")
             self._attribute(hello.get("printed"))
         except (StudentFault, OSError) as exc:

@@ -170,15 +170,18 @@ def _printed() -> int:
 
 
 def serve(spec: ChildSpec, channel: socket.socket) -> None:
-    """Wait for the submission, report the isolation, import it, then answer calls until the
-    trusted side hangs up. A spare sandbox waits isolated until a submission needs it."""
+    """Report the isolation, wait for the submission, report whether it can be read, import it,
+    then answer calls until the trusted side hangs up. The report comes before any student code
+    is handed over, so the trusted side can refuse a sandbox that lacks a layer it requires. A
+    spare sandbox waits isolated until a submission needs it."""
+    send_message(channel, encode({"isolated": True, "layers": spec.layers}))
     try:
         source_name = str(decode(recv_message(channel))["load"])
     except (EOFError, ProtocolError, OSError, KeyError, TypeError):
         return
     filename = str(spec.workdir / source_name)
     _layer(spec, "workdir", lambda: _check_readable(filename))
-    send_message(channel, encode({"isolated": True, "layers": spec.layers}))
+    send_message(channel, encode({"workdir": spec.layers["workdir"]}))
     try:
         module = import_student(spec, source_name)
     except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student behaviour too
