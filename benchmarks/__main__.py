@@ -196,9 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import naive as naive_mod
 
         chosen = naive_mod.sample(population, args.naive)
-        rows = naive_mod.run_naive(chosen, rubric_dir, log)
-        torch_import_s = naive_mod.torch_import_seconds(runs=min(2, max(1, args.naive)))
-        results["naive"] = {"rows": rows, "torch_import_s": torch_import_s}
+        results["naive"] = {"rows": naive_mod.run_naive(chosen, rubric_dir, log)}
 
     section("naive", naive)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,17 +29,6 @@ def sample(population: list[Submission], n: int) -> list[Submission]:
     return [s for s in population if not s.hostile][:n]
 
 
-def torch_import_seconds(runs: int = 2) -> float:
-    """Wall time of a fresh `python -c "import torch"` (median of `runs`)."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True, cwd=ROOT, env=_env(),
-                       stdout=subprocess.DEVNULL, timeout=RUN_TIMEOUT_S)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def run_naive(submissions: list[Submission], rubric_dir: Path, progress: Callable[[str], None]) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-naive-") as tmp:
@@ -60,6 +48,7 @@ def run_naive(submissions: list[Submission], rubric_dir: Path, progress: Callabl
                 result = json.loads(done.stdout.strip().splitlines()[-1])
                 row["score"] = result["score"]
                 row["in_process_s"] = result["seconds_in_process"]
+                row["torch_import_s"] = result["torch_import_s"]
             else:
                 row["error"] = done.stderr[-2000:]
             rows.append(row)

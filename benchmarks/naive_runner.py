@@ -4,7 +4,7 @@ module imported in-process (no sandbox). Used by benchmarks/naive.py as
 
     python -m benchmarks.naive_runner RUBRIC_DIR SUBMISSION_FILE
 
-and prints one JSON line: {"score": ..., "seconds_in_process": ...}.
+and prints one JSON line: {"score": ..., "seconds_in_process": ..., "torch_import_s": ...}.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from pathlib import Path  # noqa: E402
 
 
 def main(rubric_dir: str, submission: str) -> None:
+    before_torch = time.perf_counter()
     import torch  # noqa: F401 - what every such grader pays first (torch_import_ms in the results)
+    torch_import_s = time.perf_counter() - before_torch
 
     from benchmarks.floor import import_source
     from grader.rubric.runner import run_rubric
@@ -34,7 +36,8 @@ def main(rubric_dir: str, submission: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-naive-") as tmp:
         outcomes = run_rubric(rubric, lambda: import_source(source, rubric.module, Path(tmp)))
     report = build_report(rubric, outcomes, "cpu", time.perf_counter() - STARTED)
-    print(json.dumps({"score": report.score, "seconds_in_process": time.perf_counter() - STARTED}))
+    print(json.dumps({"score": report.score, "seconds_in_process": time.perf_counter() - STARTED,
+                      "torch_import_s": torch_import_s}))
 
 
 if __name__ == "__main__":
