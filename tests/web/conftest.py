@@ -87,9 +87,10 @@ def make_klass(use_stack: Callable[[Stack], None]) -> Callable[..., Klass]:
     return make
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
-    """Debian's headless Chromium; skipped without it on a laptop, a failure in CI."""
+    """Debian's headless Chromium, one for the session (each test gets its own context, see
+    `page`); skipped without it on a laptop, a failure in CI."""
     if not CHROMIUM.exists():
         reason = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
         if os.environ.get("CI", "").lower() == "true":
