@@ -37,6 +37,16 @@ def test_reference_gets_full_marks(grade) -> None:
     assert report.score == report.max_score == 37.0
 
 
+@pytest.mark.parametrize(("variable", "value"), [("PYTEST_ADDOPTS", "-k nothing"), ("PYTEST_PLUGINS", "no_such_plugin"),
+                                                ("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "")])
+def test_pytest_settings_in_the_environment_change_no_score(grade, monkeypatch, variable, value) -> None:
+    """Whoever starts a worker or the command may have pytest settings in their environment (a
+    PYTEST_ADDOPTS of `-k nothing` scored every submission 0, each question "passed")."""
+    monkeypatch.setenv(variable, value)
+    report = grade(HW2 / "reference.py")
+    assert report.score == report.max_score == 37.0
+
+
 def test_handout_gets_nothing_and_is_told_what_is_missing(grade) -> None:
     report = grade(HW2 / "handout" / "hw2.py")
     assert report.score == 0.0
