@@ -28,12 +28,19 @@ from grader.rubric.plugin import RubricPlugin
 from grader.rubric_spec import Question, Rubric, RubricError
 from grader.scoring import TestOutcome
 
-os.environ.setdefault("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-
 __all__ = ["GradingAborted", "RubricSuite", "load_reference", "run_rubric", "suite_for"]
 
 EMPTY_INI = Path(__file__).with_name("pytest.ini")
 JOB_TIMEOUT_S = 3600
+
+
+def _ignore_pytest_environment() -> None:
+    """pytest takes options and plugins from the environment too; a score must not depend on who
+    started the grader (a PYTEST_ADDOPTS of `-k nothing` would score every submission 0). They
+    are dropped from the grading process for good: a pytest run already going read them at its start."""
+    for name in ("PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        os.environ.pop(name, None)
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
 
 
 @lru_cache(maxsize=8)
@@ -74,6 +81,7 @@ class RubricSuite:
             raise self._failure
 
     def _main(self) -> None:
+        _ignore_pytest_environment()
         before = set(sys.modules)
         args = [
             *(str(p) for p in self.rubric.test_files),
