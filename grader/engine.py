@@ -27,7 +27,6 @@ from grader.submission import SubmissionError, prepare_source
 log = logging.getLogger(__name__)
 
 REQUIRED_LAYERS = ("network", "cgroup", "ipc", "uid", "landlock", "seccomp", "scratch")
-REFUSAL = "refusing to grade: isolation layers missing: "
 KEPT_CALL_PLANS = 4  # rubric versions whose calls are remembered (a worker grades few at a time)
 
 
@@ -119,7 +118,7 @@ class Engine:
         missing = self._missing_layers(layers)
         if missing:
             sandbox.close()
-            raise GradingAborted(REFUSAL + "; ".join(missing))
+            raise GradingAborted("refusing to grade: isolation layers missing: " + "; ".join(missing))
 
     def _call_plan(self, rubric: Rubric) -> CallPlan:
         """What this worker has learned of the calls of this rubric version."""
