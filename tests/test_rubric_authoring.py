@@ -214,6 +214,13 @@ def test_without_weights_points_are_split_evenly_as_before():
     assert result.score == 2.25 and [result.share(o) for o in outcomes] == [0.75] * 4
 
 
+def test_a_question_that_no_test_checked_is_not_reported_as_passed():
+    """Nothing checked is nothing passed: the question reads failed, with no points and the reason
+    (it had read "passed" with 0 points when an outside setting deselected every test)."""
+    result = score_question(Question(id="q", title="q", points=3), [])
+    assert (result.status, result.score, result.output) == ("failed", 0.0, "No test ran for this question.")
+
+
 @pytest.mark.parametrize("marker, message", [
     ('@question("weighted", weight=0)', r"test_shape: weight: must be a positive finite number, got 0"),
     ('@question("weighted", weight=-1)', "weight: must be a positive finite number, got -1"),
