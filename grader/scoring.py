@@ -73,9 +73,10 @@ class QuestionResult:
 
     @property
     def status(self) -> str:
+        """Gradescope's word for the question; one that no test checked has not passed."""
         if self.grading == "manual":
             return "manual"
-        return "passed" if self.passed_tests == self.total_tests else "failed"
+        return "passed" if self.total_tests and self.passed_tests == self.total_tests else "failed"
 
 
 @dataclass
