@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
-from grader.db.models import Submission, User
-from grader.services import publishing, regrades, roster, submissions
+from grader.db.models import CountingRule, Submission, User
+from grader.services import choices, publishing, regrades, roster, submissions
 from grader.services.answer_groups import AnswerGroup, GroupKey, set_group_feedback, wrong_answer_groups
 from grader.services.errors import Forbidden, NotFound, Rejected
 from harness.samples import PATCHES, submission_source
@@ -142,3 +142,27 @@ def test_equal_wrong_answers_group_and_their_feedback_reaches_the_group(
     renamed = {g.key: g.misconception for g in groups_with(regraded, ana) if g.key.function == "conv_output_size"}
     assert renamed and set(renamed.values()) == {"padding-forgotten"}
     assert notes(db, latest[ben], ben) == {"1.1b": (PADDING_NOTE,)}
+
+
+def test_groups_are_over_the_submission_that_counts(
+    postgres_db: Session, postgres_worker: WorkerProcess
+) -> None:
+    """The staff group the answers they grade: with `best`, a student's better earlier submission
+    (not a worse later one); with `chosen`, the one the student marked."""
+    db = postgres_db
+    klass = make_class(db, students=2, counts=CountingRule.best)
+    ana, cy = klass.students
+    prof, hw = klass.instructor, klass.assignment
+    sent = [upload(db, ana, hw, CORRECT), upload(db, ana, hw, NO_PADDING),
+            upload(db, cy, hw, NO_DILATION), upload(db, cy, hw, CORRECT)]
+    assert set(wait_finished(db, [s.id for s in sent], TIMEOUT_S).values()) == {"graded"}
+    assert groups_with(wrong_answer_groups(db, prof, hw), ana) == []  # her correct first upload counts
+    assert groups_with(wrong_answer_groups(db, prof, hw), cy) == []
+
+    hw.counts = CountingRule.chosen
+    choices.choose(db, cy, sent[2])
+    db.commit()
+    groups = wrong_answer_groups(db, prof, hw)
+    assert {g.misconception for g in groups_with(groups, ana)} == {"size-no-padding", "shape-no-padding"}  # none marked: the newest
+    assert {g.misconception for g in groups_with(groups, cy)} == {"size-no-dilation", "shape-no-dilation"}
+    assert {m.submission_id for g in groups for m in g.members} == {sent[1].id, sent[2].id}
