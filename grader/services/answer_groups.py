@@ -2,8 +2,9 @@
 staff's feedback for each group (seen by instructors and TAs; written by whoever may grade).
 
 A group is (question, case, function, signature) over the counted run (grader.services.scores) of
-each student's latest submission, computed when asked, so grading and regrading move students
-between groups with nothing to keep in step. Feedback is keyed by the answer, not by submissions:
+each student's submission that counts (by the assignment's rule, grader.services.standings), so
+the staff group the answers they grade. It is computed when asked, so grading and regrading move
+students between groups with nothing to keep in step. Feedback is keyed by the answer, not by submissions:
 it reaches every submission whose counted run gives that answer, including those graded later.
 Students see only the feedback's text, under a question they may already see (the caller,
 grader.services.submissions, filters the questions first), never the group or who is in it.
@@ -21,9 +22,9 @@ from grader.db.base import utcnow
 from grader.db.models import AnswerSignature, Assignment, GradingRun, GroupFeedback, Submission, User
 from grader.services.courses import students_of
 from grader.services.errors import NotFound, Rejected
-from grader.services.latest import latest_submissions
 from grader.services.permissions import require_grade, require_view_all
 from grader.services.scores import effective_runs
+from grader.services.standings import standings
 
 MAX_FEEDBACK_CHARS = 10_000
 
@@ -41,7 +42,7 @@ class GroupKey:
 @dataclass(frozen=True)
 class GroupMember:
     student: User
-    submission_id: int  # the student's latest submission, whose counted run gave the answer
+    submission_id: int  # the student's submission that counts, whose counted run gave the answer
 
 
 @dataclass
@@ -71,13 +72,14 @@ def _key_of(row: GroupFeedback) -> GroupKey:
 
 
 def wrong_answer_groups(db: Session, viewer: User, assignment: Assignment) -> list[AnswerGroup]:
-    """Every group among the students' latest submissions, largest first, with its feedback."""
+    """Every group among the submissions that count, largest first, with its feedback."""
     require_view_all(db, viewer, assignment.course)
     students = {student.id: student for student in students_of(db, assignment.course)}
-    latest = latest_submissions(db, assignment)
-    runs = effective_runs(db, [s.id for s in latest.values()], assignment.rubric_hash)
+    counted = [st.counted.submission for st in standings(db, assignment, list(students.values()),
+                                                         with_scores=False).values() if st.counted is not None]
+    runs = effective_runs(db, [s.id for s in counted], assignment.rubric_hash)
     submission_of_run = {run.id: submission_id for submission_id, run in runs.items()}
-    owner = {s.id: s.user_id for s in latest.values()}
+    owner = {s.id: s.user_id for s in counted}
     rows = db.execute(
         select(AnswerSignature.run_id, AnswerSignature.question_id, AnswerSignature.case_name,
                AnswerSignature.function, AnswerSignature.signature, AnswerSignature.misconception)

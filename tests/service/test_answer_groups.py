@@ -163,6 +163,7 @@ def test_groups_are_over_the_submission_that_counts(
     choices.choose(db, cy, sent[2])
     db.commit()
     groups = wrong_answer_groups(db, prof, hw)
-    assert {g.misconception for g in groups_with(groups, ana)} == {"size-no-padding", "shape-no-padding"}  # none marked: the newest
+    # Ana marked none: her newest counts.
+    assert {g.misconception for g in groups_with(groups, ana)} == {"size-no-padding", "shape-no-padding"}
     assert {g.misconception for g in groups_with(groups, cy)} == {"size-no-dilation", "shape-no-dilation"}
     assert {m.submission_id for g in groups for m in g.members} == {sent[1].id, sent[2].id}

@@ -41,7 +41,7 @@ def _key(fields: GroupKeyFields) -> GroupKey:
 
 @router.get("", response_model=list[AnswerGroupPublic])
 def list_groups(assignment_id: Id, db: SessionDep, user: CurrentUser) -> list[AnswerGroupPublic]:
-    """Students whose latest submissions gave the same wrong answer in a test case, largest group first."""
+    """Students whose submissions that count gave the same wrong answer in a test case, largest group first."""
     assignment = courses.get_assignment(db, user, assignment_id)
     return [_public(group) for group in answer_groups.wrong_answer_groups(db, user, assignment)]
 

@@ -62,11 +62,11 @@ class GroupFeedbackPublic(ReadModel):
 
 class GroupMemberPublic(ReadModel):
     student: UserPublic
-    submission_id: int = Field(description="the student's latest submission")
+    submission_id: int = Field(description="the student's submission that counts (by the assignment's rule)")
 
 
 class AnswerGroupPublic(ReadModel):
-    """Students whose latest submissions gave the same wrong answer in one test case."""
+    """Students whose submissions that count gave the same wrong answer in one test case."""
 
     question_id: str
     case_name: str
