@@ -28,7 +28,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 @app.command()
 def groups(assignment: AssignmentArg, course: CourseOpt = None, by: ByOpt = None) -> None:
-    """Wrong-answer groups: students whose counted submissions gave the same wrong answer, largest first."""
+    """Wrong-answer groups: students whose submissions that count gave the same wrong answer, largest first."""
     with transaction() as db:
         target = courses.find_assignment(db, assignment, course)
         found = answer_groups.wrong_answer_groups(db, acting_user(db, by), target)

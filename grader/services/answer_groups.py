@@ -4,8 +4,9 @@ staff's feedback for each group (seen by instructors and TAs; written by whoever
 A group is (question, case, function, signature) over the counted run (grader.services.scores) of
 each student's submission that counts (by the assignment's rule, grader.services.standings), so
 the staff group the answers they grade. It is computed when asked, so grading and regrading move
-students between groups with nothing to keep in step. Feedback is keyed by the answer, not by submissions:
-it reaches every submission whose counted run gives that answer, including those graded later.
+students between groups with nothing to keep in step. Feedback is keyed by the answer, not by
+submissions: it reaches every submission whose counted run gives that answer, including those
+graded later.
 Students see only the feedback's text, under a question they may already see (the caller,
 grader.services.submissions, filters the questions first), never the group or who is in it.
 """
@@ -75,8 +76,8 @@ def wrong_answer_groups(db: Session, viewer: User, assignment: Assignment) -> li
     """Every group among the submissions that count, largest first, with its feedback."""
     require_view_all(db, viewer, assignment.course)
     students = {student.id: student for student in students_of(db, assignment.course)}
-    counted = [st.counted.submission for st in standings(db, assignment, list(students.values()),
-                                                         with_scores=False).values() if st.counted is not None]
+    table = standings(db, assignment, list(students.values()), with_scores=False)
+    counted = [st.counted.submission for st in table.values() if st.counted is not None]
     runs = effective_runs(db, [s.id for s in counted], assignment.rubric_hash)
     submission_of_run = {run.id: submission_id for submission_id, run in runs.items()}
     owner = {s.id: s.user_id for s in counted}

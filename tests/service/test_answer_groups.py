@@ -156,8 +156,9 @@ def test_groups_are_over_the_submission_that_counts(
     sent = [upload(db, ana, hw, CORRECT), upload(db, ana, hw, NO_PADDING),
             upload(db, cy, hw, NO_DILATION), upload(db, cy, hw, CORRECT)]
     assert set(wait_finished(db, [s.id for s in sent], TIMEOUT_S).values()) == {"graded"}
-    assert groups_with(wrong_answer_groups(db, prof, hw), ana) == []  # her correct first upload counts
-    assert groups_with(wrong_answer_groups(db, prof, hw), cy) == []
+    groups = wrong_answer_groups(db, prof, hw)
+    assert groups_with(groups, ana) == []  # her correct first upload counts
+    assert groups_with(groups, cy) == []
 
     hw.counts = CountingRule.chosen
     choices.choose(db, cy, sent[2])
