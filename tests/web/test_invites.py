@@ -230,6 +230,32 @@ def test_an_instructor_cannot_take_over_staff_of_another_course(
         assert ta is not None and db.get(Invitation, ta.id) is None
 
 
+def test_an_instructor_cannot_take_over_a_student_of_another_course(
+    postgres_server_app: LiveServer, klass: Klass, make_klass: Callable[..., Klass], postgres_stack: Stack
+) -> None:
+    """Any instructor can enrol any account by its email: a link for someone who is also in a
+    course the issuer does not run would hand the issuer that course's work, as that student."""
+    other = make_klass(postgres_stack)
+    newcomer = f"new-{uuid.uuid4().hex[:6]}@uni.edu"  # imported into the other course: no password yet
+    with api(postgres_server_app, other.instructor) as theirs:
+        imported = theirs.post(f"/courses/{other.course_id}/roster",
+                               files={"file": ("roster.csv", f"email,name,role\n{newcomer},New One,\n".encode())})
+    assert imported.status_code == 200 and imported.json()["accounts_created"] == 1, imported.text
+    with api(postgres_server_app, klass.instructor) as prof:
+        for email in (other.students[0].email, newcomer):
+            assert prof.post(f"/courses/{klass.course_id}/enrolments", json={"email": email}).status_code == 200
+
+    refused = invite(postgres_server_app, klass, emails=[other.students[0].email])
+    assert refused.status_code == 403 and other.course_code in refused.json()["detail"], refused.text
+    everyone = invite(postgres_server_app, klass)  # everyone here without a password: the newcomer
+    assert everyone.status_code == 200, everyone.text
+    assert everyone.json()["invites"] == []
+    assert [other.course_code in line and newcomer in line for line in everyone.json()["skipped"]] == [True]
+    with session_scope() as db:
+        people = db.scalars(select(User).where(User.email.in_([other.students[0].email, newcomer]))).all()
+        assert len(people) == 2 and all(db.get(Invitation, person.id) is None for person in people)
+
+
 def test_the_dashboard_button_downloads_everyone_without_a_password(
     postgres_server_app: LiveServer, klass: Klass, imported: list[str]
 ) -> None:
