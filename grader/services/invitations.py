@@ -7,8 +7,9 @@ tokens. A new link replaces the account's old one and setting the password uses 
 an account that has a password is a reset: the old password works until the link is used, and
 using it ends the account's sessions.
 
-Setting someone's password is taking over their account, so links are issued only for people of
-the course who are not staff of a course the issuer does not run, and for admins only by admins.
+Setting someone's password is taking over their account, and any instructor can enrol any account
+by its email, so links are issued only for people of the course who are in no course the issuer
+does not run, and for admins only by admins.
 Nothing here commits: the caller does.
 """
 
@@ -55,19 +56,25 @@ def _link(token: str) -> str:
 
 
 def _refusals(db: Session, actor: User, course: Course, people: list[User]) -> dict[int, str]:
-    """Why `actor` may not set the password of each of `people` who is out of reach, by user id."""
+    """Why `actor` may not set the password of each of `people` who is out of reach, by user id:
+    admins (for all but admins), and anyone also in a course the actor does not run, in any role,
+    since any instructor can enrol any account by its email."""
     refusals = {p.id: f"{p.email} is an admin: only an admin can reset an admin's password"
                 for p in people if p.role == Role.admin and actor.role != Role.admin}
-    staff_elsewhere = db.execute(select(Enrolment.user_id, Enrolment.course_id).where(
-        Enrolment.user_id.in_([p.id for p in people]), Enrolment.role.in_(STAFF), Enrolment.course_id != course.id))
+    elsewhere = db.execute(
+        select(Enrolment.user_id, Enrolment.course_id, Enrolment.role, Course.code)
+        .join(Course, Course.id == Enrolment.course_id)
+        .where(Enrolment.user_id.in_([p.id for p in people]), Enrolment.course_id != course.id)
+        .order_by(Course.code))
     runs: dict[int, bool] = {}
     emails = {p.id: p.email for p in people}
-    for user_id, course_id in staff_elsewhere:
+    for user_id, course_id, role, code in elsewhere:
         if course_id not in runs:
             runs[course_id] = can_change_settings(db, actor, course_id)
         if not runs[course_id]:
-            refusals.setdefault(user_id, f"{emails[user_id]} is staff of a course you do not run: ask its "
-                                         "instructors or an admin for their link")
+            who = "staff" if role in STAFF else "a student"
+            refusals.setdefault(user_id, f"{emails[user_id]} is {who} of {code}, a course you do not run: "
+                                         "ask its instructors or an admin for their link")
     return refusals
 
 
