@@ -1,6 +1,7 @@
 """Rubric versions on PostgreSQL + Redis with a real Celery worker: an edit on disk grades nothing
 until it is published, a regrade uses the published version, an old run is re-run from its stored
-version, a worker reads a version only from files that hash to it, and student code cannot read it."""
+version, a worker reads a version only from files that hash to it, and student code cannot read it.
+A question a new version hides is hidden from students at once, before a regrade reaches them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from grader.config import get_settings
 from grader.db.models import RubricVersion, RunStatus
 from grader.engine import Engine
 from grader.rubric_diff import PointsChange
-from grader.services import publishing, regrades, rubrics, submissions
+from grader.services import claims, publishing, regrades, results, rubrics, submissions
 from grader.services.errors import Forbidden, Rejected
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import (
@@ -24,6 +25,7 @@ from tests.service.helpers import (
     forget_version,
     make_class,
     new_version,
+    report_with_wrong_answer,
     runs_of,
     set_points,
     uncache,
@@ -189,3 +191,30 @@ def test_student_code_cannot_read_the_version_it_is_graded_with(
     """).encode()
     report = engine.grade(attack, "hw2.py", rubric)
     assert report.score == 37, report.question("1.1a").output
+
+
+def test_a_question_a_new_version_hides_is_hidden_before_a_regrade_reaches_it(quiet_db: Session) -> None:
+    """A stale run's scores count until a regrade, but what students may see is the published
+    version's to say: hiding a question is how an instructor stops its tests' feedback leaking."""
+    db = quiet_db  # the test plays the worker
+    rubrics_dir = get_settings().rubrics_dir
+    rubric_id = new_version(rubrics_dir)
+    klass = make_class(db, rubric_id=rubric_id)
+    [student] = klass.students
+    submission = upload(db, student, klass.assignment)
+    claim = claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "versions-test")
+    assert claim is not None and results.record_result(db, claim, report_with_wrong_answer("7", rubric_id=rubric_id))
+    seen = {q.question_id: q for q in submissions.feedback(db, submission, student).questions}
+    assert "returned 7, expected 11" in seen["1.1b"].feedback
+
+    toml = rubrics_dir / rubric_id / "rubric.toml"
+    shown = 'id = "1.1b"\ntitle = "Conv output size for any stride, padding and dilation"\npoints = 2\n'
+    assert shown in toml.read_text()
+    toml.write_text(toml.read_text().replace(shown, f'{shown}visibility = "hidden"\n'))
+    assert publishing.publish(db, klass.instructor, klass.assignment).before.changed  # no regrade
+    db.commit()
+
+    student_view = submissions.feedback(db, submission, student)
+    assert student_view.stale and "1.1b" not in {q.question_id for q in student_view.questions}
+    staff_view = {q.question_id: q for q in submissions.feedback(db, submission, klass.instructor).questions}
+    assert staff_view["1.1b"].visibility == "hidden" and "returned 7, expected 11" in staff_view["1.1b"].feedback
