@@ -10,6 +10,8 @@ marked as carried from that submission until an instructor confirms or changes i
 one (a new run's score), it is shown beside it. A manual grade counts at most the points its
 question has now: above them (the points were lowered after it was given), it counts as them,
 marked, until someone grades it again. Every score carries the rubric hash that produced it.
+What students may see of a question (its visibility) is always the current rubric's, also beside
+a stale run's score: hiding a question must not wait for a regrade.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class ScoredQuestion:
     question_id: str
     title: str
     grading: str  # auto or manual, as the current rubric says
-    visibility: str
+    visibility: str  # as the current rubric says, whichever run the score comes from
     max_score: float
     score: float | None  # None: not graded yet
     source: str | None  # "auto" (a run), "manual" (an instructor), "carried" (`earlier` counts), None
@@ -100,7 +102,6 @@ def effective_runs(db: Session, submission_ids: Sequence[int], current_hash: str
 
 
 class _Result(NamedTuple):
-    visibility: str
     score: float
     max_score: float
     feedback: str
@@ -111,13 +112,13 @@ def _results(db: Session, run_ids: Sequence[int], texts: bool) -> dict[int, dict
     """run id -> question id -> its auto result, as plain rows: a class's gradebook reads thousands."""
     text_columns = (QuestionScore.feedback, QuestionScore.printed) if texts else (literal(""), literal(""))
     rows = db.execute(
-        select(QuestionScore.run_id, QuestionScore.question_id, QuestionScore.visibility, QuestionScore.score,
-               QuestionScore.max_score, *text_columns)
+        select(QuestionScore.run_id, QuestionScore.question_id, QuestionScore.score, QuestionScore.max_score,
+               *text_columns)
         .where(QuestionScore.run_id.in_(run_ids))
     )
     results: dict[int, dict[str, _Result]] = defaultdict(dict)
-    for run_id, question_id, visibility, score, max_score, feedback, printed in rows:
-        results[run_id][question_id] = _Result(visibility, score, max_score, feedback, printed)
+    for run_id, question_id, score, max_score, feedback, printed in rows:
+        results[run_id][question_id] = _Result(score, max_score, feedback, printed)
     return results
 
 
@@ -136,7 +137,7 @@ def _scored(question: Question, run: GradingRun | None, result: _Result | None,
                               manual.comment, result.printed if result else "", result.score if result else None,
                               capped_from=capped_from)
     if run is not None and result is not None:
-        return ScoredQuestion(question.id, question.title, question.grading, result.visibility, result.max_score,
+        return ScoredQuestion(question.id, question.title, question.grading, question.visibility, result.max_score,
                               result.score, "auto", run.rubric_hash, result.feedback, "", result.printed,
                               result.score, earlier)
     if earlier is not None:
