@@ -168,13 +168,12 @@ def scores(
     for column in ("student", "submission", "status", "total", "late", "credit", "credited", "rubric"):
         table.add_column(column, no_wrap=column == "student")
     for row in book.rows:
-        graded = row.rubric_hash is not None
         late = format_lateness(row.late_by) + (f" ({row.grace_days} grace)" if row.grace_days else "")
         table.add_row(
             row.student.email,
             str(row.submission_id or "-"),
             row.status or "-",
-            f"{row.total:g} / {book.max_score:g}" if graded else "-",
+            f"{row.total:g} / {book.max_score:g}" if row.total is not None else "-",
             (late or "-") + (" (extended)" if row.extended else ""),
             f"{row.credit_percent:g} %",
             f"{row.credited_total:g}" if row.credited_total is not None else "-",

@@ -45,12 +45,8 @@ class GradebookRow:
     late_by: timedelta
     grace_days: int
     credit_percent: float
+    total: float | None  # the raw total, before late credit; None until graded
     credited_total: float | None  # None until graded
-
-    @property
-    def total(self) -> float:
-        """The raw total, before late credit."""
-        return round(sum(s.score or 0.0 for s in self.scores.values()), 4)
 
 
 @dataclass(frozen=True)
@@ -104,6 +100,7 @@ def gradebook(db: Session, viewer: User, assignment: Assignment) -> Gradebook:
             late_by=counted.late_by if counted else timedelta(0),
             grace_days=counted.grace_days if counted else 0,
             credit_percent=counted.percent if counted else 100.0,
+            total=counted.raw if counted else None,
             credited_total=counted.credited if counted else None,
         ))
     questions = [GradebookQuestion(q.id, q.title, q.grading, q.points) for q in rubric.questions]
@@ -141,7 +138,7 @@ def gradebook_csv(book: Gradebook, totals_only: bool = False) -> str:
         cells = [_points(row.scores[q.id].score) if q.id in row.scores else "" for q in book.questions]
         submitted = row.submission_id is not None
         late = [f"{row.late_by / HOUR:.2f}", _points(row.credit_percent)] if submitted else ["", ""]
-        rows.append([*_identity(row), *cells, _points(row.total) if submitted else "", *late,
+        rows.append([*_identity(row), *cells, _points(row.total), *late,
                      _points(row.credited_total)])
     return csv_text(rows)
 
@@ -160,5 +157,6 @@ def question_stats(book: Gradebook) -> list[QuestionStats]:
 
 
 def total_stats(book: Gradebook) -> QuestionStats:
-    """Of the students who submitted: their totals."""
-    return _stats(TOTAL, [row.total for row in book.rows if row.submission_id is not None], book.max_score)
+    """Of the students whose submission that counts is graded: their totals (one still queued, or
+    failed, has none yet, and a 0 would pull the mean down)."""
+    return _stats(TOTAL, [row.total for row in book.rows if row.total is not None], book.max_score)

@@ -32,7 +32,7 @@ class GradebookRowPublic(ReadModel):
     scores: dict[str, GradebookCell] = Field(description="question id -> raw score")
     rubric_hash: str | None
     stale: bool
-    total: float = Field(description="the raw total")
+    total: float | None = Field(description="the raw total; null until graded")
     due_at: datetime | None = Field(description="the student's own due date")
     extended: bool
     late_by_s: Seconds = Field(validation_alias="late_by", description="seconds after the due date")
