@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
-from grader.db.models import CountingRule, CourseRole
+from grader.db.models import CountingRule, CourseRole, User
 from grader.services import (
     allowance,
     assignments,
@@ -239,6 +239,31 @@ def test_after_due_date_details_wait_for_their_release(any_db: Session) -> None:
     assignments.update_assignment(db, klass.instructor, klass.assignment,
                                   replace(assignments.settings_of(klass.assignment), release_at=None))
     assert AFTER_DUE in {q.question_id for q in submissions.feedback(db, submission, student).questions}
+
+
+def test_after_due_date_details_wait_for_a_students_own_due_date(any_db: Session) -> None:
+    """A student with an extension can still change the code those details are about."""
+    db = any_db
+    past = utcnow() - timedelta(hours=1)
+    klass = make_class(db, students=2, due_at=past)  # released at the due date: an hour ago
+    on_time, extended = klass.students
+    extensions.grant_extension(db, klass.instructor, klass.assignment, extended, past + timedelta(days=2))
+    db.commit()
+    uploads = {student.id: submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+               for student in klass.students}
+
+    def shown(student: User) -> tuple[bool, float]:
+        seen = {q.question_id for q in submissions.feedback(db, uploads[student.id], student).questions}
+        [row] = submissions.history(db, student, klass.assignment)
+        return AFTER_DUE in seen, row.max_score
+
+    (seen, full), (hidden, short) = shown(on_time), shown(extended)
+    assert (seen, hidden) == (True, False) and short < full  # nor does its score count in what is shown
+    staff_view = submissions.feedback(db, uploads[extended.id], klass.instructor)
+    assert AFTER_DUE in {q.question_id for q in staff_view.questions}
+    extensions.revoke_extension(db, klass.instructor, klass.assignment, extended)
+    db.commit()
+    assert shown(extended) == (True, full)
 
 
 def test_the_dashboard_counts_each_assignments_submissions(any_db: Session) -> None:
