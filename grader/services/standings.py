@@ -176,13 +176,18 @@ def standings(db: Session, assignment: Assignment, students: Sequence[User], wit
     return standings_given(db, assignment, students, grace_left_before(db, assignment, students), with_scores)
 
 
+def own_due_at(db: Session, assignment: Assignment, student: User) -> datetime | None:
+    """The student's own due date: the assignment's, or their extension's."""
+    extension = db.scalar(select(Extension.due_at).where(Extension.assignment_id == assignment.id,
+                                                         Extension.user_id == student.id))
+    return _due_at(assignment, extension)
+
+
 def uploads_close_at(db: Session, assignment: Assignment, student: User) -> datetime | None:
     """When this student's uploads stop being accepted (None: never): assignments that reject late
     work close after the last window past the student's own due date, plus the grace days left."""
     rules = rules_of(assignment)
     if rules.closes_at(assignment.due_at) is None:
         return None
-    extension = db.scalar(select(Extension.due_at).where(Extension.assignment_id == assignment.id,
-                                                         Extension.user_id == student.id))
     left = grace_left_before(db, assignment, [student])[student.id]
-    return rules.closes_at(_due_at(assignment, extension), left)
+    return rules.closes_at(own_due_at(db, assignment, student), left)

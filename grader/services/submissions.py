@@ -145,21 +145,30 @@ class SubmissionFeedback:
     student_output: str
 
 
-def _shown_to_student(question: ScoredQuestion, assignment: Assignment) -> bool:
+def _released(assignment: Assignment, own_due_at: datetime | None) -> bool:
+    """Whether after-due-date details reach the student: at the release time, and never before
+    their own due date (an extension's), while they can still change the code the details are about."""
+    release = assignment.release_at or assignment.due_at
+    if release is None:
+        return False
+    return utcnow() >= max(release, own_due_at or release)
+
+
+def _shown_to_student(question: ScoredQuestion, released: bool) -> bool:
     if question.visibility == "hidden":
         return False
     if question.visibility == "after_due_date":
-        released = assignment.release_at or assignment.due_at
-        return released is not None and utcnow() >= released
+        return released
     return True
 
 
-def _questions_for(staff: bool, assignment: Assignment, score: SubmissionScore) -> list[ScoredQuestion]:
-    """Staff see every question; a student neither hidden questions nor after-due-date ones early,
-    nor a grade above a lowered maximum as it was given (the staff's to settle: the score counts)."""
+def _questions_for(staff: bool, released: bool, score: SubmissionScore) -> list[ScoredQuestion]:
+    """Staff see every question; a student neither hidden questions nor after-due-date ones before
+    their release (`released`, see _released), nor a grade above a lowered maximum as it was given
+    (the staff's to settle: the score counts)."""
     if staff:
         return score.questions
-    return [replace(q, capped_from=None) for q in score.questions if _shown_to_student(q, assignment)]
+    return [replace(q, capped_from=None) for q in score.questions if _shown_to_student(q, released)]
 
 
 def _points(questions: list[ScoredQuestion]) -> tuple[float, float]:
@@ -173,9 +182,10 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     _check_access(db, viewer, submission)
     assignment = submission.assignment
     score = score_submissions(db, assignment, rubrics.require_published(db, assignment), [submission])[submission.id]
-    questions = _questions_for(can_view_all(db, viewer, assignment.course_id), assignment, score)
-    run = score.run
     standing = standings.standings(db, assignment, [submission.user], with_scores=False)[submission.user_id]
+    questions = _questions_for(can_view_all(db, viewer, assignment.course_id),
+                               _released(assignment, standing.due_at), score)
+    run = score.run
     attempt = next(a for a in standing.attempts if a.submission.id == submission.id)
     error = submission.error
     stopped = stopping_failure(run) if run else None
@@ -223,10 +233,11 @@ def history(db: Session, viewer: User, assignment: Assignment) -> list[Submissio
     scores = score_submissions(db, assignment, rubrics.require_published(db, assignment), own,
                               texts=False)
     staff = can_view_all(db, viewer, assignment.course_id)
+    released = staff or _released(assignment, standings.own_due_at(db, assignment, viewer))
     rows = []
     for submission in own:
         score = scores[submission.id]
-        questions = _questions_for(staff, assignment, score)
+        questions = _questions_for(staff, released, score)
         total, max_score = _points(questions)
         scored = any(q.score is not None for q in questions)
         rows.append(SubmissionRow(submission, shown_status(submission.status, score.run is not None),
