@@ -17,13 +17,15 @@ from grader.web.deps import Text
 
 
 def utc_time(text: str, label: str) -> datetime | None:
-    """A datetime-local field's value, read as UTC (the pages say so); blank -> None."""
+    """A datetime-local field's value, read as UTC (the pages say so), or the moment a value with an
+    offset names (a scripted post); blank -> None."""
     if not text.strip():
         return None
     try:
-        return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
+        moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise Rejected(422, f"{label}: {text!r} is not a date and time") from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def whole_number(text: str, label: str) -> int | None:
