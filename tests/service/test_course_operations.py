@@ -15,6 +15,7 @@ from grader.db.models import CountingRule, CourseRole, User
 from grader.services import (
     allowance,
     assignments,
+    choices,
     courses,
     dashboard,
     extensions,
@@ -63,26 +64,37 @@ def test_instructors_create_courses_they_teach_and_students_cannot(any_db: Sessi
 
 def test_an_archived_course_takes_no_uploads_or_changes_but_stays_gradable(any_db: Session) -> None:
     db = any_db
-    klass = make_class(db, students=1)
-    submission = submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE)
+    klass = make_class(db, students=1, due_at=utcnow() + timedelta(days=7), counts=CountingRule.chosen)
+    student = klass.students[0]
+    submission = submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    extensions.grant_extension(db, klass.instructor, klass.assignment, student, utcnow() + timedelta(days=9))
     with pytest.raises(Forbidden):
-        courses.archive_course(db, klass.students[0], klass.course)
+        courses.archive_course(db, student, klass.course)
     courses.archive_course(db, klass.instructor, klass.course)
     db.commit()
     assert klass.course.archived_at is not None
 
     refusals = [
-        lambda: submissions.submit(db, klass.students[0], klass.assignment, "hw2.py", REFERENCE),
+        lambda: submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE),
         lambda: roster.enrol(db, klass.instructor, klass.course, f"new-{_tag()}@uni.edu", "student"),
         lambda: assignments.create_assignment(db, klass.instructor, klass.course, "hw3", "hw2"),
         lambda: assignments.update_assignment(db, klass.instructor, klass.assignment,
                                               assignments.settings_of(klass.assignment)),
+        # Each of these moves a credited score after the term, as a changed late rule would.
+        lambda: extensions.grant_extension(db, klass.instructor, klass.assignment, student,
+                                           utcnow() + timedelta(days=10)),
+        lambda: extensions.revoke_extension(db, klass.instructor, klass.assignment, student),
+        lambda: grace.set_grace_days(db, klass.instructor, klass.course, 2),
+        lambda: choices.choose(db, student, submission),
     ]
+    messages = set()
     for refused_call in refusals:
         with pytest.raises(Rejected) as refused:
             refused_call()
         assert refused.value.status_code == 409 and "archived" in refused.value.message
+        messages.add(refused.value.message)
         db.rollback()
+    assert len(messages) == 1  # one reason, whatever was refused
     grade = manual_grades.set_manual_grade(db, klass.instructor, submission, "1.2.1a", 2)
     assert grade.score == 2
 

@@ -89,3 +89,24 @@ def test_late_work_from_the_command_line(quiet_db: Session) -> None:
     full = list(csv.DictReader(io.StringIO(_ok("scores", "hw2", "--course", code, "--csv"))))
     assert (full[1]["hw2 late (hours)"], full[1]["hw2 credit (%)"], full[1]["HW2"]) == ("0.00", "100", "")
     assert student.email in _ok("scores", "hw2", "--course", code)
+
+
+def test_an_archived_course_refuses_extensions_grace_days_and_choices_from_the_command_line(
+    quiet_db: Session,
+) -> None:
+    db = quiet_db
+    klass = make_class(db, counts="chosen")
+    code, student = klass.course.code, klass.students[0]
+    by = ("--by", klass.instructor.email)
+    submission = upload(db, student, klass.assignment)
+    _ok("assignments", "edit", code, "hw2", "--due", "2030-01-01T00:00", *by)
+    _ok("extensions", "grant", code, "hw2", student.email, "--until", "2030-01-03T12:00", *by)
+    _ok("courses", "archive", code, *by)
+    for refused in (
+        ("assignments", "edit", code, "hw2", "--late-credit", "2d=80"),
+        ("extensions", "grant", code, "hw2", student.email, "--until", "2030-01-05T12:00"),
+        ("extensions", "revoke", code, "hw2", student.email),
+        ("grace", "set", code, "3"),
+        ("choose", str(submission.id)),
+    ):
+        assert f"{code} is archived" in _refused(*refused, *by), refused

@@ -106,3 +106,26 @@ def test_the_canvas_totals_export_is_one_column_with_the_roster_ids(
     assert [klass.students[1].email] == [row[3] for row in rows[2:] if row[1] == ""]  # no ids: the email
     header = next(csv.reader(io.StringIO(full.text)))
     assert header[-4:] == ["hw2 raw total", "hw2 late (hours)", "hw2 credit (%)", "HW2"] and len(header) == 5 + 20 + 4
+
+
+def test_an_archived_course_refuses_extensions_grace_days_and_choices_as_it_refuses_rules(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass],
+) -> None:
+    """Each of them moves a credited score after the term: all get the late rules' 409 and reason."""
+    klass = make_klass(shared_sqlite_stack, counts="chosen")
+    aid, student = klass.assignment_id, klass.students[0]
+    with api(sqlite_server, student) as client, api(sqlite_server, klass.instructor) as prof:
+        me = client.get("/auth/me").json()["id"]
+        sid = client.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+        until = (datetime.now(UTC) + timedelta(days=9)).isoformat()
+        assert prof.put(f"/assignments/{aid}/extensions/{me}", json={"due_at": until}).status_code == 200
+        assert prof.post(f"/courses/{klass.course_id}/archive").status_code == 200
+
+        rules = prof.patch(f"/assignments/{aid}", json={"late_credit": "2d=80"})
+        assert rules.status_code == 409 and "archived" in rules.json()["detail"]
+        for refused in (prof.put(f"/assignments/{aid}/extensions/{me}", json={"due_at": until}),
+                        prof.delete(f"/assignments/{aid}/extensions/{me}"),
+                        prof.put(f"/courses/{klass.course_id}/grace", json={"grace_days": 5}),
+                        client.post(f"/submissions/{sid}/choose")):
+            assert (refused.status_code, refused.json()) == (409, rules.json()), refused.request.url
+        assert len(prof.get(f"/assignments/{aid}/extensions").json()) == 1  # still there

@@ -62,3 +62,31 @@ def test_a_student_marks_the_submission_that_counts(
     with page_session(sqlite_server, klass.students[1]) as other:
         assert other.post(f"/submissions/{first}/choose", data={"csrf_token": other.csrf_token(page)}
                           ).status_code == 403
+
+
+def test_an_archived_course_refuses_extensions_grace_days_and_choices_on_the_pages(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack, counts="chosen")
+    page = f"/assignments/{klass.assignment_id}"
+    with api(sqlite_server, klass.students[0]) as client, api(sqlite_server, klass.instructor) as prof:
+        me = client.get("/auth/me").json()["id"]
+        sid, _ = (client.post(f"{page}/submissions", files={"file": ("hw2.py", REFERENCE)}).json()["id"]
+                  for _ in range(2))
+        assert prof.put(f"{page}/extensions/{me}", json={"due_at": "2999-01-01T00:00:00Z"}).status_code == 200
+        assert prof.post(f"/courses/{klass.course_id}/archive").status_code == 200
+    reason = f"{klass.course_code} is archived"
+    with page_session(sqlite_server, klass.instructor) as prof:
+        token = prof.csrf_token(f"{page}/late")
+        for refused in (
+            prof.post(f"{page}/late-rules", data={"late_credit": "2d=80", "late_after": "zero", "csrf_token": token}),
+            prof.post(f"{page}/extensions", data={"student_id": str(me), "until": "2999-02-01T00:00",
+                                                  "csrf_token": token}),
+            prof.post(f"{page}/extensions/{me}/revoke", data={"csrf_token": token}),
+            prof.post(f"/courses/{klass.course_id}/grace", data={"grace_days": "3", "csrf_token": token}),
+        ):
+            assert refused.status_code == 409 and reason in refused.text, refused.request.url
+    with page_session(sqlite_server, klass.students[0]) as student:
+        assert "Make this one count" not in student.get(page).text  # on the first: the last counts
+        refused = student.post(f"/submissions/{sid}/choose", data={"csrf_token": student.csrf_token(page)})
+        assert refused.status_code == 409 and reason in refused.text
