@@ -116,7 +116,7 @@ def courses_list(by: ByOpt = None) -> None:
 
 @courses_app.command("archive")
 def courses_archive(code: CodeArg, by: ByOpt = None) -> None:
-    """Freeze a course: no more uploads, enrolments or assignment changes; scores stay readable."""
+    """Freeze a course: no more uploads, enrolments or changes, late work included; scores stay readable."""
     with transaction() as db:
         course = courses.find_course(db, code)
         courses.archive_course(db, acting_user(db, by), course)
@@ -125,7 +125,7 @@ def courses_archive(code: CodeArg, by: ByOpt = None) -> None:
 
 @courses_app.command("reopen")
 def courses_reopen(code: CodeArg, by: ByOpt = None) -> None:
-    """Undo archiving: the course takes uploads, enrolments and assignment changes again."""
+    """Undo archiving: the course takes uploads, enrolments and changes again."""
     with transaction() as db:
         course = courses.find_course(db, code)
         courses.reopen_course(db, acting_user(db, by), course)

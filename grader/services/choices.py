@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import ChosenSubmission, CountingRule, Submission, User
+from grader.services.courses import require_open
 from grader.services.errors import Rejected
 from grader.services.permissions import require_grade
 
@@ -16,6 +17,7 @@ def choose(db: Session, viewer: User, submission: Submission) -> ChosenSubmissio
     assignment = submission.assignment
     if submission.user_id != viewer.id:
         require_grade(db, viewer, assignment.course)
+    require_open(assignment.course)
     if assignment.counts != CountingRule.chosen:
         raise Rejected(409, f"{assignment.title} counts the {assignment.counts} submission: "
                             "marking one changes nothing")

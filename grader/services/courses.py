@@ -52,9 +52,11 @@ def create_course(db: Session, actor: User, code: str, title: str) -> Course:
 
 
 def require_open(course: Course) -> None:
-    """Refuse a change to an archived course (409)."""
+    """Refuse a change to an archived course (409): its credited scores are final, so nothing that
+    moves them (rules, extensions, grace days, the submission that counts) changes either."""
     if course.archived_at is not None:
-        raise Rejected(409, f"{course.code} is archived: it takes no more uploads, enrolments or assignment changes "
+        raise Rejected(409, f"{course.code} is archived: it takes no more uploads, enrolments, or changes to "
+                            "assignments, extensions, grace days or the submissions that count "
                             "(its instructors can reopen it)")
 
 
@@ -67,8 +69,8 @@ def archive_course(db: Session, actor: User, course: Course) -> None:
 
 
 def reopen_course(db: Session, actor: User, course: Course) -> None:
-    """Undo archiving (a course archived too early): it takes uploads, enrolments and assignment
-    changes again. Reopening an open course is a no-op."""
+    """Undo archiving (a course archived too early): it takes uploads, enrolments and the changes
+    `require_open` refuses again. Reopening an open course is a no-op."""
     require_change_settings(db, actor, course)
     if course.archived_at is not None:
         course.archived_at = None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import Assignment, CourseRole, Extension, User
+from grader.services.courses import require_open
 from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import course_role, require_change_settings, require_view_all
 
@@ -24,6 +25,7 @@ def grant_extension(
 ) -> Extension:
     """Give `student` the due date `due_at` (replacing an earlier extension)."""
     require_change_settings(db, viewer, assignment.course)
+    require_open(assignment.course)
     if assignment.due_at is None:
         raise Rejected(409, f"{assignment.slug} has no due date to extend")
     if due_at <= assignment.due_at:
@@ -52,6 +54,7 @@ def extensions_of(db: Session, viewer: User, assignment: Assignment) -> list[Ext
 
 def revoke_extension(db: Session, viewer: User, assignment: Assignment, student: User) -> None:
     require_change_settings(db, viewer, assignment.course)
+    require_open(assignment.course)
     extension = _extension(db, assignment, student)
     if extension is None:
         raise NotFound(f"{student.email} has no extension for {assignment.slug}")

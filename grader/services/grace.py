@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, Course, User
-from grader.services.courses import students_of
+from grader.services.courses import require_open, students_of
 from grader.services.errors import Rejected
 from grader.services.permissions import require_change_settings, require_view_all
 from grader.services.standings import spend_in_order
@@ -37,6 +37,7 @@ class GraceLedger:
 def set_grace_days(db: Session, viewer: User, course: Course, days: int) -> Course:
     """The budget per student; the credit of late work follows at the next read, nothing is graded again."""
     require_change_settings(db, viewer, course)
+    require_open(course)
     if not 0 <= days <= MAX_GRACE_DAYS:
         raise Rejected(422, f"grace days must be from 0 to {MAX_GRACE_DAYS}, not {days}")
     course.grace_days = days

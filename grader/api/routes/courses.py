@@ -52,7 +52,8 @@ def get_course(course_id: Id, db: SessionDep, user: CurrentUser) -> Course:
 
 @router.post("/{course_id}/archive", response_model=CoursePublic, responses=COURSE_ERRORS)
 def archive_course(course_id: Id, db: SessionDep, user: CurrentUser) -> Course:
-    """No more uploads, enrolments or assignment changes; everything stays readable and gradable."""
+    """No more uploads, enrolments, or changes to assignments, extensions, grace days or the submissions that count;
+    everything stays readable and gradable."""
     course = courses.get_course(db, user, course_id)
     courses.archive_course(db, user, course)
     return course
@@ -60,7 +61,7 @@ def archive_course(course_id: Id, db: SessionDep, user: CurrentUser) -> Course:
 
 @router.post("/{course_id}/reopen", response_model=CoursePublic, responses=COURSE_ERRORS)
 def reopen_course(course_id: Id, db: SessionDep, user: CurrentUser) -> Course:
-    """Undo archiving: the course takes uploads, enrolments and assignment changes again."""
+    """Undo archiving: the course takes uploads, enrolments and changes again."""
     course = courses.get_course(db, user, course_id)
     courses.reopen_course(db, user, course)
     return course

@@ -20,7 +20,7 @@ def list_extensions(assignment_id: Id, db: SessionDep, user: CurrentUser) -> lis
 
 
 @router.put("/{user_id}", response_model=ExtensionPublic, responses=errors(400, 409, 422, meaning={
-    409: "the assignment has no due date",
+    409: "the assignment has no due date, or the course is archived",
     422: "a due date not after the assignment's, a user who is not a student of the course, or a bad body",
 }))
 def grant_extension(assignment_id: Id, user_id: Id, body: ExtensionIn, db: SessionDep,
@@ -31,7 +31,8 @@ def grant_extension(assignment_id: Id, user_id: Id, body: ExtensionIn, db: Sessi
     return extension
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses=errors(409, meaning={409: "the course is archived"}))
 def revoke_extension(assignment_id: Id, user_id: Id, db: SessionDep, user: CurrentUser) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
     extensions.revoke_extension(db, user, assignment, users.get_user(db, user_id))

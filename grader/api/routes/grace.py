@@ -28,7 +28,8 @@ def grace_ledger(course_id: Id, db: SessionDep, user: CurrentUser) -> GraceLedge
     return _ledger(grace.grace_ledger(db, user, courses.get_course(db, user, course_id)))
 
 
-@router.put("", response_model=GraceLedgerPublic, responses=errors(400, 422))
+@router.put("", response_model=GraceLedgerPublic, responses=errors(400, 409, 422, meaning={
+    409: "the course is archived"}))
 def set_grace_days(course_id: Id, body: GraceDaysIn, db: SessionDep, user: CurrentUser) -> GraceLedgerPublic:
     """Set the budget per student; late work spends it by itself, oldest assignment first."""
     course = courses.get_course(db, user, course_id)

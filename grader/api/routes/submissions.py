@@ -58,7 +58,8 @@ def get_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> Subm
 
 
 @router.post("/submissions/{submission_id}/choose", response_model=ChoicePublic, responses=errors(
-    403, 404, 409, meaning={409: "the assignment does not count the submission its student chooses"}))
+    403, 404, 409, meaning={409: "the assignment does not count the submission its student chooses, or the course "
+                                 "is archived"}))
 def choose_submission(submission_id: Id, db: SessionDep, user: CurrentUser) -> ChosenSubmission:
     """Mark this submission as the one that counts (its student, or an instructor for them)."""
     return choices.choose(db, user, submissions.get_submission(db, user, submission_id))

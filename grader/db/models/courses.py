@@ -44,7 +44,7 @@ class Device(StrEnum):
 
 class Course(Base):
     """An archived course keeps everything readable and gradable, but takes no more uploads and no
-    changes to its roster or assignments."""
+    changes to its roster, assignments, extensions, grace days or the submissions that count."""
 
     __tablename__ = "courses"
 
