@@ -112,6 +112,13 @@ def test_uploads_close_after_the_last_window_only_when_late_work_is_rejected(rul
     assert strict.closes_at(None) is None
 
 
+def test_uploads_close_at_the_end_of_the_calendar_at_the_latest() -> None:
+    """A due date stored too near year 9999 to add the windows and grace days to: no OverflowError."""
+    end = datetime.max.replace(tzinfo=UTC)
+    assert late_rules("7d=50", "reject").closes_at(datetime(9999, 12, 31, tzinfo=UTC), grace_days=365) == end
+    assert late_rules("", "reject").closes_at(end) == end
+
+
 def test_grace_days_take_the_fewest_days_for_the_best_credit(rules: LateRules) -> None:
     assert grace_plan(rules, timedelta(0), 3) == (0, 100)
     assert grace_plan(rules, timedelta(hours=1), 3) == (1, 100)  # a day started is a whole day

@@ -110,3 +110,16 @@ def test_an_archived_course_refuses_extensions_grace_days_and_choices_from_the_c
         ("choose", str(submission.id)),
     ):
         assert f"{code} is archived" in _refused(*refused, *by), refused
+
+
+def test_dates_from_year_9000_are_refused_from_the_command_line(quiet_db: Session) -> None:
+    klass = make_class(quiet_db)
+    code, by = klass.course.code, ("--by", klass.instructor.email)
+    _ok("assignments", "edit", code, "hw2", "--due", "2030-01-01T00:00", *by)
+    for refused in (
+        ("assignments", "add", code, "hw9", "--rubric", "hw2", "--due", "9999-12-31T00:00"),
+        ("assignments", "edit", code, "hw2", "--due", "9999-12-31T00:00"),
+        ("assignments", "edit", code, "hw2", "--release", "9999-12-31T00:00"),
+        ("extensions", "grant", code, "hw2", klass.students[0].email, "--until", "9999-12-31T00:00"),
+    ):
+        assert "before 9000-01-01" in _refused(*refused, *by), refused

@@ -5,7 +5,7 @@ when uploads close."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import Assignment, GradingRun, RegradeBatch, Submission, User
-from grader.services import assignments, choices, extensions, grace, gradebook, submissions
+from grader.services import allowance, assignments, choices, extensions, grace, gradebook, submissions
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.gradebook import Gradebook, GradebookRow
@@ -206,3 +206,30 @@ def test_bad_rules_and_extensions_are_refused_with_the_reason(quiet_db: Session)
     db.rollback()
     db.expire_all()
     assert (hw.late_credit, hw.counts) == (None, "last")  # nothing half-applied
+
+
+def test_dates_from_year_9000_are_refused_and_a_stored_one_still_answers(quiet_db: Session) -> None:
+    """The longest late window and grace days must fit after any due date; one stored before dates
+    were bounded closes uploads at the end of the calendar instead of failing every read."""
+    db = quiet_db
+    klass = make_class(db, due_at=utcnow(), late_credit="7d=50", late_after="reject")
+    hw, student = klass.assignment, klass.students[0]
+    far = datetime(9999, 12, 31, tzinfo=UTC)
+    for call in (
+        lambda: _set(db, klass.instructor, hw, due_at=far),
+        lambda: _set(db, klass.instructor, hw, release_at=far),
+        lambda: assignments.create_assignment(db, klass.instructor, klass.course, "hw3", "hw2",
+                                              AssignmentSettings(due_at=far)),
+        lambda: extensions.grant_extension(db, klass.instructor, hw, student, far),
+    ):
+        with pytest.raises(Rejected, match="before 9000-01-01") as refused:
+            call()
+        assert refused.value.status_code == 422
+        db.rollback()
+
+    hw.due_at = far
+    grace.set_grace_days(db, klass.instructor, klass.course, 365)
+    db.commit()
+    assert not allowance.allowance(db, student, hw, utcnow()).closed
+    upload(db, student, hw)
+    assert _row(gradebook.gradebook(db, klass.instructor, hw), student).credit_percent == 100

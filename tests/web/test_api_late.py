@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from grader.db.models import Enrolment
+from grader.db.models import Assignment, Enrolment
 from grader.db.session import session_scope
 from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE
@@ -129,3 +129,26 @@ def test_an_archived_course_refuses_extensions_grace_days_and_choices_as_it_refu
                         client.post(f"/submissions/{sid}/choose")):
             assert (refused.status_code, refused.json()) == (409, rules.json()), refused.request.url
         assert len(prof.get(f"/assignments/{aid}/extensions").json()) == 1  # still there
+
+
+def test_dates_from_year_9000_are_refused_and_a_stored_one_answers_no_500(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass],
+) -> None:
+    klass = make_klass(shared_sqlite_stack, late_credit="7d=50", late_after="reject")
+    aid, student, far = klass.assignment_id, klass.students[0], "9999-12-31T00:00:00Z"
+    with api(sqlite_server, student) as client, api(sqlite_server, klass.instructor) as prof:
+        me = client.get("/auth/me").json()["id"]
+        for refused in (prof.patch(f"/assignments/{aid}", json={"due_at": far}),
+                        prof.patch(f"/assignments/{aid}", json={"release_at": far}),
+                        prof.post(f"/courses/{klass.course_id}/assignments",
+                                  json={"slug": "hw3", "rubric_id": "hw2", "due_at": far}),
+                        prof.put(f"/assignments/{aid}/extensions/{me}", json={"due_at": far})):
+            assert refused.status_code == 422 and "before 9000-01-01" in refused.json()["detail"], refused.request.url
+
+        with session_scope() as db:  # as a database from before dates were bounded may hold it
+            db.execute(update(Assignment).where(Assignment.id == aid).values(due_at=datetime(9999, 12, 31, tzinfo=UTC)))
+            db.commit()
+        allowed = client.get(f"/assignments/{aid}/allowance")
+        assert allowed.status_code == 200 and not allowed.json()["closed"]
+        uploaded = client.post(f"/assignments/{aid}/submissions", files={"file": ("hw2.py", REFERENCE)})
+        assert uploaded.status_code == 202, uploaded.text

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 
+from sqlalchemy import update
+
+from grader.db.models import Assignment
+from grader.db.session import session_scope
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE
 from tests.web.support import Klass, LiveServer, api, page_session
@@ -90,3 +95,29 @@ def test_an_archived_course_refuses_extensions_grace_days_and_choices_on_the_pag
         assert "Make this one count" not in student.get(page).text  # on the first: the last counts
         refused = student.post(f"/submissions/{sid}/choose", data={"csrf_token": student.csrf_token(page)})
         assert refused.status_code == 409 and reason in refused.text
+
+
+def test_dates_from_year_9000_are_refused_on_the_pages_and_a_stored_one_shows(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack, late_credit="7d=50", late_after="reject")
+    page = f"/assignments/{klass.assignment_id}"
+    with api(sqlite_server, klass.students[0]) as client:
+        me = client.get("/auth/me").json()["id"]
+    with page_session(sqlite_server, klass.instructor) as prof:
+        token = prof.csrf_token(f"{page}/late")
+        settings = prof.post(f"{page}/settings", data={"title": "HW2", "due_at": "9999-12-31T00:00",
+                                                      "late_credit": "7d=50", "late_after": "reject",
+                                                      "csrf_token": token})
+        extension = prof.post(f"{page}/extensions", data={"student_id": str(me), "until": "9999-12-31T00:00",
+                                                          "csrf_token": token})
+        for refused in (settings, extension):
+            assert refused.status_code == 422 and "before 9000-01-01" in refused.text, refused.request.url
+
+    with session_scope() as db:  # as a database from before dates were bounded may hold it
+        db.execute(update(Assignment).where(Assignment.id == klass.assignment_id)
+                   .values(due_at=datetime(9999, 12, 31, tzinfo=UTC)))
+        db.commit()
+    with page_session(sqlite_server, klass.students[0]) as student:
+        shown = student.get(page)
+        assert shown.status_code == 200 and "Submit for grading" in shown.text
