@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, CountingRule, Course, User
 from grader.rubric_spec import RubricError
-from grader.services.courses import clean_title, require_open
+from grader.services.courses import check_time, clean_title, require_open
 from grader.services.errors import Rejected
 from grader.services.late_credit import LateAfter
 from grader.services.late_rules import checked_rules, rules_of, store_rules
@@ -59,15 +59,10 @@ def settings_of(assignment: Assignment) -> AssignmentSettings:
                               late_after=None if rules.after == LateAfter.full else rules.after)
 
 
-def _aware(name: str, moment: datetime | None) -> None:
-    if moment is not None and moment.tzinfo is None:
-        raise Rejected(422, f"{name} needs a time zone (UTC, say)")
-
-
 def _checked(settings: AssignmentSettings) -> AssignmentSettings:
     """The settings as stored, or Rejected (422) naming the first bad one."""
-    _aware("the due date", settings.due_at)
-    _aware("the release time", settings.release_at)
+    check_time("the due date", settings.due_at)
+    check_time("the release time", settings.release_at)
     if settings.max_submissions is not None and not 1 <= settings.max_submissions <= MAX_SUBMISSIONS:
         raise Rejected(422, f"the submission limit is 1 to {MAX_SUBMISSIONS:,} (or none), "
                             f"not {settings.max_submissions}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, contains_eager
@@ -18,6 +19,10 @@ from grader.services.permissions import course_role, require_change_settings
 
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,49}")
 MAX_TITLE_CHARS = 200
+# Due dates, releases and extensions end before this: past any term, yet centuries before the
+# calendar's end (9999-12-31), so the longest late window and grace-day budget (a year each) still
+# fit after a due date when the last time to upload is computed.
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,16 @@ def clean_title(title: str) -> str:
     if not 1 <= len(title) <= MAX_TITLE_CHARS:
         raise Rejected(422, f"a title has 1 to {MAX_TITLE_CHARS} characters, not {len(title)}")
     return title
+
+
+def check_time(label: str, moment: datetime | None) -> None:
+    """Refuse (422) a due date, release or extension without a time zone, or from LATEST on."""
+    if moment is None:
+        return
+    if moment.tzinfo is None:
+        raise Rejected(422, f"{label} needs a time zone (UTC, say)")
+    if moment >= LATEST:
+        raise Rejected(422, f"{label} must be before {LATEST:%Y-%m-%d}, not {moment:%Y-%m-%d}")
 
 
 def create_course(db: Session, actor: User, code: str, title: str) -> Course:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import Assignment, CourseRole, Extension, User
-from grader.services.courses import require_open
+from grader.services.courses import check_time, require_open
 from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import course_role, require_change_settings, require_view_all
 
@@ -28,6 +28,7 @@ def grant_extension(
     require_open(assignment.course)
     if assignment.due_at is None:
         raise Rejected(409, f"{assignment.slug} has no due date to extend")
+    check_time("an extension's due date", due_at)
     if due_at <= assignment.due_at:
         raise Rejected(422, f"an extension must end after the due date ({assignment.due_at:%Y-%m-%d %H:%M} UTC), "
                             f"not at {due_at:%Y-%m-%d %H:%M} UTC")

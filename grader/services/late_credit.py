@@ -134,10 +134,12 @@ class LateRules:
 
     def closes_at(self, due_at: datetime | None, grace_days: int = 0) -> datetime | None:
         """When uploads stop being accepted (`reject` only): after the last window, plus the grace
-        days the student still has; None when they are always accepted."""
+        days the student still has; None when they are always accepted. At the calendar's end at the
+        latest: a due date stored before dates were bounded may be too near it to add them to."""
         if self.after != LateAfter.reject or due_at is None:
             return None
-        return due_at + self.last_window + grace_days * DAY
+        end = datetime.max.replace(tzinfo=due_at.tzinfo)
+        return due_at + min(self.last_window + grace_days * DAY, end - due_at)
 
     def describe(self) -> str:
         """'up to 2d late: 80 %, up to 7d late: 50 %, then 0 %', for pages and the CLI."""

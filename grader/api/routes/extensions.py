@@ -21,7 +21,8 @@ def list_extensions(assignment_id: Id, db: SessionDep, user: CurrentUser) -> lis
 
 @router.put("/{user_id}", response_model=ExtensionPublic, responses=errors(400, 409, 422, meaning={
     409: "the assignment has no due date, or the course is archived",
-    422: "a due date not after the assignment's, a user who is not a student of the course, or a bad body",
+    422: "a due date not after the assignment's or from the year 9000 on, a user who is not a student of the "
+         "course, or a bad body",
 }))
 def grant_extension(assignment_id: Id, user_id: Id, body: ExtensionIn, db: SessionDep,
                     user: CurrentUser) -> Extension:
