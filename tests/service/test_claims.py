@@ -104,6 +104,37 @@ def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) ->
     ]
 
 
+def test_a_regrade_overtaken_by_another_finishes_with_its_item_superseded(quiet_db: Session) -> None:
+    """A regrade stopped (Ctrl-C) and started again before a worker reached it: the first batch's
+    request is never graded. It used to stay `running`, and `grader regrade` waited on it forever."""
+    db = quiet_db
+    klass = make_class(db)
+    submission = upload(db, klass.students[0], klass.assignment)
+    rubric_hash = klass.assignment.rubric_hash
+    first = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    assert first is not None and results.record_result(db, first, _report("hw2", False)) is True
+    stopped = regrades.start_regrade(db, klass.instructor, klass.assignment, "stopped with Ctrl-C")
+    db.commit()
+    again = regrades.start_regrade(db, klass.instructor, klass.assignment, "started again")
+    db.commit()
+
+    newest = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    assert newest is not None and newest.request_no == 3
+    assert results.record_result(db, newest, _report("hw2", True)) is True
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # the first batch's message
+
+    assert regrades.regrade_progress(db, klass.instructor, stopped.id)["status"] == "finished"
+    assert regrades.regrade_progress(db, klass.instructor, stopped.id) == {
+        "total": 1, "done": 0, "failed": 0, "superseded": 1, "percent": 100.0, "status": "finished",
+    }
+    assert regrades.regrade_diff(db, klass.instructor, stopped.id) == []  # it graded nothing
+    assert regrades.regrade_progress(db, klass.instructor, again.id) == {
+        "total": 1, "done": 1, "failed": 0, "superseded": 0, "percent": 100.0, "status": "finished",
+    }
+    [change] = regrades.regrade_diff(db, klass.instructor, again.id)
+    assert (change["old_score"], change["new_score"]) == (0.0, 37.0)
+
+
 def test_a_rubric_that_fails_ends_the_request_without_retry(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
