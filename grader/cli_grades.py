@@ -32,10 +32,10 @@ rubric_app = typer.Typer(help="Rubric publishing.", no_args_is_help=True)
 
 
 def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
-    """A live progress bar, polling the database until every item is done or failed."""
+    """A live progress bar, polling the database until every item is done, failed or superseded."""
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+        TextColumn("{task.fields[failed]} failed, {task.fields[superseded]} superseded"), TimeElapsedColumn(),
     )
     with Progress(*columns, console=out) as progress:
         bar = None
@@ -43,8 +43,9 @@ def _watch_regrade(db: Session, operator: User, batch_id: int) -> None:
             db.rollback()  # end the previous read, so the next one sees the workers' commits
             state = regrades.regrade_progress(db, operator, batch_id)
             if bar is None:
-                bar = progress.add_task(f"regrade {batch_id}", total=state["total"], failed=0)
-            progress.update(bar, completed=state["done"] + state["failed"], failed=state["failed"])
+                bar = progress.add_task(f"regrade {batch_id}", total=state["total"], failed=0, superseded=0)
+            progress.update(bar, completed=state["done"] + state["failed"] + state["superseded"],
+                            failed=state["failed"], superseded=state["superseded"])
             if state["status"] == "finished":
                 return
             time.sleep(POLL_S)

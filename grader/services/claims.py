@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
@@ -62,11 +62,16 @@ def unfinished_attempts(db: Session, submission_id: int, request_no: int) -> int
 
 def settle_regrade_item(db: Session, submission_id: int, request_no: int, status: RegradeItemStatus,
                          run_id: int | None) -> None:
+    """The request's regrade item gets `status` and `run_id`. The submission's earlier requests still
+    pending were overtaken (the claim of this one lost their attempts): their items are superseded,
+    or their batches would wait forever."""
+    own = RegradeItem.request_no == request_no
     db.execute(
         update(RegradeItem.__table__)
-        .where(RegradeItem.submission_id == submission_id, RegradeItem.request_no == request_no,
+        .where(RegradeItem.submission_id == submission_id, RegradeItem.request_no <= request_no,
                RegradeItem.status == RegradeItemStatus.pending)
-        .values(status=status, new_run_id=run_id)
+        .values(status=case((own, status), else_=RegradeItemStatus.superseded),
+                new_run_id=case((own, run_id), else_=RegradeItem.new_run_id))
     )
 
 

@@ -2,7 +2,9 @@
 
 One item per submission remembers the run it is compared with (the one that counted before, or
 the run a re-run audits) and the run the regrade made, so progress and the list of changed scores
-are read from the items.
+are read from the items. An item whose request a later one overtook (a regrade started again, a
+publish with a regrade, a re-run) is superseded once that one is settled: the batch graded nothing
+there, and the later request's own batch shows its result.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class RegradeProgress(TypedDict):
     total: int
     done: int
     failed: int
+    superseded: int
     percent: float
     status: Literal["running", "finished"]
 
@@ -138,16 +141,18 @@ def regrade_progress(db: Session, viewer: User, batch_id: int) -> RegradeProgres
     )
     done = counts.get(RegradeItemStatus.done, 0)
     failed = counts.get(RegradeItemStatus.failed, 0)
-    total = done + failed + counts.get(RegradeItemStatus.pending, 0)
+    superseded = counts.get(RegradeItemStatus.superseded, 0)
+    settled = done + failed + superseded
+    total = settled + counts.get(RegradeItemStatus.pending, 0)
     return RegradeProgress(
-        total=total, done=done, failed=failed,
-        percent=round(100.0 * (done + failed) / total, 1) if total else 100.0,
-        status="finished" if done + failed == total else "running",
+        total=total, done=done, failed=failed, superseded=superseded,
+        percent=round(100.0 * settled / total, 1) if total else 100.0,
+        status="finished" if settled == total else "running",
     )
 
 
 def regrade_diff(db: Session, viewer: User, batch_id: int) -> list[ScoreChange]:
-    """The finished items whose auto score changed (or that have a score for the first time)."""
+    """The items this batch graded whose auto score changed (or that have a score for the first time)."""
     batch = _batch(db, viewer, batch_id)
     old, new = aliased(GradingRun), aliased(GradingRun)
     rows = db.execute(

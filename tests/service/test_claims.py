@@ -135,6 +135,33 @@ def test_a_regrade_overtaken_by_another_finishes_with_its_item_superseded(quiet_
     assert (change["old_score"], change["new_score"]) == (0.0, 37.0)
 
 
+def test_an_overtaken_request_whose_attempt_finishes_first_counts_for_its_batch(quiet_db: Session) -> None:
+    """A re-run asked for while the batch's attempt runs: that attempt still records, and is done."""
+    db = quiet_db
+    klass = make_class(db)
+    submission = upload(db, klass.students[0], klass.assignment)
+    rubric_hash = klass.assignment.rubric_hash
+    first = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    assert first is not None and results.record_result(db, first, _report("hw2", False)) is True
+    batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "all of them")
+    db.commit()
+    running = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    assert running is not None and running.request_no == 2
+    audit = regrades.rerun(db, klass.instructor, first.run_id)
+    db.commit()
+
+    assert results.record_result(db, running, _report("hw2", True)) is True
+    rerun = claims.claim(db, submission.id, rubric_hash, "cpu", "w3")
+    assert rerun is not None and rerun.request_no == 3
+    assert results.record_result(db, rerun, _report("hw2", True)) is True
+    for batch_id in (batch.id, audit.id):
+        assert regrades.regrade_progress(db, klass.instructor, batch_id) == {
+            "total": 1, "done": 1, "failed": 0, "superseded": 0, "percent": 100.0, "status": "finished",
+        }
+    [change] = regrades.regrade_diff(db, klass.instructor, batch.id)
+    assert (change["old_score"], change["new_score"]) == (0.0, 37.0)
+
+
 def test_a_rubric_that_fails_ends_the_request_without_retry(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)

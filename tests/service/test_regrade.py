@@ -72,7 +72,7 @@ def test_regrading_a_class_after_a_rubric_change(
     seen = wait_for_regrade(db, klass.instructor, batch.id)
     assert seen == sorted(seen) and seen[-1] == 100.0
     assert regrades.regrade_progress(db, klass.instructor, batch.id) == {
-        "total": SUBMISSIONS, "done": SUBMISSIONS, "failed": 0, "percent": 100.0, "status": "finished",
+        "total": SUBMISSIONS, "done": SUBMISSIONS, "failed": 0, "superseded": 0, "percent": 100.0, "status": "finished",
     }
 
     after = effective_runs(db, list(uploads), new_hash)

@@ -82,7 +82,8 @@ def test_upload_grade_review_export_and_regrade(
         bid = batch.json()["id"]
         progress = wait_until(lambda: (p := prof.get(f"/regrades/{bid}").json())["status"] == "finished" and p,
                               GRADING_TIMEOUT_S, "the regrade to finish", interval=0.5)
-        assert progress == {"total": 1, "done": 1, "failed": 0, "percent": 100.0, "status": "finished"}
+        assert progress == {"total": 1, "done": 1, "failed": 0, "superseded": 0, "percent": 100.0,
+                            "status": "finished"}
         [change] = prof.get(f"/regrades/{bid}/diff").json()
         assert (change["submission_id"], change["student"]) == (sid, first.email)
         assert (change["old_score"], change["new_score"]) == (37, 39)

@@ -32,6 +32,7 @@ class RegradeItemStatus(StrEnum):
     pending = "pending"
     done = "done"
     failed = "failed"
+    superseded = "superseded"  # a later request of the submission was settled before this one was graded
 
 
 class Submission(Base):
@@ -185,7 +186,8 @@ class RegradeBatch(Base):
 
 
 class RegradeItem(Base):
-    """One submission of a batch: the run it had before and the run the regrade produced."""
+    """One submission of a batch: the run it had before and the run the regrade produced (none when
+    a later grade request of the submission overtook it: superseded)."""
 
     __tablename__ = "regrade_items"
     __table_args__ = (

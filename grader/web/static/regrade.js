@@ -40,7 +40,9 @@
     bar.style.width = progress.percent + "%";
     bar.parentElement.setAttribute("aria-valuenow", progress.percent);
     label.textContent = progress.done + " of " + progress.total + " done (" + progress.percent + "%)"
-      + (progress.failed ? ", " + progress.failed + " failed" : "") + " — " + progress.status;
+      + (progress.failed ? ", " + progress.failed + " failed" : "")
+      + (progress.superseded ? ", " + progress.superseded + " superseded by a later regrade" : "")
+      + " — " + progress.status;
     if (progress.status === "finished") {
       await showDiff();
     } else {
