@@ -1,22 +1,25 @@
 """Rubric versions on PostgreSQL + Redis with a real Celery worker: an edit on disk grades nothing
 until it is published, a regrade uses the published version, an old run is re-run from its stored
-version, a worker reads a version only from files that hash to it, and student code cannot read it.
-A question a new version hides is hidden from students at once, before a regrade reaches them."""
+version, a worker reads a version only from files that hash to it, and student code cannot read it;
+and a regrade published while a worker starts grading is graded with the new version. A question a
+new version hides is hidden from students at once, before a regrade reaches them."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
-from grader.db.models import RubricVersion, RunStatus
-from grader.engine import Engine
+from grader.db.models import Assignment, RubricVersion, RunStatus, User
+from grader.db.session import session_scope
+from grader.engine import Engine, StartedGrading
 from grader.rubric_diff import PointsChange
-from grader.services import claims, publishing, regrades, results, rubrics, submissions
+from grader.services import claims, grading, publishing, regrades, results, rubrics, submissions
 from grader.services.errors import Forbidden, Rejected
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import (
@@ -135,6 +138,45 @@ def test_an_old_run_is_re_run_from_its_stored_version_after_the_folder_changed(
     with pytest.raises(Rejected) as gone:
         regrades.rerun(db, klass.instructor, original.id)
     assert gone.value.status_code == 409 and f"rubric version {v1} is not stored" in gone.value.message
+
+
+def test_a_regrade_published_while_a_worker_starts_grading_is_graded_with_the_new_version(
+    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker reads the request's version, then starts the sandbox (seconds) and claims. A publish
+    with a regrade in between was claimed, graded with the old version and recorded as the regrade's
+    result; the regrade's own message then found nothing to do."""
+    db = quiet_db
+    rubric_id = new_version(get_settings().rubrics_dir)
+    klass = make_class(db, rubric_id=rubric_id)
+    submission = upload(db, klass.students[0], klass.assignment)
+    batches: list[int] = []
+    start = engine.start
+
+    def publish_while_starting(*args: Any, **kwargs: Any) -> StartedGrading:
+        if not batches:  # the instructor, in the web process, while the first grading starts
+            set_points(get_settings().rubrics_dir / rubric_id, "1.1a", 2)
+            with session_scope() as web:
+                assignment = web.get_one(Assignment, klass.assignment.id)
+                regrade = publishing.publish(web, web.get_one(User, klass.instructor.id), assignment,
+                                             regrade=True).regrade
+                web.commit()
+                assert regrade is not None
+                batches.append(regrade.id)
+        return start(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "start", publish_while_starting)
+    upload_message = grading.grade_submission(engine, submission.id, "cpu", "w1")
+    regrade_message = grading.grade_submission(engine, submission.id, "cpu", "w2")
+
+    db.expire_all()
+    v2 = db.get_one(Assignment, klass.assignment.id).rubric_hash
+    assert [(r.request_no, r.rubric_hash, r.status, r.score) for r in runs_of(db, submission.id)] == [
+        (2, v2, RunStatus.completed, 38),
+    ]
+    assert (upload_message, regrade_message) == (None, RunStatus.completed)  # request 1 was overtaken
+    [change] = regrades.regrade_diff(db, klass.instructor, batches[0])
+    assert (change["old_score"], change["new_score"], change["new_rubric_hash"]) == (None, 38, v2)
 
 
 def test_a_version_is_read_only_from_files_that_hash_to_it(
