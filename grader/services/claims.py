@@ -1,12 +1,12 @@
 """The claim protocol: exactly-once results over at-least-once delivery.
 
 A worker claims a submission with one conditional UPDATE (it is queued, or running with a stale
-heartbeat) that bumps `attempts`, and records a result only while `attempts` is still the number
-it claimed (grader.services.results); the database also allows one completed run per grade
-request. So a message delivered twice, or re-sent by the reconciler, finds the work claimed
-(Busy: retry later) or done (nothing to do), and a takeover of a dead attempt (or the reconciler
-queueing it again) marks that attempt lost. An attempt that dies or times out is retried until
-the request has had `grading_attempts` of them.
+heartbeat, and its request names the rubric version the worker loaded) that bumps `attempts`, and
+records a result only while `attempts` is still the number it claimed (grader.services.results);
+the database also allows one completed run per grade request. So a message delivered twice, or
+re-sent by the reconciler, finds the work claimed (Busy: retry later) or done (nothing to do), and
+a takeover of a dead attempt (or the reconciler queueing it again) marks that attempt lost. An
+attempt that dies or times out is retried until the request has had `grading_attempts` of them.
 
 The statements go to the tables (`Model.__table__`), not through the ORM: they run for every
 submission, and the ORM's DML path costs more Python time than the database needs.
@@ -126,6 +126,10 @@ def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_befo
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
     """Take the submission for one attempt, or None when there is nothing to do.
 
+    Only while its request is still graded with `rubric_hash`, the version the caller loaded: a
+    later request on another version (a publish with a regrade while the sandbox started) is left
+    queued for its own message, never recorded as graded with the old one.
+
     Unlike the other services it commits (or rolls back) itself: the claim must be visible to
     every other worker and to the reconciler before grading starts, so it is its own
     transaction. Raises Busy while another attempt's heartbeat is fresh.
@@ -140,6 +144,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
         update(Submission.__table__)
         .where(
             Submission.id == submission_id,
+            Submission.rubric_hash == rubric_hash,
             or_(
                 Submission.status == SubmissionStatus.queued,
                 and_(Submission.status == SubmissionStatus.running, Submission.heartbeat_at < stale),
@@ -155,7 +160,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
         ).one_or_none()
         db.rollback()
         if current is None or current.status != SubmissionStatus.running or current.heartbeat_at is None:
-            return None  # gone, graded or failed: a duplicate message
+            return None  # gone, graded or failed (a duplicate message), or queued on another version
         waited = (now - current.heartbeat_at).total_seconds()
         raise Busy(submission_id, max(settings.run_lease_s - waited, 1.0))
     attempt_no, request_no, unfinished = claimed

@@ -74,6 +74,7 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str)
                     started = stack.enter_context(engine.start(work.data, work.filename, work.rubric, device=device))
                 except Exception as exc:  # noqa: BLE001 - claimed all the same, so that the failure is recorded
                     error = failure_of(exc)
+            # None too if a regrade on another version came while the sandbox started: its task grades it.
             claimed = claim(db, submission_id, work.rubric_hash, device, host)
         if claimed is None:
             return None
