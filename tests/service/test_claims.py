@@ -12,7 +12,7 @@ from grader.db.base import utcnow
 from grader.db.models import RunStatus, Submission
 from grader.services import claims, heartbeat, regrades, results
 from grader.services.rubrics import on_disk
-from tests.service.helpers import heartbeat_goes_stale, make_class, runs_of, upload
+from tests.service.helpers import Class, heartbeat_goes_stale, make_class, runs_of, upload
 
 
 def _upload(db: Session) -> tuple[Submission, str]:
@@ -25,6 +25,15 @@ def _report(rubric_id: str, passed: bool) -> scoring.GradeReport:
     rubric = on_disk(rubric_id)
     outcomes = [scoring.TestOutcome("t", q.id, passed) for q in rubric.auto_questions]
     return scoring.build_report(rubric, outcomes, "cpu", 0.1)
+
+
+def _graded_once(db: Session) -> tuple[Class, Submission, claims.Claim]:
+    """A class whose one submission is graded (0 points, request 1), before a regrade."""
+    klass = make_class(db)
+    submission = upload(db, klass.students[0], klass.assignment)
+    first = claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1")
+    assert first is not None and results.record_result(db, first, _report("hw2", False)) is True
+    return klass, submission, first
 
 
 def test_a_live_claim_makes_others_wait_and_a_dead_one_is_taken_over(quiet_db: Session) -> None:
@@ -108,11 +117,8 @@ def test_a_regrade_overtaken_by_another_finishes_with_its_item_superseded(quiet_
     """A regrade stopped (Ctrl-C) and started again before a worker reached it: the first batch's
     request is never graded. It used to stay `running`, and `grader regrade` waited on it forever."""
     db = quiet_db
-    klass = make_class(db)
-    submission = upload(db, klass.students[0], klass.assignment)
+    klass, submission, _ = _graded_once(db)
     rubric_hash = klass.assignment.rubric_hash
-    first = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
-    assert first is not None and results.record_result(db, first, _report("hw2", False)) is True
     stopped = regrades.start_regrade(db, klass.instructor, klass.assignment, "stopped with Ctrl-C")
     db.commit()
     again = regrades.start_regrade(db, klass.instructor, klass.assignment, "started again")
@@ -123,7 +129,6 @@ def test_a_regrade_overtaken_by_another_finishes_with_its_item_superseded(quiet_
     assert results.record_result(db, newest, _report("hw2", True)) is True
     assert claims.claim(db, submission.id, rubric_hash, "cpu", "w3") is None  # the first batch's message
 
-    assert regrades.regrade_progress(db, klass.instructor, stopped.id)["status"] == "finished"
     assert regrades.regrade_progress(db, klass.instructor, stopped.id) == {
         "total": 1, "done": 0, "failed": 0, "superseded": 1, "percent": 100.0, "status": "finished",
     }
@@ -138,11 +143,8 @@ def test_a_regrade_overtaken_by_another_finishes_with_its_item_superseded(quiet_
 def test_an_overtaken_request_whose_attempt_finishes_first_counts_for_its_batch(quiet_db: Session) -> None:
     """A re-run asked for while the batch's attempt runs: that attempt still records, and is done."""
     db = quiet_db
-    klass = make_class(db)
-    submission = upload(db, klass.students[0], klass.assignment)
+    klass, submission, first = _graded_once(db)
     rubric_hash = klass.assignment.rubric_hash
-    first = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
-    assert first is not None and results.record_result(db, first, _report("hw2", False)) is True
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "all of them")
     db.commit()
     running = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
