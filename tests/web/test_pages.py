@@ -154,6 +154,24 @@ def test_the_regrade_form_explains_bad_filters(sqlite_server: LiveServer, klass:
         assert nothing.status_code == 409 and "nothing to regrade" in nothing.text
 
 
+def test_a_regrade_page_opens_only_under_its_own_assignment(sqlite_server: LiveServer, klass: Klass) -> None:
+    with api(sqlite_server, klass.students[0]) as student:
+        uploaded = student.post(f"/assignments/{klass.assignment_id}/submissions",
+                                files={"file": ("hw2.py", REFERENCE)})
+        assert uploaded.status_code == 202, uploaded.text
+    with api(sqlite_server, klass.instructor) as prof:
+        other = prof.post(f"/courses/{klass.course_id}/assignments", json={"slug": "hw2-again", "rubric_id": "hw2"})
+        assert other.status_code == 201, other.text
+        batch = prof.post(f"/assignments/{klass.assignment_id}/regrades", json={"reason": "pages"})
+        assert batch.status_code == 202, batch.text
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        own = client.get(f"/assignments/{klass.assignment_id}/regrades/{batch.json()['id']}")
+        elsewhere = client.get(f"/assignments/{other.json()['id']}/regrades/{batch.json()['id']}")
+    assert own.status_code == 200 and f"Regrade {batch.json()['id']}" in own.text
+    assert elsewhere.status_code == 404  # not another assignment's progress under this one's title
+
+
 def test_publishing_a_rubric_version_other_than_the_one_shown_is_refused(
     sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
