@@ -122,16 +122,18 @@ def _request_grading(db: Session, requested_by: User, assignment: Assignment, re
     return batch
 
 
-def _batch(db: Session, viewer: User, batch_id: int) -> RegradeBatch:
+def _batch(db: Session, viewer: User, batch_id: int, assignment_id: int | None = None) -> RegradeBatch:
+    """The batch, for its course's staff; with `assignment_id` (a page's address names both), only
+    if it is that assignment's."""
     batch = db.get(RegradeBatch, batch_id)
-    if batch is None:
-        raise NotFound(f"no regrade {batch_id}")
+    if batch is None or assignment_id not in (None, batch.assignment_id):
+        raise NotFound(f"no regrade {batch_id}" + ("" if assignment_id is None else " of this assignment"))
     require_view_all(db, viewer, batch.assignment.course)
     return batch
 
 
-def regrade_progress(db: Session, viewer: User, batch_id: int) -> RegradeProgress:
-    batch = _batch(db, viewer, batch_id)
+def regrade_progress(db: Session, viewer: User, batch_id: int, assignment_id: int | None = None) -> RegradeProgress:
+    batch = _batch(db, viewer, batch_id, assignment_id)
     counts = dict(
         db.execute(
             select(RegradeItem.status, func.count())

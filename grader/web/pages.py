@@ -325,7 +325,7 @@ def regrade_assignment(
 def regrade_page(request: Request, assignment_id: Id, batch_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
     """The progress bar; regrade.js polls the API and shows the diff when the batch is finished."""
     assignment = courses.get_assignment(db, user, assignment_id)
-    progress = regrades.regrade_progress(db, user, batch_id)
+    progress = regrades.regrade_progress(db, user, batch_id, assignment.id)
     return render(request, "regrade.html", user, assignment=assignment, batch_id=batch_id, progress=progress)
 
 
