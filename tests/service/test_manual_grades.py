@@ -7,12 +7,14 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.config import get_settings
 from grader.services import gradebook, manual_grades, publishing, submissions
+from grader.services.errors import Forbidden
 from grader.services.scores import ScoredQuestion
 from tests.fixtures.services import WorkerProcess
 from tests.service.helpers import WRONG_CONV2D, make_class, new_version, runs_of, set_points, upload, wait_finished
@@ -136,3 +138,29 @@ def test_a_grade_above_a_lowered_maximum_counts_as_the_maximum_until_graded_agai
     db.commit()
     set_points(rubrics_dir / rubric_id, "1.2.1a", 3)  # raised again: first's 4 is still above the new points
     assert publishing.rubric_status(db, klass.instructor, klass.assignment).grades_over_new_max == 1
+
+
+def test_the_manual_grade_command_removes_a_grade_given_by_mistake(quiet_db: Session) -> None:
+    db = quiet_db  # no worker: hand-graded questions need no run
+    klass = make_class(db)
+    [student] = klass.students
+    submission = upload(db, student, klass.assignment)
+    manual_grades.set_manual_grade(db, klass.instructor, submission, "1.2.1a", 4, "wrong student")
+    db.commit()
+    cli = CliRunner()
+    command = ["manual-grade", str(submission.id), "1.2.1a", "--remove"]
+
+    refused = cli.invoke(app, [*command, "--by", student.email])
+    assert refused.exit_code == 2 and "only" in refused.output
+    removed = cli.invoke(app, [*command, "--by", klass.instructor.email])
+    assert removed.exit_code == 0, removed.output
+    assert f"submission {submission.id} question 1.2.1a: manual grade removed" in removed.output
+    db.expire_all()
+    shown = _questions(submissions.feedback(db, submission, klass.instructor).questions)["1.2.1a"]
+    assert (shown.score, shown.source) == (None, None)  # waiting for a grade again
+    again = cli.invoke(app, [*command, "--by", klass.instructor.email])
+    assert again.exit_code == 2 and "no manual grade" in again.output
+    both = cli.invoke(app, ["manual-grade", str(submission.id), "1.2.1a", "3", "--remove"])
+    assert both.exit_code == 2 and "a score or --remove" in both.output
+    with pytest.raises(Forbidden):
+        manual_grades.remove_manual_grade(db, student, submission, "1.2.1a")

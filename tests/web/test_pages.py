@@ -235,6 +235,41 @@ def test_overrides_show_the_tests_feedback_and_grades_by_hand_follow_a_resubmiss
         assert "3†" not in client.get(f"/assignments/{klass.assignment_id}/scores").text
 
 
+def test_an_override_given_by_mistake_is_removed_and_the_tests_score_counts_again(
+    sqlite_server: LiveServer, shared_sqlite_worker: WorkerProcess, klass: Klass
+) -> None:
+    """Through the API (staff only; a second removal is a 404) and the page's Remove button."""
+    graded = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, REFERENCE)
+    grade = f"/submissions/{graded}/manual-grades/1.1a"
+
+    def shown(client: httpx.Client) -> tuple[float, str]:
+        [q] = [q for q in client.get(f"/submissions/{graded}").json()["feedback"]["questions"]
+               if q["question_id"] == "1.1a"]
+        return q["score"], q["source"]
+
+    with api(sqlite_server, klass.instructor) as prof, api(sqlite_server, klass.ta) as ta:
+        assert prof.put(grade, json={"score": 0, "comment": "wrong submission"}).status_code == 200
+        assert shown(prof) == (0, "manual")
+        with api(sqlite_server, klass.students[0]) as student:
+            assert student.delete(grade).status_code == 403
+        assert ta.delete(grade).status_code == 204
+        assert shown(prof) == (1, "auto")
+        again = ta.delete(grade)
+        assert again.status_code == 404 and "no manual grade" in again.json()["detail"]
+        assert prof.put(grade, json={"score": 0, "comment": "again"}).status_code == 200
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        page = client.get(f"/submissions/{graded}")
+        assert ">Remove</button>" in page.text
+        removed = client.post(f"/submissions/{graded}/manual-grades/remove",
+                              data={"csrf_token": _csrf(page), "question_id": "1.1a"})
+        assert removed.status_code == 303
+        assert "1 / 1" in _row(client.get(removed.headers["location"]), "1.1a")
+        missing = client.post(f"/submissions/{graded}/manual-grades/remove",
+                              data={"csrf_token": _csrf(page), "question_id": "1.1a"})
+        assert missing.status_code == 404 and "no manual grade" in missing.text
+
+
 def test_a_grade_above_a_lowered_maximum_is_announced_then_counted_as_the_maximum(
     sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
