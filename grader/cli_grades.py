@@ -200,13 +200,22 @@ def choose(
 def manual_grade(
     submission_id: Annotated[int, typer.Argument(min=1, max=MAX_ID, help="the submission")],
     question: Annotated[str, typer.Argument(help="the question's id, e.g. 1.2.1a")],
-    score: Annotated[float, typer.Argument(help="points, from 0 to the question's")],
+    score: Annotated[float | None, typer.Argument(help="points, from 0 to the question's")] = None,
     comment: Annotated[str, typer.Option(help="shown to the student with the score")] = "",
+    remove: Annotated[bool, typer.Option("--remove", help="remove the question's manual grade instead "
+                                                          "(one given by mistake)")] = False,
     by: ByOpt = None,
 ) -> None:
     """Grade one question of a submission by hand (instructors and TAs); it overrides an auto score."""
+    if (score is None) == (not remove):
+        fail("give either a score or --remove")
     with transaction() as db:
         grader = acting_user(db, by)
         submission = submissions.get_submission(db, grader, submission_id)
-        grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
-    out.print(f"submission {submission_id} question {grade.question_id}: {grade.score:g} points by {grader.email}")
+        if score is None:
+            manual_grades.remove_manual_grade(db, grader, submission, question)
+            done = "manual grade removed"
+        else:
+            grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
+            done = f"{grade.score:g} points"
+    out.print(f"submission {submission_id} question {question}: {done} by {grader.email}")

@@ -8,8 +8,14 @@ from sqlalchemy.orm import Session
 from grader.db.base import utcnow
 from grader.db.models import ManualGrade, Submission, User
 from grader.services import rubrics
-from grader.services.errors import Rejected
+from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import require_grade
+
+
+def _grade(db: Session, submission: Submission, question_id: str) -> ManualGrade | None:
+    return db.scalar(
+        select(ManualGrade).where(ManualGrade.submission_id == submission.id, ManualGrade.question_id == question_id)
+    )
 
 
 def set_manual_grade(
@@ -26,9 +32,7 @@ def set_manual_grade(
         raise Rejected(422, f"{assignment.slug} has no question {question_id!r}") from None
     if not 0 <= score <= question.points:
         raise Rejected(422, f"question {question_id} is worth 0 to {question.points:g} points, not {score:g}")
-    grade = db.scalar(
-        select(ManualGrade).where(ManualGrade.submission_id == submission.id, ManualGrade.question_id == question_id)
-    )
+    grade = _grade(db, submission, question_id)
     if grade is None:
         grade = ManualGrade(submission_id=submission.id, question_id=question_id)
         db.add(grade)
@@ -39,3 +43,15 @@ def set_manual_grade(
     grade.graded_at = utcnow()
     db.flush()
     return grade
+
+
+def remove_manual_grade(db: Session, grader_user: User, submission: Submission, question_id: str) -> None:
+    """Remove a grade given by mistake: the run's score counts again for an auto question, and a
+    question graded by hand waits for a grade (or shows one carried from an earlier submission).
+    NotFound when there is none. Not committed."""
+    require_grade(db, grader_user, submission.assignment.course)
+    grade = _grade(db, submission, question_id)
+    if grade is None:
+        raise NotFound(f"submission {submission.id} has no manual grade for question {question_id!r}")
+    db.delete(grade)
+    db.flush()

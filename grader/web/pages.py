@@ -212,6 +212,14 @@ def manual_grade(
     return redirect(f"/submissions/{submission_id}#manual")
 
 
+@router.post("/submissions/{submission_id}/manual-grades/remove")
+def remove_manual_grade(submission_id: Id, db: SessionDep, user: PageUser,
+                        question_id: Annotated[Text, Form()]) -> Response:
+    submission = submissions.get_submission(db, user, submission_id)
+    manual_grades.remove_manual_grade(db, user, submission, question_id)
+    return redirect(f"/submissions/{submission_id}#manual")
+
+
 @router.post("/submissions/{submission_id}/regrade")
 def regrade_submission(
     submission_id: Id, db: SessionDep, user: PageUser, reason: Annotated[Text, Form()] = ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response, status
 
 from grader.api.docs import errors
 from grader.api.schemas.submissions import ManualGradeIn, ManualGradePublic
@@ -26,3 +26,15 @@ def set_manual_grade(
     """Create or replace the grade of one question (it overrides an auto score)."""
     submission = submissions.get_submission(db, user, submission_id)
     return manual_grades.set_manual_grade(db, user, submission, question_id, body.score, body.comment)
+
+
+@router.delete(
+    "/submissions/{submission_id}/manual-grades/{question_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(400, 401, 403, 404, meaning={404: "no such submission, or no manual grade for the question"}),
+)
+def remove_manual_grade(submission_id: Id, question_id: str, db: SessionDep, user: CurrentUser) -> Response:
+    """Remove a grade given by mistake: the tests' score counts again (or the question waits for a grade)."""
+    submission = submissions.get_submission(db, user, submission_id)
+    manual_grades.remove_manual_grade(db, user, submission, question_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
