@@ -201,16 +201,19 @@ def test_the_set_password_form_needs_its_csrf_token_and_a_good_password(
     assert logs_in(server, email, NEW_PASSWORD)
 
 
-def test_a_reset_link_replaces_the_password_and_ends_the_old_sessions(
+def test_a_reset_link_replaces_the_password_and_ends_the_old_sessions_and_tokens(
     postgres_server_app: LiveServer, klass: Klass
 ) -> None:
+    """Whoever knew the old password may have made a token with it (`grader login`): it ends too."""
     server, student = postgres_server_app, klass.students[0]
-    with page_session(server, student) as old_session:
+    with page_session(server, student) as old_session, api(server, student) as old_token:
         link = link_of(server, klass, student.email)
         assert logs_in(server, student.email, PASSWORD)  # the old password works until the link is used
+        assert old_token.get("/auth/me").status_code == 200
         with visitor(server) as browser:
             assert set_password(browser, link).status_code == 303
         assert old_session.get("/").status_code == 303  # to the login page: that session ended
+        assert old_token.get("/auth/me").status_code == 401
     assert not logs_in(server, student.email, PASSWORD)
     assert logs_in(server, student.email, NEW_PASSWORD)
 
