@@ -260,6 +260,22 @@ def test_an_instructor_cannot_take_over_a_student_of_another_course(
         assert len(people) == 2 and all(db.get(Invitation, person.id) is None for person in people)
 
 
+def test_a_link_ends_when_its_person_joins_a_course_its_issuer_does_not_run(
+    postgres_server_app: LiveServer, klass: Klass, imported: list[str], make_klass: Callable[..., Klass],
+    postgres_stack: Stack,
+) -> None:
+    """A link was checked against the courses its person was in when it was issued."""
+    server, email = postgres_server_app, imported[0]
+    link = link_of(server, klass, email)
+    other = make_klass(postgres_stack)
+    with api(server, other.instructor) as theirs:
+        assert theirs.post(f"/courses/{other.course_id}/enrolments", json={"email": email}).status_code == 200
+    with visitor(server) as student:
+        dead = set_password(student, link)
+    assert dead.status_code == 404 and DEAD_LINK in dead.text
+    assert not logs_in(server, email, NEW_PASSWORD)
+
+
 def test_the_dashboard_button_downloads_everyone_without_a_password(
     postgres_server_app: LiveServer, klass: Klass, imported: list[str]
 ) -> None:
