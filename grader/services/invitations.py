@@ -5,12 +5,13 @@ pages. A course's instructors issue links (`/invite/{token}` under GRADER_PUBLIC
 after GRADER_INVITE_TTL_DAYS; a token is random and only its SHA-256 is stored, as for API
 tokens. A new link replaces the account's old one and setting the password uses it up. A link for
 an account that has a password is a reset: the old password works until the link is used, and
-using it ends the account's sessions.
+using it ends the account's sessions and deletes its API tokens (whoever knew the old password
+may have made one).
 
 Setting someone's password is taking over their account, and any instructor can enrol any account
 by its email, so links are issued only for people of the course who are in no course the issuer
-does not run, and for admins only by admins.
-Nothing here commits: the caller does.
+does not run, and for admins only by admins. That is checked when a link is issued, so a new
+enrolment ends the person's link (end_links). Nothing here commits: the caller does.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Course, CourseRole, Enrolment, Invitation, Role, User
+from grader.db.models import ApiToken, Course, CourseRole, Enrolment, Invitation, Role, User
 from grader.services import users
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.permissions import can_change_settings, require_change_settings
@@ -158,5 +159,13 @@ def accept_invite(db: Session, token: str, password: str, confirmation: str) -> 
     user = db.get_one(User, user_id)
     user.password_hash = users.hash_password(password)
     user.session_version += 1  # a reset ends the sessions of whoever knew the old password
+    db.execute(delete(ApiToken).where(ApiToken.user_id == user_id))  # and the tokens they made with it
     db.flush()
     return user
+
+
+def end_links(db: Session, user_ids: Sequence[int]) -> None:
+    """Delete these people's links: they were issued for the courses each was in then, and one they
+    join since may be run by someone else than the issuer."""
+    if user_ids:
+        db.execute(delete(Invitation).where(Invitation.user_id.in_(user_ids)))

@@ -20,7 +20,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
 from grader.db.models import Course, CourseRole, Enrolment, User
-from grader.services import users
+from grader.services import invitations, users
 from grader.services.courses import require_open
 from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import require_change_settings, require_view_all
@@ -190,6 +190,7 @@ def _enrol_entries(db: Session, actor: User, course: Course, entries: list[Entry
     known = {user.email: user for user in db.scalars(select(User).where(User.email.in_([e.email for e in entries])))}
     created = [users.new_user(e.email, e.name, ACCOUNT_ROLE[e.role or CourseRole.student])
                for e in entries if e.email not in known]
+    existing = [user.id for user in known.values()]
     db.add_all(created)
     db.flush()  # one batch of INSERTs, and the new accounts get their ids
     known.update((user.email, user) for user in created)
@@ -197,6 +198,7 @@ def _enrol_entries(db: Session, actor: User, course: Course, entries: list[Entry
         Enrolment.course_id == course.id, Enrolment.user_id.in_([user.id for user in known.values()])))}
     counts = {"enrolled": 0, "changed": 0, "unchanged": 0}
     enrolments = []
+    invitations.end_links(db, [user_id for user_id in existing if user_id not in current])  # joining a course
     for entry in entries:
         user = known[entry.email]
         enrolment = current.get(user.id)
