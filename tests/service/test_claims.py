@@ -90,6 +90,31 @@ def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
     assert "hard time limit of 185 s" in (runs[0].error or "")
 
 
+def test_a_timeout_of_an_overtaken_attempt_leaves_the_current_one_alone(quiet_db: Session) -> None:
+    """The task of request 1 hits its hard limit after a regrade's request 2 was claimed by another
+    worker: only its own run is closed, and the live attempt goes on and records its result."""
+    db = quiet_db
+    klass, submission, _ = _graded_once(db)
+    rubric_hash = klass.assignment.rubric_hash
+    batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "first")
+    db.commit()
+    old = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    assert old is not None and old.request_no == 2
+    regrades.start_regrade(db, klass.instructor, klass.assignment, "again")
+    db.commit()
+    live = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    assert live is not None and live.request_no == 3
+
+    assert results.handle_timeout(db, submission.id, 185.0) is False  # what old's task does at its limit
+    db.commit()
+    db.expire_all()
+    runs = {run.id: run.status for run in runs_of(db, submission.id)}
+    assert (runs[old.run_id], runs[live.run_id]) == (RunStatus.timed_out, RunStatus.running)
+    assert db.get_one(Submission, submission.id).status == "running"
+    assert results.record_result(db, live, _report("hw2", True)) is True
+    assert regrades.regrade_progress(db, klass.instructor, batch.id)["superseded"] == 1
+
+
 def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) -> None:
     db = quiet_db
     klass = make_class(db)
