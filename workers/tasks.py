@@ -133,7 +133,7 @@ class GradingTask(Task[[int], str | None]):
         """At the hard time limit the pool kills the process; this runs in the worker's main process."""
         if isinstance(exc, TimeLimitExceeded):
             with session_scope() as db:
-                results.handle_timeout(db, int(args[0]), float(exc.args[0]))
+                results.handle_timeout(db, int(args[0]), task_id, float(exc.args[0]))
                 db.commit()
 
 
@@ -142,7 +142,8 @@ def grade_submission(self: GradingTask, submission_id: int) -> str | None:
     queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
     host = self.request.hostname or socket.gethostname()
     try:
-        status = grading.grade_submission(_ProcessEngine.get(), submission_id, DEVICE_OF_QUEUE.get(queue, "cpu"), host)
+        status = grading.grade_submission(_ProcessEngine.get(), submission_id, DEVICE_OF_QUEUE.get(queue, "cpu"), host,
+                                          self.request.id)
     except claims.Busy as busy:
         raise self.retry(countdown=busy.retry_in) from busy
     return status

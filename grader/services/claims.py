@@ -123,7 +123,8 @@ def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_befo
     return dead
 
 
-def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str) -> Claim | None:
+def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str,
+          task_id: str | None = None) -> Claim | None:
     """Take the submission for one attempt, or None when there is nothing to do.
 
     Only while its request is still graded with `rubric_hash`, the version the caller loaded: a
@@ -174,7 +175,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
     run_id = db.scalars(
         insert(GradingRun.__table__).returning(GradingRun.id),
         [dict(submission_id=submission_id, request_no=request_no, attempt_no=attempt_no, rubric_hash=rubric_hash,
-              worker_host=host, device=device, started_at=now, status=RunStatus.running)],
+              worker_host=host, task_id=task_id, device=device, started_at=now, status=RunStatus.running)],
     ).one()
     db.commit()
     return Claim(submission_id, run_id, request_no, attempt_no, now)

@@ -55,8 +55,10 @@ def _load_work(db: Session, submission_id: int) -> _Work | None:
     return _Work(row.content, row.filename, rubric, row.rubric_hash, "")
 
 
-def grade_submission(engine: Engine, submission_id: int, device: str, host: str) -> RunStatus | None:
+def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
+                     task_id: str | None = None) -> RunStatus | None:
     """Grade one submission on `device`; the status of the run it recorded, None if there was nothing to do.
+    `task_id` (the worker's task) goes on the run, for the timeout handler to find it.
 
     Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff); any other
     failure, before the claim or after it, is recorded as a failed run.
@@ -75,7 +77,7 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str)
                 except Exception as exc:  # noqa: BLE001 - claimed all the same, so that the failure is recorded
                     error = failure_of(exc)
             # None too if a regrade on another version came while the sandbox started: its task grades it.
-            claimed = claim(db, submission_id, work.rubric_hash, device, host)
+            claimed = claim(db, submission_id, work.rubric_hash, device, host, task_id)
         if claimed is None:
             return None
         if started is not None:

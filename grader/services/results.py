@@ -120,8 +120,10 @@ def record_failure(db: Session, claim: Claim, error: str) -> bool:
     return True
 
 
-def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
-    """The task was killed at its hard time limit: record it, and send the submission again once more.
+def handle_timeout(db: Session, submission_id: int, task_id: str, limit_s: float) -> bool:
+    """Task `task_id` was killed at its hard time limit: close the run it made, and while that is
+    still the submission's current attempt, send the submission again once more. An overtaken
+    attempt (a regrade's request claimed by another worker) leaves the live one alone.
 
     True if it is sent again (when the caller commits).
     """
@@ -129,8 +131,7 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
     if submission is None:
         return False
     run = db.scalar(
-        select(GradingRun).where(GradingRun.submission_id == submission_id,
-                                 GradingRun.attempt_no == submission.attempts,
+        select(GradingRun).where(GradingRun.submission_id == submission_id, GradingRun.task_id == task_id,
                                  GradingRun.status == RunStatus.running)
     )
     if run is None:
@@ -138,6 +139,8 @@ def handle_timeout(db: Session, submission_id: int, limit_s: float) -> bool:
     _close_run(db, run.id, run.started_at, RunStatus.timed_out,
                f"stopped at the task's hard time limit of {limit_s:g} s "
                f"(the rubric's submission_timeout_s plus {get_settings().hard_limit_grace_s:g} s)")
+    if run.attempt_no != submission.attempts:
+        return False
     retry = claims.unfinished_attempts(db, submission_id, run.request_no) < get_settings().grading_attempts
     if retry:
         submission.status = SubmissionStatus.queued

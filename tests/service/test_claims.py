@@ -74,13 +74,13 @@ def test_a_request_that_keeps_dying_ends_failed(quiet_db: Session) -> None:
 def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
-    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
-    assert results.handle_timeout(db, submission.id, 185.0) is True
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1", "task-1") is not None
+    assert results.handle_timeout(db, submission.id, "task-1", 185.0) is True
     db.commit()  # as the task's failure handler does
     db.expire_all()
     assert db.get_one(Submission, submission.id).status == "queued"
-    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
-    assert results.handle_timeout(db, submission.id, 185.0) is False
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1", "task-2") is not None
+    assert results.handle_timeout(db, submission.id, "task-2", 185.0) is False
     db.commit()
     db.expire_all()
     failed = db.get_one(Submission, submission.id)
@@ -91,25 +91,25 @@ def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
 
 
 def test_a_timeout_of_an_overtaken_attempt_leaves_the_current_one_alone(quiet_db: Session) -> None:
-    """The task of request 1 hits its hard limit after a regrade's request 2 was claimed by another
-    worker: only its own run is closed, and the live attempt goes on and records its result."""
+    """The task of an overtaken request hits its hard limit after a later request was claimed by
+    another worker: the live attempt goes on and records its result."""
     db = quiet_db
     klass, submission, _ = _graded_once(db)
     rubric_hash = klass.assignment.rubric_hash
     batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "first")
     db.commit()
-    old = claims.claim(db, submission.id, rubric_hash, "cpu", "w1")
+    old = claims.claim(db, submission.id, rubric_hash, "cpu", "w1", "old-task")
     assert old is not None and old.request_no == 2
     regrades.start_regrade(db, klass.instructor, klass.assignment, "again")
     db.commit()
-    live = claims.claim(db, submission.id, rubric_hash, "cpu", "w2")
+    live = claims.claim(db, submission.id, rubric_hash, "cpu", "w2", "live-task")
     assert live is not None and live.request_no == 3
 
-    assert results.handle_timeout(db, submission.id, 185.0) is False  # what old's task does at its limit
+    assert results.handle_timeout(db, submission.id, "old-task", 185.0) is False  # old's task at its limit
     db.commit()
     db.expire_all()
     runs = {run.id: run.status for run in runs_of(db, submission.id)}
-    assert (runs[old.run_id], runs[live.run_id]) == (RunStatus.timed_out, RunStatus.running)
+    assert (runs[old.run_id], runs[live.run_id]) == (RunStatus.lost, RunStatus.running)  # lost to the takeover
     assert db.get_one(Submission, submission.id).status == "running"
     assert results.record_result(db, live, _report("hw2", True)) is True
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["superseded"] == 1

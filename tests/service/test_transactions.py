@@ -147,7 +147,7 @@ def _commit_scene(db: Session) -> _Ids:
     klass = make_class(db, students=2, due_at=utcnow() + timedelta(days=7))
     queued = upload(db, klass.students[0], klass.assignment)
     running = upload(db, klass.students[1], klass.assignment)
-    assert claims.claim(db, running.id, klass.assignment.rubric_hash, "cpu", "w1") is not None
+    assert claims.claim(db, running.id, klass.assignment.rubric_hash, "cpu", "w1", "task-1") is not None
     _token, row = users.create_token(db, klass.students[0])
     graded = upload(db, klass.students[1], klass.assignment)
     graded_claim = claims.claim(db, graded.id, klass.assignment.rubric_hash, "cpu", "w1")
@@ -188,7 +188,7 @@ ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
     "set_manual_grade": lambda db, s: manual_grades.set_manual_grade(db, s.instructor, s.queued, "1.3.1", 1),
     "start_regrade": lambda db, s: regrades.start_regrade(db, s.instructor, s.assignment, "why"),
     "reconcile": lambda db, s: reconcile(db, older_than_s=0),
-    "handle_timeout": lambda db, s: results.handle_timeout(db, s.running.id, 5.0),
+    "handle_timeout": lambda db, s: results.handle_timeout(db, s.running.id, "task-1", 5.0),
     "seed_demo": lambda db, s: seed.seed_demo(db),
     "set_group_feedback": lambda db, s: answer_groups.set_group_feedback(
         db, s.instructor, s.assignment, padding_group(SIGNATURE), "another hint"),

@@ -99,6 +99,7 @@ class GradingRun(Base):
     attempt_no: Mapped[int]
     rubric_hash: Mapped[str] = mapped_column(String(64))
     worker_host: Mapped[str] = mapped_column(String(255))
+    task_id: Mapped[str | None] = mapped_column(String(255))  # the worker's task: a hard timeout names only it
     device: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
