@@ -20,7 +20,7 @@ from grader.services import submissions
 from grader.services.errors import Rejected
 from tests.fixtures.services import Stack
 from tests.service.helpers import REFERENCE, make_class
-from tests.web.support import Klass, LiveServer, api, http_client, page_session
+from tests.web.support import PASSWORD, Klass, LiveServer, PageSession, api, http_client, page_session, tls_context
 
 # Past PostgreSQL's INTEGER, past SQLite's, past 64 bits; negative; a digit str.isdigit() accepts
 # and int() does not.
@@ -243,3 +243,17 @@ def test_a_score_that_is_not_a_finite_number_is_422(site: Site, score: bytes) ->
 def test_page_forms_refuse_what_the_database_cannot_hold_with_an_error_page(site: Site, path: str, form: dict) -> None:
     page = site.pages.post(path.format(**site.ids), data={"csrf_token": site.csrf, **form})
     assert page.status_code == 422 and '<p class="error">' in page.text
+
+
+def _log_in(site: Site, **form: str) -> httpx.Response:
+    """The login page's form, posted from a browser that is not logged in."""
+    with PageSession(base_url=site.server.url, timeout=30, verify=tls_context()) as browser:
+        return browser.post("/login", data={"csrf_token": browser.csrf_token("/login"), **form})
+
+
+def test_a_nul_in_the_login_pages_email_is_a_wrong_email(site: Site) -> None:
+    """No account has it (PostgreSQL cannot even look it up): the login page again, with what was typed."""
+    typed = site.klass.students[0].email + "\0"
+    page = _log_in(site, email=typed, password=PASSWORD)
+    assert page.status_code == 401 and "Wrong email or password." in page.text
+    assert f'name="email" type="email" value="{typed}"' in page.text
