@@ -46,6 +46,8 @@ from grader.web.session import log_in, log_out, verify_csrf
 
 REFRESH_S = 2
 SUBMISSION_IDS = TypeAdapter(list[Id])
+LOGIN_EMAIL = TypeAdapter(Text)
+WRONG_LOGIN = "Wrong email or password."
 # The staff's submission page shows a student's notebook: should anything in it get past the
 # escaping, it still could not run a script, load from elsewhere or send a form off the site.
 STUDENT_CONTENT_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -91,6 +93,12 @@ async def login(
     request: Request, db: SessionDep, email: Annotated[str, Form()], password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    """The email is checked here, not by its type, so one no account can have (a NUL, which
+    PostgreSQL cannot even look up) gets the login page again like any wrong email."""
+    try:
+        LOGIN_EMAIL.validate_python(email)
+    except ValidationError:
+        return _login_again(request, 401, email, next, WRONG_LOGIN)
     try:
         user = await password_login(request, db, email, password)
     except TooManyAttempts as exc:
@@ -99,7 +107,7 @@ async def login(
         page.headers["Retry-After"] = str(exc.retry_after_s)
         return page
     if user is None:
-        return _login_again(request, 401, email, next, "Wrong email or password.")
+        return _login_again(request, 401, email, next, WRONG_LOGIN)
     log_in(request, user)
     return redirect(_local_path(next))
 
