@@ -8,11 +8,14 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
 import pytest
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from grader.api.main import create_app
 from grader.db.session import session_scope
@@ -257,3 +260,68 @@ def test_a_nul_in_the_login_pages_email_is_a_wrong_email(site: Site) -> None:
     page = _log_in(site, email=typed, password=PASSWORD)
     assert page.status_code == 401 and "Wrong email or password." in page.text
     assert f'name="email" type="email" value="{typed}"' in page.text
+
+
+# What a JSON "\ud800" decodes to, and a form field in charset=unicode_escape: text that UTF-8
+# cannot encode, so it can be neither hashed, stored nor shown.
+LONE_SURROGATE = "x\ud800"
+LOGIN_PAGE_FIELDS = {"email", "password"}  # checked by the login page itself, which answers with itself
+
+
+def _body_fields(dependant: Dependant) -> Iterator[tuple[str, FieldInfo]]:
+    """Every field of a route's JSON body or form, its dependencies' included."""
+    for body in dependant.body_params:
+        model = body.field_info.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            yield from model.model_fields.items()
+        else:
+            yield body.name, body.field_info
+    for dependency in dependant.dependencies:
+        yield from _body_fields(dependency)
+
+
+def _takes(field: FieldInfo, value: object) -> bool:
+    try:
+        TypeAdapter(Annotated[field.annotation, field]).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_every_text_field_of_a_body_or_a_form_refuses_a_lone_surrogate(
+    shared_sqlite_stack: Stack, use_stack: Callable[[Stack], None]
+) -> None:
+    """Refused by the field's type, so no route or page ever holds such text (422, not a 500)."""
+    use_stack(shared_sqlite_stack)
+    taken = []
+    for route in iter_route_contexts(create_app().routes):
+        if not isinstance(route.original_route, APIRoute):
+            continue
+        for name, field in _body_fields(route.dependant):
+            if route.path == "/login" and name in LOGIN_PAGE_FIELDS:
+                continue
+            taken += [f"{route.path} {name}={value!r}" for value in (LONE_SURROGATE, [LONE_SURROGATE])
+                      if _takes(field, value)]
+    assert not taken, "\n".join(taken)
+
+
+@pytest.mark.parametrize("body", [b'{"email": "EMAIL", "password": "x\\ud800"}',
+                                  b'{"email": "x\\ud800EMAIL", "password": "x"}'], ids=["password", "email"])
+def test_a_lone_surrogate_in_an_api_login_is_422(site: Site, body: bytes) -> None:
+    body = body.replace(b"EMAIL", site.klass.students[0].email.encode())
+    with api(site.server) as anonymous:
+        response = anonymous.post("/auth/token", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text[:300]
+
+
+@pytest.mark.parametrize("field", ["email", "password"])
+def test_a_lone_surrogate_in_the_login_page_is_a_wrong_login(site: Site, field: str) -> None:
+    """A form in charset=unicode_escape carries it: the login page again, as for any wrong login."""
+    typed = {"email": site.klass.students[0].email, "password": PASSWORD, field: "x\\ud800"}
+    with PageSession(base_url=site.server.url, timeout=30, verify=tls_context()) as browser:
+        token = browser.csrf_token("/login")
+        parts = [f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                 for name, value in {**typed, "csrf_token": token}.items()]
+        page = browser.post("/login", content=("".join(parts) + "--b--\r\n").encode(),
+                            headers={"Content-Type": "multipart/form-data; boundary=b; charset=unicode_escape"})
+    assert page.status_code == 401 and "Wrong email or password." in page.text, page.text[:300]
