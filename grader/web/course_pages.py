@@ -33,10 +33,10 @@ class SettingsForm(LateRulesForm):
     """The assignment settings form, as sent: every field is text, a blank one means none."""
 
     title: Text = ""
-    due_at: str = ""
-    max_submissions: str = ""
-    cooldown_s: str = ""
-    release_at: str = ""
+    due_at: Text = ""
+    max_submissions: Text = ""
+    cooldown_s: Text = ""
+    release_at: Text = ""
 
     def settings(self) -> AssignmentSettings:
         return AssignmentSettings(
@@ -119,7 +119,7 @@ def reopen_course(request: Request, course_id: Id, db: SessionDep, user: PageUse
 @router.post("/courses/{course_id}/enrolments")
 def enrol(
     request: Request, course_id: Id, db: SessionDep, user: PageUser, email: Annotated[Text, Form()],
-    role: Annotated[str, Form()] = "student", name: Annotated[Text, Form()] = "",
+    role: Annotated[Text, Form()] = "student", name: Annotated[Text, Form()] = "",
 ) -> Response:
     course = courses.get_course(db, user, course_id)
     try:

@@ -22,14 +22,26 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID, description="a database id")]
 """Every id a request carries (path, query or body): out of range is 404 in a path, 422 elsewhere."""
 
 
+def _utf8(text: str) -> str:
+    """A lone UTF-16 surrogate (what JSON's "\\ud800" decodes to, or a form field in an odd charset)
+    has no UTF-8: it could be neither hashed, stored nor shown."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must be text that UTF-8 can encode (no lone surrogates)") from None
+    return text
+
+
 def _without_nul(text: str) -> str:
     if "\0" in text:
         raise ValueError("must not contain NUL characters")  # PostgreSQL text cannot hold them
     return text
 
 
-Text = Annotated[str, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
-"""Free text a request carries into the database."""
+Password = Annotated[str, AfterValidator(_utf8)]
+"""A password a request carries: it is hashed, never stored, so a NUL is allowed."""
+Text = Annotated[Password, AfterValidator(_without_nul), Field(json_schema_extra={"pattern": r"^[^\u0000]*$"})]
+"""Free text a request carries into the database (every text field of a body or a form)."""
 
 PageNumber = Annotated[int, Query(ge=1, le=MAX_ID)]
 """Which page of a long list a page shows, from 1."""

@@ -20,7 +20,7 @@ from grader.services import courses, invitations
 from grader.services.errors import NotFound, Rejected
 from grader.services.throttle import TooManyAttempts, login_throttle
 from grader.web.course_pages import NOTICE, back_with_notice
-from grader.web.deps import Id, SessionDep
+from grader.web.deps import Id, Password, SessionDep
 from grader.web.login import client_address
 from grader.web.pages import PageUser
 from grader.web.rendering import error_page, redirect, render
@@ -84,8 +84,8 @@ def invite_page(request: Request, token: str, db: SessionDep) -> Response:
 
 @router.post("/invite/{token}")
 def choose_password(
-    request: Request, token: str, db: SessionDep, password: Annotated[str, Form()] = "",
-    confirmation: Annotated[str, Form()] = "",
+    request: Request, token: str, db: SessionDep, password: Annotated[Password, Form()] = "",
+    confirmation: Annotated[Password, Form()] = "",
 ) -> Response:
     """Set the password, use the link up and log its person in."""
     found = _live_link(request, db, token)

@@ -59,7 +59,7 @@ def save_late_rules(
 @router.post("/assignments/{assignment_id}/extensions")
 def grant_extension(
     request: Request, assignment_id: Id, db: SessionDep, user: PageUser, student_id: Annotated[Id, Form()],
-    until: Annotated[str, Form()], reason: Annotated[Text, Form()] = "",
+    until: Annotated[Text, Form()], reason: Annotated[Text, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
     student = users.get_user(db, student_id)

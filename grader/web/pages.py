@@ -38,7 +38,17 @@ from grader.services.allowance import allowance
 from grader.services.errors import Rejected, ServiceError
 from grader.services.late_rules import rules_of
 from grader.services.throttle import TooManyAttempts
-from grader.web.deps import Id, PageNumber, Search, SessionDep, SettingsDep, Text, get_session_user, read_upload
+from grader.web.deps import (
+    Id,
+    PageNumber,
+    Password,
+    Search,
+    SessionDep,
+    SettingsDep,
+    Text,
+    get_session_user,
+    read_upload,
+)
 from grader.web.forms import utc_time
 from grader.web.login import password_login
 from grader.web.rendering import redirect, render
@@ -46,7 +56,7 @@ from grader.web.session import log_in, log_out, verify_csrf
 
 REFRESH_S = 2
 SUBMISSION_IDS = TypeAdapter(list[Id])
-LOGIN_EMAIL = TypeAdapter(Text)
+LOGIN = TypeAdapter(tuple[Text, Password])
 WRONG_LOGIN = "Wrong email or password."
 # The staff's submission page shows a student's notebook: should anything in it get past the
 # escaping, it still could not run a script, load from elsewhere or send a form off the site.
@@ -91,14 +101,16 @@ def _login_again(request: Request, status: int, email: str, next: str, error: st
 @router.post("/login")
 async def login(
     request: Request, db: SessionDep, email: Annotated[str, Form()], password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",
+    next: Annotated[Text, Form()] = "/",
 ) -> Response:
-    """The email is checked here, not by its type, so one no account can have (a NUL, which
-    PostgreSQL cannot even look up) gets the login page again like any wrong email."""
+    """The email and password are checked here, not by their types, so text no account can have (a
+    NUL, which PostgreSQL cannot even look up; a lone surrogate, which cannot be hashed) gets the
+    login page again like any wrong login."""
     try:
-        LOGIN_EMAIL.validate_python(email)
+        LOGIN.validate_python((email, password))
     except ValidationError:
-        return _login_again(request, 401, email, next, WRONG_LOGIN)
+        typed = email.encode(errors="replace").decode()  # a lone surrogate cannot be sent back
+        return _login_again(request, 401, typed, next, WRONG_LOGIN)
     try:
         user = await password_login(request, db, email, password)
     except TooManyAttempts as exc:
@@ -329,7 +341,7 @@ def _submission_ids(text: str) -> list[int] | None:
 @router.post("/assignments/{assignment_id}/regrades")
 def regrade_assignment(
     assignment_id: Id, db: SessionDep, user: PageUser, reason: Annotated[Text, Form()] = "",
-    submission_ids: Annotated[str, Form()] = "", since: Annotated[str, Form()] = "",
+    submission_ids: Annotated[Text, Form()] = "", since: Annotated[Text, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
     batch = regrades.start_regrade(db, user, assignment, reason, _submission_ids(submission_ids),

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from grader.api.schemas.common import ReadModel
-from grader.web.deps import Text
+from grader.web.deps import Password, Text
 
 
 class UserPublic(ReadModel):
@@ -20,7 +20,7 @@ class UserPublic(ReadModel):
 
 class TokenRequest(BaseModel):
     email: Text
-    password: str
+    password: Password
     label: Text = Field("api", max_length=100, description="a name to recognise the token by")
     expires_days: int | None = Field(
         None, ge=1, description="days until it expires (default, and at most: the server's token lifetime)"
