@@ -93,6 +93,19 @@ def test_a_canvas_roster_keeps_its_ids_for_the_gradebook_export(any_db: Session)
     assert (again.accounts_created, again.enrolled, again.changed, again.unchanged) == (0, 0, 0, 2)
 
 
+def test_canvass_manual_posting_row_is_skipped_like_its_points_possible_row(any_db: Session) -> None:
+    """An export with a manually posted assignment has a row more: blank ids, "Manual Posting"
+    under each such assignment."""
+    db = any_db
+    klass = make_class(db, students=0)
+    points = b"    Points Possible"
+    export = _canvas_csv(uuid.uuid4().hex[:8]).replace(points, b",,,,,Manual Posting\r\n" + points)
+    result = roster.import_roster(db, klass.instructor, klass.course, export, login_domain="uni.edu")
+    assert (result.accounts_created, result.enrolled) == (2, 2)
+    assert result.skipped == ["line 2: Canvas's manual-posting row", "line 3: Canvas's points-possible row",
+                              "line 6: Canvas's test student"]
+
+
 def test_a_roster_without_roles_never_demotes_a_ta(any_db: Session) -> None:
     db = any_db
     klass = make_class(db, students=0)
