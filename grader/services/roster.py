@@ -29,7 +29,10 @@ PLAIN_COLUMNS = ("email", "name", "role")
 # Canvas matches rows on these columns: the import keeps them on each enrolment, and the gradebook
 # export writes them back (without them, "SIS Login ID" carries the email).
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-CANVAS_NOT_STUDENTS = {"Points Possible": "Canvas's points-possible row", "Student, Test": "Canvas's test student"}
+# The rows of Canvas's export that are no one's, by the label that is their first filled cell: in
+# the Student column, or under the assignments in the manual-posting row (whose ids are blank).
+CANVAS_NOT_STUDENTS = {"Points Possible": "Canvas's points-possible row",
+                       "Manual Posting": "Canvas's manual-posting row", "Student, Test": "Canvas's test student"}
 ACCOUNT_ROLE = {CourseRole.student: "student", CourseRole.ta: "student", CourseRole.instructor: "instructor"}
 ERRORS_SHOWN = 20
 ROSTER_PAGE = 50
@@ -66,7 +69,7 @@ class ImportResult:
     enrolled: int
     changed: int  # role or identities changed
     unchanged: int
-    skipped: list[str]  # lines that are not people (Canvas's points-possible row, its test student)
+    skipped: list[str]  # lines that are not people (Canvas's points-possible and manual-posting rows, its test student)
 
 
 def _role(text: str) -> CourseRole | None:
@@ -124,10 +127,11 @@ def _format(header: list[str], line: int) -> Literal["plain", "canvas"]:
 
 def _canvas_entry(line: int, row: dict[str, str], login_domain: str | None) -> Entry | str:
     """The student a row of Canvas's export names, or why the row names no one."""
-    student = _cell(row, "Student")
-    if student in CANVAS_NOT_STUDENTS:
-        return CANVAS_NOT_STUDENTS[student]
-    return _entry(line, _canvas_email(_cell(row, "SIS Login ID"), login_domain), student, None, _identity(row))
+    label = next((cell.strip() for cell in row.values() if cell.strip()), "")
+    if label in CANVAS_NOT_STUDENTS:
+        return CANVAS_NOT_STUDENTS[label]
+    return _entry(line, _canvas_email(_cell(row, "SIS Login ID"), login_domain), _cell(row, "Student"), None,
+                  _identity(row))
 
 
 def _plain_entry(line: int, row: dict[str, str]) -> Entry:

@@ -59,7 +59,8 @@ class RosterImportPublic(ReadModel):
     enrolled: int
     changed: int = Field(description="enrolments whose role or ids changed")
     unchanged: int
-    skipped: list[str] = Field(description="lines that name no one (Canvas's points-possible row, its test student)")
+    skipped: list[str] = Field(
+        description="lines that name no one (Canvas's points-possible and manual-posting rows, its test student)")
 
 
 class InvitesIn(BaseModel):
