@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.db.models import CourseRole
+from grader.db.models import CourseRole, Enrolment, User
 from grader.services import courses, roster
 
 
@@ -89,6 +90,36 @@ def test_a_course_is_run_from_the_command_line(
     _refused(grader("enrol", code, f"new-{tag}@uni.edu", *by), "is archived")
     assert f"reopened {code}" in _ok(grader("courses", "reopen", code, *by))
     _ok(grader("enrol", code, f"new-{tag}@uni.edu", *by))
+
+
+def _people(db: Session, code: str) -> set[tuple[str, str, CourseRole]]:
+    course = courses.find_course(db, code)
+    return set(db.execute(select(User.email, User.name, Enrolment.role).join(Enrolment.user)
+                          .where(Enrolment.course_id == course.id)).tuples())
+
+
+def test_a_roster_exported_as_csv_imports_again_as_the_same_people(
+    grader: Callable[..., Result], postgres_db: Session, tmp_path: Path
+) -> None:
+    """The export quotes a cell that starts like a formula (CSV injection); the import takes the
+    quote off again, so such an email is still its account's."""
+    tag = uuid.uuid4().hex[:8]
+    code, other, prof = f"DL-{tag}", f"DL2-{tag}", f"prof-{tag}@uni.edu"
+    by = ("--by", prof)
+    _ok(grader("users", "add", prof, "--name", "Prof", "--role", "instructor"))
+    _ok(grader("courses", "add", code, "--title", "Deep learning", *by))
+    _ok(grader("courses", "add", other, "--title", "Deep learning again", *by))
+    for email, name, role in [(f"-jo-{tag}@uni.edu", "-Jo", "ta"), (f"+al-{tag}@uni.edu", "=Al", "student"),
+                              (f"=ed-{tag}@uni.edu", "'s-Gravesande", "student")]:
+        _ok(grader("enrol", code, f"--role={role}", f"--name={name}", *by, "--", email))
+    exported = tmp_path / "roster.csv"
+    exported.write_text(_ok(grader("roster", code, "--csv", *by)))
+    assert f"'-jo-{tag}@uni.edu,'-Jo,ta" in exported.read_text()  # still no formula
+
+    imported = _ok(grader("enrol", other, "--csv", str(exported), *by))
+    assert "3 enrolled, 0 changed, 1 unchanged; 0 new accounts" in imported
+    postgres_db.expire_all()
+    assert _people(postgres_db, other) == _people(postgres_db, code)
 
 
 def test_bad_enrolments_say_what_is_wrong_and_import_nothing(
