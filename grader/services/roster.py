@@ -24,6 +24,7 @@ from grader.services import invitations, users
 from grader.services.courses import require_open
 from grader.services.errors import NotFound, Rejected
 from grader.services.permissions import require_change_settings, require_view_all
+from grader.services.spreadsheet import cell_value
 
 PLAIN_COLUMNS = ("email", "name", "role")
 # Canvas matches rows on these columns: the import keeps them on each enrolment, and the gradebook
@@ -82,7 +83,7 @@ def _role(text: str) -> CourseRole | None:
 
 
 def _cell(row: dict[str, str], column: str) -> str:
-    value = (row.get(column) or "").strip()
+    value = cell_value(row.get(column) or "").strip()  # `grader roster --csv` quotes "-jo@uni.edu"
     if "\0" in value:
         raise Rejected(422, f"the {column} cell holds a NUL character")
     return value

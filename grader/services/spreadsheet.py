@@ -17,6 +17,13 @@ def plain_cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def cell_value(cell: str) -> str:
+    """The value a cell of an export holds, the quote `plain_cell` put before a formula start taken
+    off again, so an export imports as what it was exported from. (A value that really starts with a
+    quote and then a formula start loses its quote too: no real email or name does.)"""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 def csv_text(rows: Iterable[Sequence[str]]) -> str:
     out = io.StringIO()
     csv.writer(out).writerows([plain_cell(cell) for cell in row] for row in rows)
