@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from grader.config import get_settings
 from grader.db.models import CourseRole, Enrolment, Role, Submission, User
 from grader.services import courses, gradebook, roster, submissions, users
 from grader.services.errors import Forbidden, NotFound, Rejected
@@ -198,3 +199,19 @@ def test_only_instructors_change_the_roster_and_none_their_own_place(any_db: Ses
         demoting = f"email,role\n{klass.instructor.email},student\n".encode()
         roster.import_roster(db, klass.instructor, klass.course, demoting)
     assert "line 2: that is you" in demoted.value.message
+
+
+def test_a_roster_larger_than_a_course_is_refused_naming_the_largest_accepted(postgres_db: Session) -> None:
+    """70,000 lines fit in an upload but not in one PostgreSQL query (65,535 parameters at most)."""
+    db = postgres_db
+    klass = make_class(db, students=0)
+    huge = ("email\n" + "".join(f"{i}@u.io\n" for i in range(70_000))).encode()
+    assert len(huge) < get_settings().max_upload_bytes
+    with pytest.raises(Rejected) as refused:
+        roster.import_roster(db, klass.instructor, klass.course, huge)
+    assert refused.value.status_code == 422
+    assert "a roster names at most 10,000 people, not 70,000" in refused.value.message
+
+    tag = uuid.uuid4().hex[:8]
+    largest = ("email\n" + "".join(f"{i}-{tag}@u.io\n" for i in range(10_000))).encode()
+    assert roster.import_roster(db, klass.instructor, klass.course, largest).enrolled == 10_000
