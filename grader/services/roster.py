@@ -36,6 +36,9 @@ CANVAS_NOT_STUDENTS = {"Points Possible": "Canvas's points-possible row",
                        "Manual Posting": "Canvas's manual-posting row", "Student, Test": "Canvas's test student"}
 ACCOUNT_ROLE = {CourseRole.student: "student", CourseRole.ta: "student", CourseRole.instructor: "instructor"}
 ERRORS_SHOWN = 20
+# A course has a few thousand people at most: a roster this size is imported with one query per
+# look-up, each well under PostgreSQL's 65,535 parameters (and SQLite's 32,766).
+MAX_ROSTER = 10_000
 ROSTER_PAGE = 50
 
 
@@ -186,6 +189,8 @@ def parse_roster(data: bytes, login_domain: str | None = None) -> tuple[list[Ent
                             + "\n".join(errors[:ERRORS_SHOWN]) + more)
     if not entries:
         raise Rejected(422, "the roster names nobody")
+    if len(entries) > MAX_ROSTER:
+        raise Rejected(422, f"a roster names at most {MAX_ROSTER:,} people, not {len(entries):,}")
     return entries, skipped
 
 
