@@ -94,8 +94,9 @@ def test_a_course_is_run_from_the_command_line(
 
 def _people(db: Session, code: str) -> set[tuple[str, str, CourseRole]]:
     course = courses.find_course(db, code)
-    return set(db.execute(select(User.email, User.name, Enrolment.role).join(Enrolment.user)
-                          .where(Enrolment.course_id == course.id)).tuples())
+    rows = db.execute(select(User.email, User.name, Enrolment.role).join(Enrolment.user)
+                      .where(Enrolment.course_id == course.id))
+    return {(email, name, role) for email, name, role in rows}
 
 
 def test_a_roster_exported_as_csv_imports_again_as_the_same_people(
