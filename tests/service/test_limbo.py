@@ -5,6 +5,7 @@ claims ends failed after a bounded number of sends, with a reason both student a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -175,6 +176,38 @@ def test_infrastructure_faults_are_retried_and_anything_else_fails_the_attempt()
     assert faults.failure_of(RubricError("no tests")) == "the rubric failed: no tests"
     reason = faults.failure_of(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"))
     assert reason.startswith("internal error: UnicodeEncodeError:") and "surrogates" in reason
+
+
+class _MachineFault:
+    """What the engine hands back when this machine stops being able to run sandboxes mid-grading."""
+
+    def report(self) -> None:
+        raise SandboxUnavailable("the sandbox root went away")
+
+
+@contextlib.contextmanager
+def _faulty_start(*args: object, **kwargs: object) -> Iterator[_MachineFault]:
+    yield _MachineFault()
+
+
+def test_a_machine_fault_after_the_claim_gives_the_claim_back_and_spends_no_attempt(
+    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retried with backoff like a fault before the claim: never the student's, so however many
+    times it happens the request waits for a machine that works, then is graded."""
+    db = quiet_db
+    klass = make_class(db)
+    submission = upload(db, klass.students[0], klass.assignment)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "start", _faulty_start)
+        for task_id in ("task-1", "task-2", "task-3"):  # more faults than GRADER_GRADING_ATTEMPTS
+            with pytest.raises(SandboxUnavailable):
+                grading.grade_submission(engine, submission.id, "cpu", "w1", task_id)
+            assert db.get_one(Submission, submission.id, populate_existing=True).status == "queued"
+            assert runs_of(db, submission.id) == []
+    assert grading.grade_submission(engine, submission.id, "cpu", "w1", "task-4") == RunStatus.completed
+    [run] = runs_of(db, submission.id)
+    assert (run.request_no, run.score) == (1, 37)
 
 
 def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_db: Session) -> None:
