@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
@@ -99,6 +99,22 @@ def _lose_running_runs(db: Session, submission_ids: Sequence[int], now: datetime
                 error="the worker stopped before it finished (crash, restart, or no heartbeat)")
         .returning(GradingRun.request_no)
     ))
+
+
+def give_back(db: Session, claim: Claim) -> None:
+    """Undo the claim of an attempt the machine stopped before any result (the database, the broker
+    or the sandbox layer failed): the request is queued again and the attempt leaves no run, so it
+    counts nothing against `grading_attempts`, and the task's retry claims it anew. Nothing changes
+    if the attempt lost its claim meanwhile. Commits."""
+    given = cast(CursorResult[Any], db.execute(
+        update(Submission.__table__)
+        .where(Submission.id == claim.submission_id, Submission.attempts == claim.attempt_no,
+               Submission.status == SubmissionStatus.running)
+        .values(status=SubmissionStatus.queued, heartbeat_at=None, updated_at=utcnow())
+    ))
+    if given.rowcount:
+        db.execute(delete(GradingRun.__table__).where(GradingRun.id == claim.run_id))
+    db.commit()
 
 
 def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_before: datetime) -> list[int]:

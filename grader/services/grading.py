@@ -3,7 +3,8 @@
 The steps each have their module: the claim protocol (claims), the heartbeat that keeps a claim
 alive (heartbeat), recording how the attempt ended (results), and sorting out what went wrong
 (faults). Student mistakes are scores, never retries. Nothing is left in limbo: every exception,
-before the claim or after it, is retried (infrastructure) or ends as a failed run with a reason.
+before the claim or after it, is retried (infrastructure, which gives a claim back first) or ends
+as a failed run with a reason.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from grader.db.models import Assignment, RunStatus, Submission
 from grader.db.session import session_scope
 from grader.rubric_spec import Rubric
 from grader.services import rubrics
-from grader.services.claims import claim
-from grader.services.faults import failure_of
+from grader.services.claims import Claim, claim, give_back
+from grader.services.faults import INFRASTRUCTURE_ERRORS, failure_of
 from grader.services.heartbeat import heartbeat
 from grader.services.results import record_failure, record_result
 
@@ -53,6 +54,14 @@ def _load_work(db: Session, submission_id: int) -> _Work | None:
         reason = failure_of(exc)
         return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {reason}")
     return _Work(row.content, row.filename, rubric, row.rubric_hash, "")
+
+
+def _give_back(claimed: Claim) -> None:
+    """The machine's fault is not the attempt's: its claim is given back before the task retries.
+    With the database down as well, the lease runs out instead and the attempt counts as lost, as
+    a dead worker's does."""
+    with contextlib.suppress(*INFRASTRUCTURE_ERRORS), session_scope() as db:
+        give_back(db, claimed)
 
 
 def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
@@ -87,6 +96,8 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
                     with session_scope() as db:  # stored while the kernel tears the sandbox down
                         return RunStatus.completed if record_result(db, claimed, report) else None
             except Exception as exc:  # noqa: BLE001 - any failure of the grading is recorded on the run
+                if isinstance(exc, INFRASTRUCTURE_ERRORS):
+                    _give_back(claimed)
                 error = failure_of(exc)
         with session_scope() as db:
             return RunStatus.failed if record_failure(db, claimed, error) else None
