@@ -207,7 +207,7 @@ def manual_grade(
     by: ByOpt = None,
 ) -> None:
     """Grade one question of a submission by hand (instructors and TAs); it overrides an auto score."""
-    if (score is None) == (not remove):
+    if (score is None) != remove:
         fail("give either a score or --remove")
     with transaction() as db:
         grader = acting_user(db, by)

@@ -23,6 +23,9 @@ MAX_TITLE_CHARS = 200
 # calendar's end (9999-12-31), so the longest late window and grace-day budget (a year each) still
 # fit after a due date when the last time to upload is computed.
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+# What an archived course takes no more of, in the refusal and on its dashboard alike.
+ARCHIVED_REFUSES = ("uploads, enrolments, or changes to assignments, extensions, grace days or the submissions "
+                    "that count")
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,7 @@ def require_open(course: Course) -> None:
     """Refuse a change to an archived course (409): its credited scores are final, so nothing that
     moves them (rules, extensions, grace days, the submission that counts) changes either."""
     if course.archived_at is not None:
-        raise Rejected(409, f"{course.code} is archived: it takes no more uploads, enrolments, or changes to "
-                            "assignments, extensions, grace days or the submissions that count "
+        raise Rejected(409, f"{course.code} is archived: it takes no more {ARCHIVED_REFUSES} "
                             "(its instructors can reopen it)")
 
 

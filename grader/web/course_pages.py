@@ -86,7 +86,7 @@ def _dashboard(request: Request, db: SessionDep, user: User, course_id: int, pag
         course=course, progress=progress, people=people, page=page, search=search,
         pages=people.pages, counts=roster.role_counts(db, course),
         can_change=permissions.can_change_settings(db, user, course.id), invite_ttl_days=get_settings().invite_ttl_days,
-        notice=request.session.pop(NOTICE, None),
+        notice=request.session.pop(NOTICE, None), archived_refuses=courses.ARCHIVED_REFUSES,
     )
 
 
