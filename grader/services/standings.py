@@ -44,8 +44,10 @@ class Attempt:
 
     @property
     def raw(self) -> float | None:
-        """The score as graded (None until something is graded)."""
-        if self.score is None or all(q.score is None for q in self.score.questions):
+        """The score as graded: None until the submission has a run or a hand grade of its own (a
+        grade carried from an earlier submission is shown beside one still queued, not a total)."""
+        if self.score is None or (self.score.run is None
+                                  and all(q.source != "manual" for q in self.score.questions)):
             return None
         return self.score.total
 
