@@ -68,5 +68,6 @@ def test_a_hand_grade_carried_from_an_earlier_submission_gives_no_total_to_one_n
 
     claims.fail_request(db, waiting.id, waiting.request_no, "the machine broke")  # failed for good: the same
     db.expire_all()
-    row = next(r for r in gradebook.gradebook(db, klass.instructor, klass.assignment).rows if r.student.id == student.id)
+    book = gradebook.gradebook(db, klass.instructor, klass.assignment)
+    row = next(r for r in book.rows if r.student.id == student.id)
     assert (row.submission_id, row.total, row.credited_total) == (waiting.id, None, None)
