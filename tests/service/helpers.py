@@ -73,6 +73,13 @@ def report_with_wrong_answer(signature: str, mistakes: tuple[KnownMistake, ...] 
     return build_report(rubric, outcomes, "cpu", 0.1)
 
 
+def report_failing(*question_ids: str, rubric_id: str = "hw2") -> GradeReport:
+    """Every auto question passed but `question_ids`, whose one case each failed."""
+    rubric = on_disk(rubric_id)
+    return build_report(rubric, [TestOutcome(f"t_{q.id}", q.id, q.id not in question_ids, "wrong")
+                                 for q in rubric.auto_questions], "cpu", 0.1)
+
+
 def padding_group(signature: str) -> GroupKey:
     """The group of the answer `signature` in report_with_wrong_answer's case."""
     return GroupKey("1.1b", PADDING_CASE, "conv_output_size", signature)

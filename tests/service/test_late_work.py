@@ -13,15 +13,24 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import Assignment, GradingRun, RegradeBatch, Submission, User
-from grader.services import allowance, assignments, choices, extensions, grace, gradebook, submissions
+from grader.services import allowance, assignments, choices, claims, extensions, grace, gradebook, results, submissions
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.gradebook import Gradebook, GradebookRow
 from tests.fixtures.services import Stack, WorkerProcess
-from tests.service.helpers import REFERENCE, WRONG_CONV2D, copy_rubric, make_class, upload, wait_finished
+from tests.service.helpers import (
+    REFERENCE,
+    WRONG_CONV2D,
+    copy_rubric,
+    make_class,
+    report_failing,
+    upload,
+    wait_finished,
+)
 
 TIMEOUT_S = 180
 LATE_BY = timedelta(hours=36)
+HIDDEN_QUESTION = "1.2.3d"  # rubrics/hw2: hidden from students
 
 
 def _row(book: Gradebook, student: User) -> GradebookRow:
@@ -233,3 +242,36 @@ def test_dates_from_year_9000_are_refused_and_a_stored_one_still_answers(quiet_d
     assert not allowance.allowance(db, student, hw, utcnow()).closed
     upload(db, student, hw)
     assert _row(gradebook.gradebook(db, klass.instructor, hw), student).credit_percent == 100
+
+
+def _graded(db: Session, submission: Submission, *failing: str) -> None:
+    """Play the worker: every auto question passes but `failing`."""
+    claim = claims.claim(db, submission.id, submission.assignment.rubric_hash, "cpu", "late-work-test")
+    assert claim is not None and results.record_result(db, claim, report_failing(*failing))
+
+
+def test_under_best_a_student_is_not_told_which_submission_counts_while_it_turns_on_questions_hidden_from_them(
+    quiet_db: Session,
+) -> None:
+    """Two submissions alike on every question the student sees: which one counts (the best total
+    over all questions) would tell them which one passes a hidden test. Staff are told."""
+    db = quiet_db
+    klass = make_class(db, counts="best", due_at=utcnow() + timedelta(days=7))
+    [student] = klass.students
+    passes_hidden, fails_hidden = upload(db, student, klass.assignment), upload(db, student, klass.assignment)
+    _graded(db, passes_hidden)
+    _graded(db, fails_hidden, HIDDEN_QUESTION)
+    db.commit()
+
+    seen = [submissions.feedback(db, s, student) for s in (passes_hidden, fails_hidden)]
+    assert seen[0].score == seen[1].score and HIDDEN_QUESTION not in {q.question_id for q in seen[0].questions}
+    assert [f.counts for f in seen] == [None, None]
+    staff_seen = [submissions.feedback(db, s, klass.instructor) for s in (passes_hidden, fails_hidden)]
+    assert [f.counts for f in staff_seen] == [True, False]
+    assert not submissions.counted_for(db, student, klass.assignment).known
+
+    _set(db, klass.instructor, klass.assignment, counts="last")  # the newest counts: nothing to learn from it
+    db.commit()
+    assert [submissions.feedback(db, s, student).counts for s in (passes_hidden, fails_hidden)] == [False, True]
+    counted = submissions.counted_for(db, student, klass.assignment)
+    assert counted.known and counted.attempt is not None and counted.attempt.submission.id == fails_hidden.id
