@@ -3,17 +3,19 @@ the grace-days form, and a student marking the submission that counts."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from grader.db.models import Assignment
+from grader.db.models import Assignment, Course, Submission, User
 from grader.db.session import session_scope
+from grader.services import claims, grace, results
 from tests.fixtures.services import Stack
-from tests.service.helpers import REFERENCE
-from tests.web.support import Klass, LiveServer, api, page_session
+from tests.service.helpers import REFERENCE, report_failing
+from tests.web.support import Klass, LiveServer, Person, api, page_session
 
 
 def test_late_rules_and_grace_days_pages_for_instructors_only(
@@ -121,3 +123,55 @@ def test_dates_from_year_9000_are_refused_on_the_pages_and_a_stored_one_shows(
     with page_session(sqlite_server, klass.students[0]) as student:
         shown = student.get(page)
         assert shown.status_code == 200 and "Submit for grading" in shown.text
+
+
+def _graded_submission(student: Person, assignment_id: int, *failing: str) -> int:
+    """A submission of REFERENCE stored and graded here, the worker played (no task is sent):
+    every auto question passes but `failing`."""
+    with session_scope() as db:
+        user = db.scalars(select(User).where(User.email == student.email)).one()
+        assignment = db.get_one(Assignment, assignment_id)
+        submission = Submission(assignment_id=assignment.id, user_id=user.id, filename="hw2.py", size=len(REFERENCE),
+                                sha256=hashlib.sha256(REFERENCE).hexdigest(), content=REFERENCE,
+                                rubric_hash=assignment.rubric_hash)
+        db.add(submission)
+        db.flush()
+        claim = claims.claim(db, submission.id, assignment.rubric_hash, "cpu", "late-pages-test")
+        assert claim is not None and results.record_result(db, claim, report_failing(*failing))
+        db.commit()
+        return submission.id
+
+
+def test_under_best_a_student_sees_no_counts_mark_while_it_turns_on_a_hidden_question(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack, counts="best")
+    student = klass.students[0]
+    passes = _graded_submission(student, klass.assignment_id)
+    fails = _graded_submission(student, klass.assignment_id, "1.2.3d")  # hidden: the same score shown
+    with page_session(sqlite_server, student) as session:
+        page = session.get(f"/assignments/{klass.assignment_id}").text
+        assert ">counts</span>" not in page
+        assert "the best over every question, some of them not shown to you: which one is not shown either" in page
+        assert ">counts</span>" not in session.get(f"/submissions/{passes}").text
+    with api(sqlite_server, student) as client:
+        assert [client.get(f"/submissions/{sid}").json()["feedback"]["counts"] for sid in (passes, fails)] == [
+            None, None]
+    with api(sqlite_server, klass.instructor) as client:
+        assert [client.get(f"/submissions/{sid}").json()["feedback"]["counts"] for sid in (passes, fails)] == [
+            True, False]
+
+
+def test_the_grace_days_left_on_an_assignment_page_take_out_what_it_spends(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack, due_at=datetime.now(UTC) - timedelta(hours=36), late_credit="1d=50")
+    with session_scope() as db:
+        course = db.get_one(Course, klass.course_id)
+        prof = db.scalars(select(User).where(User.email == klass.instructor.email)).one()
+        grace.set_grace_days(db, prof, course, 3)
+        db.commit()
+    _graded_submission(klass.students[0], klass.assignment_id)  # 36 h late: 2 grace days make it on time
+    with page_session(sqlite_server, klass.students[0]) as session:
+        page = " ".join(session.get(f"/assignments/{klass.assignment_id}").text.split())
+        assert "1 of 3 grace days left (2 taken by this assignment)" in page
