@@ -13,7 +13,16 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, Enrolment, GradingRun, Role, Submission, SubmissionStatus, User
+from grader.db.models import (
+    Assignment,
+    CountingRule,
+    Enrolment,
+    GradingRun,
+    Role,
+    Submission,
+    SubmissionStatus,
+    User,
+)
 from grader.services import answer_groups, queue, rubrics, standings
 from grader.services.allowance import allowance
 from grader.services.courses import require_open
@@ -21,6 +30,7 @@ from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.permissions import Permission, can_view_all, course_role, require_view_all, roles_granting
 from grader.services.run_errors import COULD_NOT_RUN, stopping_failure
 from grader.services.scores import ScoredQuestion, SubmissionScore, score_submissions
+from grader.services.standings import Attempt, Standing
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
 
 MAX_FILENAME_CHARS = 255
@@ -135,7 +145,7 @@ class SubmissionFeedback:
     late_by: timedelta
     grace_days: int  # what counting this submission takes from the student's grace days
     credit_percent: float
-    counts: bool  # the submission that counts for the assignment
+    counts: bool | None  # the submission that counts for the assignment (None: not told, see counted_for)
     rubric_hash: str | None  # of the run the auto scores come from
     stale: bool
     score: float
@@ -154,12 +164,37 @@ def _released(assignment: Assignment, own_due_at: datetime | None) -> bool:
     return utcnow() >= max(release, own_due_at or release)
 
 
-def _shown_to_student(question: ScoredQuestion, released: bool) -> bool:
-    if question.visibility == "hidden":
+def _shown_to_student(visibility: str, released: bool) -> bool:
+    if visibility == "hidden":
         return False
-    if question.visibility == "after_due_date":
+    if visibility == "after_due_date":
         return released
     return True
+
+
+@dataclass(frozen=True)
+class Counted:
+    """The submission that counts, as far as the viewer may be told."""
+
+    known: bool  # False: a student, under `best`, while it turns on questions they cannot see
+    attempt: Attempt | None  # None while unknown, or when nothing counts yet
+
+    @property
+    def submission_id(self) -> int | None:
+        return self.attempt.submission.id if self.attempt else None
+
+
+def counted_for(db: Session, viewer: User, assignment: Assignment, standing: Standing) -> Counted:
+    """The submission that counts, as `viewer` may be told: under `best` it has the best total over
+    every question, so telling a student which one it is, while some are hidden from them (hidden
+    tests, details not released yet), would tell them how two submissions compare on those. Staff
+    are always told."""
+    if assignment.counts == CountingRule.best and not can_view_all(db, viewer, assignment.course_id):
+        released = _released(assignment, standing.due_at)
+        rubric = rubrics.require_published(db, assignment)
+        if not all(_shown_to_student(q.visibility, released) for q in rubric.questions):
+            return Counted(False, None)
+    return Counted(True, standing.counted)
 
 
 def _questions_for(staff: bool, released: bool, score: SubmissionScore) -> list[ScoredQuestion]:
@@ -168,7 +203,7 @@ def _questions_for(staff: bool, released: bool, score: SubmissionScore) -> list[
     (the staff's to settle: the score counts)."""
     if staff:
         return score.questions
-    return [replace(q, capped_from=None) for q in score.questions if _shown_to_student(q, released)]
+    return [replace(q, capped_from=None) for q in score.questions if _shown_to_student(q.visibility, released)]
 
 
 def _points(questions: list[ScoredQuestion]) -> tuple[float, float]:
@@ -187,6 +222,7 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
                                _released(assignment, standing.due_at), score)
     run = score.run
     attempt = next(a for a in standing.attempts if a.submission.id == submission.id)
+    counted = counted_for(db, viewer, assignment, standing)
     error = submission.error
     stopped = stopping_failure(run) if run else None
     if stopped and any(q.source == "auto" for q in questions):  # the viewer sees it said at least once
@@ -205,7 +241,7 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
         late_by=attempt.late_by,
         grace_days=attempt.grace_days,
         credit_percent=attempt.percent,
-        counts=standing.counted is not None and standing.counted.submission.id == submission.id,
+        counts=counted.submission_id == submission.id if counted.known else None,
         rubric_hash=run.rubric_hash if run else None,
         stale=score.stale,
         score=total,

@@ -150,6 +150,7 @@ def _assignment_page(request: Request, db: SessionDep, user: User, assignment_id
     attempts = {attempt.submission.id: attempt for attempt in standing.attempts}
     return render(request, "assignment.html", user, refusal=error, assignment=assignment,
                   submissions=submissions.history(db, user, assignment), standing=standing, attempts=attempts,
+                  counted=submissions.counted_for(db, user, assignment, standing),
                   rules=rules_of(assignment), allowance=allowance(db, user, assignment, utcnow()))
 
 

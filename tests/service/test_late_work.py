@@ -13,7 +13,18 @@ from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
 from grader.db.models import Assignment, GradingRun, RegradeBatch, Submission, User
-from grader.services import allowance, assignments, choices, claims, extensions, grace, gradebook, results, submissions
+from grader.services import (
+    allowance,
+    assignments,
+    choices,
+    claims,
+    extensions,
+    grace,
+    gradebook,
+    results,
+    standings,
+    submissions,
+)
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.gradebook import Gradebook, GradebookRow
@@ -244,6 +255,12 @@ def test_dates_from_year_9000_are_refused_and_a_stored_one_still_answers(quiet_d
     assert _row(gradebook.gradebook(db, klass.instructor, hw), student).credit_percent == 100
 
 
+def _counted(db: Session, student: User, assignment: Assignment) -> submissions.Counted:
+    """Which submission counts, as the student's assignment page is told."""
+    standing = standings.standings(db, assignment, [student], with_scores=False)[student.id]
+    return submissions.counted_for(db, student, assignment, standing)
+
+
 def _graded(db: Session, submission: Submission, *failing: str) -> None:
     """Play the worker: every auto question passes but `failing`."""
     claim = claims.claim(db, submission.id, submission.assignment.rubric_hash, "cpu", "late-work-test")
@@ -268,10 +285,10 @@ def test_under_best_a_student_is_not_told_which_submission_counts_while_it_turns
     assert [f.counts for f in seen] == [None, None]
     staff_seen = [submissions.feedback(db, s, klass.instructor) for s in (passes_hidden, fails_hidden)]
     assert [f.counts for f in staff_seen] == [True, False]
-    assert not submissions.counted_for(db, student, klass.assignment).known
+    assert not _counted(db, student, klass.assignment).known
 
     _set(db, klass.instructor, klass.assignment, counts="last")  # the newest counts: nothing to learn from it
     db.commit()
     assert [submissions.feedback(db, s, student).counts for s in (passes_hidden, fails_hidden)] == [False, True]
-    counted = submissions.counted_for(db, student, klass.assignment)
+    counted = _counted(db, student, klass.assignment)
     assert counted.known and counted.attempt is not None and counted.attempt.submission.id == fails_hidden.id

@@ -61,7 +61,8 @@ class SubmissionFeedbackPublic(ReadModel):
     late_by_s: Seconds = Field(validation_alias="late_by", description="seconds after the due date")
     grace_days: int = Field(description="grace days this submission takes if it counts")
     credit_percent: float = Field(description="the share of the score it earns, after grace days")
-    counts: bool = Field(description="this is the submission that counts for the assignment")
+    counts: bool | None = Field(description="this is the submission that counts for the assignment; null for a "
+                                "student under `best` while it turns on questions not shown to them")
     rubric_hash: str | None
     stale: bool = Field(description="the scores come from an older rubric version")
     score: float
