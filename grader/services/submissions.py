@@ -224,7 +224,7 @@ def feedback(db: Session, submission: Submission, viewer: User) -> SubmissionFee
     attempt = next(a for a in standing.attempts if a.submission.id == submission.id)
     counted = counted_for(db, viewer, assignment, standing)
     error = submission.error
-    stopped = stopping_failure(run) if run else None
+    stopped = stopping_failure(run, {q.question_id for q in questions}) if run else None
     if stopped and any(q.source == "auto" for q in questions):  # the viewer sees it said at least once
         error = error or stopped
         questions = [replace(q, feedback=COULD_NOT_RUN) if q.source == "auto" else q for q in questions]
