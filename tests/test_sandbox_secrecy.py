@@ -234,3 +234,69 @@ def test_scores_are_those_of_one_call_at_a_time(engine: Engine, tmp_path: Path, 
     learned(engine, rubric)
     after = {q.id: q.score for q in grade(engine, rubric, source).questions}
     assert before == after == {"q1": 1, "q2": 1, "q3": 1, "q4": 1}
+
+
+OUTPUT_KB = 1
+# A small output limit, so a few prints fill it.
+SMALL_OUTPUT_RUBRIC = RUBRIC.replace("call_timeout_s = 20", f"call_timeout_s = 20\nmax_output_kb = {OUTPUT_KB}")
+CUT_NOTE = f"[output cut: only the last {OUTPUT_KB} KB a submission prints are kept]\n"
+
+
+def prints(visible: int, late: int, hidden: int) -> str:
+    """A correct submission printing `visible` characters at import and in each visible question's
+    call, `late` in the after_due_date question's and `hidden` in the hidden one's."""
+    return f"""
+    print("i" * {visible}, end="")
+
+    def first():
+        print("f" * {visible}, end="")
+        return 1
+
+    def double(x):
+        print("#" * {hidden} if x == {SECRET_HIDDEN} else "~" * {late}, end="")
+        return 2 * x
+
+    def last():
+        print("l" * {visible}, end="")
+        return 4
+    """
+
+
+def printed_before_release(report: GradeReport) -> tuple[str, ...]:
+    """What a student sees of the printed output before the due date."""
+    return report.student_output, report.question("q1").printed, report.question("q4").printed
+
+
+def kept(printed: str) -> int:
+    """How many characters of what was printed were kept (the cut note is not)."""
+    return len(printed.removeprefix(CUT_NOTE))
+
+
+@pytest.mark.parametrize("visible", [100, 600])  # within the limit in all, and over it
+def test_printed_output_shown_does_not_depend_on_secret_output(engine: Engine, tmp_path: Path, visible: int):
+    """The output limit is spent on what a student sees first: how much of it is cut must not
+    tell them how much a question they may not see printed (a number computed from its input)."""
+    rubric = make_rubric(tmp_path / "secrecy", SMALL_OUTPUT_RUBRIC)
+    reports = {(late, hidden): grade(engine, rubric, prints(visible, late, hidden))
+               for late in (0, 700) for hidden in (0, 3000)}
+    assert len({printed_before_release(report) for report in reports.values()}) == 1
+    for late in (0, 700):
+        assert reports[late, 0].question("q3").printed == reports[late, 3000].question("q3").printed
+    for report in reports.values():
+        everything = [report.student_output, *(q.printed for q in report.questions)]
+        assert sum(kept(text) for text in everything) <= OUTPUT_KB * 1024
+
+
+def test_secret_output_is_kept_within_what_the_shown_output_leaves(engine: Engine, tmp_path: Path):
+    rubric = make_rubric(tmp_path / "secrecy", SMALL_OUTPUT_RUBRIC)
+    report = grade(engine, rubric, prints(100, 700, 3000))
+    assert printed_before_release(report) == ("i" * 100, "f" * 100, "l" * 100)
+    assert report.question("q3").printed == "~" * 700
+    assert report.question("q2").printed == CUT_NOTE + "#" * (OUTPUT_KB * 1024 - 1000)
+
+
+def test_shown_output_over_the_limit_keeps_its_latest_part(engine: Engine, tmp_path: Path):
+    rubric = make_rubric(tmp_path / "secrecy", SMALL_OUTPUT_RUBRIC)
+    report = grade(engine, rubric, prints(600, 700, 3000))
+    assert printed_before_release(report) == (CUT_NOTE, CUT_NOTE + "f" * (OUTPUT_KB * 1024 - 600), "l" * 600)
+    assert report.question("q3").printed == report.question("q2").printed == CUT_NOTE
