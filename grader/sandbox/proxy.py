@@ -44,6 +44,7 @@ class SubmissionSandbox:
         self._stopped: list[Sandbox] = []  # killed, not yet reaped
         self._question: str | None = None  # the question whose test is running
         self._secrecy = 0  # of that question
+        self._secrecy_of: dict[str | None, int] = {None: 0}  # by question whose test ran (None: outside calls)
         self._calls_in_test = 0
         self._import_failure: str | None = None
         self.layers: dict[str, str] = {}
@@ -86,6 +87,7 @@ class SubmissionSandbox:
         """A test of `question` starts: its calls are attributed to it, and kept from sandboxes
         that have served a more secret question."""
         self._question, self._secrecy, self._calls_in_test = question.id, question.secrecy, 0
+        self._secrecy_of[question.id] = question.secrecy
 
     def call(self, function: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         request = encode({"fn": function, "args": list(args), "kwargs": kwargs})
@@ -136,19 +138,32 @@ class SubmissionSandbox:
 
     def printed(self) -> dict[str | None, str]:
         """What the submission printed, by the question whose call printed it (None: outside any
-        call, while being imported): the last `max_output_kb` of it in all (call after `stop`)."""
-        left = self.limits.max_output_kb * 1024
+        call, while being imported): `max_output_kb` of it in all (call after `stop`)."""
+        kept = self._kept()
         parts: dict[str | None, bytes] = {}
         cut: set[str | None] = set()
-        for part in reversed(self._printed):  # the latest output is kept, as a terminal would
-            kept = part.text[len(part.text) - left:] if left else b""
-            left -= len(kept)
-            parts[part.question] = kept + parts.get(part.question, b"")
-            if len(kept) < part.size:
+        for part, text in zip(self._printed, kept, strict=True):
+            parts[part.question] = parts.get(part.question, b"") + text
+            if len(text) < part.size:
                 cut.add(part.question)
         note = f"[output cut: only the last {self.limits.max_output_kb} KB a submission prints are kept]\n"
         return {question: (note if question in cut else "") + text.decode("utf-8", "replace")
-                for question, text in reversed(parts.items())}
+                for question, text in parts.items()}
+
+    def _kept(self) -> list[bytes]:
+        """What is kept of each part printed: the output limit goes to the least secret output
+        first (outside calls and visible questions, then after_due_date, then hidden), so how much
+        of what a student sees is cut never tells them how much a question they may not see
+        printed. Within a level the latest output is kept, as a terminal would."""
+        left = self.limits.max_output_kb * 1024
+        kept = [b""] * len(self._printed)
+        order = sorted(range(len(self._printed)),
+                       key=lambda index: (self._secrecy_of[self._printed[index].question], -index))
+        for index in order:
+            text = self._printed[index].text
+            kept[index] = text[max(len(text) - left, 0):]
+            left -= len(kept[index])
+        return kept
 
     def close(self) -> None:
         self.stop()
