@@ -300,3 +300,34 @@ def test_shown_output_over_the_limit_keeps_its_latest_part(engine: Engine, tmp_p
     report = grade(engine, rubric, prints(600, 700, 3000))
     assert printed_before_release(report) == (CUT_NOTE, CUT_NOTE + "f" * (OUTPUT_KB * 1024 - 600), "l" * 600)
     assert report.question("q3").printed == report.question("q2").printed == CUT_NOTE
+
+
+def crashes_in_the_late_question(crash: bool) -> str:
+    """Prints at import, and its after_due_date call ends the sandbox or not, as a secret input
+    could decide: the hidden call after it is answered by a fresh sandbox, which imports again."""
+    return f"""
+    import os
+
+    print("imported")
+
+    def first():
+        return 1
+
+    def double(x):
+        if x == {SECRET_LATE} and {crash}:
+            os._exit(3)
+        return 2 * x
+
+    def last():
+        return 4
+    """
+
+
+def test_a_sandbox_started_in_a_secret_question_prints_its_import_with_it(engine: Engine, tmp_path: Path):
+    """What the fresh sandbox prints while imported would otherwise show as printed at import: how
+    many times it shows would tell whether a secret call crashed."""
+    rubric = make_rubric(tmp_path / "secrecy")
+    survives, crashes = (grade(engine, rubric, crashes_in_the_late_question(crash)) for crash in (False, True))
+    assert crashes.question("q3").score == 0 and crashes.question("q2").score == 1
+    assert printed_before_release(crashes) == printed_before_release(survives) == ("imported\n", "", "")
+    assert crashes.question("q2").printed == "imported\n"  # the hidden question's fresh sandbox
