@@ -68,7 +68,7 @@ class Sandbox:
         output = self.directory / "output.log"
         self._output_fd = os.open(output, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         self.level = 0  # the highest secrecy of the questions whose calls it has been given
-        self._owner: str | None = None  # the question of the call being answered (None: the import)
+        self._owner: str | None = None  # the question of the call being answered, or of the import
         self._printed_to = 0  # captured output up to here is attributed
         self._attributed: list[tuple[str | None, int, int]] = []  # (question, start, end) in the output
         request = {
@@ -102,8 +102,11 @@ class Sandbox:
             self._pid = self.server.pid(self._ticket)
         return self._pid
 
-    def begin_load(self, source: str) -> None:
-        """Hand over the submission to import (once isolated); `finish_load` waits for the import."""
+    def begin_load(self, source: str, question: str | None = None) -> None:
+        """Hand over the submission to import (once isolated); `finish_load` waits for the import.
+        What the import prints belongs to `question`, the test it was started for (None: before
+        any test): one started during a secret question's test must not print where students look."""
+        self._owner = question
         path = self.workdir / f"{self.spec.module}.py"
         path.write_text(source)
         if os.geteuid() == 0:

@@ -62,7 +62,7 @@ class SubmissionSandbox:
             self._retire()
             self._sandbox = self._new_sandbox()
             self._loaded = False
-            self._sandbox.begin_load(self.source)
+            self._sandbox.begin_load(self.source, self._question)
             if self._aligned:
                 self._sandbox.send(self.plan.run_from(self._cursor))
         return self._sandbox
