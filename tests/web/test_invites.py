@@ -260,6 +260,36 @@ def test_an_instructor_cannot_take_over_a_student_of_another_course(
         assert len(people) == 2 and all(db.get(Invitation, person.id) is None for person in people)
 
 
+@pytest.mark.parametrize("held", ["submission", "extension"])
+def test_an_instructor_cannot_take_over_a_student_dropped_from_another_course(
+    postgres_server_app: LiveServer, klass: Klass, make_klass: Callable[..., Klass], postgres_stack: Stack,
+    held: str,
+) -> None:
+    """A dropped student's work and extensions stay in the course they left, and the account still
+    reads its own submissions there: a link for them would hand the issuer that work."""
+    server, other = postgres_server_app, make_klass(postgres_stack)
+    student, assignment = other.students[0], f"/assignments/{other.assignment_id}"
+    with api(server, student) as client:
+        me = client.get("/auth/me").json()["id"]
+        if held == "submission":
+            kept = client.post(f"{assignment}/submissions", files={"file": ("hw2.py", b"x = 1\n")})
+            assert kept.status_code == 202, kept.text
+    with api(server, other.instructor) as theirs:
+        if held == "extension":
+            kept = theirs.put(f"{assignment}/extensions/{me}", json={"due_at": "2999-01-01T00:00:00Z"})
+            assert kept.status_code == 200, kept.text
+        assert theirs.delete(f"/courses/{other.course_id}/enrolments/{me}").status_code == 204
+    with api(server, klass.instructor) as prof:
+        assert prof.post(f"/courses/{klass.course_id}/enrolments", json={"email": student.email}).status_code == 200
+
+    refused = invite(server, klass, emails=[student.email])
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"] == (f"{student.email} has submissions or extensions in a course you do not run: "
+                                        "ask its instructors or an admin for their link")
+    with session_scope() as db:
+        assert db.get(Invitation, me) is None
+
+
 def test_a_link_ends_when_its_person_joins_a_course_its_issuer_does_not_run(
     postgres_server_app: LiveServer, klass: Klass, imported: list[str], make_klass: Callable[..., Klass],
     postgres_stack: Stack,
