@@ -10,7 +10,9 @@ may have made one).
 
 Setting someone's password is taking over their account, and any instructor can enrol any account
 by its email, so links are issued only for people of the course who are in no course the issuer
-does not run, and for admins only by admins. That is checked when a link is issued, so a new
+does not run and hold no work there, and for admins only by admins. Work counts after a drop: a
+dropped student's submissions (with their grades and choices) and extensions stay in the course,
+and the account still reads its own submissions. That is checked when a link is issued, so a new
 enrolment ends the person's link (end_links). Nothing here commits: the caller does.
 """
 
@@ -26,7 +28,18 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import ApiToken, Course, CourseRole, Enrolment, Invitation, Role, User
+from grader.db.models import (
+    ApiToken,
+    Assignment,
+    Course,
+    CourseRole,
+    Enrolment,
+    Extension,
+    Invitation,
+    Role,
+    Submission,
+    User,
+)
 from grader.services import users
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.permissions import can_change_settings, require_change_settings
@@ -56,22 +69,34 @@ def _link(token: str) -> str:
     return f"{get_settings().public_url.rstrip('/')}/invite/{token}"
 
 
+def _ties(db: Session, course: Course, people: list[User]) -> list[tuple[int, int, str]]:
+    """(user id, course id, how they are tied to it) for each course but `course` that each of
+    `people` is in, or holds submissions or extensions in (those stay when a student is dropped)."""
+    ids = [p.id for p in people]
+    enrolled = db.execute(select(Enrolment.user_id, Enrolment.course_id, Enrolment.role).where(
+        Enrolment.user_id.in_(ids), Enrolment.course_id != course.id))
+    ties = [(user_id, course_id, "is staff of" if role in STAFF else "is in") for user_id, course_id, role in enrolled]
+    for held in (Submission, Extension):
+        rows = db.execute(select(held.user_id, Assignment.course_id).distinct()
+                          .join(Assignment, Assignment.id == held.assignment_id)
+                          .where(held.user_id.in_(ids), Assignment.course_id != course.id))
+        ties += [(user_id, course_id, "has submissions or extensions in") for user_id, course_id in rows]
+    return ties
+
+
 def _refusals(db: Session, actor: User, course: Course, people: list[User]) -> dict[int, str]:
     """Why `actor` may not set the password of each of `people` who is out of reach, by user id:
-    admins (for all but admins), and anyone also in a course the actor does not run, in any role,
-    since any instructor can enrol any account by its email."""
+    admins (for all but admins), and anyone tied to a course the actor does not run (in it in any
+    role, or holding work there), since any instructor can enrol any account by its email."""
     refusals = {p.id: f"{p.email} is an admin: only an admin can reset an admin's password"
                 for p in people if p.role == Role.admin and actor.role != Role.admin}
-    elsewhere = db.execute(select(Enrolment.user_id, Enrolment.course_id, Enrolment.role).where(
-        Enrolment.user_id.in_([p.id for p in people]), Enrolment.course_id != course.id))
     runs: dict[int, bool] = {}
     emails = {p.id: p.email for p in people}
-    for user_id, course_id, role in elsewhere:  # the other course is not named: it is not the actor's to know
+    for user_id, course_id, how in _ties(db, course, people):  # the other course is not named: not the actor's to know
         if course_id not in runs:
             runs[course_id] = can_change_settings(db, actor, course_id)
         if not runs[course_id]:
-            place = "staff of" if role in STAFF else "in"
-            refusals.setdefault(user_id, f"{emails[user_id]} is {place} a course you do not run: ask its "
+            refusals.setdefault(user_id, f"{emails[user_id]} {how} a course you do not run: ask its "
                                          "instructors or an admin for their link")
     return refusals
 
