@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from grader.db.base import MAX_ID
 from grader.db.models import Assignment, Enrolment
 from grader.db.session import session_scope
 from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE
-from tests.web.support import Klass, LiveServer, api, upload_and_wait
+from tests.web.support import Klass, LiveServer, Person, api, upload_and_wait
 
 LATE_BY = timedelta(hours=36)
 
@@ -81,6 +82,45 @@ def test_late_rules_extensions_grace_days_and_choices_over_the_api(
         assert chosen.status_code == 200 and chosen.json()["submission_id"] == sid
         feedback = client.get(f"/submissions/{sid}").json()["feedback"]
         assert feedback["counts"] and feedback["late"] and feedback["grace_days"] == 2
+
+
+def _answer(response: httpx.Response) -> tuple[int, Any]:
+    return response.status_code, response.json()
+
+
+def _id(server: LiveServer, person: Person) -> int:
+    with api(server, person) as client:
+        return int(client.get("/auth/me").json()["id"])
+
+
+def test_extensions_for_someone_who_is_not_a_student_of_the_course_do_not_say_who_they_are(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass],
+) -> None:
+    """Any id can be put in the path: one that is not a student here is a 404 that names no one
+    (people of other courses, staff, admins), and only after the caller may change extensions."""
+    klass, other = make_klass(shared_sqlite_stack), make_klass(shared_sqlite_stack)
+    path, dropped = f"/assignments/{klass.assignment_id}/extensions", klass.students[1]
+    until = {"due_at": "2999-01-01T00:00:00Z"}
+    outsiders = {person.email: _id(sqlite_server, person) for person in (other.students[0], other.instructor,
+                                                                         klass.ta, klass.instructor)}
+    outsiders["no account"] = MAX_ID
+    dropped_id = _id(sqlite_server, dropped)
+    with api(sqlite_server, klass.instructor) as prof:
+        def not_a_student(user_id: int) -> tuple[int, dict[str, str]]:
+            return 404, {"detail": f"user {user_id} is not a student of {klass.course_code}"}
+
+        for email, user_id in outsiders.items():
+            assert _answer(prof.put(f"{path}/{user_id}", json=until)) == not_a_student(user_id), email
+            assert _answer(prof.delete(f"{path}/{user_id}")) == not_a_student(user_id), email
+
+        assert prof.put(f"{path}/{dropped_id}", json=until).status_code == 200
+        assert prof.delete(f"/courses/{klass.course_id}/enrolments/{dropped_id}").status_code == 204
+        assert _answer(prof.put(f"{path}/{dropped_id}", json=until)) == not_a_student(dropped_id)
+        assert prof.delete(f"{path}/{dropped_id}").status_code == 204  # the extension they left is taken back
+        assert _answer(prof.delete(f"{path}/{dropped_id}")) == not_a_student(dropped_id)
+    with api(sqlite_server, klass.students[0]) as student:
+        assert student.put(f"{path}/{MAX_ID}", json=until).status_code == 403
+        assert student.delete(f"{path}/{MAX_ID}").status_code == 403
 
 
 def test_the_canvas_totals_export_is_one_column_with_the_roster_ids(

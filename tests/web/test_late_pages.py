@@ -47,6 +47,25 @@ def test_late_rules_and_grace_days_pages_for_instructors_only(
         assert "Each student has 3 grace days" in prof.get(grace_page).text
 
 
+def test_the_extension_forms_do_not_say_who_an_id_outside_the_course_is(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass, other = make_klass(shared_sqlite_stack), make_klass(shared_sqlite_stack)
+    page = f"/assignments/{klass.assignment_id}"
+    with api(sqlite_server, other.students[0]) as client:
+        theirs = client.get("/auth/me").json()["id"]
+    with page_session(sqlite_server, klass.instructor) as prof:
+        token = prof.csrf_token(f"{page}/late")
+        for refused in (
+            prof.post(f"{page}/extensions", data={"student_id": str(theirs), "until": "2999-02-01T00:00",
+                                                  "csrf_token": token}),
+            prof.post(f"{page}/extensions/{theirs}/revoke", data={"csrf_token": token}),
+        ):
+            assert refused.status_code == 404, refused.request.url
+            assert f"user {theirs} is not a student of {klass.course_code}" in refused.text, refused.request.url
+            assert other.students[0].email not in refused.text, refused.request.url
+
+
 def test_a_student_marks_the_submission_that_counts(
     sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
