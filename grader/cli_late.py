@@ -41,7 +41,7 @@ def extensions_grant(
     with transaction() as db:
         operator = acting_user(db, by)
         assignment = courses.find_assignment(db, slug, code)
-        extension = extensions.grant_extension(db, operator, assignment, user_named(db, email), due_at, reason)
+        extension = extensions.grant_extension(db, operator, assignment, user_named(db, email).id, due_at, reason)
     out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}", soft_wrap=True)
 
 
@@ -66,7 +66,7 @@ def extensions_revoke(code: CodeArg, slug: AssignmentArg, email: EmailArg, by: B
     """Take an extension back: the student is due with everyone else again."""
     with transaction() as db:
         operator = acting_user(db, by)
-        extensions.revoke_extension(db, operator, courses.find_assignment(db, slug, code), user_named(db, email))
+        extensions.revoke_extension(db, operator, courses.find_assignment(db, slug, code), user_named(db, email).id)
     out.print(f"revoked the extension of {email} for {code} {slug}")
 
 

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, contains_eager
 
 from grader.db.base import utcnow
@@ -106,13 +106,23 @@ def courses_of(db: Session, user: User) -> list[Membership]:
     return [Membership(course, role) for course, role in rows]
 
 
+def _students(course: Course) -> Select[User]:
+    return (select(User).join(Enrolment, Enrolment.user_id == User.id)
+            .where(Enrolment.course_id == course.id, Enrolment.role == CourseRole.student))
+
+
 def students_of(db: Session, course: Course) -> list[User]:
     """The course's students, by name."""
-    return list(db.scalars(
-        select(User).join(Enrolment, Enrolment.user_id == User.id)
-        .where(Enrolment.course_id == course.id, Enrolment.role == CourseRole.student)
-        .order_by(User.name, User.email)
-    ))
+    return list(db.scalars(_students(course).order_by(User.name, User.email)))
+
+
+def student_of(db: Session, course: Course, user_id: int) -> User:
+    """The course's student with this id. Routes take any id, so NotFound says only that it is no
+    student here, never whose it is; check the caller's permission first."""
+    student = db.scalar(_students(course).where(User.id == user_id))
+    if student is None:
+        raise NotFound(f"user {user_id} is not a student of {course.code}")
+    return student
 
 
 def get_course(db: Session, viewer: User, course_id: int) -> Course:

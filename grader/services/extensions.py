@@ -9,21 +9,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.db.base import utcnow
-from grader.db.models import Assignment, CourseRole, Extension, User
-from grader.services.courses import check_time, require_open
+from grader.db.models import Assignment, Extension, User
+from grader.services.courses import check_time, require_open, student_of
 from grader.services.errors import NotFound, Rejected
-from grader.services.permissions import course_role, require_change_settings, require_view_all
+from grader.services.permissions import require_change_settings, require_view_all
 
 
-def _extension(db: Session, assignment: Assignment, student: User) -> Extension | None:
+def _extension(db: Session, assignment: Assignment, user_id: int) -> Extension | None:
     return db.scalar(select(Extension).where(Extension.assignment_id == assignment.id,
-                                             Extension.user_id == student.id))
+                                             Extension.user_id == user_id))
 
 
 def grant_extension(
-    db: Session, viewer: User, assignment: Assignment, student: User, due_at: datetime, reason: str = ""
+    db: Session, viewer: User, assignment: Assignment, student_id: int, due_at: datetime, reason: str = ""
 ) -> Extension:
-    """Give `student` the due date `due_at` (replacing an earlier extension)."""
+    """Give the student `student_id` the due date `due_at` (replacing an earlier extension)."""
     require_change_settings(db, viewer, assignment.course)
     require_open(assignment.course)
     if assignment.due_at is None:
@@ -32,9 +32,8 @@ def grant_extension(
     if due_at <= assignment.due_at:
         raise Rejected(422, f"an extension must end after the due date ({assignment.due_at:%Y-%m-%d %H:%M} UTC), "
                             f"not at {due_at:%Y-%m-%d %H:%M} UTC")
-    if course_role(db, student, assignment.course_id) != CourseRole.student:
-        raise Rejected(422, f"{student.email} is not a student of {assignment.course.code}")
-    extension = _extension(db, assignment, student)
+    student = student_of(db, assignment.course, student_id)
+    extension = _extension(db, assignment, student.id)
     if extension is None:
         extension = Extension(assignment_id=assignment.id, user_id=student.id)
         db.add(extension)
@@ -53,11 +52,12 @@ def extensions_of(db: Session, viewer: User, assignment: Assignment) -> list[Ext
                            .order_by(User.name, User.email)))
 
 
-def revoke_extension(db: Session, viewer: User, assignment: Assignment, student: User) -> None:
+def revoke_extension(db: Session, viewer: User, assignment: Assignment, student_id: int) -> None:
+    """Take back the extension of `student_id`, who may have been dropped since (it stays then)."""
     require_change_settings(db, viewer, assignment.course)
     require_open(assignment.course)
-    extension = _extension(db, assignment, student)
+    extension = _extension(db, assignment, student_id)
     if extension is None:
-        raise NotFound(f"{student.email} has no extension for {assignment.slug}")
+        raise NotFound(f"{student_of(db, assignment.course, student_id).email} has no extension for {assignment.slug}")
     db.delete(extension)
     db.flush()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from grader.db.models import User
-from grader.services import assignments, choices, courses, extensions, grace, submissions, users
+from grader.services import assignments, choices, courses, extensions, grace, submissions
 from grader.services.errors import Rejected
 from grader.services.late_rules import rules_of
 from grader.web.deps import Id, SessionDep, Text
@@ -62,12 +62,11 @@ def grant_extension(
     until: Annotated[Text, Form()], reason: Annotated[Text, Form()] = "",
 ) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    student = users.get_user(db, student_id)
     try:
         due_at = utc_time(until, "new due date")
         if due_at is None:
             raise Rejected(422, "give the student's new due date")
-        extensions.grant_extension(db, user, assignment, student, due_at, reason)
+        extensions.grant_extension(db, user, assignment, student_id, due_at, reason)
     except Rejected as exc:
         db.rollback()
         return _late_page(request, db, user, assignment_id, exc)
@@ -77,8 +76,7 @@ def grant_extension(
 @router.post("/assignments/{assignment_id}/extensions/{user_id}/revoke")
 def revoke_extension(assignment_id: Id, user_id: Id, db: SessionDep, user: PageUser) -> Response:
     assignment = courses.get_assignment(db, user, assignment_id)
-    student = users.get_user(db, user_id)
-    extensions.revoke_extension(db, user, assignment, student)
+    extensions.revoke_extension(db, user, assignment, user_id)
     return redirect(f"/assignments/{assignment_id}/late#extensions")
 
 

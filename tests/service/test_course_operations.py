@@ -67,7 +67,7 @@ def test_an_archived_course_takes_no_uploads_or_changes_but_stays_gradable(any_d
     klass = make_class(db, students=1, due_at=utcnow() + timedelta(days=7), counts=CountingRule.chosen)
     student = klass.students[0]
     submission = submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
-    extensions.grant_extension(db, klass.instructor, klass.assignment, student, utcnow() + timedelta(days=9))
+    extensions.grant_extension(db, klass.instructor, klass.assignment, student.id, utcnow() + timedelta(days=9))
     with pytest.raises(Forbidden):
         courses.archive_course(db, student, klass.course)
     courses.archive_course(db, klass.instructor, klass.course)
@@ -81,9 +81,9 @@ def test_an_archived_course_takes_no_uploads_or_changes_but_stays_gradable(any_d
         lambda: assignments.update_assignment(db, klass.instructor, klass.assignment,
                                               assignments.settings_of(klass.assignment)),
         # Each of these moves a credited score after the term, as a changed late rule would.
-        lambda: extensions.grant_extension(db, klass.instructor, klass.assignment, student,
+        lambda: extensions.grant_extension(db, klass.instructor, klass.assignment, student.id,
                                            utcnow() + timedelta(days=10)),
-        lambda: extensions.revoke_extension(db, klass.instructor, klass.assignment, student),
+        lambda: extensions.revoke_extension(db, klass.instructor, klass.assignment, student.id),
         lambda: grace.set_grace_days(db, klass.instructor, klass.course, 2),
         lambda: choices.choose(db, student, submission),
     ]
@@ -143,7 +143,8 @@ def test_a_ta_grades_and_regrades_sees_everything_but_changes_no_setting(any_db:
         lambda: assignments.create_assignment(db, ta, klass.course, "hw3", "hw2"),
         lambda: roster.enrol(db, ta, klass.course, f"friend-{_tag()}@uni.edu", "ta"),
         lambda: courses.archive_course(db, ta, klass.course),
-        lambda: extensions.grant_extension(db, ta, klass.assignment, klass.students[0], utcnow() + timedelta(days=1)),
+        lambda: extensions.grant_extension(db, ta, klass.assignment, klass.students[0].id,
+                                           utcnow() + timedelta(days=1)),
         lambda: grace.set_grace_days(db, ta, klass.course, 2),
         lambda: publishing.publish(db, ta, klass.assignment),
     ):
@@ -259,7 +260,7 @@ def test_after_due_date_details_wait_for_a_students_own_due_date(any_db: Session
     past = utcnow() - timedelta(hours=1)
     klass = make_class(db, students=2, due_at=past)  # released at the due date: an hour ago
     on_time, extended = klass.students
-    extensions.grant_extension(db, klass.instructor, klass.assignment, extended, past + timedelta(days=2))
+    extensions.grant_extension(db, klass.instructor, klass.assignment, extended.id, past + timedelta(days=2))
     db.commit()
     uploads = {student.id: submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
                for student in klass.students}
@@ -273,7 +274,7 @@ def test_after_due_date_details_wait_for_a_students_own_due_date(any_db: Session
     assert (seen, hidden) == (True, False) and short < full  # nor does its score count in what is shown
     staff_view = submissions.feedback(db, uploads[extended.id], klass.instructor)
     assert AFTER_DUE in {q.question_id for q in staff_view.questions}
-    extensions.revoke_extension(db, klass.instructor, klass.assignment, extended)
+    extensions.revoke_extension(db, klass.instructor, klass.assignment, extended.id)
     db.commit()
     assert shown(extended) == (True, full)
 

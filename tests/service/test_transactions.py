@@ -180,7 +180,7 @@ ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
     "update_assignment": lambda db, s: assignments.update_assignment(
         db, s.instructor, s.assignment, dataclasses.replace(assignments.settings_of(s.assignment), max_submissions=1,
                                                             late_credit="2d=80", counts="best")),
-    "grant_extension": lambda db, s: extensions.grant_extension(db, s.instructor, s.assignment, s.student,
+    "grant_extension": lambda db, s: extensions.grant_extension(db, s.instructor, s.assignment, s.student.id,
                                                                 utcnow() + timedelta(days=9), "flu"),
     "set_grace_days": lambda db, s: grace.set_grace_days(db, s.instructor, s.assignment.course, 3),
     "publish": lambda db, s: publishing.publish(db, s.instructor, s.assignment),
