@@ -4,6 +4,7 @@ On PostgreSQL + Redis and on the SQLite defaults (each refuses different numbers
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -246,6 +247,29 @@ def test_a_score_that_is_not_a_finite_number_is_422(site: Site, score: bytes) ->
 def test_page_forms_refuse_what_the_database_cannot_hold_with_an_error_page(site: Site, path: str, form: dict) -> None:
     page = site.pages.post(path.format(**site.ids), data={"csrf_token": site.csrf, **form})
     assert page.status_code == 422 and '<p class="error">' in page.text
+
+
+# Year 1 at +14:00 is still year 0 in UTC, and year 9999 at -14:00 already year 10000.
+NO_UTC_EQUIVALENT = ["0001-01-01T00:00+14:00", "9999-12-31T23:59-14:00"]
+PAGE_DATES = [  # the form, the other fields it needs, its date field and the label its refusal names
+    ("/assignments/{assignment_id}/regrades", {}, "since", "since"),
+    ("/assignments/{assignment_id}/settings", {"title": "HW2"}, "due_at", "due date"),
+    ("/assignments/{assignment_id}/settings", {"title": "HW2"}, "release_at", "release of after-due-date details"),
+    ("/assignments/{assignment_id}/extensions", {"student_id": "{user_id}"}, "until", "new due date"),
+    ("/courses/{course_id}/assignments", {"slug": "hw9", "rubric_id": "hw2"}, "due_at", "due date"),
+]
+
+
+def test_page_dates_without_a_utc_equivalent_are_refused_by_name(site: Site) -> None:
+    """A scripted post can name such a moment (a browser's datetime-local field cannot): 422, as the API answers."""
+    wrong = []
+    for path, fields, field, label in PAGE_DATES:
+        for moment in NO_UTC_EQUIVALENT:
+            form = {name: value.format(**site.ids) for name, value in {**fields, field: moment}.items()}
+            page = site.pages.post(path.format(**site.ids), data={"csrf_token": site.csrf, **form})
+            if page.status_code != 422 or f"{label}: {moment!r} has no UTC equivalent" not in html.unescape(page.text):
+                wrong.append(f"{path} {field}={moment}: {page.status_code} {page.text[:200]}")
+    assert not wrong, "\n".join(wrong)
 
 
 def _log_in(site: Site, **form: str) -> httpx.Response:

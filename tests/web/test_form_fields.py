@@ -26,3 +26,11 @@ def test_a_date_field_that_is_no_date_is_refused_by_name() -> None:
     with pytest.raises(Rejected) as refused:
         utc_time("next friday", "Due")
     assert refused.value.status_code == 422 and "Due: 'next friday' is not a date and time" in refused.value.message
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00+14:00", "9999-12-31T23:59-14:00"])
+def test_a_date_field_with_no_utc_equivalent_is_refused_by_name(text: str) -> None:
+    """Year 1 at +14:00 is still year 0 in UTC, and year 9999 at -14:00 already year 10000."""
+    with pytest.raises(Rejected) as refused:
+        utc_time(text, "Due")
+    assert refused.value.status_code == 422 and f"Due: {text!r} has no UTC equivalent" in refused.value.message
