@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from grader.db.models import Role, User
 from grader.db.session import session_scope
 from grader.services import users
+from grader.services.courses import in_utc
 from grader.services.errors import ServiceError
 from grader.terminal import fail
 
@@ -64,8 +65,9 @@ def utc_time(text: str, option: str) -> datetime:
     """An ISO 8601 date or time from the command line, in UTC (UTC if it names no zone)."""
     try:
         moment = datetime.fromisoformat(text)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         fail(f"{option} {text!r} is not an ISO 8601 date or time")
-    except OverflowError:
-        fail(f"{option} {text!r} has no UTC equivalent")
+    try:
+        return in_utc(moment)
+    except ValueError as exc:
+        fail(f"{option} {text!r} {exc}")

@@ -42,6 +42,17 @@ def clean_title(title: str) -> str:
     return title
 
 
+def in_utc(moment: datetime) -> datetime:
+    """The moment in UTC, one without a zone read as UTC. ValueError (its message follows the
+    value in a refusal) where UTC has no such date: year 1 at +14:00 is still year 0 there."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("has no UTC equivalent: in UTC it falls outside the years 1 to 9999") from None
+
+
 def check_time(label: str, moment: datetime | None) -> None:
     """Refuse (422) a due date, release or extension without a time zone, or from LATEST on."""
     if moment is None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from grader.db.models import CountingRule
+from grader.services.courses import in_utc
 from grader.services.errors import Rejected
 from grader.services.late_credit import LateAfter
 from grader.web.deps import Text
@@ -25,7 +26,10 @@ def utc_time(text: str, label: str) -> datetime | None:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise Rejected(422, f"{label}: {text!r} is not a date and time") from None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return in_utc(moment)
+    except ValueError as exc:
+        raise Rejected(422, f"{label}: {text!r} {exc}") from None
 
 
 def whole_number(text: str, label: str) -> int | None:
