@@ -8,7 +8,7 @@ from grader.api.docs import errors
 from grader.api.schemas.submissions import ManualGradeIn, ManualGradePublic
 from grader.db.models import ManualGrade
 from grader.services import manual_grades, submissions
-from grader.web.deps import CurrentUser, Id, SessionDep
+from grader.web.deps import CurrentUser, Id, SessionDep, Text
 
 router = APIRouter(tags=["manual grades"])
 
@@ -21,7 +21,7 @@ router = APIRouter(tags=["manual grades"])
                               409: "the published rubric version cannot be read"}),
 )
 def set_manual_grade(
-    submission_id: Id, question_id: str, body: ManualGradeIn, db: SessionDep, user: CurrentUser
+    submission_id: Id, question_id: Text, body: ManualGradeIn, db: SessionDep, user: CurrentUser
 ) -> ManualGrade:
     """Create or replace the grade of one question (it overrides an auto score)."""
     submission = submissions.get_submission(db, user, submission_id)
@@ -33,7 +33,7 @@ def set_manual_grade(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(400, 401, 403, 404, meaning={404: "no such submission, or no manual grade for the question"}),
 )
-def remove_manual_grade(submission_id: Id, question_id: str, db: SessionDep, user: CurrentUser) -> Response:
+def remove_manual_grade(submission_id: Id, question_id: Text, db: SessionDep, user: CurrentUser) -> Response:
     """Remove a grade given by mistake: the tests' score counts again (or the question waits for a grade)."""
     submission = submissions.get_submission(db, user, submission_id)
     manual_grades.remove_manual_grade(db, user, submission, question_id)
