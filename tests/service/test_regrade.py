@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from grader.db.models import RunStatus, User
 from grader.services import publishing, regrades
-from grader.services.errors import Forbidden
+from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.scores import effective_runs
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import (
@@ -103,3 +103,15 @@ def test_regrade_since_picks_only_newer_submissions(
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["total"] == 1
     assert regrades.regrade_diff(db, klass.instructor, batch.id) == []  # same rubric, same score
     assert len(runs_of(db, late.id)) == 2 and len(runs_of(db, early.id)) == 1
+
+
+def test_a_regrade_lists_at_most_ten_thousand_submissions(any_db: Session) -> None:
+    """More would near PostgreSQL's 65,535 parameters of a query; each listed id counts once."""
+    db = any_db
+    klass = make_class(db)
+    with pytest.raises(Rejected) as refused:
+        regrades.start_regrade(db, klass.instructor, klass.assignment, "", list(range(1, 10_002)))
+    assert refused.value.status_code == 422
+    assert refused.value.message.startswith("a regrade lists at most 10,000 submissions, not 10,001")
+    with pytest.raises(NotFound, match=r"^submissions \[1, 2, 3, "):  # not too many, but not hw2's
+        regrades.start_regrade(db, klass.instructor, klass.assignment, "", list(range(1, 10_001)) * 2)

@@ -293,6 +293,16 @@ def test_page_dates_without_a_utc_equivalent_are_refused_by_name(site: Site) -> 
     assert not wrong, "\n".join(wrong)
 
 
+def test_a_regrade_listing_more_than_ten_thousand_submissions_is_422(site: Site) -> None:
+    """More would near PostgreSQL's 65,535 parameters of a query, past them at 65,536."""
+    path = f"/assignments/{site.ids['assignment_id']}/regrades"
+    response = site.api.post("/api" + path, json={"submission_ids": list(range(1, 70_001))})
+    assert response.status_code == 422, response.text[:300]
+    assert [issue["loc"] for issue in response.json()["detail"]] == [["body", "submission_ids"]]
+    page = site.pages.post(path, data={"csrf_token": site.csrf, "submission_ids": " ".join(map(str, range(1, 10_002)))})
+    assert page.status_code == 422 and "a regrade lists at most 10,000 submissions, not 10,001" in page.text
+
+
 def _log_in(site: Site, **form: str) -> httpx.Response:
     """The login page's form, posted from a browser that is not logged in."""
     with PageSession(base_url=site.server.url, timeout=30, verify=tls_context()) as browser:
