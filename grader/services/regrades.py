@@ -34,6 +34,9 @@ from grader.services.permissions import require_grade, require_view_all
 from grader.services.scores import effective_runs
 
 SCORE_TOLERANCE = 1e-6
+# A regrade that lists its submissions names at most this many (each counted once): every query
+# on them stays well under PostgreSQL's 65,535 parameters (and SQLite's 32,766).
+MAX_LISTED = 10_000
 
 
 class RegradeProgress(TypedDict):
@@ -65,14 +68,15 @@ def start_regrade(
     """Regrade the assignment's submissions (all, the listed ones, or those made since a time) with
     its published rubric version. Not committed: the tasks go out when the caller commits."""
     require_grade(db, requested_by, assignment.course)
+    listed = _listed(submission_ids)
     query = select(Submission.id).where(Submission.assignment_id == assignment.id).order_by(Submission.id)
-    if submission_ids is not None:
-        query = query.where(Submission.id.in_(submission_ids))
+    if listed is not None:
+        query = query.where(Submission.id.in_(listed))
     if since is not None:
         query = query.where(Submission.created_at >= since)
     ids = list(db.scalars(query))
-    if submission_ids is not None and len(ids) != len(set(submission_ids)):
-        missing = sorted(set(submission_ids) - set(ids))
+    if listed is not None and len(ids) != len(listed):
+        missing = sorted(listed - set(ids))
         raise NotFound(f"submissions {missing} are not part of {assignment.slug}")
     if not ids:
         raise Rejected(409, "no submission matches: nothing to regrade")
@@ -80,6 +84,17 @@ def start_regrade(
     before = effective_runs(db, ids, assignment.rubric_hash)
     return _request_grading(db, requested_by, assignment, reason, assignment.rubric_hash,
                             {sid: before[sid].id if sid in before else None for sid in ids})
+
+
+def _listed(submission_ids: list[int] | None) -> set[int] | None:
+    """The listed submissions, each once; Rejected (422) past MAX_LISTED."""
+    if submission_ids is None:
+        return None
+    listed = set(submission_ids)
+    if len(listed) > MAX_LISTED:
+        raise Rejected(422, f"a regrade lists at most {MAX_LISTED:,} submissions, not {len(listed):,}: "
+                            "regrade those made since a time, or the whole assignment, instead")
+    return listed
 
 
 def rerun(db: Session, requested_by: User, run_id: int) -> RegradeBatch:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from grader.api.schemas.common import ReadModel, UtcDatetime
+from grader.services.regrades import MAX_LISTED
 from grader.web.deps import Id, Text
 
 
@@ -14,7 +15,7 @@ class RegradeIn(BaseModel):
     """Leave both filters out to regrade the whole assignment."""
 
     reason: Text = Field("", max_length=1_000)
-    submission_ids: list[Id] | None = Field(None, description="only these submissions")
+    submission_ids: list[Id] | None = Field(None, max_length=MAX_LISTED, description="only these submissions")
     since: UtcDatetime | None = Field(None, description="only submissions made at or after this time")
 
 
