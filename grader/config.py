@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +19,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GRADER_", env_file=".env", env_ignore_empty=True, extra="ignore")
 
-    environment: str = Field("development", description="development or production")
+    # Only these two: a misspelt "production" must not quietly run with the public development secret.
+    environment: Literal["development", "production"] = Field("development", description="development or production")
     rubrics_dir: Path = PROJECT_ROOT / "rubrics"
     rubric_cache_dir: Path | None = Field(
         None, description="where stored rubric versions are written out to be read (default: data_dir/rubric-versions)"
@@ -30,15 +32,16 @@ class Settings(BaseSettings):
 
     # Sandbox
     sandbox_root: Path = Path("/tmp/grader-sandboxes")
-    sandbox_uid: int = 65534
-    sandbox_gid: int = 65534
-    sandbox_threads: int = 1
-    sandbox_scratch_mb: int = Field(128, description="what one sandbox may write: megabytes (its own tmpfs)")
-    sandbox_scratch_files: int = Field(4096, description="what one sandbox may write: files and directories")
+    # A uid or gid of -1 would leave them unchanged (root) at the uid switch.
+    sandbox_uid: int = Field(65534, ge=0)
+    sandbox_gid: int = Field(65534, ge=0)
+    sandbox_threads: int = Field(1, ge=1)
+    sandbox_scratch_mb: int = Field(128, ge=1, description="what one sandbox may write: megabytes (its own tmpfs)")
+    sandbox_scratch_files: int = Field(4096, ge=1, description="what one sandbox may write: files and directories")
     require_isolation: bool = Field(False, description="refuse to grade when an isolation layer is missing")
 
     # Uploads
-    max_upload_bytes: int = 1_000_000
+    max_upload_bytes: int = Field(1_000_000, ge=1)
 
     # `make run` (grader.devserver)
     port: int = Field(8000, ge=1, le=65535, description="the port `make run` serves on (its --port wins)")
@@ -68,17 +71,24 @@ class Settings(BaseSettings):
     )
     gpu_workers: bool | None = Field(None, description="whether a worker takes the gpu queue; unset: ask the workers")
     gpu_fallback_to_cpu: bool = Field(True, description="rubrics with device auto go to cpu when no GPU worker runs")
-    run_lease_s: float = Field(30.0, description="an attempt whose heartbeat is older than this is presumed lost")
+    # The durations are finite: they go into time arithmetic, which overflows on an infinite one.
+    run_lease_s: float = Field(
+        30.0, gt=0, allow_inf_nan=False, description="an attempt whose heartbeat is older than this is presumed lost"
+    )
     grading_attempts: int = Field(
-        2, description="attempts a grade request (or a similarity run) gets when they die or time out"
+        2, ge=1, description="attempts a grade request (or a similarity run) gets when they die or time out"
     )
     hard_limit_grace_s: float = Field(
-        60.0, description="added to the rubric's submission_timeout_s: the task's hard limit"
+        60.0, gt=0, allow_inf_nan=False, description="added to the rubric's submission_timeout_s: the task's hard limit"
     )
-    reconcile_after_s: float = Field(600.0, description="queued or running this long without progress: enqueue again")
-    reconcile_interval_s: float = Field(60.0, description="how often the beat scheduler runs the reconciler")
+    reconcile_after_s: float = Field(
+        600.0, gt=0, allow_inf_nan=False, description="queued or running this long without progress: enqueue again"
+    )
+    reconcile_interval_s: float = Field(
+        60.0, gt=0, allow_inf_nan=False, description="how often the beat scheduler runs the reconciler"
+    )
     reconcile_sends: int = Field(
-        12, description="times the reconciler sends work that no worker claims before it fails it"
+        12, ge=1, description="times the reconciler sends work that no worker claims before it fails it"
     )
 
     @model_validator(mode="after")
