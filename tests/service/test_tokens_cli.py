@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from grader.cli_accounts import app as service_cli
 from grader.config import get_settings
+from grader.db.base import MAX_ID
 from grader.db.models import ApiToken
 from grader.services import users
 
@@ -67,3 +70,13 @@ def test_a_user_whose_token_is_refused_is_not_created(any_db: Session) -> None:
                                                "--role", "student", "--token", "--expires", "100000"])
     assert refused.exit_code == 2 and "lifetime" in refused.output
     assert users.get_user_by_email(any_db, "half-made@example.edu") is None
+
+
+@pytest.mark.parametrize("token_id", ["0", str(MAX_ID + 1), "99999999999999999999"])
+def test_a_token_id_no_token_can_have_is_refused(any_db: Session, token_id: str) -> None:
+    """PostgreSQL answered one past 32 bits, and SQLite one past 64, with a traceback."""
+    users.create_user(any_db, f"root-{uuid.uuid4().hex[:8]}@example.edu", "Root", "admin")
+    any_db.commit()
+    refused = CliRunner().invoke(service_cli, ["tokens", "revoke", token_id], env={"COLUMNS": "200"})
+    assert refused.exit_code == 2, refused.output
+    assert f"{token_id} is not in the range 1<=x<={MAX_ID}" in refused.output

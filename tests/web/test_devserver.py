@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
+from grader import devserver
 from grader.config import PROJECT_ROOT
 from harness.servers import free_port
 from tests.fixtures.services import wait_until
@@ -110,3 +112,11 @@ def test_a_busy_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
             assert "GRADER_PORT=PORT" in done.stderr and "--port PORT" in done.stderr
             assert "Serving on" not in done.stdout and "Seeded" not in done.stdout
             assert not data_dir.exists()  # no database, no worker: nothing started
+
+
+@pytest.mark.parametrize("port", ["-1", "70000"])
+def test_a_port_out_of_range_is_refused_before_anything_starts(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        devserver.main(["--port", port])
+    assert exited.value.code == 2
+    assert f"argument --port: {port} is not a port: choose one from 1 to 65535" in capsys.readouterr().err
