@@ -13,6 +13,8 @@ import typer
 from typer import _click  # Typer's own copy of click, which its groups and commands are built on
 from typer.core import TyperCommand, TyperGroup
 
+from grader.terminal import fail
+
 
 @dataclass(frozen=True)
 class Lazy:
@@ -56,6 +58,8 @@ LAZY_COMMANDS: dict[str, Lazy | LazyCommands] = {
 # code they load is quick to import, and `grader --help` lists whatever they define, in this order.
 SERVICE_MODULES = ("grader.cli_grades", "grader.cli_analysis", "grader.cli_accounts", "grader.cli_late",
                    "grader.cli_courses")
+# Says what an operator fixes when a command fails for a setting, the database or a migration.
+ERRORS_MODULE = "grader.cli_errors"
 
 
 @functools.cache
@@ -94,6 +98,19 @@ class LazyGroup(TyperGroup):
                                        eager=()), args[1:]
             return name, commands_of(lazy.module, lazy.app)[name], args[1:]
         return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: _click.Context) -> Any:
+        """Runs the command; a failure that is the operator's to fix ends as `error: ...`, exit 2,
+        not as a traceback. What says so is imported only then, like a command's module."""
+        try:
+            return super().invoke(ctx)
+        except (_click.ClickException, _click.exceptions.Exit, _click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            message = importlib.import_module(ERRORS_MODULE).explain(exc)
+            if message is None:
+                raise
+            fail(message)
 
 
 app = typer.Typer(cls=LazyGroup, no_args_is_help=True, add_completion=False)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from grader.cli_common import ByOpt, acting_user, out, transaction, user_named
 from grader.config import get_settings
-from grader.db.base import utcnow
+from grader.db.base import MAX_ID, utcnow
 from grader.db.models import ApiToken, User
 from grader.db.session import downgrade_schema, session_scope, upgrade_schema
 from grader.services import users
@@ -34,6 +34,11 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
+
+# A century: more than any work waits, and a cutoff that far back is still a date.
+MAX_OLDER_THAN_S = 100 * 365 * 86_400
+
+log = logging.getLogger(__name__)
 
 ExpiresOpt = Annotated[
     int | None, typer.Option("--expires", help="days until the token expires (default: GRADER_TOKEN_TTL_DAYS)")
@@ -96,7 +101,7 @@ def tokens_list(
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    token_ids: Annotated[list[int], typer.Argument(help="ids, as `grader tokens list` shows them")],
+    token_ids: Annotated[list[int], typer.Argument(min=1, max=MAX_ID, help="ids, as `grader tokens list` shows them")],
     by: ByOpt = None,
 ) -> None:
     """Revoke API tokens: they stop working at once."""
@@ -119,18 +124,29 @@ def reconcile(
     loop: Annotated[bool, typer.Option(help="keep running, every GRADER_RECONCILE_INTERVAL_S seconds")] = False,
 ) -> None:
     """Send stuck submissions and similarity runs (queued or running without progress) to the workers again."""
+    if older_than is not None and not 0 <= older_than <= MAX_OLDER_THAN_S:  # also refuses nan
+        fail(f"--older-than must be from 0 to {MAX_OLDER_THAN_S:,} seconds (a century), not {older_than:g}")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     settings = get_settings()
     threshold = settings.reconcile_after_s if older_than is None else older_than
+    if not loop:
+        _reconcile_once(threshold)
+        return
     while True:
-        with session_scope() as db:
-            sent = reconcile_stuck(db, threshold)
-            db.commit()  # sends them
-        for ids, what in ((sent.submissions, "submission(s)"), (sent.similarity_runs, "similarity run(s)")):
-            out.print(f"re-enqueued {len(ids)} {what}" + (f": {', '.join(map(str, ids))}" if ids else ""))
-        if not loop:
-            return
+        try:
+            _reconcile_once(threshold)
+        except Exception:  # as the beat it stands in for: the next round runs whatever this one met
+            log.exception("reconcile failed; trying again in %g s", settings.reconcile_interval_s)
         time.sleep(settings.reconcile_interval_s)
+
+
+def _reconcile_once(older_than_s: float) -> None:
+    """One round of the reconciler, reported as it is sent."""
+    with session_scope() as db:
+        sent = reconcile_stuck(db, older_than_s)
+        db.commit()  # sends them
+    for ids, what in ((sent.submissions, "submission(s)"), (sent.similarity_runs, "similarity run(s)")):
+        out.print(f"re-enqueued {len(ids)} {what}" + (f": {', '.join(map(str, ids))}" if ids else ""))
 
 
 @db_app.command("upgrade")

@@ -87,11 +87,19 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def port_number(text: str) -> int:
+    """--port's value: a TCP port, which the socket layer would refuse with a traceback."""
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: choose one from 1 to 65535")
+    return port
+
+
 def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=settings.port, help="default: GRADER_PORT, else 8000")
+    parser.add_argument("--port", type=port_number, default=settings.port, help="default: GRADER_PORT, else 8000")
     args = parser.parse_args(argv)
     base_url = f"http://{args.host}:{args.port}"
     listener = listen(args.host, args.port)
