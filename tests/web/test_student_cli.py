@@ -3,10 +3,13 @@ server on PostgreSQL + Redis, graded by a real Celery worker; and each failure t
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import socket
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import ApiToken
 from grader.db.session import session_scope
+from harness.servers import free_port
 from tests.fixtures.services import Stack, WorkerProcess
 from tests.service.helpers import REFERENCE
 from tests.test_cli_imports import DATABASE, GRADING, run_grader
@@ -192,3 +196,74 @@ def test_too_many_requests_say_how_long_to_wait(
     assert throttled.exit_code == 2
     message = " ".join(throttled.stderr.split())
     assert "too many login attempts" in message and "(retry after 15 min)" in message  # GRADER_LOGIN_WINDOW_S
+
+
+def login_as_anyone(server: str, home: Path) -> Result:
+    """`grader login --server SERVER` by a student whose configuration lives under `home`."""
+    return CliRunner().invoke(cli.app, ["login", "--server", server], input="stu@uni.edu\nmy password\n",
+                              env={"XDG_CONFIG_HOME": str(home / "config")}, catch_exceptions=False)
+
+
+@pytest.mark.parametrize("server", ["http://grader.example.edu", "http://192.0.2.10:8000/",
+                                    "http://127.0.0.1.example.edu"])
+def test_plain_http_to_another_machine_is_refused_before_the_password_is_asked(server: str, tmp_path: Path) -> None:
+    refused = login_as_anyone(server, tmp_path)
+    assert refused.exit_code == 2
+    https = "https://" + server.removeprefix("http://").rstrip("/")
+    assert (f"error: --server {server!r}: plain http:// would send your password and token unencrypted: "
+            f"use {https} (http:// is for a grader on this machine only)") in " ".join(refused.stderr.split())
+    assert "Password" not in refused.output and not (tmp_path / "config").exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+def test_plain_http_to_this_machine_is_allowed(host: str, tmp_path: Path) -> None:
+    """`make run` serves plain http on 127.0.0.1: the login goes ahead (and finds nobody there)."""
+    server = f"http://{host}:{free_port()}"
+    unreachable = login_as_anyone(server, tmp_path)
+    assert unreachable.exit_code == 2
+    assert f"cannot reach the grader at {server}" in " ".join(unreachable.stderr.split())
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with `reply` (status, Location) and keeps each request's path and body."""
+
+    reply: tuple[int, str] = (404, "")
+    seen: list[tuple[str, str]]
+
+    def do_POST(self) -> None:
+        self.seen.append((self.path, self.rfile.read(int(self.headers["Content-Length"])).decode()))
+        status, location = self.reply
+        self.send_response(status)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def recording_server(status: int, location: str = "") -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A server on 127.0.0.1 that answers `status` (with `location`): its URL and the requests it got."""
+    seen: list[tuple[str, str]] = []
+    handler = type("Handler", (Recorder,), {"reply": (status, location), "seen": seen})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}", seen
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+def test_a_redirect_is_named_and_never_followed(tmp_path: Path) -> None:
+    """Most servers send plain http on to https: the student is told where, and nothing goes there."""
+    with recording_server(404) as (elsewhere, reached_elsewhere):
+        with recording_server(308, f"{elsewhere}/api/auth/token") as (server, reached):
+            redirected = login_as_anyone(server, tmp_path)
+    assert redirected.exit_code == 2
+    assert (f"error: {server} redirects to {elsewhere}/api/auth/token, which is not followed: if that is your "
+            f"grader, log in with `grader login --server {elsewhere}`") in " ".join(redirected.stderr.split())
+    assert [path for path, _body in reached] == ["/api/auth/token"] and reached_elsewhere == []
