@@ -3,6 +3,7 @@ that says what to do (log in again, wait, name the course)."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,28 @@ UPLOAD_TIMEOUT_S = 300.0  # a notebook server's uplink can be slow
 
 
 def check_server(url: str) -> str:
-    """The server's base URL without a trailing slash; only http(s) URLs are accepted."""
+    """The server's base URL without a trailing slash: https, or plain http to this machine only
+    (`make run`'s), since the password and then the token go in every request."""
     server = url.strip().rstrip("/")
     if not server.startswith(("http://", "https://")):
         raise ClientError(f"--server {url!r}: give the grader's address, e.g. https://grader.example.edu")
+    try:
+        host = httpx.URL(server).host
+    except httpx.InvalidURL as exc:
+        raise ClientError(f"--server {url!r}: not an address ({exc})") from None
+    if server.startswith("http://") and not _is_this_machine(host):
+        https = "https://" + server.removeprefix("http://")
+        raise ClientError(f"--server {url!r}: plain http:// would send your password and token unencrypted: "
+                          f"use {https} (http:// is for a grader on this machine only)")
     return server
+
+
+def _is_this_machine(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.1, ::1)."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost
+        return False
 
 
 def _wait_hint(response: httpx.Response) -> str:
@@ -55,7 +73,8 @@ class GraderApi:
     def __init__(self, server: str, token: str | None = None) -> None:
         self.server = server
         self.http = httpx.Client(
-            base_url=f"{server}/api", timeout=TIMEOUT_S,
+            # A redirect is reported, never followed: the password or the token would go wherever it points.
+            base_url=f"{server}/api", timeout=TIMEOUT_S, follow_redirects=False,
             headers={"Authorization": f"Bearer {token}"} if token is not None else {},
         )
 
@@ -74,11 +93,21 @@ class GraderApi:
                 return response.json()
             except ValueError:
                 raise ClientError(_not_a_grader(response)) from None
+        if response.is_redirect:
+            raise ClientError(self._redirected(response, path))
         if response.status_code == 401 and "Authorization" in self.http.headers:
             raise ClientError(f"your login to {self.server} has expired or was revoked: "
                               f"run `grader login --server {self.server}` again")
         hint = _wait_hint(response) if response.status_code == 429 else ""
         raise ClientError(_detail(response) + hint)
+
+    def _redirected(self, response: httpx.Response, path: str) -> str:
+        """Where the server sends its clients (a plain-http address to its https one, most often), and
+        the --server that reaches it: the Location without the API path asked for."""
+        target = response.url.join(response.headers["Location"]).copy_with(query=None, fragment=None)
+        server = str(target).removesuffix(f"/api{path}")
+        return (f"{self.server} redirects to {target}, which is not followed: if that is your grader, "
+                f"log in with `grader login --server {server}`")
 
     def issue_token(self, email: str, password: str, label: str) -> dict[str, Any]:
         """POST /auth/token: {access_token, id, expires_at}."""
