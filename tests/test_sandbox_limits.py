@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable, Iterator
 
@@ -15,6 +16,29 @@ from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 
 SMALL = Limits(call_timeout_s=2, submission_timeout_s=20, memory_mb=512, cpu_time_s=2,
                max_processes=16, max_file_mb=1, max_open_files=32)
+
+# Student code that reads and sets a process's limits, priority and scheduling: what the kernel
+# lets any process of the same uid do to another, and every sandbox runs as the same uid.
+PROCESS_CONTROL = textwrap.dedent("""
+    import ctypes, errno, os, resource, struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    IOPRIO_SET, IOPRIO_GET, SCHED_SETATTR = {"x86_64": (251, 252, 314), "aarch64": (30, 31, 274)}[os.uname().machine]
+    IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP, IOPRIO_IDLE = 1, 2, 3 << 13
+    LIMITS = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE)
+
+    def state():
+        return {"limits": [resource.getrlimit(limit) for limit in LIMITS],
+                "nice": os.getpriority(os.PRIO_PROCESS, 0), "cpus": sorted(os.sched_getaffinity(0)),
+                "policy": os.sched_getscheduler(0), "io": libc.syscall(IOPRIO_GET, IOPRIO_WHO_PROCESS, 0)}
+
+    def raw(number, *args):
+        if libc.syscall(number, *args) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+    def idle_attributes():
+        # struct sched_attr: size, policy, flags, nice, priority, runtime, deadline, period
+        return ctypes.create_string_buffer(struct.pack("=IIQiIQQQ", 48, os.SCHED_IDLE, 0, 19, 0, 0, 0, 0))
+""")
 
 
 @pytest.fixture
@@ -186,6 +210,63 @@ def test_signals_cannot_reach_the_fork_server_or_the_grader(sandboxed, engine):
     server = engine._fork_server()  # the one the sandbox is forked from: it must outlive the attack
     assert "sent" not in student.run()[:2]
     assert engine._server is server and server.alive(), "the fork server was killed (and replaced)"
+
+
+def test_a_sandbox_cannot_change_the_limits_or_scheduling_of_another(sandboxed):
+    """All sandboxes share one uid: one that lowered another's RLIMIT_AS made the next student's
+    correct submission fail to import (scored 0), and its priority or CPUs could slow it into timeouts."""
+    victim = sandboxed(PROCESS_CONTROL + textwrap.dedent("""
+        def pid():
+            return os.getpid()
+    """))
+    attacker = sandboxed(PROCESS_CONTROL + textwrap.dedent("""
+        def attempt(action, *args):
+            try:
+                action(*args)
+                return "changed"
+            except OSError as exc:
+                return errno.errorcode[exc.errno]
+
+        def run(pid):
+            cpu = {min(os.sched_getaffinity(0))}
+            return {
+                "prlimit AS": attempt(resource.prlimit, pid, resource.RLIMIT_AS, (64 << 20, 64 << 20)),
+                "prlimit CPU": attempt(resource.prlimit, pid, resource.RLIMIT_CPU, (1, 1)),
+                "prlimit FSIZE": attempt(resource.prlimit, pid, resource.RLIMIT_FSIZE, (0, 0)),
+                "prlimit NOFILE": attempt(resource.prlimit, pid, resource.RLIMIT_NOFILE, (3, 3)),
+                "prlimit read": attempt(resource.prlimit, pid, resource.RLIMIT_AS),
+                "setpriority": attempt(os.setpriority, os.PRIO_PROCESS, pid, 19),
+                "setpriority of its group": attempt(os.setpriority, os.PRIO_PGRP, pid, 19),
+                "sched_setaffinity": attempt(os.sched_setaffinity, pid, cpu),
+                "sched_setscheduler": attempt(os.sched_setscheduler, pid, os.SCHED_IDLE, os.sched_param(0)),
+                "sched_setparam": attempt(os.sched_setparam, pid, os.sched_param(0)),
+                "sched_setattr": attempt(raw, SCHED_SETATTR, pid, idle_attributes(), 0),
+                "ioprio_set": attempt(raw, IOPRIO_SET, IOPRIO_WHO_PROCESS, pid, IOPRIO_IDLE),
+                "ioprio_set of its group": attempt(raw, IOPRIO_SET, IOPRIO_WHO_PGRP, pid, IOPRIO_IDLE),
+            }
+    """))
+    before = victim.state()
+    outcomes = attacker.run(victim.pid())
+    assert outcomes == dict.fromkeys(outcomes, "EPERM")
+    assert victim.state() == before
+
+
+def test_a_sandbox_still_sets_its_own_limits_and_scheduling(sandboxed):
+    """What glibc and Python do for a process's own limits and scheduling (pid 0: itself) works."""
+    student = sandboxed(PROCESS_CONTROL + textwrap.dedent("""
+        def run():
+            before = state()
+            cpu = min(os.sched_getaffinity(0))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+            os.nice(1)
+            os.sched_setaffinity(0, {cpu})
+            os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+            raw(IOPRIO_SET, IOPRIO_WHO_PROCESS, 0, IOPRIO_IDLE)
+            return before, state(), cpu
+    """))
+    before, after, cpu = student.run()
+    assert after == {"limits": [*before["limits"][:3], (16, 16)], "nice": min(before["nice"] + 1, 19),
+                     "cpus": [cpu], "policy": os.SCHED_BATCH, "io": 3 << 13}
 
 
 def test_a_crash_fails_one_call_and_the_next_call_gets_a_fresh_sandbox(sandboxed):
