@@ -77,6 +77,27 @@ def test_a_reply_of_empty_lists_costs_a_small_multiple_of_its_size(grade_attack)
     assert "the sandbox sent malformed data in initial_loss()" in report.question("1.3.4").output
 
 
+def test_a_wrong_shaped_reply_costs_a_small_multiple_of_its_size(grade_attack):
+    """32 MiB of uint8 of the wrong shape: the check made it float64 before looking at its shape,
+    and signing it for the diagnosis made some fifteen float64 copies of it, over 2.5 GiB in all
+    and seconds of the worker's CPU for each failed case, none of it counted against a call."""
+    size = 32 << 20
+    grade_attack("")  # warm: the rubric collected, the checks' memory in use
+    attack = f"""
+        def conv1d_forward(x, W, stride=1):
+            return torch.ones({size - 4096}, dtype=torch.uint8)
+    """
+    started = time.process_time()
+    report, growth = with_peak_rss_growth(lambda: grade_attack(attack))
+    cpu = time.process_time() - started
+    assert growth <= 8 * size, f"the grade's peak resident size grew {growth >> 20} MiB"
+    full_except(report, "1.1c.i")
+    failed = [t for t in report.tests if not t.passed]
+    assert cpu < len(failed), f"the grade took {cpu:.1f} s of this process's CPU for {len(failed)} failed cases"
+    assert f"conv1d_forward() out: expected shape (1, 3), got ({size - 4096},)" in report.question("1.1c.i").output
+    assert [[a.function for a in t.answers] for t in failed] == [["conv1d_forward"]] * 4  # still diagnosed
+
+
 def test_an_array_of_absurd_shape_is_malformed_data(grade_attack):
     report = grade_attack(forging('b\'{"$":"tensor","dtype":"float64","shape":[4611686018427387904,0],"at":0,"n":0}\''))
     full_except(report, "1.3.4")
