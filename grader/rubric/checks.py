@@ -64,8 +64,8 @@ def _short(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def as_tensor(actual: object, name: str = "result") -> torch.Tensor:
-    """The student's value as a float64 CPU tensor, or a CheckFailure saying what it was instead."""
+def _real_tensor(actual: object, name: str) -> torch.Tensor:
+    """The student's tensor or array as it came (no copy), or a CheckFailure saying what it was instead."""
     if isinstance(actual, torch.Tensor):
         tensor = actual
     elif isinstance(actual, np.ndarray):
@@ -74,16 +74,22 @@ def as_tensor(actual: object, name: str = "result") -> torch.Tensor:
         raise CheckFailure(f"{name}: expected a tensor, got {_describe(actual)}", actual)
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise CheckFailure(f"{name}: expected a real floating-point tensor, got dtype {tensor.dtype}", actual)
-    return tensor.detach().to(device="cpu", dtype=torch.float64)
+    return tensor
+
+
+def as_tensor(actual: object, name: str = "result") -> torch.Tensor:
+    """The student's value as a float64 CPU tensor, or a CheckFailure saying what it was instead."""
+    return _real_tensor(actual, name).detach().to(device="cpu", dtype=torch.float64)
 
 
 def check_shape(actual: object, expected_shape: Sequence[int], name: str = "result") -> torch.Tensor:
-    """The value is a tensor of exactly `expected_shape`; returns it as a float64 tensor."""
-    tensor = as_tensor(actual, name)
+    """The value is a tensor of exactly `expected_shape`; returns it as a float64 tensor. The shape
+    is checked first: a wrong-shaped value, however large, is never copied."""
+    shape = tuple(_real_tensor(actual, name).shape)
     expected = tuple(int(n) for n in expected_shape)
-    if tuple(tensor.shape) != expected:
-        raise CheckFailure(f"{name}: expected shape {expected}, got {tuple(tensor.shape)}", actual)
-    return tensor
+    if shape != expected:
+        raise CheckFailure(f"{name}: expected shape {expected}, got {shape}", actual)
+    return as_tensor(actual, name)
 
 
 def off_entries(actual: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) -> torch.Tensor:

@@ -27,6 +27,8 @@ from grader.rubric_spec import RubricError, Tolerance
 from grader.scoring import Answer
 
 MAX_DEPTH = 32  # as deep as the protocol lets an answer be
+MAX_ROUNDED = 1 << 20  # entries of one answer rounded for its signature; honest answers have far fewer
+ROUNDING_BLOCK = 1 << 16  # entries rounded at a time
 
 
 @dataclass
@@ -86,10 +88,20 @@ def culprits(calls: list[Call], failure: BaseException) -> list[Call]:
     return answered
 
 
-def _tensor(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+def _as_it_came(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """A CPU tensor of the value in its own dtype (no copy of an answer: answers are on the CPU)."""
     tensor = value if isinstance(value, torch.Tensor) else torch.from_numpy(value)
-    tensor = tensor.detach().cpu()
-    return tensor if tensor.is_complex() or tensor.dtype == torch.bool else tensor.to(torch.float64)
+    return tensor.detach().cpu()
+
+
+def _real(tensor: torch.Tensor) -> bool:
+    """Whether the tensor is compared and signed as float64 (complex and bool ones are kept as they are)."""
+    return not (tensor.is_complex() or tensor.dtype == torch.bool)
+
+
+def _tensor(value: torch.Tensor | np.ndarray) -> torch.Tensor:
+    tensor = _as_it_came(value)
+    return tensor.to(torch.float64) if _real(tensor) else tensor
 
 
 def same_answer(actual: Any, wrong: Any, tolerance: Tolerance, depth: int = 0) -> bool:
@@ -98,8 +110,10 @@ def same_answer(actual: Any, wrong: Any, tolerance: Tolerance, depth: int = 0) -
     actual, wrong = scalar(actual), scalar(wrong)
     arrays = (torch.Tensor, np.ndarray)
     if isinstance(actual, arrays) and isinstance(wrong, arrays):
+        if tuple(actual.shape) != tuple(wrong.shape):
+            return False  # before any copy: the student's answer may be far larger than the mistake's
         a, w = _tensor(actual), _tensor(wrong)
-        if a.shape != w.shape or a.dtype.is_floating_point != w.dtype.is_floating_point:
+        if a.dtype.is_floating_point != w.dtype.is_floating_point:
             return False
         return not bool(off_entries(a, w, tolerance).any()) if a.dtype.is_floating_point else torch.equal(a, w)
     if isinstance(actual, (tuple, list)) and isinstance(wrong, (tuple, list)):
@@ -129,32 +143,55 @@ def _rounded(tensor: torch.Tensor, tolerance: Tolerance) -> torch.Tensor:
     return torch.where(torch.isnan(tensor), torch.full_like(tensor, math.nan), rounded)
 
 
-def _feed(digest: Any, value: Any, tolerance: Tolerance, depth: int) -> None:
-    value = scalar(value)
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        tensor = _tensor(value)
-        if tensor.dtype.is_floating_point:
-            tensor = _rounded(tensor, tolerance)
-        digest.update(f"T{tuple(tensor.shape)}{tensor.dtype}".encode() + tensor.contiguous().numpy().tobytes())
-    elif isinstance(value, (tuple, list, dict)) and depth < MAX_DEPTH:
-        items = sorted(value.items(), key=lambda kv: repr(kv[0])) if isinstance(value, dict) else list(enumerate(value))
-        digest.update(f"({len(items)}".encode())
-        for key, item in items:
-            digest.update(repr(key).encode())
-            _feed(digest, item, tolerance, depth + 1)
-    elif type(value) is float:
-        _feed(digest, torch.tensor([value], dtype=torch.float64), tolerance, depth)
-        digest.update(b"F")
-    else:
-        digest.update(f"{type(value).__name__}:{value!r}".encode())
+class _Signer:
+    """The digest of one answer, fed part by part. Its first MAX_ROUNDED entries are rounded, a
+    block at a time (rounding makes several float64 copies); a tensor past them is fed bit for
+    bit. So a huge answer (only a hostile or absurd one is) costs time in proportion to its bytes,
+    and memory far below them."""
+
+    def __init__(self, tolerance: Tolerance) -> None:
+        self.tolerance = tolerance
+        self.digest = hashlib.sha256()
+        self.rounded_left = MAX_ROUNDED
+
+    def feed(self, value: Any, depth: int = 0) -> None:
+        value = scalar(value)
+        if isinstance(value, (torch.Tensor, np.ndarray)):
+            self._feed_tensor(_as_it_came(value))
+        elif isinstance(value, (tuple, list, dict)) and depth < MAX_DEPTH:
+            items = (sorted(value.items(), key=lambda kv: repr(kv[0])) if isinstance(value, dict)
+                     else list(enumerate(value)))
+            self.digest.update(f"({len(items)}".encode())
+            for key, item in items:
+                self.digest.update(repr(key).encode())
+                self.feed(item, depth + 1)
+        elif type(value) is float:
+            self.feed(torch.tensor([value], dtype=torch.float64), depth)
+            self.digest.update(b"F")
+        else:
+            self.digest.update(f"{type(value).__name__}:{value!r}".encode())
+
+    def _feed_tensor(self, tensor: torch.Tensor) -> None:
+        if tensor.numel() > self.rounded_left:
+            self.digest.update(f"B{tuple(tensor.shape)}{tensor.dtype}".encode())
+            self.digest.update(tensor.contiguous().numpy().data)
+            return
+        self.rounded_left -= tensor.numel()
+        real = _real(tensor)
+        self.digest.update(f"T{tuple(tensor.shape)}{torch.float64 if real else tensor.dtype}".encode())
+        for block in tensor.reshape(-1).split(ROUNDING_BLOCK):
+            if real:
+                block = _rounded(block.to(torch.float64), self.tolerance)
+            self.digest.update(block.contiguous().numpy().data)
 
 
 def signature(value: Any, tolerance: Tolerance) -> str:
     """A short digest of an answer rounded to the check's tolerance: equal wrong answers (within
-    rounding) share it, whatever their float precision, array kind or sequence kind."""
-    digest = hashlib.sha256()
-    _feed(digest, value, tolerance, 0)
-    return digest.hexdigest()[:16]
+    rounding) share it, whatever their float precision, array kind or sequence kind. A tensor past
+    the answer's first MAX_ROUNDED entries shares it only when equal bit for bit."""
+    signer = _Signer(tolerance)
+    signer.feed(value)
+    return signer.digest.hexdigest()[:16]
 
 
 def _answer(what: str, compute: Callable[..., Any], call: Call) -> Any:
