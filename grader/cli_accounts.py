@@ -25,7 +25,7 @@ from grader.db.session import downgrade_schema, session_scope, upgrade_schema
 from grader.services import users
 from grader.services.errors import ServiceError
 from grader.services.reconcile import reconcile as reconcile_stuck
-from grader.terminal import fail
+from grader.terminal import fail, shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
@@ -58,13 +58,13 @@ def users_add(
     with transaction() as db:  # the user and its token together, or neither
         user = users.create_user(db, email, name, role, password)
         issued = users.create_token(db, user, "cli", expires) if token else None
-    out.print(f"created {user.role} {user.email} (id {user.id})")
+    out.print(shown(f"created {user.role} {user.email} (id {user.id})"))
     if issued is not None:
         _print_token(user, *issued)
 
 
 def _print_token(user: User, token: str, row: ApiToken) -> None:
-    out.print(f"API token {row.id} for {user.email}, expires {row.expires_at:%Y-%m-%d %H:%M UTC}")
+    out.print(shown(f"API token {row.id} for {user.email}, expires {row.expires_at:%Y-%m-%d %H:%M UTC}"))
     out.print(f"API token (shown once): {token}", soft_wrap=True)  # never broken across lines
 
 
@@ -95,7 +95,8 @@ def tokens_list(
             table.add_column(column, no_wrap=column in ("id", "user"))
         for token in tokens:
             expires = f"{token.expires_at:%Y-%m-%d %H:%M}" + (" (expired)" if token.expires_at <= now else "")
-            table.add_row(str(token.id), token.user.email, token.label, f"{token.created_at:%Y-%m-%d}", expires)
+            table.add_row(str(token.id), shown(token.user.email), shown(token.label), f"{token.created_at:%Y-%m-%d}",
+                          expires)
     out.print(table)
 
 
@@ -163,7 +164,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] 
                 fail(f"GRADER_ADMIN_EMAIL: {exc.message}")
             db.commit()
         if admin is not None:
-            out.print(f"created the first admin, {admin.email} (id {admin.id})")
+            out.print(shown(f"created the first admin, {admin.email} (id {admin.id})"))
 
 
 @db_app.command("downgrade")

@@ -11,17 +11,16 @@ import time
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, err, out, transaction
+from grader.cli_common import POLL_S, AssignmentArg, ByOpt, CourseOpt, acting_user, out, transaction
 from grader.db.models import User
 from grader.db.session import session_scope
 from grader.services import answer_groups, courses, similarity
 from grader.services.errors import ServiceError
-from grader.terminal import fail
+from grader.terminal import fail, shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 
@@ -43,7 +42,7 @@ def groups(assignment: AssignmentArg, course: CourseOpt = None, by: ByOpt = None
                 f"  students: {', '.join(member.student.email for member in group.members)}",
                 f"  feedback: {group.feedback.text if group.feedback else '-'}",
             ]
-            out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+            out.print(shown("\n".join(lines)), soft_wrap=True)
 
 
 def _watch_similarity(db: Session, operator: User, run_id: int) -> similarity.SimilarityProgress:
@@ -70,8 +69,8 @@ def _print_pairs(pairs: list[similarity.PairSummary], threshold: float) -> None:
         table.add_column(column, justify="left" if column.startswith("student") else "right",
                          no_wrap=column.startswith("student"))
     for pair in pairs:
-        table.add_row(str(pair["id"]), f"{pair['score']:.2f}", pair["student_a"], str(pair["submission_a_id"]),
-                      f"{pair['similarity_a']:.2f}", pair["student_b"], str(pair["submission_b_id"]),
+        table.add_row(str(pair["id"]), f"{pair['score']:.2f}", shown(pair["student_a"]), str(pair["submission_a_id"]),
+                      f"{pair['similarity_a']:.2f}", shown(pair["student_b"]), str(pair["submission_b_id"]),
                       f"{pair['similarity_b']:.2f}")
     out.print(table)
 
@@ -93,8 +92,7 @@ def similarity_command(
             out.print(f"similarity run {run.id}: {assignment}, threshold {threshold:g}")
             state = _watch_similarity(db, operator, run.id)
             if state["status"] == "failed":
-                err.print(f"[red]error:[/red] similarity run {run.id} failed: {escape(state['error'] or '')}")
-                raise typer.Exit(1)
+                fail(f"similarity run {run.id} failed: {state['error'] or ''}", status=1)
             out.print(f"compared {state['submissions']} submission(s)")
             _print_pairs(similarity.list_pairs(db, operator, run.id), threshold)
         except ServiceError as exc:

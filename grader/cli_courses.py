@@ -23,7 +23,7 @@ from grader.services import assignments, courses, dashboard, invitations, roster
 from grader.services.allowance import duration
 from grader.services.late_rules import rules_of
 from grader.services.spreadsheet import csv_text
-from grader.terminal import fail
+from grader.terminal import fail, shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 courses_app = typer.Typer(help="Courses: add, list, archive.", no_args_is_help=True)
@@ -94,7 +94,7 @@ def courses_add(code: CodeArg, title: Annotated[str, typer.Option("--title", hel
     """Create a course (an instructor who creates one teaches it)."""
     with transaction() as db:
         course = courses.create_course(db, acting_user(db, by), code, title)
-    out.print(f"created course {course.code} (id {course.id}): {course.title}")
+    out.print(shown(f"created course {course.code} (id {course.id}): {course.title}"))
 
 
 @courses_app.command("list")
@@ -108,7 +108,7 @@ def courses_list(by: ByOpt = None) -> None:
         for m in memberships:
             counts = roster.role_counts(db, m.course)
             archived = f"{m.course.archived_at:%Y-%m-%d}" if m.course.archived_at else ""
-            table.add_row(m.course.code, m.course.title, m.role, str(counts.get(CourseRole.student, 0)),
+            table.add_row(m.course.code, shown(m.course.title), m.role, str(counts.get(CourseRole.student, 0)),
                           str(counts.get(CourseRole.ta, 0)), str(counts.get(CourseRole.instructor, 0)),
                           str(len(courses.assignments_of(db, m.course))), archived)
     out.print(table)
@@ -151,7 +151,7 @@ def enrol(
         with transaction() as db:
             enrolment = roster.enrol(db, acting_user(db, by), courses.find_course(db, code), email, role, name)
             done = f"enrolled {enrolment.user.email} in {code} as {enrolment.role}"
-        out.print(done)
+        out.print(shown(done))
     else:
         fail("name one EMAIL or pass --csv FILE")
 
@@ -160,10 +160,10 @@ def _import_roster(code: str, csv: Path, login_domain: str | None, by: str | Non
     with transaction() as db:
         result = roster.import_roster(db, acting_user(db, by), courses.find_course(db, code), csv.read_bytes(),
                                       login_domain)
-    out.print(f"imported {csv.name} into {code}: {result.enrolled} enrolled, {result.changed} changed, "
-              f"{result.unchanged} unchanged; {result.accounts_created} new accounts")
+    out.print(shown(f"imported {csv.name} into {code}: {result.enrolled} enrolled, {result.changed} changed, "
+                    f"{result.unchanged} unchanged; {result.accounts_created} new accounts"))
     for line in result.skipped:
-        out.print(f"skipped {line}")
+        out.print(shown(f"skipped {line}"))
 
 
 @app.command()
@@ -172,7 +172,7 @@ def drop(code: CodeArg, email: Annotated[str, typer.Argument(help="whom to drop"
     with transaction() as db:
         person = user_named(db, email)
         roster.drop(db, acting_user(db, by), courses.find_course(db, code), person.id)
-    out.print(f"dropped {email} from {code}")
+    out.print(shown(f"dropped {email} from {code}"))
 
 
 @app.command("roster")
@@ -192,7 +192,8 @@ def show_roster(
     for column in ("email", "name", "role", "section", "SIS user id", "Canvas id"):
         table.add_column(column)
     for e in people:
-        table.add_row(e.user.email, e.user.name, e.role, e.section or "", e.sis_user_id or "", e.canvas_id or "")
+        table.add_row(shown(e.user.email), shown(e.user.name), e.role,
+                      *(shown(text or "") for text in (e.section, e.sis_user_id, e.canvas_id)))
     out.print(table)
 
 
@@ -218,12 +219,12 @@ def invites(
         if csv is not None:  # written before the commit: a file that cannot be written issues no link
             _write_private(csv, sheet)
     for why in issued.skipped:
-        err.print(f"skipped {why}", soft_wrap=True)
+        err.print(shown(f"skipped {why}"), soft_wrap=True)
     if csv is None:
         sys.stdout.write(sheet)
         return
     expires = f", expiring {issued.invites[0].expires_at:%Y-%m-%d %H:%M} UTC" if issued.invites else ""
-    out.print(f"wrote {len(issued.invites)} invitation link(s) for {code} to {csv}{expires}", soft_wrap=True)
+    out.print(shown(f"wrote {len(issued.invites)} invitation link(s) for {code} to {csv}{expires}"), soft_wrap=True)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -251,7 +252,8 @@ def assignments_add(
         course = courses.find_course(db, code)
         made = assignments.create_assignment(db, acting_user(db, by), course, slug, rubric, settings)
         rules = _rules(made)
-    out.print(f"created {code} {made.slug} (id {made.id}): {made.title}, rubric {made.rubric_id} {made.rubric_hash}")
+    out.print(shown(f"created {code} {made.slug} (id {made.id}): {made.title}, rubric {made.rubric_id} "
+                    f"{made.rubric_hash}"))
     out.print(rules, soft_wrap=True)
 
 
@@ -287,7 +289,7 @@ def assignments_list(code: CodeArg, by: ByOpt = None) -> None:
         table.add_column(column)
     for p in progress:
         a = p.assignment
-        table.add_row(a.slug, a.title, a.rubric_id, f"{a.due_at:%Y-%m-%d %H:%M}" if a.due_at else "-",
+        table.add_row(a.slug, shown(a.title), a.rubric_id, f"{a.due_at:%Y-%m-%d %H:%M}" if a.due_at else "-",
                       str(a.max_submissions or "-"), duration(a.cooldown_s) if a.cooldown_s else "-",
                       str(p.students), str(p.submissions), str(p.graded), str(p.failed), str(p.queued))
     out.print(table)

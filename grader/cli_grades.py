@@ -25,7 +25,7 @@ from grader.db.session import session_scope
 from grader.services import choices, courses, gradebook, manual_grades, publishing, regrades, rubrics, submissions
 from grader.services.errors import ServiceError
 from grader.services.late_credit import format_lateness
-from grader.terminal import fail
+from grader.terminal import fail, shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Rubric publishing.", no_args_is_help=True)
@@ -62,7 +62,7 @@ def _print_diff(db: Session, operator: User, batch_id: int) -> None:
     for change in changes:
         old = "-" if change["old_score"] is None else f"{change['old_score']:g}"
         new = "-" if change["new_score"] is None else f"{change['new_score']:g}"
-        table.add_row(str(change["submission_id"]), change["student"], old, new)
+        table.add_row(str(change["submission_id"]), shown(change["student"]), old, new)
     out.print(table)
 
 
@@ -101,10 +101,10 @@ def regrade(
 
 def _print_rubric_diff(status: publishing.RubricStatus) -> None:
     if status.diff is None:
-        out.print(f"no diff: {status.published_error}", markup=False, highlight=False, soft_wrap=True)
+        out.print(shown(f"no diff: {status.published_error}"), soft_wrap=True)
         return
     for line in status.diff.lines():
-        out.print(line, markup=False, highlight=False, soft_wrap=True)
+        out.print(shown(line), soft_wrap=True)
     if status.orphaned_grades:
         out.print(f"{status.orphaned_grades} manual grade(s) of removed questions are kept, but no longer counted",
                   soft_wrap=True)
@@ -159,9 +159,9 @@ def scores(
     disk = rubrics.disk_rubric(book.assignment.rubric_id)
     if disk.hash != book.rubric_hash:
         now = f"is version {disk.hash}" if disk.rubric is not None else f"cannot be used ({disk.error})"
-        err.print(f"note: the rubric on disk {now}, not the published {book.rubric_hash}: "
-                  f"`grader rubric publish {book.assignment.slug}` shows the changes and publishes them",
-                  markup=False, highlight=False, soft_wrap=True)
+        err.print(shown(f"note: the rubric on disk {now}, not the published {book.rubric_hash}: "
+                        f"`grader rubric publish {book.assignment.slug}` shows the changes and publishes them"),
+                  soft_wrap=True)
     if as_csv:
         sys.stdout.write(gradebook.gradebook_csv(book, totals_only=totals))
         return
@@ -171,7 +171,7 @@ def scores(
     for row in book.rows:
         late = format_lateness(row.late_by) + (f" ({row.grace_days} grace)" if row.grace_days else "")
         table.add_row(
-            row.student.email,
+            shown(row.student.email),
             str(row.submission_id or "-"),
             row.status or "-",
             f"{row.total:g} / {book.max_score:g}" if row.total is not None else "-",
@@ -218,4 +218,4 @@ def manual_grade(
         else:
             grade = manual_grades.set_manual_grade(db, grader, submission, question, score, comment)
             done = f"{grade.score:g} points"
-    out.print(f"submission {submission_id} question {question}: {done} by {grader.email}")
+    out.print(shown(f"submission {submission_id} question {question}: {done} by {grader.email}"))

@@ -16,6 +16,7 @@ from rich.table import Table
 from grader.cli_common import AssignmentArg, ByOpt, acting_user, out, transaction, user_named, utc_time
 from grader.services import courses, extensions, grace
 from grader.services.late_credit import format_lateness
+from grader.terminal import shown
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 extensions_app = typer.Typer(help="Per-student due dates: grant, list, revoke.", no_args_is_help=True)
@@ -42,7 +43,7 @@ def extensions_grant(
         operator = acting_user(db, by)
         assignment = courses.find_assignment(db, slug, code)
         extension = extensions.grant_extension(db, operator, assignment, user_named(db, email).id, due_at, reason)
-    out.print(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}", soft_wrap=True)
+    out.print(shown(f"{email} is due {extension.due_at:%Y-%m-%d %H:%M} UTC for {code} {slug}"), soft_wrap=True)
 
 
 @extensions_app.command("list")
@@ -56,7 +57,7 @@ def extensions_list(code: CodeArg, slug: AssignmentArg, by: ByOpt = None) -> Non
         for column in ("student", "due (UTC)", "reason", "granted"):
             table.add_column(column, no_wrap=column == "student")
         for extension in granted:
-            table.add_row(extension.user.email, f"{extension.due_at:%Y-%m-%d %H:%M}", extension.reason,
+            table.add_row(shown(extension.user.email), f"{extension.due_at:%Y-%m-%d %H:%M}", shown(extension.reason),
                           f"{extension.granted_at:%Y-%m-%d}")
     out.print(table)
 
@@ -67,7 +68,7 @@ def extensions_revoke(code: CodeArg, slug: AssignmentArg, email: EmailArg, by: B
     with transaction() as db:
         operator = acting_user(db, by)
         extensions.revoke_extension(db, operator, courses.find_assignment(db, slug, code), user_named(db, email).id)
-    out.print(f"revoked the extension of {email} for {code} {slug}")
+    out.print(shown(f"revoked the extension of {email} for {code} {slug}"))
 
 
 @grace_app.command("set")
@@ -90,12 +91,12 @@ def grace_ledger(code: CodeArg, by: ByOpt = None) -> None:
         for column in ("student", "assignment", "submission", "late", "spent", "left"):
             spent.add_column(column, no_wrap=column == "student")
         for entry in ledger.entries:
-            spent.add_row(entry.student.email, entry.assignment.slug, str(entry.submission_id),
+            spent.add_row(shown(entry.student.email), entry.assignment.slug, str(entry.submission_id),
                           format_lateness(entry.late_by), str(entry.days), str(entry.left))
         left = Table(title="days left")
         for column in ("student", "left"):
             left.add_column(column, no_wrap=column == "student")
         for student, days in ledger.left:
-            left.add_row(student.email, str(days))
+            left.add_row(shown(student.email), str(days))
     out.print(spent)
     out.print(left)

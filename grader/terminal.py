@@ -24,7 +24,8 @@ def shown(text: str) -> Text:
 _errors = Console(stderr=True)
 
 
-def fail(message: str) -> NoReturn:
-    """`error: message` on stderr, on one line (for grep) and shown as text, then exit status 2."""
+def fail(message: str, status: int = 2) -> NoReturn:
+    """`error: message` on stderr, on one line (for grep) and shown as text, then exit `status`: 2
+    for what was refused, 1 for work that was done and failed."""
     _errors.print(Text.assemble(("error:", "red"), " ", shown(message)), soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(status)
