@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from grader import cli_courses
 from grader.cli import app
 from grader.db.models import CourseRole, Enrolment, User
 from grader.services import courses, roster
@@ -121,6 +123,27 @@ def test_a_roster_exported_as_csv_imports_again_as_the_same_people(
     assert "3 enrolled, 0 changed, 1 unchanged; 0 new accounts" in imported
     postgres_db.expire_all()
     assert _people(postgres_db, other) == _people(postgres_db, code)
+
+
+def test_a_roster_on_a_narrow_terminal_shows_each_email_whole(
+    grader: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An email tells people apart, so it is never cut, even on 80 columns (a pipe's width) with one
+    of 60 characters; a long name folds onto more lines, whole."""
+    # A console takes COLUMNS when it is made, which the session's first command may have done: so a console of its own.
+    monkeypatch.setattr(cli_courses, "out", Console(width=80))
+    tag = uuid.uuid4().hex[:8]
+    code, prof = f"DL-{tag}", f"prof-{tag}@uni.edu"
+    email, name = f"a.konstantinopoulou-{tag}@students.university.example.edu", "Alexandra Konstantinopoulou"
+    by = ("--by", prof)
+    _ok(grader("users", "add", prof, "--name", "Prof", "--role", "instructor"))
+    _ok(grader("courses", "add", code, "--title", "Deep learning", *by))
+    _ok(grader("enrol", code, email, "--name", name, *by))
+    shown = _ok(grader("roster", code, *by))
+    assert "…" not in shown, shown
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in shown.splitlines() if line.startswith("│")]
+    first = next(i for i, row in enumerate(rows) if row[0] == email)  # on one line; the student comes last
+    assert "".join(row[1] for row in rows[first:]) == name.replace(" ", ""), shown
 
 
 def test_bad_enrolments_say_what_is_wrong_and_import_nothing(
