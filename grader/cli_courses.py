@@ -8,6 +8,7 @@ the same services, and permission checks, as the pages and the API, and commits 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from grader.cli_common import AssignmentArg, ByOpt, acting_user, err, out, transaction, user_named, utc_time
 from grader.db.base import MAX_ID
-from grader.db.models import Assignment, CourseRole
+from grader.db.models import Assignment, CourseRole, Enrolment
 from grader.services import assignments, courses, dashboard, invitations, roster
 from grader.services.allowance import duration
 from grader.services.late_rules import rules_of
@@ -188,13 +189,22 @@ def show_roster(
     if as_csv:
         sys.stdout.write(csv_text([["email", "name", "role"], *([e.user.email, e.user.name, e.role] for e in people)]))
         return
+    out.print(_roster_table(code, people))
+
+
+def _roster_table(code: str, people: Sequence[Enrolment]) -> Table:
+    """Each email whole, since it tells people apart, and the rest folded rather than cut; Canvas's
+    columns only where its roster filled them, as empty ones left names no room on 80 columns."""
+    canvas = {header: column for header, column in (("section", [e.section for e in people]),
+                                                    ("SIS user id", [e.sis_user_id for e in people]),
+                                                    ("Canvas id", [e.canvas_id for e in people])) if any(column)}
     table = Table(title=f"{code}: {len(people)} people")
-    for column in ("email", "name", "role", "section", "SIS user id", "Canvas id"):
-        table.add_column(column)
-    for e in people:
-        table.add_row(shown(e.user.email), shown(e.user.name), e.role,
-                      *(shown(text or "") for text in (e.section, e.sis_user_id, e.canvas_id)))
-    out.print(table)
+    table.add_column("email", no_wrap=True)
+    for header in ("name", "role", *canvas):
+        table.add_column(header, overflow="fold")
+    for e, *ids in zip(people, *canvas.values(), strict=True):
+        table.add_row(shown(e.user.email), shown(e.user.name), e.role, *(shown(i or "") for i in ids))
+    return table
 
 
 @app.command()
