@@ -37,11 +37,21 @@ def any_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -
         yield db
 
 
+def _quiet(stack: Stack, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
+    """A session on `stack`, whose messages go to queues no worker reads."""
+    use_stack(stack.with_broker(stack.broker_url, key_prefix()))
+    with session_scope() as db:
+        yield db
+
+
 @pytest.fixture(params=["postgres", "sqlite"])
 def quiet_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
     """Like any_db, but its messages go to queues no worker reads: for tests that play the worker,
     whose submissions a worker left running by another test must not claim."""
-    stack: Stack = request.getfixturevalue(f"{request.param}_stack")
-    use_stack(stack.with_broker(stack.broker_url, key_prefix()))
-    with session_scope() as db:
-        yield db
+    yield from _quiet(request.getfixturevalue(f"{request.param}_stack"), use_stack)
+
+
+@pytest.fixture
+def quiet_postgres_db(postgres_stack: Stack, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
+    """quiet_db on PostgreSQL only: for tests of its row locks, which SQLite does not have."""
+    yield from _quiet(postgres_stack, use_stack)

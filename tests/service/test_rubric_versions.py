@@ -1,21 +1,24 @@
 """Rubric versions on PostgreSQL + Redis with a real Celery worker: an edit on disk grades nothing
 until it is published, a regrade uses the published version, an old run is re-run from its stored
 version, a worker reads a version only from files that hash to it, and student code cannot read it;
-and a regrade published while a worker starts grading is graded with the new version. A question a
+and a regrade published while a worker starts grading is graded with the new version. An upload
+that overlaps a publish is graded with the new version or is part of its regrade. A question a
 new version hides is hidden from students at once, before a regrade reaches them."""
 
 from __future__ import annotations
 
 import textwrap
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
-from grader.db.models import Assignment, RubricVersion, RunStatus, User
+from grader.db.models import Assignment, RegradeItem, RubricVersion, RunStatus, Submission, User
 from grader.db.session import session_scope
 from grader.engine import Engine, StartedGrading
 from grader.rubric_diff import PointsChange
@@ -25,6 +28,7 @@ from tests.fixtures.services import Stack, WorkerProcess, wait_until
 from tests.service.helpers import (
     REFERENCE,
     WRONG_CONV2D,
+    Class,
     forget_version,
     make_class,
     new_version,
@@ -37,6 +41,7 @@ from tests.service.helpers import (
 )
 
 TIMEOUT_S = 120
+LOCK_WAIT_S = 30  # the most a session of the tests below waits for a lock: a deadlock fails them, never hangs them
 
 
 def _regraded(db: Session, viewer: object, batch_id: int) -> None:
@@ -177,6 +182,135 @@ def test_a_regrade_published_while_a_worker_starts_grading_is_graded_with_the_ne
     assert (upload_message, regrade_message) == (None, RunStatus.completed)  # request 1 was overtaken
     [change] = regrades.regrade_diff(db, klass.instructor, batches[0])
     assert (change["old_score"], change["new_score"], change["new_rubric_hash"]) == (None, 38, v2)
+
+
+class _OtherRequest:
+    """`action` in a session of its own on a thread, then committed, as another request runs it
+    (on PostgreSQL: its locks are watched)."""
+
+    def __init__(self, action: Callable[[Session], int | None]) -> None:
+        self._result: int | None = None
+        self._error: BaseException | None = None
+        self._pid: int | None = None
+        self._thread = threading.Thread(target=self._run, args=(action,), daemon=True)
+        self._thread.start()
+
+    def _run(self, action: Callable[[Session], int | None]) -> None:
+        try:
+            with session_scope() as db:
+                db.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_S}s'"))
+                self._pid = db.scalar(text("SELECT pg_backend_pid()"))
+                self._result = action(db)
+                db.commit()
+        except BaseException as exc:  # noqa: BLE001 - raised again by `result`
+            self._error = exc
+
+    def waits_or_ended(self, db: Session) -> bool:
+        """Whether the action has ended or waits for a lock another transaction holds (asked in `db`)."""
+        if not self._thread.is_alive():
+            return True
+        return self._pid is not None and bool(db.scalar(
+            text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = :pid AND NOT granted)"), {"pid": self._pid}))
+
+    def result(self) -> int | None:
+        """What the action returned, once committed; what it raised, raised again."""
+        self._thread.join(LOCK_WAIT_S * 2)
+        assert not self._thread.is_alive(), "the other request is still running"
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _publish_with_regrade(db: Session, klass: Class) -> int | None:
+    """The instructor publishes the folder on disk with a regrade, in `db`: the regrade's id."""
+    batch = publishing.publish(db, db.get_one(User, klass.instructor.id), db.get_one(Assignment, klass.assignment.id),
+                               regrade=True).regrade
+    return batch.id if batch is not None else None
+
+
+def _published_and_graded_with(db: Session, klass: Class, submission_id: int) -> tuple[str, str]:
+    """The assignment's published version and the one the submission's request is graded with, as committed."""
+    db.expire_all()
+    return (db.get_one(Assignment, klass.assignment.id).rubric_hash,
+            db.get_one(Submission, submission_id).rubric_hash)
+
+
+def test_an_upload_stored_before_a_publish_with_a_regrade_commits_is_part_of_that_regrade(
+    quiet_postgres_db: Session,
+) -> None:
+    """The upload's row is stored, not committed, when the instructor publishes with a regrade. The
+    regrade took only the committed submissions, and the upload, committed after it, named the old
+    version: left stale, with no batch to grade it again."""
+    db = quiet_postgres_db
+    rubrics_dir = get_settings().rubrics_dir
+    rubric_id = new_version(rubrics_dir)
+    klass = make_class(db, students=2, rubric_id=rubric_id)
+    old = klass.assignment.rubric_hash
+    earlier = upload(db, klass.students[0], klass.assignment)
+    set_points(rubrics_dir / rubric_id, "1.1a", 2)
+    late = submissions.submit(db, klass.students[1], klass.assignment, "hw2.py", REFERENCE)
+
+    publish = _OtherRequest(lambda web: _publish_with_regrade(web, klass))
+    wait_until(lambda: publish.waits_or_ended(db), LOCK_WAIT_S, "the publish to end or to wait for the upload")
+    db.commit()
+    batch_id = publish.result()
+
+    assert sorted(db.scalars(select(RegradeItem.submission_id).where(RegradeItem.batch_id == batch_id))) == [
+        earlier.id, late.id]
+    published, graded_with = _published_and_graded_with(db, klass, late.id)
+    assert published != old and graded_with == published
+
+
+def test_an_upload_made_while_a_publish_is_in_flight_is_graded_with_the_published_version(
+    quiet_postgres_db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The publish has read what it changes (no submission yet: nothing to regrade) when the first
+    upload comes. The upload committed before it with the old version, and no regrade came."""
+    db = quiet_postgres_db
+    rubrics_dir = get_settings().rubrics_dir
+    rubric_id = new_version(rubrics_dir)
+    klass = make_class(db, rubric_id=rubric_id)
+    old = klass.assignment.rubric_hash
+    set_points(rubrics_dir / rubric_id, "1.1a", 2)
+    student_id, assignment_id = klass.students[0].id, klass.assignment.id
+    uploads: list[_OtherRequest] = []
+    publish_from_disk = rubrics.publish_from_disk
+
+    def upload_meanwhile(web: Session, assignment: Assignment) -> Any:
+        uploads.append(_OtherRequest(lambda other: submissions.submit(
+            other, other.get_one(User, student_id), other.get_one(Assignment, assignment_id), "hw2.py", REFERENCE).id))
+        wait_until(lambda: uploads[0].waits_or_ended(web), LOCK_WAIT_S, "the upload to end or to wait for the publish")
+        return publish_from_disk(web, assignment)
+
+    monkeypatch.setattr(rubrics, "publish_from_disk", upload_meanwhile)
+    published_now = publishing.publish(db, klass.instructor, klass.assignment, regrade=True)
+    db.commit()
+    submission_id = uploads[0].result()
+
+    assert submission_id is not None and published_now.regrade is None
+    published, graded_with = _published_and_graded_with(db, klass, submission_id)
+    assert published != old and graded_with == published
+
+
+def test_an_upload_whose_request_began_before_a_publish_is_graded_with_the_published_version(
+    quiet_db: Session,
+) -> None:
+    """The upload's request loaded the assignment, a publish committed, then the upload was stored:
+    it named the version its request had loaded, which the publish had replaced."""
+    db = quiet_db
+    rubrics_dir = get_settings().rubrics_dir
+    rubric_id = new_version(rubrics_dir)
+    klass = make_class(db, rubric_id=rubric_id)
+    old = klass.assignment.rubric_hash
+    set_points(rubrics_dir / rubric_id, "1.1a", 2)
+    with session_scope() as web:
+        assignment, student = web.get_one(Assignment, klass.assignment.id), web.get_one(User, klass.students[0].id)
+        assert publishing.publish(db, klass.instructor, klass.assignment).before.changed
+        db.commit()
+        submission = upload(web, student, assignment)
+
+    published, graded_with = _published_and_graded_with(db, klass, submission.id)
+    assert published != old and graded_with == published
 
 
 def test_a_version_is_read_only_from_files_that_hash_to_it(
