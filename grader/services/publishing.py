@@ -94,6 +94,9 @@ def publish(db: Session, viewer: User, assignment: Assignment, expected_hash: st
     is published (409). Publishing the version already published changes nothing (`changed` is false).
     Only the course's instructors publish: it changes what every later upload is graded with."""
     require_change_settings(db, viewer, assignment.course)
+    # Before reading what it changes: an upload in flight commits first and is counted and
+    # regraded, or waits and is graded with the new version.
+    rubrics.lock_published_version(db, assignment, exclusive=True)
     status = rubric_status(db, viewer, assignment)
     if status.on_disk is None:
         raise Rejected(422, f"the rubric on disk cannot be used: {status.disk_error}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,6 +97,21 @@ def version(db: Session, rubric_hash: str, rubric_id: str) -> Rubric:
 def published(db: Session, assignment: Assignment) -> Rubric:
     """The assignment's published version: what its new submissions and regrades are graded with."""
     return version(db, assignment.rubric_hash, assignment.rubric_id)
+
+
+def lock_published_version(db: Session, assignment: Assignment, exclusive: bool = False) -> None:
+    """Read the assignment's published version again and hold it until the transaction ends, so
+    that an upload and a publish never overlap: an upload committed after a publish is graded with
+    the new version, and one stored before it is among the submissions its regrade selects.
+
+    Uploads hold it together; a publish (`exclusive`) holds it alone. PostgreSQL locks the row
+    (FOR SHARE, FOR UPDATE). SQLite has no row locks and one writer at a time: an UPDATE that
+    changes nothing takes its write lock, which no other transaction gets until this one ends.
+    """
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(update(Assignment).where(Assignment.id == assignment.id)
+                   .values(rubric_hash=Assignment.rubric_hash).execution_options(synchronize_session=False))
+    db.refresh(assignment, with_for_update={"read": not exclusive})
 
 
 def publish_from_disk(db: Session, assignment: Assignment) -> Rubric:

@@ -74,6 +74,9 @@ def submit(db: Session, user: User, assignment: Assignment, filename: str, data:
     filename = _clean_filename(filename)
     require_open(assignment.course)
     _validate(filename, data)
+    # After the enrolment's lock, never before it (one order for the two). Until commit, the version
+    # read stays the published one: a publish waits for this upload, so its regrade includes it.
+    rubrics.lock_published_version(db, assignment)
     now = utcnow()
     submission = Submission(
         assignment_id=assignment.id, user_id=user.id, filename=filename, size=len(data),
@@ -81,7 +84,7 @@ def submit(db: Session, user: User, assignment: Assignment, filename: str, data:
         rubric_hash=assignment.rubric_hash,
     )
     db.add(submission)
-    db.flush()  # insert first, then count: on SQLite the insert takes the write lock
+    db.flush()  # its id, which the count below leaves out
     refusal = allowance(db, user, assignment, now, excluding=submission.id).refusal()
     if refusal is not None:
         raise refusal
