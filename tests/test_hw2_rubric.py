@@ -110,10 +110,17 @@ def test_a_shape_returned_as_torch_size_is_a_tuple(engine, hw2_rubric) -> None:
 
 
 def test_notebook_submission_keeps_its_ipython_lines() -> None:
-    """correct_notebook.ipynb must go on exercising magics and shell lines, which are not Python."""
+    """correct_notebook.ipynb (37 points in expected.toml) must go on exercising what Jupyter runs
+    and a plain module does not: magics and shell lines, `%time` assigning a name used below,
+    a `%%time` cell that defines functions, display(), `from __future__ import annotations` in a
+    code cell after the first (as pasted from the handout's hw2.py), and a U+2028 in a comment."""
     notebook = json.loads(submission_source("correct_notebook")[1])
     code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
-    assert any(line.strip() == "%matplotlib inline" for cell in code for line in cell.splitlines())
-    assert any(line.strip().startswith("!pip") for cell in code for line in cell.splitlines())
+    lines = [line for cell in code for line in cell.split("\n")]
+    assert "%matplotlib inline" in lines and any(line.startswith("!pip") for line in lines)
     assert any(cell.startswith("%%timeit") for cell in code)
+    assert "%time shape = conv2d_output_shape((3, 21, 12), (4, 5), 8, stride=4)\ndisplay(shape)" in code[2]
+    assert any(cell.startswith("%%time\ndef gated_rnn_forward(") for cell in code)
+    assert "\nfrom __future__ import annotations\n" in code[2] and "__future__" not in code[0]
+    assert any(line.lstrip().startswith("#") and "\u2028" in line for line in lines)
     assert any(cell["cell_type"] == "markdown" for cell in notebook["cells"])
