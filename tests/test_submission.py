@@ -27,6 +27,21 @@ def test_notebook_code_cells_are_kept_and_ipython_lines_dropped():
     assert "slow()" not in source and "pip" not in source and "Title" not in source
 
 
+def test_a_future_import_may_open_any_code_cell_as_in_jupyter():
+    """IPython compiles each cell on its own, so the handout's `from __future__ import annotations`
+    may open the cell it is pasted into, below a setup cell; the module starts with it."""
+    source = prepare_source("hw2.ipynb", notebook(
+        ("code", "import math"),
+        ("code", '"""Pasted from the handout."""\n\nfrom __future__ import annotations\n'
+                 'from __future__ import (division,\n    generator_stop)\n\n'
+                 "def f(x: Later) -> float:\n    return math.sqrt(x)"),
+    ))
+    namespace: dict = {}
+    exec(compile(source, "hw2.py", "exec"), namespace)
+    assert namespace["f"](9) == 3 and namespace["f"].__annotations__ == {"x": "Later", "return": "float"}
+    assert source.startswith("from __future__ import annotations, division, generator_stop\n")
+
+
 @pytest.mark.parametrize("filename, data, message", [
     ("hw2.txt", b"x = 1", "upload a .py file or a .ipynb notebook"),
     ("hw2", b"x = 1", "upload a .py file"),
