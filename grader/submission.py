@@ -7,8 +7,9 @@ returns source or raises SubmissionError, never another exception.
 
 from __future__ import annotations
 
+import ast
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
@@ -66,44 +67,116 @@ class NotebookCell:
     cell: dict[str, Any]  # its JSON, for whoever shows it; only a code cell's source is checked
     lines: tuple[str, ...]  # a code cell's source lines as written, magics included; () otherwise
     first_line: int | None
+    code: tuple[str, ...] = ()  # a graded cell's lines as the module holds them, one for each of `lines`
 
 
-def notebook_cells(text: str) -> list[NotebookCell]:
-    """Every cell of the notebook `text`, code cells placed in the module they are graded as:
-    each graded cell is a header comment, then its lines, then a blank line before the next."""
+@dataclass(frozen=True)
+class GradedNotebook:
+    """A notebook as the module it is graded as: `prelude` (the lines before the first cell), then
+    each graded cell's header comment and code at the lines its NotebookCell gives."""
+
+    cells: list[NotebookCell]
+    prelude: tuple[str, ...]
+
+    def source(self) -> str:
+        module = list(self.prelude)
+        for cell in self.cells:
+            if cell.first_line is None:
+                continue
+            module += [""] * (cell.first_line - 2 - len(module))  # the blank line before a cell
+            module.append(f"# notebook cell {cell.number}")
+            module += cell.code
+        return "\n".join(module) + "\n"
+
+
+def _parsed(code: list[str]) -> ast.Module | None:
+    """The cell's code as Python reads it, or None where it does not read (the module will not
+    compile either, and its error names the line)."""
+    try:
+        return ast.parse("\n".join(code))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # MemoryError: the parser's own stack
+        return None
+
+
+def _cut(code: list[str], statement: ast.stmt) -> None:
+    """Take `statement` out of `code` without moving a line: its lines become blank, or `pass` where
+    they hold other code too (`from __future__ import annotations; import torch`)."""
+    first, last = statement.lineno - 1, (statement.end_lineno or statement.lineno) - 1
+    before = code[first].encode()[: statement.col_offset].decode()  # ast's columns count UTF-8 bytes
+    after = code[last].encode()[statement.end_col_offset or 0 :].decode()
+    code[first : last + 1] = [before + "pass" + after if (before + after).strip() else ""] + [""] * (last - first)
+
+
+@dataclass(frozen=True)
+class _CellCode:
+    """A graded cell's code as the module holds it, and what it needs before the first cell."""
+
+    lines: tuple[str, ...]
+    futures: tuple[str, ...] = ()  # the features of the `from __future__` imports taken out of it
+
+
+def _cell_code(lines: list[str]) -> _CellCode:
+    """The cell without the `from __future__` imports that open it (after its docstring). IPython
+    compiles each cell on its own, where they are legal; in the one module they must come first,
+    so they are moved there (for the cells above too, which for `annotations` only defers their
+    annotations)."""
+    tree = _parsed(lines)
+    body = tree.body if tree is not None else []
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        body = body[1:]  # the cell's docstring, which may come before them
+    code, futures = list(lines), []
+    for statement in body:
+        if not (isinstance(statement, ast.ImportFrom) and statement.module == "__future__"):
+            break
+        futures += [f"{a.name} as {a.asname}" if a.asname else a.name for a in statement.names]
+        _cut(code, statement)
+    return _CellCode(tuple(code), tuple(futures))
+
+
+def _prelude(cells: list[_CellCode]) -> tuple[str, ...]:
+    """The lines the module starts with, before any cell."""
+    features = dict.fromkeys(feature for cell in cells for feature in cell.futures)
+    return (f"from __future__ import {', '.join(features)}",) if features else ()
+
+
+def _read_cell(number: int, cell: object) -> tuple[NotebookCell, _CellCode | None]:
+    """The cell, not yet placed, and its code if it is graded."""
+    if not isinstance(cell, dict):
+        raise _invalid_notebook(f"cell {number} is not a JSON object")
+    source = _cell_text(cell, number)
+    if source is None:
+        return NotebookCell(number, cell, (), None), None
+    lines = tuple(source.splitlines()) or ("",)
+    read = NotebookCell(number, cell, lines, None)
+    if source.lstrip().startswith("%%"):  # a cell magic makes the whole cell non-Python
+        return read, None
+    return read, _cell_code([line if runs_as_python(line) else "" for line in lines])
+
+
+def read_notebook(text: str) -> GradedNotebook:
+    """The notebook `text` as the module it is graded as: the prelude, then its code cells in
+    order, each a header comment, then its lines, then a blank line before the next."""
     cells = _load_notebook(text).get("cells")
     if not isinstance(cells, list):
         raise _invalid_notebook("'cells' is not a list")
-    read: list[NotebookCell] = []
-    module_lines = 0
-    for number, cell in enumerate(cells, 1):
-        if not isinstance(cell, dict):
-            raise _invalid_notebook(f"cell {number} is not a JSON object")
-        source = _cell_text(cell, number)
-        if source is None:
-            read.append(NotebookCell(number, cell, (), None))
+    read = [_read_cell(number, cell) for number, cell in enumerate(cells, 1)]
+    prelude = _prelude([code for _, code in read if code is not None])
+    placed: list[NotebookCell] = []
+    module_lines = len(prelude)
+    for cell, code in read:
+        if code is None:
+            placed.append(cell)
             continue
-        lines = tuple(source.splitlines()) or ("",)
-        if source.lstrip().startswith("%%"):  # a cell magic makes the whole cell non-Python
-            read.append(NotebookCell(number, cell, lines, None))
-            continue
-        header = module_lines + (2 if module_lines else 1)  # a blank line after the previous cell
-        read.append(NotebookCell(number, cell, lines, header + 1))
-        module_lines = header + len(lines)
-    return read
+        header = module_lines + (2 if module_lines else 1)  # a blank line after what comes before
+        placed.append(replace(cell, first_line=header + 1, code=code.lines))
+        module_lines = header + len(code.lines)
+    return GradedNotebook(placed, prelude)
 
 
-def _notebook_source(data: str) -> str:
-    """The graded code cells, each at the lines `notebook_cells` placed it, without IPython magics
-    or shell escapes (blank lines instead, so nothing below them moves)."""
-    module: list[str] = []
-    for cell in notebook_cells(data):
-        if cell.first_line is None:
-            continue
-        module += [""] * (cell.first_line - 2 - len(module))  # the blank line between two cells
-        module.append(f"# notebook cell {cell.number}")
-        module += [line if runs_as_python(line) else "" for line in cell.lines]
-    return "\n".join(module) + "\n"
+def notebook_cells(text: str) -> list[NotebookCell]:
+    """Every cell of the notebook `text`, code cells placed in the module they are graded as."""
+    return read_notebook(text).cells
 
 
 def prepare_source(filename: str, data: bytes) -> str:
@@ -117,7 +190,7 @@ def prepare_source(filename: str, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SubmissionError(f"{filename!r} is not UTF-8 text (byte {exc.start})") from None
-    source = _notebook_source(text) if suffix == ".ipynb" else text
+    source = read_notebook(text).source() if suffix == ".ipynb" else text
     if "\0" in source:
         raise SubmissionError(f"{filename!r} contains NUL bytes")
     try:
