@@ -18,13 +18,13 @@ def test_notebook_code_cells_are_kept_and_ipython_lines_dropped():
     source = prepare_source("hw2.ipynb", notebook(
         ("markdown", "# Title"),
         ("code", "%matplotlib inline\nimport math\n!pip install torch\n"),
-        ("code", "%%timeit\nslow()"),
+        ("code", "%%bash\nslow"),
         ("code", ["def f(x):\n", "    return math.sqrt(x)\n"]),
     ))
     namespace: dict = {}
     exec(compile(source, "hw2.py", "exec"), namespace)
     assert namespace["f"](9) == 3
-    assert "slow()" not in source and "pip" not in source and "Title" not in source
+    assert "slow" not in source and "pip" not in source and "Title" not in source
 
 
 def test_a_future_import_may_open_any_code_cell_as_in_jupyter():
@@ -40,6 +40,47 @@ def test_a_future_import_may_open_any_code_cell_as_in_jupyter():
     exec(compile(source, "hw2.py", "exec"), namespace)
     assert namespace["f"](9) == 3 and namespace["f"].__annotations__ == {"x": "Later", "return": "float"}
     assert source.startswith("from __future__ import annotations, division, generator_stop\n")
+
+
+def test_the_magics_that_run_python_run_it_once_in_the_module():
+    """`%time`/`%timeit` lines run their statement, `%%time`/`%%timeit`/`%%capture` cells their
+    body (and %%timeit its setup statement), as IPython runs them in the notebook's namespace."""
+    source = prepare_source("hw2.ipynb", notebook(
+        ("code", "calls = []\ndef f(x):\n    calls.append(x)\n    return x + 1"),
+        ("code", "%time h = f(1)\n%timeit -n 1 -r1 -q f(2)\nfor i in (3,):\n    %time --no-raise-error f(i)"),
+        ("code", "%%time\ndef g():\n    return h"),
+        ("code", "%%timeit -n1 -r 1 setup = f(4)\nf(setup)"),
+        ("code", "\n%%capture\nk = f(6)\n%timeit f(k)"),
+    ))
+    namespace: dict = {}
+    exec(compile(source, "hw2.py", "exec"), namespace)
+    assert namespace["h"] == 2 and namespace["g"]() == 2 and namespace["calls"] == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_display_and_get_ipython_are_there_when_used_and_never_over_the_students_own(capsys):
+    """A plain console's display() prints each object's repr; get_ipython() is None outside IPython."""
+    source = prepare_source("hw2.ipynb", notebook(("code", "display(1, 'one')\nshell = get_ipython()")))
+    namespace: dict = {}
+    exec(compile(source, "hw2.py", "exec"), namespace)
+    assert capsys.readouterr().out == "1\n'one'\n" and namespace["shell"] is None
+    own = prepare_source("hw2.ipynb", notebook(("code", "def display(x):\n    return 'mine'"),
+                                               ("code", "from os import getcwd as get_ipython\nshown = display(1)")))
+    assert own.count("def display") == 1 and "return None" not in own
+    exec(compile(own, "hw2.py", "exec"), namespace)
+    assert namespace["shown"] == "mine"
+    unused = prepare_source("hw2.ipynb", notebook(("code", "x = 1  # no display here")))
+    assert "get_ipython" not in unused and "def display" not in unused
+
+
+def test_a_function_in_a_cell_left_out_for_its_cell_magic_is_missing_with_the_reason(grade, tmp_path):
+    path = tmp_path / "hw2.ipynb"
+    path.write_bytes(notebook(("markdown", "# HW2"), ("code", "%%writefile hw2_helpers.py\n"
+                                                             "def initial_loss(num_classes):\n    return 0.0")))
+    question = grade(path).question("1.3.4")
+    assert question.score == 0
+    assert ("hw2.py does not define initial_loss() (notebook cell 2 was left out: it starts with %%writefile, "
+            "and of the cells that start with a cell magic only %%time, %%timeit and %%capture ones are graded)"
+            ) in question.output
 
 
 @pytest.mark.parametrize("filename, data, message", [
