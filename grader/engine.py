@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
+from dataclasses import replace
 
 import torch
 
@@ -22,7 +23,7 @@ from grader.sandbox.forkserver import ForkServer
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from grader.sandbox.scratch import Quota, ScratchArea
 from grader.scoring import GradeReport, TestOutcome, build_report
-from grader.submission import SubmissionError, prepare_source
+from grader.submission import SubmissionError, prepare
 
 log = logging.getLogger(__name__)
 
@@ -157,16 +158,16 @@ class Engine:
         started = time.perf_counter()
         device = resolve_device(device or rubric.device)
         try:
-            source = prepare_source(filename, data)
+            prepared = prepare(filename, data)
         except SubmissionError as exc:
             return StartedGrading(self, rubric, device, started, None, str(exc))
-        sandbox = self._sandbox(source, rubric.module, rubric.limits, device, self._call_plan(rubric))
+        sandbox = self._sandbox(prepared.source, rubric.module, rubric.limits, device, self._call_plan(rubric))
         try:
             sandbox.begin()
         except BaseException:
             sandbox.close()
             raise
-        return StartedGrading(self, rubric, device, started, sandbox)
+        return StartedGrading(self, rubric, device, started, sandbox, left_out=prepared.left_out)
 
     def check_layers(self, layers: dict[str, str]) -> list[str]:
         """The isolation layers a sandbox lacked, for the report's warnings (where they are
@@ -208,15 +209,23 @@ class Engine:
         self.close()
 
 
+def _explained(outcome: TestOutcome, left_out: str) -> TestOutcome:
+    """A failure for a function the module does not define, with why notebook cells were left out
+    of the module (`left_out`, when some were): the function may be in one of them."""
+    if not left_out or outcome.passed or " does not define " not in outcome.message:
+        return outcome
+    return replace(outcome, message=f"{outcome.message} ({left_out})")
+
+
 class StartedGrading:
     """One submission being graded (`Engine.start`): `report` runs the rubric and kills the
     sandbox; `close` waits until the kernel has torn it down, so a caller can store the report
     meanwhile. Used as a context manager, nothing of the submission outlives the block."""
 
     def __init__(self, engine: Engine, rubric: Rubric, device: str, started: float,
-                 sandbox: SubmissionSandbox | None, unusable: str = "") -> None:
+                 sandbox: SubmissionSandbox | None, unusable: str = "", left_out: str = "") -> None:
         self.engine, self.rubric, self.device, self.started = engine, rubric, device, started
-        self.sandbox, self.unusable = sandbox, unusable
+        self.sandbox, self.unusable, self.left_out = sandbox, unusable, left_out
 
     def report(self) -> GradeReport:
         if self.sandbox is None:  # the upload could not be read as a submission
@@ -225,7 +234,8 @@ class StartedGrading:
                                 output=self.unusable)
         sandbox = self.sandbox
         try:
-            outcomes = run_rubric(self.rubric, lambda: StudentModule(sandbox), on_test=sandbox.begin_test)
+            outcomes = [_explained(outcome, self.left_out) for outcome in
+                        run_rubric(self.rubric, lambda: StudentModule(sandbox), on_test=sandbox.begin_test)]
             sandbox.plan.learn(sandbox.made)
             warnings = self.engine.check_layers(sandbox.layers)
         finally:

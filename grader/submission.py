@@ -1,19 +1,36 @@
 """Turn an uploaded file (a .py module or a Jupyter notebook) into the module source to grade.
 
-`prepare_source` is the one place that decides whether an upload can be graded: the upload
-route answers 422 with its message, the engine grades zero with it. Whatever the bytes hold, it
-returns source or raises SubmissionError, never another exception.
+`prepare` (`prepare_source` for the source alone) is the one place that decides whether an
+upload can be graded: the upload route answers 422 with its message, the engine grades zero with
+it. Whatever the bytes hold, it returns source or raises SubmissionError, never another exception.
+
+A notebook is graded as the one module of its code cells, each at lines of its own, run as
+Jupyter runs them top to bottom: the IPython lines that run Python run it, the others are blank.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
 NBFORMAT = 4  # the notebook format Jupyter has written since 2015, the only one with top-level cells
+# `%time STMT` and `%timeit STMT` with IPython's options for them (timeit's are "n:r:tcp:qov:").
+TIMEIT_OPTIONS = r"(?:\s+-(?:[tcqo]+(?:[nrpv]\s*\S+)?|[nrpv]\s*\S+))*"
+STATEMENT_MAGIC = re.compile(rf"(\s*)%(?:time(?:\s+--no-raise-error)?|timeit{TIMEIT_OPTIONS})(?:\s+(.*))?")
+CELL_MAGIC = re.compile(r"\s*%%(\w*)")
+RUNS_ITS_BODY = ("time", "timeit", "capture")  # cell magics that run their cell as Python in the notebook
+# What a notebook may call without defining it (IPython's builtins), as a plain console has them.
+IPYTHON_BUILTINS = {
+    "display": ("def display(*objs, **kwargs):  # IPython's, printing as a console does (added by the grader)",
+                "    for obj in objs:",
+                "        print(repr(obj))"),
+    "get_ipython": ("def get_ipython():  # IPython's: None where no IPython shell runs (added by the grader)",
+                    "    return None"),
+}
 
 
 class SubmissionError(ValueError):
@@ -52,9 +69,18 @@ def _cell_text(cell: dict[str, Any], number: int) -> str | None:
     raise _invalid_notebook(f"the source of cell {number} is not text or a list of lines")
 
 
+def python_line(line: str) -> str | None:
+    """The Python a notebook line runs: the line itself, or for `%time STMT` and `%timeit STMT`
+    (their options left out) STMT, once; None for any other IPython line magic or shell escape,
+    which the module holds as a blank line."""
+    if (magic := STATEMENT_MAGIC.fullmatch(line)) and magic[2]:
+        return magic[1] + magic[2]
+    return None if line.lstrip().startswith(("%", "!")) else line
+
+
 def runs_as_python(line: str) -> bool:
-    """False for an IPython line magic or shell escape: the graded module has a blank line there."""
-    return not line.lstrip().startswith(("%", "!"))
+    """False for an IPython line that runs no Python: the graded module has a blank line there."""
+    return python_line(line) is not None
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,19 @@ class GradedNotebook:
 
     cells: list[NotebookCell]
     prelude: tuple[str, ...]
+
+    @property
+    def left_out(self) -> str:
+        """Why code cells are not in the module ('' when all are), for the feedback of a function
+        that it lacks, which may be in one of them."""
+        skipped = {str(cell.number): f"%%{magic[1]}" for cell in self.cells
+                   if cell.first_line is None and (magic := _cell_magic(cell.lines))}
+        if not skipped:
+            return ""
+        one = len(skipped) == 1
+        return (f"notebook cell{'' if one else 's'} {_listed(list(skipped))} {'was' if one else 'were'} left out: "
+                f"{'it starts' if one else 'they start'} with {_listed(list(dict.fromkeys(skipped.values())))}, "
+                "and of the cells that start with a cell magic only %%time, %%timeit and %%capture ones are graded")
 
     def source(self) -> str:
         module = list(self.prelude)
@@ -107,12 +146,41 @@ def _cut(code: list[str], statement: ast.stmt) -> None:
     code[first : last + 1] = [before + "pass" + after if (before + after).strip() else ""] + [""] * (last - first)
 
 
+def _listed(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _cell_magic(lines: tuple[str, ...]) -> tuple[int, str] | None:
+    """The line and name of the cell magic that opens the cell (after blank lines, which IPython
+    skips), or None."""
+    start = next((number for number, line in enumerate(lines) if line.strip()), 0)
+    magic = CELL_MAGIC.match(lines[start]) if lines else None
+    return (start, magic[1]) if magic else None
+
+
 @dataclass(frozen=True)
 class _CellCode:
     """A graded cell's code as the module holds it, and what it needs before the first cell."""
 
     lines: tuple[str, ...]
     futures: tuple[str, ...] = ()  # the features of the `from __future__` imports taken out of it
+    reads: frozenset[str] = frozenset()  # of IPython's builtins, those it reads
+    binds: frozenset[str] = frozenset()  # and those it defines, assigns or imports
+
+
+def _builtins_used(tree: ast.Module | None) -> tuple[frozenset[str], frozenset[str]]:
+    """Which of IPython's builtins the code reads, and which it binds itself."""
+    reads: set[str] = set()
+    binds: set[str] = set()
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Name):
+            (reads if isinstance(node.ctx, ast.Load) else binds).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            binds.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            binds.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return frozenset(reads & IPYTHON_BUILTINS.keys()), frozenset(binds & IPYTHON_BUILTINS.keys())
 
 
 def _cell_code(lines: list[str]) -> _CellCode:
@@ -131,17 +199,24 @@ def _cell_code(lines: list[str]) -> _CellCode:
             break
         futures += [f"{a.name} as {a.asname}" if a.asname else a.name for a in statement.names]
         _cut(code, statement)
-    return _CellCode(tuple(code), tuple(futures))
+    return _CellCode(tuple(code), tuple(futures), *_builtins_used(tree))
 
 
 def _prelude(cells: list[_CellCode]) -> tuple[str, ...]:
-    """The lines the module starts with, before any cell."""
+    """The lines the module starts with, before any cell: the `from __future__` imports, then
+    IPython's builtins that the notebook reads and never binds (a student's own always win)."""
     features = dict.fromkeys(feature for cell in cells for feature in cell.futures)
-    return (f"from __future__ import {', '.join(features)}",) if features else ()
+    lines = [f"from __future__ import {', '.join(features)}"] if features else []
+    for name, definition in IPYTHON_BUILTINS.items():
+        if any(name in cell.reads for cell in cells) and not any(name in cell.binds for cell in cells):
+            lines += definition
+    return tuple(lines)
 
 
 def _read_cell(number: int, cell: object) -> tuple[NotebookCell, _CellCode | None]:
-    """The cell, not yet placed, and its code if it is graded."""
+    """The cell, not yet placed, and its code if it is graded: a cell that opens with a cell magic
+    is graded only if that magic runs its body as Python (the magic's line is blank, or for
+    %%timeit its setup statement)."""
     if not isinstance(cell, dict):
         raise _invalid_notebook(f"cell {number} is not a JSON object")
     source = _cell_text(cell, number)
@@ -149,9 +224,13 @@ def _read_cell(number: int, cell: object) -> tuple[NotebookCell, _CellCode | Non
         return NotebookCell(number, cell, (), None), None
     lines = tuple(source.splitlines()) or ("",)
     read = NotebookCell(number, cell, lines, None)
-    if source.lstrip().startswith("%%"):  # a cell magic makes the whole cell non-Python
-        return read, None
-    return read, _cell_code([line if runs_as_python(line) else "" for line in lines])
+    code = [python_line(line) or "" for line in lines]
+    if (magic := _cell_magic(lines)) is not None:
+        start, name = magic
+        if name not in RUNS_ITS_BODY:
+            return read, None
+        code[start] = (python_line(lines[start].lstrip()[1:]) or "") if name == "timeit" else ""
+    return read, _cell_code(code)
 
 
 def read_notebook(text: str) -> GradedNotebook:
@@ -179,8 +258,17 @@ def notebook_cells(text: str) -> list[NotebookCell]:
     return read_notebook(text).cells
 
 
-def prepare_source(filename: str, data: bytes) -> str:
-    """The Python source of the submission, or SubmissionError for an upload that can't be graded."""
+@dataclass(frozen=True)
+class Prepared:
+    """A submission as it is graded: the module's source, and for a notebook why any of its code
+    cells are not in it ('' when none are left out)."""
+
+    source: str
+    left_out: str = ""
+
+
+def prepare(filename: str, data: bytes) -> Prepared:
+    """The submission as it is graded, or SubmissionError for an upload that can't be graded."""
     suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix not in SUPPORTED_SUFFIXES:
         raise SubmissionError(f"{filename!r}: upload a .py file or a .ipynb notebook")
@@ -190,7 +278,8 @@ def prepare_source(filename: str, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SubmissionError(f"{filename!r} is not UTF-8 text (byte {exc.start})") from None
-    source = read_notebook(text).source() if suffix == ".ipynb" else text
+    notebook = read_notebook(text) if suffix == ".ipynb" else None
+    source = notebook.source() if notebook is not None else text
     if "\0" in source:
         raise SubmissionError(f"{filename!r} contains NUL bytes")
     try:
@@ -198,4 +287,9 @@ def prepare_source(filename: str, data: bytes) -> str:
     except UnicodeEncodeError as exc:  # a notebook's JSON can escape half of a surrogate pair
         raise SubmissionError(f"{filename!r} contains a lone surrogate ({ascii(exc.object[exc.start])}), "
                               "which is not text") from None
-    return source
+    return Prepared(source, notebook.left_out if notebook is not None else "")
+
+
+def prepare_source(filename: str, data: bytes) -> str:
+    """The Python source of the submission, or SubmissionError for an upload that can't be graded."""
+    return prepare(filename, data).source
