@@ -83,6 +83,16 @@ def test_a_function_in_a_cell_left_out_for_its_cell_magic_is_missing_with_the_re
             ) in question.output
 
 
+@pytest.mark.parametrize("odd", ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"])
+def test_a_notebook_line_ends_only_where_python_ends_it(odd):
+    """str.splitlines() also splits at these; a comment or string holding one is still one line."""
+    cell = f"# pasted from a PDF:{odd}x\ns = 'a{odd}b'  # {odd}\ndef f():\n    return s"
+    source = prepare_source("hw2.ipynb", notebook(("code", cell)))
+    namespace: dict = {}
+    exec(compile(source, "hw2.py", "exec"), namespace)
+    assert namespace["f"]() == f"a{odd}b" and source == f"# notebook cell 1\n{cell}\n"
+
+
 @pytest.mark.parametrize("filename, data, message", [
     ("hw2.txt", b"x = 1", "upload a .py file or a .ipynb notebook"),
     ("hw2", b"x = 1", "upload a .py file"),
