@@ -18,6 +18,7 @@ from typing import Any
 
 SUPPORTED_SUFFIXES = (".py", ".ipynb")
 NBFORMAT = 4  # the notebook format Jupyter has written since 2015, the only one with top-level cells
+PYTHON_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Python's compiler counts; splitlines() counts more
 # `%time STMT` and `%timeit STMT` with IPython's options for them (timeit's are "n:r:tcp:qov:").
 TIMEIT_OPTIONS = r"(?:\s+-(?:[tcqo]+(?:[nrpv]\s*\S+)?|[nrpv]\s*\S+))*"
 STATEMENT_MAGIC = re.compile(rf"(\s*)%(?:time(?:\s+--no-raise-error)?|timeit{TIMEIT_OPTIONS})(?:\s+(.*))?")
@@ -67,6 +68,14 @@ def _cell_text(cell: dict[str, Any], number: int) -> str | None:
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
         return "".join(source)
     raise _invalid_notebook(f"the source of cell {number} is not text or a list of lines")
+
+
+def python_lines(text: str) -> list[str]:
+    """`text` split into lines where Python ends them (a U+2028 in a comment ends none)."""
+    lines = PYTHON_LINE_BREAK.split(text)
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the line break that ends the last line starts no new one
+    return lines
 
 
 def python_line(line: str) -> str | None:
@@ -222,7 +231,7 @@ def _read_cell(number: int, cell: object) -> tuple[NotebookCell, _CellCode | Non
     source = _cell_text(cell, number)
     if source is None:
         return NotebookCell(number, cell, (), None), None
-    lines = tuple(source.splitlines()) or ("",)
+    lines = tuple(python_lines(source))
     read = NotebookCell(number, cell, lines, None)
     code = [python_line(line) or "" for line in lines]
     if (magic := _cell_magic(lines)) is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +20,8 @@ from sqlalchemy.orm import Session
 from grader.db.models import Submission, User
 from grader.services.permissions import require_view_all
 from grader.services.rubrics import require_published
-from grader.submission import NotebookCell, SubmissionError, notebook_cells, runs_as_python
+from grader.submission import NotebookCell, SubmissionError, notebook_cells, python_lines, runs_as_python
 
-PYTHON_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # what Python's compiler counts; splitlines() counts more
 IMAGE_SIGNATURES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -142,10 +140,7 @@ def _cell(cell: NotebookCell) -> Cell:
 
 
 def _python_lines(text: str) -> list[CodeLine]:
-    lines = PYTHON_LINE_BREAK.split(text)
-    if len(lines) > 1 and lines[-1] == "":
-        lines.pop()  # the line break that ends the last line starts no new one
-    return [CodeLine(number, line) for number, line in enumerate(lines, 1)]
+    return [CodeLine(number, line) for number, line in enumerate(python_lines(text), 1)]
 
 
 def code_view(db: Session, viewer: User, submission: Submission) -> CodeView:
