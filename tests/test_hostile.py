@@ -12,8 +12,10 @@ import time
 
 import pytest
 
-from grader.config import get_settings
+from grader.config import Settings, get_settings
+from grader.engine import Engine
 from tests.conftest import ATTACK_HEADER, CORRECT, ROOT
+from tests.test_sandbox_secrecy import make_rubric
 
 FULL = 37.0
 
@@ -41,6 +43,66 @@ def test_an_infinite_loop_loses_only_its_question(grade_attack):
     """)
     full_except(report, "1.1c.i")
     assert "timed out after 1 s in conv1d_forward()" in report.question("1.1c.i").output
+
+
+# One call may take the whole submission's time: the call after it finds none left.
+BUDGET_RUBRIC = """
+[assignment]
+id = "budget"
+module = "budget"
+total_points = 3
+[limits]
+call_timeout_s = 2
+submission_timeout_s = 2
+[[questions]]
+id = "q1"
+points = 1
+[[questions]]
+id = "q2"
+points = 1
+[[questions]]
+id = "q3"
+points = 1
+"""
+BUDGET_TESTS = """
+from grader.rubric import question
+
+@question("q1")
+def test_one(student):
+    assert student.one() == 1
+
+@question("q2")
+def test_two(student):
+    assert student.two() == 2
+
+@question("q3")
+def test_three(student):
+    assert student.three() == 3
+"""
+BUDGET_REFERENCE = """
+def one():
+    return 1
+
+def two():
+    return 2
+
+def three():
+    return 3
+"""
+
+
+def test_a_loop_that_uses_up_the_submission_time_is_scored_where_isolation_is_required(tmp_path):
+    """As in production: the call after the one that used up the time has none left, which is the
+    student's feedback, never a machine fault (it was SandboxUnavailable, retried forever)."""
+    rubric = make_rubric(tmp_path / "budget", BUDGET_RUBRIC, BUDGET_TESTS, BUDGET_REFERENCE)
+    source = BUDGET_REFERENCE.replace("return 2", "while True:\n        pass")
+    with Engine(Settings(require_isolation=True)) as engine:
+        engine.probe_layers()  # its fork server started: a cold start would take the budget
+        report = engine.grade(source.encode(), "budget.py", rubric)
+    assert scores(report) == {"q1": 1, "q2": 0, "q3": 0}
+    assert "in two()" in report.question("q2").output
+    assert "the submission used up its 2 s time limit" in report.question("q3").output
+    assert report.warnings == []  # every layer was on, as it is required
 
 
 def test_eating_memory_loses_only_its_question(grade_attack):
