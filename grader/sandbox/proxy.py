@@ -68,13 +68,18 @@ class SubmissionSandbox:
         return self._sandbox
 
     def start(self) -> Sandbox:
-        """The live sandbox with the module imported (started if there is none)."""
+        """The live sandbox with the module imported (started if there is none).
+
+        `layers` reports only on a sandbox that was waited for: one taken when no time is left
+        never said whether it can read its file, which the engine would take for a machine fault."""
         if self._import_failure:
             raise StudentFault(self._import_failure)
+        self._timeout()  # no fresh sandbox, nor student code in it, once the time is up
         sandbox = self.begin()
         if not self._loaded:
+            timeout = self._timeout()  # the time may have run out while a fresh one was vetted
             try:
-                sandbox.finish_load(self._timeout())
+                sandbox.finish_load(timeout)
             except ImportFailed as exc:
                 self._import_failure = str(exc)
                 raise
