@@ -22,7 +22,7 @@ from grader.db.text import storable
 from grader.engine import Engine
 from grader.errors import SandboxUnavailable
 from grader.rubric_spec import RubricError
-from grader.services import claims, faults, grading, publishing, queue, results, submissions
+from grader.services import claims, faults, grading, publishing, queue, regrades, results, submissions
 from grader.services.errors import Rejected
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
@@ -208,6 +208,41 @@ def test_a_machine_fault_after_the_claim_gives_the_claim_back_and_spends_no_atte
     assert grading.grade_submission(engine, submission.id, "cpu", "w1", "task-4") == RunStatus.completed
     [run] = runs_of(db, submission.id)
     assert (run.request_no, run.score) == (1, 37)
+
+
+def test_a_machine_fault_after_the_claim_that_keeps_coming_back_ends_the_request_failed(
+    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A give-back spends no attempt, and the claim after it starts the reconciler's count of sends
+    again, so a fault that came back every time kept the request queued forever. The request's
+    give-backs are bounded: the fault after the last one ends it failed, its reason on the run."""
+    monkeypatch.setenv("GRADER_GRADING_GIVE_BACKS", "2")
+    get_settings.cache_clear()
+    db = quiet_db
+    klass = make_class(db)
+    submission = upload(db, klass.students[0], klass.assignment)
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "start", _faulty_start)
+        for task_id in ("task-1", "task-2"):
+            with pytest.raises(SandboxUnavailable):
+                grading.grade_submission(engine, submission.id, "cpu", "w1", task_id)
+            assert submission.id in reconciled(db, older_than_s=0)  # queued, and sent again
+        assert grading.grade_submission(engine, submission.id, "cpu", "w1", "task-3") == RunStatus.failed
+    failed = db.get_one(Submission, submission.id, populate_existing=True)
+    assert (failed.status, failed.error, failed.attempts) == ("failed", results.STAFF_ERROR_FOR_STUDENT, 3)
+    [run] = runs_of(db, submission.id)
+    assert (run.status, run.attempt_no) == (RunStatus.failed, 3)
+    assert "stopped by a fault of the grading machine 3 times" in (run.error or "")
+    assert "SandboxUnavailable: the sandbox root went away" in (run.error or "")
+    assert submission.id not in reconciled(db, older_than_s=0)  # and it stays failed
+
+    regrades.start_regrade(db, klass.instructor, klass.assignment, "the machine is fixed")
+    db.commit()
+    with monkeypatch.context() as patch:
+        patch.setattr(engine, "start", _faulty_start)
+        with pytest.raises(SandboxUnavailable):  # a new request has give-backs of its own
+            grading.grade_submission(engine, submission.id, "cpu", "w1", "task-4")
+    assert grading.grade_submission(engine, submission.id, "cpu", "w1", "task-5") == RunStatus.completed
 
 
 def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_db: Session) -> None:
