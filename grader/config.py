@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     grading_attempts: int = Field(
         2, ge=1, description="attempts a grade request (or a similarity run) gets when they die or time out"
     )
+    grading_give_backs: int = Field(
+        5, ge=1, description="times a grade request's claim is given back after a machine fault (retried, no "
+        "attempt spent); the fault after that ends it failed"
+    )
     hard_limit_grace_s: float = Field(
         60.0, gt=0, allow_inf_nan=False, description="added to the rubric's submission_timeout_s: the task's hard limit"
     )

@@ -60,8 +60,8 @@ def test_the_environment_is_development_or_production(monkeypatch):
 # attempts fail every grade, a negative uid makes the uid switch a no-op), with its least valid value.
 LEAST_VALID = {
     "sandbox_uid": 0, "sandbox_gid": 0, "sandbox_threads": 1, "sandbox_scratch_mb": 1, "sandbox_scratch_files": 1,
-    "max_upload_bytes": 1, "run_lease_s": 0.1, "grading_attempts": 1, "hard_limit_grace_s": 0.1,
-    "reconcile_after_s": 0.1, "reconcile_interval_s": 0.1, "reconcile_sends": 1,
+    "max_upload_bytes": 1, "run_lease_s": 0.1, "grading_attempts": 1, "grading_give_backs": 1,
+    "hard_limit_grace_s": 0.1, "reconcile_after_s": 0.1, "reconcile_interval_s": 0.1, "reconcile_sends": 1,
 }
 INVALID = [(name, bad) for name, least in LEAST_VALID.items()
            for bad in ((-1,) if name in ("sandbox_uid", "sandbox_gid") else (0, -1))]

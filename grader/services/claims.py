@@ -6,7 +6,8 @@ records a result only while `attempts` is still the number it claimed (grader.se
 the database also allows one completed run per grade request. So a message delivered twice, or
 re-sent by the reconciler, finds the work claimed (Busy: retry later) or done (nothing to do), and
 a takeover of a dead attempt (or the reconciler queueing it again) marks that attempt lost. An
-attempt that dies or times out is retried until the request has had `grading_attempts` of them.
+attempt that dies or times out is retried until the request has had `grading_attempts` of them;
+one the machine stops (`give_back`) spends none, `grading_give_backs` times at most.
 
 The statements go to the tables (`Model.__table__`), not through the ORM: they run for every
 submission, and the ORM's DML path costs more Python time than the database needs.
@@ -101,20 +102,27 @@ def _lose_running_runs(db: Session, submission_ids: Sequence[int], now: datetime
     ))
 
 
-def give_back(db: Session, claim: Claim) -> None:
+def give_back(db: Session, claim: Claim) -> bool:
     """Undo the claim of an attempt the machine stopped before any result (the database, the broker
     or the sandbox layer failed): the request is queued again and the attempt leaves no run, so it
     counts nothing against `grading_attempts`, and the task's retry claims it anew. Nothing changes
-    if the attempt lost its claim meanwhile. Commits."""
+    if the attempt lost its claim meanwhile, or a regrade queued another request. Commits.
+
+    False once the request has been given back `grading_give_backs` times: a fault that keeps
+    coming back would retry it forever, so the claim is kept for the caller to end it failed."""
+    held = (Submission.id == claim.submission_id, Submission.attempts == claim.attempt_no,
+            Submission.status == SubmissionStatus.running)
     given = cast(CursorResult[Any], db.execute(
         update(Submission.__table__)
-        .where(Submission.id == claim.submission_id, Submission.attempts == claim.attempt_no,
-               Submission.status == SubmissionStatus.running)
-        .values(status=SubmissionStatus.queued, heartbeat_at=None, updated_at=utcnow())
+        .where(*held, Submission.give_backs < get_settings().grading_give_backs)
+        .values(status=SubmissionStatus.queued, give_backs=Submission.give_backs + 1, heartbeat_at=None,
+                updated_at=utcnow())
     ))
     if given.rowcount:
         db.execute(delete(GradingRun.__table__).where(GradingRun.id == claim.run_id))
+    spent = not given.rowcount and db.scalar(select(Submission.id).where(*held)) is not None
     db.commit()
+    return not spent
 
 
 def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_before: datetime) -> list[int]:

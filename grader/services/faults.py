@@ -34,3 +34,10 @@ def failure_of(exc: Exception) -> str:
         return f"the rubric failed: {exc}"
     log.error("grading failed with an internal error", exc_info=exc)  # a bug in the grader
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def lasting_fault(exc: Exception, times: int) -> str:
+    """The reason a request ends failed when a machine fault stopped it after the claim `times`
+    times (each retried, spending no attempt): it would have been retried forever."""
+    return (f"grading was stopped by a fault of the grading machine {times} times, the last: "
+            f"{type(exc).__name__}: {exc}; fix the workers (their logs say more), then regrade the submission")

@@ -4,7 +4,7 @@ The steps each have their module: the claim protocol (claims), the heartbeat tha
 alive (heartbeat), recording how the attempt ended (results), and sorting out what went wrong
 (faults). Student mistakes are scores, never retries. Nothing is left in limbo: every exception,
 before the claim or after it, is retried (infrastructure, which gives a claim back first) or ends
-as a failed run with a reason.
+as a failed run with a reason, as does a fault after the claim that keeps coming back.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from grader.db.session import session_scope
 from grader.rubric_spec import Rubric
 from grader.services import rubrics
 from grader.services.claims import Claim, claim, give_back
-from grader.services.faults import INFRASTRUCTURE_ERRORS, failure_of
+from grader.services.faults import INFRASTRUCTURE_ERRORS, failure_of, lasting_fault
 from grader.services.heartbeat import heartbeat
 from grader.services.results import record_failure, record_result
 
@@ -56,12 +56,16 @@ def _load_work(db: Session, submission_id: int) -> _Work | None:
     return _Work(row.content, row.filename, rubric, row.rubric_hash, "")
 
 
-def _give_back(claimed: Claim) -> None:
+def _give_back(claimed: Claim) -> bool:
     """The machine's fault is not the attempt's: its claim is given back before the task retries.
     With the database down as well, the lease runs out instead and the attempt counts as lost, as
-    a dead worker's does."""
-    with contextlib.suppress(*INFRASTRUCTURE_ERRORS), session_scope() as db:
-        give_back(db, claimed)
+    a dead worker's does. False once the request has been given back `grading_give_backs` times:
+    the caller records the failure."""
+    try:
+        with session_scope() as db:
+            return give_back(db, claimed)
+    except INFRASTRUCTURE_ERRORS:
+        return True  # retried all the same
 
 
 def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
@@ -70,7 +74,8 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
     `task_id` (the worker's task) goes on the run, for the timeout handler to find it.
 
     Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff); any other
-    failure, before the claim or after it, is recorded as a failed run.
+    failure, before the claim or after it, is recorded as a failed run, and so is an infrastructure
+    fault after the claim once the request has been given back `grading_give_backs` times.
     """
     with contextlib.ExitStack() as stack:
         with session_scope() as db:
@@ -96,8 +101,9 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
                     with session_scope() as db:  # stored while the kernel tears the sandbox down
                         return RunStatus.completed if record_result(db, claimed, report) else None
             except Exception as exc:  # noqa: BLE001 - any failure of the grading is recorded on the run
-                if isinstance(exc, INFRASTRUCTURE_ERRORS):
-                    _give_back(claimed)
-                error = failure_of(exc)
+                if isinstance(exc, INFRASTRUCTURE_ERRORS) and not _give_back(claimed):
+                    error = lasting_fault(exc, get_settings().grading_give_backs + 1)
+                else:
+                    error = failure_of(exc)  # an infrastructure fault is raised again: the task retries
         with session_scope() as db:
             return RunStatus.failed if record_failure(db, claimed, error) else None

@@ -124,8 +124,8 @@ def _request_grading(db: Session, requested_by: User, assignment: Assignment, re
     requests = db.execute(
         update(Submission)
         .where(Submission.id.in_(old_runs))
-        .values(request_no=Submission.request_no + 1, sends=0, status=SubmissionStatus.queued, error=None,
-                updated_at=utcnow(), heartbeat_at=None, rubric_hash=rubric_hash)
+        .values(request_no=Submission.request_no + 1, sends=0, give_backs=0, status=SubmissionStatus.queued,
+                error=None, updated_at=utcnow(), heartbeat_at=None, rubric_hash=rubric_hash)
         .returning(Submission.id, Submission.request_no)
     ).all()
     db.add_all(

@@ -115,6 +115,22 @@ def test_a_timeout_of_an_overtaken_attempt_leaves_the_current_one_alone(quiet_db
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["superseded"] == 1
 
 
+def test_a_give_back_leaves_a_request_that_overtook_the_attempt_to_its_own_task(quiet_db: Session) -> None:
+    """A machine fault after a regrade queued a new request: the attempt's task retries (True), and
+    the new request is neither ended failed nor charged a give-back."""
+    db = quiet_db
+    klass, submission, _ = _graded_once(db)
+    regrades.start_regrade(db, klass.instructor, klass.assignment, "first")
+    db.commit()
+    old = claims.claim(db, submission.id, klass.assignment.rubric_hash, "cpu", "w1")
+    assert old is not None and old.request_no == 2
+    regrades.start_regrade(db, klass.instructor, klass.assignment, "again")
+    db.commit()
+    assert claims.give_back(db, old) is True
+    queued = db.get_one(Submission, submission.id, populate_existing=True)
+    assert (queued.status, queued.request_no, queued.give_backs) == ("queued", 3, 0)
+
+
 def test_a_regrade_during_grading_keeps_both_results_apart(quiet_db: Session) -> None:
     db = quiet_db
     klass = make_class(db)

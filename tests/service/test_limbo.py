@@ -193,8 +193,8 @@ def _faulty_start(*args: object, **kwargs: object) -> Iterator[_MachineFault]:
 def test_a_machine_fault_after_the_claim_gives_the_claim_back_and_spends_no_attempt(
     quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Retried with backoff like a fault before the claim: never the student's, so however many
-    times it happens the request waits for a machine that works, then is graded."""
+    """Retried with backoff like a fault before the claim: never the student's, so the request
+    waits for a machine that works, then is graded (up to GRADER_GRADING_GIVE_BACKS times, below)."""
     db = quiet_db
     klass = make_class(db)
     submission = upload(db, klass.students[0], klass.assignment)

@@ -41,9 +41,11 @@ class Submission(Base):
     `request_no` counts grade requests (the upload, then each regrade); `attempts` counts claims
     by workers, and a worker only records a result while the count is still the one it claimed.
     `sends` counts the reconciler's sends of the current request since it was last claimed, so
-    work that no worker takes is not sent forever. `heartbeat_at` is kept fresh by the worker
-    grading it, so a dead attempt shows as stale. `rubric_hash` is the rubric version the current
-    request is graded with: the published one when it was made (or the version a re-run asks for).
+    work that no worker takes is not sent forever; `give_backs` counts the current request's claims
+    given back after a machine fault, so a fault that keeps coming back is not retried forever
+    either. `heartbeat_at` is kept fresh by the worker grading it, so a dead attempt shows as
+    stale. `rubric_hash` is the rubric version the current request is graded with: the published
+    one when it was made (or the version a re-run asks for).
     """
 
     __tablename__ = "submissions"
@@ -64,6 +66,7 @@ class Submission(Base):
     request_no: Mapped[int] = mapped_column(default=1)
     attempts: Mapped[int] = mapped_column(default=0)
     sends: Mapped[int] = mapped_column(default=0, server_default="0")  # by the reconciler, unclaimed
+    give_backs: Mapped[int] = mapped_column(default=0, server_default="0")  # of this request's claims
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
