@@ -105,6 +105,17 @@ def test_a_loop_that_uses_up_the_submission_time_is_scored_where_isolation_is_re
     assert report.warnings == []  # every layer was on, as it is required
 
 
+# Its top-level code (a notebook's training cell, say) takes longer than a call may, not than an import may.
+SLOW_IMPORT_RUBRIC = BUDGET_RUBRIC.replace("call_timeout_s = 2\nsubmission_timeout_s = 2",
+                                           "call_timeout_s = 1\nimport_timeout_s = 20\nsubmission_timeout_s = 30")
+
+
+def test_an_import_may_take_longer_than_a_call_within_its_own_limit(tmp_path, engine):
+    rubric = make_rubric(tmp_path / "budget", SLOW_IMPORT_RUBRIC, BUDGET_TESTS, BUDGET_REFERENCE)
+    report = engine.grade(("import time\ntime.sleep(2)\n" + BUDGET_REFERENCE).encode(), "budget.py", rubric)
+    assert scores(report) == {"q1": 1, "q2": 1, "q3": 1}
+
+
 def test_eating_memory_loses_only_its_question(grade_attack):
     report = grade_attack("""
         def initial_loss(num_classes):
