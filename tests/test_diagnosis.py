@@ -5,6 +5,7 @@ that each known mistake can be told from the right answer wherever it is used.""
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from collections import namedtuple
 from pathlib import Path
@@ -16,7 +17,7 @@ import torch
 
 from grader.errors import GradingAborted, StudentFault
 from grader.rubric.audit import audit_misconceptions
-from grader.rubric.diagnosis import same_answer, signature
+from grader.rubric.diagnosis import MAX_ROUNDED, same_answer, signature
 from grader.rubric.runner import run_rubric
 from grader.rubric_spec import Question, Rubric, RubricError, Tolerance, load_rubric
 from grader.sandbox.child import plain_sequences
@@ -224,6 +225,30 @@ def test_signatures_are_short_and_round_to_the_tolerance():
     assert signature(torch.tensor([1.0, -2.6]), tolerance) != digest
     assert signature(torch.tensor([1e-9, -0.0]), tolerance) == signature(torch.zeros(2), tolerance)
     assert signature((8, 5, 2), tolerance) == signature([8, 5, 2], tolerance) != signature((8, 5.0, 2), tolerance)
+
+
+CHECKS = Tolerance(1e-4, 1e-6)
+
+
+# Signatures of answers with plain floats, as each float rounded alone made them: answer groups
+# and stored signatures stay as they were however floats are rounded.
+@pytest.mark.parametrize(("value", "tolerance", "digest"), [
+    pytest.param(2.5, CHECKS, "79fede24819be7b8", id="a float"),
+    pytest.param([1.0, -2.5, 3.14159265, 1e-9], CHECKS, "b7f9d9131226c48c", id="flat"),
+    pytest.param((0.1, 2, 0.30000000000000004, True, None, "a"), CHECKS, "173ad3a7b1a28e18", id="mixed tuple"),
+    pytest.param([math.nan, math.inf, -math.inf, -0.0, 1e300, -1e-300, 5e-324], CHECKS, "a49f39891d41b33a",
+                 id="specials"),
+    pytest.param([[0.5, [1.25, 2]], (3.0,), {"b": 0.25, "a": [7.5, 1]}], CHECKS, "9600afc3f3e148fb", id="nested"),
+    pytest.param([0.5, torch.tensor([1.0, 2.0]), 1.5], CHECKS, "52b2b80071b3549d", id="beside tensors"),
+    pytest.param([i / 7 for i in range(-300, 300)], Tolerance(), "a0cdd21bf08d840c", id="sevenths"),
+    pytest.param([10.0 ** e for e in range(-320, 309)], Tolerance(), "ae9fefeceab28e72", id="powers of ten"),
+    pytest.param([10.0 ** e for e in range(-320, 309)], Tolerance(1e-2, 0.0), "2c785c93f1dd4f58",
+                 id="powers of ten, no atol"),
+    pytest.param([torch.zeros(MAX_ROUNDED - 2), 0.1, 0.2, 0.3, 0.4], CHECKS, "6e08af4d77bcc293",
+                 id="past the rounded entries"),
+])
+def test_signatures_of_plain_floats_are_as_they_were(value, tolerance: Tolerance, digest: str):
+    assert signature(value, tolerance) == digest
 
 
 def outcome(name: str, message: str, fault: bool = False) -> Outcome:

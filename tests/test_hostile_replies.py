@@ -152,3 +152,25 @@ def initial_loss(num_classes):
 """)
     full_except(report, "1.3.4")
     assert "the sandbox sent malformed data in initial_loss()" in report.question("1.3.4").output
+
+
+def test_a_reply_of_a_long_list_of_floats_costs_little_cpu(grade_attack):
+    """As many floats as a reply may hold, about 1 MB on the wire, flat or each in a list of its
+    own: signing each float as a one-element tensor took seconds of the worker's CPU for each
+    failed case."""
+    grade_attack("")  # warm: the rubric collected
+    attack = """
+        def conv1d_forward(x, W, stride=1):
+            return [i / 7 for i in range(65_000)]
+
+        def conv1d_jacobian_x(x, W, stride=1):
+            return [[i / 7] for i in range(32_000)]
+    """
+    started = time.process_time()
+    report = grade_attack(attack)
+    cpu = time.process_time() - started
+    full_except(report, "1.1c.i", "1.1c.iii")
+    failed = [t for t in report.tests if not t.passed]
+    assert cpu < 0.5 * len(failed), f"the grade took {cpu:.1f} s of this process's CPU for {len(failed)} failed cases"
+    assert "conv1d_forward() out: expected a tensor, got list [0.0, " in report.question("1.1c.i").output
+    assert {a.function for t in failed for a in t.answers} == {"conv1d_forward", "conv1d_jacobian_x"}  # still diagnosed
