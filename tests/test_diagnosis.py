@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 import textwrap
 from collections import namedtuple
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 
 from grader.errors import GradingAborted, StudentFault
 from grader.rubric.audit import audit_misconceptions
-from grader.rubric.diagnosis import MAX_ROUNDED, same_answer, signature
+from grader.rubric.diagnosis import MAX_ROUNDED, _rounded, _rounded_float, _significant_digits, same_answer, signature
 from grader.rubric.runner import run_rubric
 from grader.rubric_spec import Question, Rubric, RubricError, Tolerance, load_rubric
 from grader.sandbox.child import plain_sequences
@@ -249,6 +250,23 @@ CHECKS = Tolerance(1e-4, 1e-6)
 ])
 def test_signatures_of_plain_floats_are_as_they_were(value, tolerance: Tolerance, digest: str):
     assert signature(value, tolerance) == digest
+
+
+# Where rounding is closest to a tie: powers of ten and their neighbours (log10 near an integer),
+# halves at the last digit kept, subnormals, the largest float, and what is not finite.
+EDGES = [math.nextafter(10.0 ** e, toward) for e in range(-323, 309) for toward in (0, 10.0 ** e, math.inf)]
+EDGES += [sign * (n + 0.5) / 10 ** k for sign in (1, -1) for n in range(0, 100, 7) for k in range(8)]
+EDGES += [5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 0.0, -0.0, math.inf, -math.inf, math.nan]
+
+
+@pytest.mark.parametrize("tolerance", [Tolerance(), CHECKS, Tolerance(1e-2, 0.0), Tolerance(1e-30, 0.0)],
+                         ids=["default", "checks", "no atol", "past float64's digits"])
+def test_a_plain_float_rounds_to_the_bits_of_a_one_element_tensor(tolerance: Tolerance):
+    """A float is rounded in Python, as torch rounds a tensor of one element (not of many, whose
+    vectorized log10 and pow differ in the last bit), so its signature is the one it always had."""
+    digits = _significant_digits(tolerance)
+    alone = [_rounded(torch.tensor([x], dtype=torch.float64), tolerance).numpy().tobytes() for x in EDGES]
+    assert [struct.pack("d", _rounded_float(x, digits, tolerance.atol)) for x in EDGES] == alone
 
 
 def outcome(name: str, message: str, fault: bool = False) -> Outcome:

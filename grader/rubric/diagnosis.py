@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -134,6 +135,7 @@ def _significant_digits(tolerance: Tolerance) -> int:
 
 
 def _rounded(tensor: torch.Tensor, tolerance: Tolerance) -> torch.Tensor:
+    """The tensor rounded to the digits the tolerance resolves; those within atol of zero are zero."""
     digits = _significant_digits(tolerance)
     magnitude = torch.floor(torch.log10(tensor.abs().clamp_min(1e-300)))
     scale = torch.pow(10.0, digits - 1 - magnitude)
@@ -143,20 +145,50 @@ def _rounded(tensor: torch.Tensor, tolerance: Tolerance) -> torch.Tensor:
     return torch.where(torch.isnan(tensor), torch.full_like(tensor, math.nan), rounded)
 
 
+def _rounded_float(value: float, digits: int, atol: float) -> float:
+    """`_rounded` of a one-element tensor of `value`, bit for bit, without a tensor: the same libm
+    calls (log10, pow) that torch makes for one element, so a plain float in an answer costs no
+    tensor, yet keeps the signature it always had. (A batch of floats as one tensor would not:
+    torch's vectorized log10 and pow differ from libm's in the last bit.)"""
+    if not math.isfinite(value):
+        return math.nan if math.isnan(value) else value
+    if abs(value) <= atol:
+        return 0.0
+    try:
+        scale = 10.0 ** (digits - 1 - math.floor(math.log10(max(abs(value), 1e-300))))
+    except OverflowError:  # where C's pow gives inf, Python's raises
+        scale = math.inf
+    product = value * scale
+    return (float(round(product)) if math.isfinite(product) else product) / scale + 0.0  # no -0.0
+
+
+def _header(rounded: bool, shape: tuple[int, ...], dtype: torch.dtype) -> bytes:
+    """What precedes a tensor's entries in a signature: its shape, dtype, and whether they were rounded."""
+    return f"{'T' if rounded else 'B'}{shape}{dtype}".encode()
+
+
+# The headers of a plain float, signed as a one-element float64 tensor of it.
+_FLOAT_ROUNDED = _header(True, (1,), torch.float64)
+_FLOAT_BITS = _header(False, (1,), torch.float64)
+
+
 class _Signer:
     """The digest of one answer, fed part by part. Its first MAX_ROUNDED entries are rounded, a
-    block at a time (rounding makes several float64 copies); a tensor past them is fed bit for
-    bit. So a huge answer (only a hostile or absurd one is) costs time in proportion to its bytes,
-    and memory far below them."""
+    tensor's a block at a time (rounding makes several float64 copies), a plain float's alone
+    without a tensor; a tensor or float past them is fed bit for bit. So a huge answer (only a
+    hostile or absurd one is) costs time in proportion to its bytes, and memory far below them."""
 
     def __init__(self, tolerance: Tolerance) -> None:
         self.tolerance = tolerance
         self.digest = hashlib.sha256()
         self.rounded_left = MAX_ROUNDED
+        self.digits = _significant_digits(tolerance)
 
     def feed(self, value: Any, depth: int = 0) -> None:
         value = scalar(value)
-        if isinstance(value, (torch.Tensor, np.ndarray)):
+        if type(value) is float:  # first: long answers are mostly floats
+            self._feed_float(value)
+        elif isinstance(value, (torch.Tensor, np.ndarray)):
             self._feed_tensor(_as_it_came(value))
         elif isinstance(value, (tuple, list, dict)) and depth < MAX_DEPTH:
             items = (sorted(value.items(), key=lambda kv: repr(kv[0])) if isinstance(value, dict)
@@ -165,20 +197,26 @@ class _Signer:
             for key, item in items:
                 self.digest.update(repr(key).encode())
                 self.feed(item, depth + 1)
-        elif type(value) is float:
-            self.feed(torch.tensor([value], dtype=torch.float64), depth)
-            self.digest.update(b"F")
         else:
             self.digest.update(f"{type(value).__name__}:{value!r}".encode())
 
+    def _feed_float(self, value: float) -> None:
+        """As a one-element float64 tensor of it is fed, then marked as a float."""
+        if self.rounded_left > 0:
+            self.rounded_left -= 1
+            rounded = _rounded_float(value, self.digits, self.tolerance.atol)
+            self.digest.update(_FLOAT_ROUNDED + struct.pack("d", rounded) + b"F")
+        else:
+            self.digest.update(_FLOAT_BITS + struct.pack("d", value) + b"F")
+
     def _feed_tensor(self, tensor: torch.Tensor) -> None:
         if tensor.numel() > self.rounded_left:
-            self.digest.update(f"B{tuple(tensor.shape)}{tensor.dtype}".encode())
+            self.digest.update(_header(False, tuple(tensor.shape), tensor.dtype))
             self.digest.update(tensor.contiguous().numpy().data)
             return
         self.rounded_left -= tensor.numel()
         real = _real(tensor)
-        self.digest.update(f"T{tuple(tensor.shape)}{torch.float64 if real else tensor.dtype}".encode())
+        self.digest.update(_header(True, tuple(tensor.shape), torch.float64 if real else tensor.dtype))
         for block in tensor.reshape(-1).split(ROUNDING_BLOCK):
             if real:
                 block = _rounded(block.to(torch.float64), self.tolerance)
@@ -187,8 +225,8 @@ class _Signer:
 
 def signature(value: Any, tolerance: Tolerance) -> str:
     """A short digest of an answer rounded to the check's tolerance: equal wrong answers (within
-    rounding) share it, whatever their float precision, array kind or sequence kind. A tensor past
-    the answer's first MAX_ROUNDED entries shares it only when equal bit for bit."""
+    rounding) share it, whatever their float precision, array kind or sequence kind. A tensor or
+    float past the answer's first MAX_ROUNDED entries shares it only when equal bit for bit."""
     signer = _Signer(tolerance)
     signer.feed(value)
     return signer.digest.hexdigest()[:16]
