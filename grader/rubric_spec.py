@@ -59,6 +59,9 @@ class Limits:
     """Resource limits for one submission's sandboxes."""
 
     call_timeout_s: float = 10.0
+    # Importing runs the module's top-level code: a notebook's training or plotting cells may take
+    # longer than any one call should (within the submission's time all the same).
+    import_timeout_s: float = 60.0
     submission_timeout_s: float = 120.0
     memory_mb: int = 2048
     cpu_time_s: int = 120

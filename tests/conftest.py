@@ -51,7 +51,7 @@ def fast_hw2_rubric(tmp_path_factory: pytest.TempPathFactory) -> Rubric:
     shutil.copytree(ROOT / "rubrics" / "hw2", directory, ignore=shutil.ignore_patterns("__pycache__"))
     toml = directory / "rubric.toml"
     text = toml.read_text()
-    for key, value in (("call_timeout_s", 1), ("submission_timeout_s", 60), ("cpu_time_s", 30),
+    for key, value in (("call_timeout_s", 1), ("import_timeout_s", 1), ("submission_timeout_s", 60), ("cpu_time_s", 30),
                        ("memory_mb", 512)):
         text = "\n".join(f"{key} = {value}" if line.startswith(f"{key} =") else line for line in text.splitlines())
     toml.write_text(text + "\n")

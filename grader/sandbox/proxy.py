@@ -49,11 +49,12 @@ class SubmissionSandbox:
         self._import_failure: str | None = None
         self.layers: dict[str, str] = {}
 
-    def _timeout(self) -> float:
+    def _timeout(self, limit: float | None = None) -> float:
+        """What is left of `limit` (a call's, unless given) within the submission's time."""
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise StudentFault(f"the submission used up its {self.limits.submission_timeout_s:g} s time limit")
-        return min(self.limits.call_timeout_s, left)
+        return min(self.limits.call_timeout_s if limit is None else limit, left)
 
     def begin(self) -> Sandbox:
         """The live sandbox, or a fresh one set importing the submission and sent the calls the
@@ -77,7 +78,7 @@ class SubmissionSandbox:
         self._timeout()  # no fresh sandbox, nor student code in it, once the time is up
         sandbox = self.begin()
         if not self._loaded:
-            timeout = self._timeout()  # the time may have run out while a fresh one was vetted
+            timeout = self._timeout(self.limits.import_timeout_s)  # it may have run out while one was vetted
             try:
                 sandbox.finish_load(timeout)
             except ImportFailed as exc:
