@@ -171,6 +171,6 @@ def test_a_reply_of_a_long_list_of_floats_costs_little_cpu(grade_attack):
     cpu = time.process_time() - started
     full_except(report, "1.1c.i", "1.1c.iii")
     failed = [t for t in report.tests if not t.passed]
-    assert cpu < 0.5 * len(failed), f"the grade took {cpu:.1f} s of this process's CPU for {len(failed)} failed cases"
+    assert cpu < len(failed), f"the grade took {cpu:.1f} s of this process's CPU for {len(failed)} failed cases"
     assert "conv1d_forward() out: expected a tensor, got list [0.0, " in report.question("1.1c.i").output
     assert {a.function for t in failed for a in t.answers} == {"conv1d_forward", "conv1d_jacobian_x"}  # still diagnosed
