@@ -235,6 +235,16 @@ def _published_and_graded_with(db: Session, klass: Class, submission_id: int) ->
             db.get_one(Submission, submission_id).rubric_hash)
 
 
+def _version_to_publish(db: Session, students: int = 1) -> tuple[Class, str]:
+    """A class on a rubric of its own whose folder has a new version (1.1a worth 2) not yet
+    published, and the hash its assignment is on."""
+    rubrics_dir = get_settings().rubrics_dir
+    rubric_id = new_version(rubrics_dir)
+    klass = make_class(db, students=students, rubric_id=rubric_id)
+    set_points(rubrics_dir / rubric_id, "1.1a", 2)
+    return klass, klass.assignment.rubric_hash
+
+
 def test_an_upload_stored_before_a_publish_with_a_regrade_commits_is_part_of_that_regrade(
     quiet_postgres_db: Session,
 ) -> None:
@@ -242,12 +252,8 @@ def test_an_upload_stored_before_a_publish_with_a_regrade_commits_is_part_of_tha
     regrade took only the committed submissions, and the upload, committed after it, named the old
     version: left stale, with no batch to grade it again."""
     db = quiet_postgres_db
-    rubrics_dir = get_settings().rubrics_dir
-    rubric_id = new_version(rubrics_dir)
-    klass = make_class(db, students=2, rubric_id=rubric_id)
-    old = klass.assignment.rubric_hash
+    klass, old = _version_to_publish(db, students=2)
     earlier = upload(db, klass.students[0], klass.assignment)
-    set_points(rubrics_dir / rubric_id, "1.1a", 2)
     late = submissions.submit(db, klass.students[1], klass.assignment, "hw2.py", REFERENCE)
 
     publish = _OtherRequest(lambda web: _publish_with_regrade(web, klass))
@@ -267,11 +273,7 @@ def test_an_upload_made_while_a_publish_is_in_flight_is_graded_with_the_publishe
     """The publish has read what it changes (no submission yet: nothing to regrade) when the first
     upload comes. The upload committed before it with the old version, and no regrade came."""
     db = quiet_postgres_db
-    rubrics_dir = get_settings().rubrics_dir
-    rubric_id = new_version(rubrics_dir)
-    klass = make_class(db, rubric_id=rubric_id)
-    old = klass.assignment.rubric_hash
-    set_points(rubrics_dir / rubric_id, "1.1a", 2)
+    klass, old = _version_to_publish(db)
     student_id, assignment_id = klass.students[0].id, klass.assignment.id
     uploads: list[_OtherRequest] = []
     publish_from_disk = rubrics.publish_from_disk
@@ -298,11 +300,7 @@ def test_an_upload_whose_request_began_before_a_publish_is_graded_with_the_publi
     """The upload's request loaded the assignment, a publish committed, then the upload was stored:
     it named the version its request had loaded, which the publish had replaced."""
     db = quiet_db
-    rubrics_dir = get_settings().rubrics_dir
-    rubric_id = new_version(rubrics_dir)
-    klass = make_class(db, rubric_id=rubric_id)
-    old = klass.assignment.rubric_hash
-    set_points(rubrics_dir / rubric_id, "1.1a", 2)
+    klass, old = _version_to_publish(db)
     with session_scope() as web:
         assignment, student = web.get_one(Assignment, klass.assignment.id), web.get_one(User, klass.students[0].id)
         assert publishing.publish(db, klass.instructor, klass.assignment).before.changed
