@@ -88,6 +88,13 @@ def test_the_hash_changes_with_the_tests_but_not_the_handout(tmp_path):
     (RUBRIC + "[checks]\nrtoll = 1e-4\n", r"\[checks\]: unknown keys rtoll \(known: rtol, atol\)"),
     ("checks = 1e-4\n" + RUBRIC, r"\[checks\] must be a table"),
     (RUBRIC.replace('grading = "manual"', "atol = 0"), "question 'q2' atol: must be a positive finite number, got 0"),
+    (RUBRIC.replace('visibility = "hidden"', 'visiblity = "hidden"'),
+     r"question 'q2': unknown keys visiblity \(known: id, title, points, grading, visibility, rtol, atol\)"),
+    (RUBRIC.replace('grading = "manual"', "rtoll = 1e-3"), "question 'q2': unknown keys rtoll"),
+    (RUBRIC.replace("total_points = 3", "total_point = 3"), r"\[assignment\]: unknown keys total_point \(known: id,"),
+    (RUBRIC + "[check]\nrtol = 1e-4\n",
+     r"rubric.toml: unknown keys check \(known: assignment, checks, limits, questions\)"),
+    (RUBRIC.replace("[limits]", "[limit]"), "rubric.toml: unknown keys limit"),
 ])
 def test_bad_rubric_toml_is_refused_with_a_clear_message(tmp_path, toml, message):
     with pytest.raises(RubricError, match=message):
