@@ -165,10 +165,20 @@ def _tolerance(table: dict[str, Any], base: Tolerance, where: str) -> Tolerance:
                             for key in Tolerance.__dataclass_fields__ if key in table})
 
 
-def _question(table: dict[str, Any], index: int, checks: Tolerance) -> Question:
+# The keys each table may have: any other is a typo that would silently fall back to a default
+# (a misspelled `visibility` would publish a hidden question).
+TOP_LEVEL_KEYS = ("assignment", "checks", "limits", "questions")
+ASSIGNMENT_KEYS = ("id", "title", "module", "device", "total_points", "auto_points")
+QUESTION_KEYS = ("id", "title", "points", "grading", "visibility", *Tolerance.__dataclass_fields__)
+
+
+def _question(table: object, index: int, checks: Tolerance) -> Question:
     where = f"questions[{index}]"
+    if not isinstance(table, dict):
+        raise RubricError(f"{where} must be a table")
     qid = str(_require(table, "id", where))
     where = f"question {qid!r}"
+    _known_keys(table, QUESTION_KEYS, where)
     return Question(
         id=qid,
         title=str(table.get("title", qid)),
@@ -196,9 +206,11 @@ def load_rubric(directory: Path | str) -> Rubric:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RubricError(f"{path}: {exc}") from exc
+    _known_keys(data, TOP_LEVEL_KEYS, str(path))
     assignment = _require(data, "assignment", str(path))
     if not isinstance(assignment, dict):
         raise RubricError(f"{path}: [assignment] must be a table")
+    _known_keys(assignment, ASSIGNMENT_KEYS, "[assignment]")
     checks = _tolerance(_known_keys(data.get("checks", {}), Tolerance.__dataclass_fields__, "[checks]"),
                         Tolerance(), "[checks]")
     questions = tuple(_question(q, i, checks) for i, q in enumerate(data.get("questions", [])))
