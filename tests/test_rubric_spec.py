@@ -95,6 +95,10 @@ def test_the_hash_changes_with_the_tests_but_not_the_handout(tmp_path):
     (RUBRIC + "[check]\nrtol = 1e-4\n",
      r"rubric.toml: unknown keys check \(known: assignment, checks, limits, questions\)"),
     (RUBRIC.replace("[limits]", "[limit]"), "rubric.toml: unknown keys limit"),
+    # The database keeps at most 50 characters of a question id and 300 of a title.
+    (RUBRIC.replace('id = "q2"', f'id = "{"q" * 51}"'), f"question '{'q' * 51}': id is 51 characters; at most 50"),
+    (RUBRIC.replace('id = "q2"', f'id = "q2"\ntitle = "{"t" * 301}"'),
+     "question 'q2': title is 301 characters; at most 300"),
 ])
 def test_bad_rubric_toml_is_refused_with_a_clear_message(tmp_path, toml, message):
     with pytest.raises(RubricError, match=message):
@@ -112,6 +116,10 @@ def run_reference(directory: Path) -> None:
     (TESTS.replace('@question("q1")', '@question("q2")'), "question 'q2' is graded by hand"),
     (TESTS.replace('@question("q1")', '@question("q1")\n@question("q1")'), "needs exactly one @question"),
     (TESTS + "\n@question('q1')\ndef test_broken(:\n    pass\n", "could not be collected"),
+    (TESTS.replace('@question("q1")', f'@pytest.mark.parametrize("n", [1], ids=["{"n" * 292}"])\n@question("q1")')
+     .replace("def test_add(student, reference):", "def test_add(student, reference, n):")
+     .replace("from grader.rubric", "import pytest\nfrom grader.rubric"),
+     r"test_add\[n+\]: the test case name is 302 characters; at most 300"),
 ])
 def test_bad_rubric_tests_are_refused_with_a_clear_message(tmp_path, tests, message):
     with pytest.raises(RubricError, match=message):
