@@ -20,6 +20,10 @@ VISIBILITIES: tuple[Visibility, ...] = ("visible", "hidden", "after_due_date")
 SECRECY: dict[str, int] = {"visible": 0, "after_due_date": 1, "hidden": 2}
 REQUESTED_DEVICES: tuple[RequestedDevice, ...] = ("auto", "cpu", "cuda")
 Choice = TypeVar("Choice", bound=str)
+# The longest question id, question title and test case name the database stores (grader.db.models).
+MAX_QUESTION_ID_CHARS = 50
+MAX_QUESTION_TITLE_CHARS = 300
+MAX_CASE_NAME_CHARS = 300
 
 
 class RubricError(ValueError):
@@ -150,6 +154,13 @@ def positive_number(value: object, where: str) -> float:
     return float(value)
 
 
+def check_length(text: str, limit: int, what: str, where: str) -> str:
+    """`text`, if its database column can hold it: a longer one would fail every grade on PostgreSQL."""
+    if len(text) > limit:
+        raise RubricError(f"{where}: {what} is {len(text)} characters; at most {limit}")
+    return text
+
+
 def _known_keys(table: object, known: Iterable[str], section: str) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise RubricError(f"{section} must be a table")
@@ -180,8 +191,8 @@ def _question(table: object, index: int, checks: Tolerance) -> Question:
     where = f"question {qid!r}"
     _known_keys(table, QUESTION_KEYS, where)
     return Question(
-        id=qid,
-        title=str(table.get("title", qid)),
+        id=check_length(qid, MAX_QUESTION_ID_CHARS, "id", where),
+        title=check_length(str(table.get("title", qid)), MAX_QUESTION_TITLE_CHARS, "title", where),
         points=positive_number(_require(table, "points", where), f"{where} points"),
         grading=_choice(table.get("grading", "auto"), GRADING_MODES, f"{where} grading"),
         visibility=_choice(table.get("visibility", "visible"), VISIBILITIES, f"{where} visibility"),

@@ -23,7 +23,15 @@ from grader.errors import GradingAborted, StudentFault
 from grader.rubric.checks import CheckFailure, current_tolerance
 from grader.rubric.diagnosis import Call, RecordingStudent, culprits, diagnose
 from grader.rubric.misconceptions import EMPTY, Catalog
-from grader.rubric_spec import Question, Rubric, RubricError, Tolerance, positive_number
+from grader.rubric_spec import (
+    MAX_CASE_NAME_CHARS,
+    Question,
+    Rubric,
+    RubricError,
+    Tolerance,
+    check_length,
+    positive_number,
+)
 from grader.scoring import TestOutcome
 
 T = TypeVar("T")
@@ -102,6 +110,7 @@ class RubricPlugin:
         manual = {q.id for q in self.rubric.questions if not q.auto}
         for item in items:
             try:
+                check_length(item.name, MAX_CASE_NAME_CHARS, "the test case name", item.nodeid)
                 qid, self._weight_of[item.nodeid] = _marked_question(item)
             except RubricError as exc:
                 self.problems.append(str(exc))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from grader.db.base import Base, utcnow
 from grader.db.models.courses import Assignment
 from grader.db.models.grading import Submission
+from grader.rubric_spec import MAX_CASE_NAME_CHARS, MAX_QUESTION_ID_CHARS
 
 
 class SimilarityStatus(StrEnum):
@@ -29,8 +30,8 @@ class AnswerSignature(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"), index=True)
-    question_id: Mapped[str] = mapped_column(String(50))
-    case_name: Mapped[str] = mapped_column(String(300))  # the test case, as TestResult.name
+    question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
+    case_name: Mapped[str] = mapped_column(String(MAX_CASE_NAME_CHARS))  # the test case, as TestResult.name
     function: Mapped[str] = mapped_column(String(100))
     signature: Mapped[str] = mapped_column(String(16), index=True)
     misconception: Mapped[str | None] = mapped_column(String(100))  # the rubric's id of the known mistake
@@ -48,8 +49,8 @@ class GroupFeedback(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
-    question_id: Mapped[str] = mapped_column(String(50))
-    case_name: Mapped[str] = mapped_column(String(300))
+    question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
+    case_name: Mapped[str] = mapped_column(String(MAX_CASE_NAME_CHARS))
     function: Mapped[str] = mapped_column(String(100))
     signature: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)

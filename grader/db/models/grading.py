@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from grader.db.base import Base, utcnow
 from grader.db.models.courses import Assignment
 from grader.db.models.people import User
+from grader.rubric_spec import MAX_CASE_NAME_CHARS, MAX_QUESTION_ID_CHARS, MAX_QUESTION_TITLE_CHARS
 
 
 class SubmissionStatus(StrEnum):
@@ -126,8 +127,8 @@ class QuestionScore(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"))
-    question_id: Mapped[str] = mapped_column(String(50))
-    title: Mapped[str] = mapped_column(String(300))
+    question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
+    title: Mapped[str] = mapped_column(String(MAX_QUESTION_TITLE_CHARS))
     visibility: Mapped[str] = mapped_column(String(16))
     score: Mapped[float]
     max_score: Mapped[float]
@@ -146,8 +147,8 @@ class TestResult(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(300))
-    question_id: Mapped[str] = mapped_column(String(50))
+    name: Mapped[str] = mapped_column(String(MAX_CASE_NAME_CHARS))
+    question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
     score: Mapped[float]
     max_score: Mapped[float]
     status: Mapped[str] = mapped_column(String(16))
@@ -166,7 +167,7 @@ class ManualGrade(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
-    question_id: Mapped[str] = mapped_column(String(50))
+    question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
     score: Mapped[float]
     comment: Mapped[str] = mapped_column(Text, default="")
     grader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
