@@ -99,6 +99,12 @@ def test_the_hash_changes_with_the_tests_but_not_the_handout(tmp_path):
     (RUBRIC.replace('id = "q2"', f'id = "{"q" * 51}"'), f"question '{'q' * 51}': id is 51 characters; at most 50"),
     (RUBRIC.replace('id = "q2"', f'id = "q2"\ntitle = "{"t" * 301}"'),
      "question 'q2': title is 301 characters; at most 300"),
+    (RUBRIC.replace("total_points = 3", 'total_points = "3 points"'),
+     r"\[assignment\] total_points: must be a positive finite number, got '3 points'"),
+    (RUBRIC.replace("total_points = 3", "total_points = [3]"),
+     r"\[assignment\] total_points: must be a positive finite number, got \[3\]"),
+    (RUBRIC.replace("total_points = 3", 'auto_points = "2"'),
+     r"\[assignment\] auto_points: must be a positive finite number, got '2'"),
 ])
 def test_bad_rubric_toml_is_refused_with_a_clear_message(tmp_path, toml, message):
     with pytest.raises(RubricError, match=message):
