@@ -242,16 +242,12 @@ def load_rubric(directory: Path | str) -> Rubric:
         directory=directory,
         content_hash=content_hash(directory),
     )
-    declared = assignment.get("total_points")
-    if declared is not None and abs(float(declared) - rubric.total_points) > 1e-9:
-        raise RubricError(
-            f"{path}: questions add up to {rubric.total_points:g} points but total_points is {declared}"
-        )
-    declared_auto = assignment.get("auto_points")
-    if declared_auto is not None and abs(float(declared_auto) - rubric.auto_points) > 1e-9:
-        raise RubricError(
-            f"{path}: auto questions add up to {rubric.auto_points:g} points but auto_points is {declared_auto}"
-        )
+    for key, which, actual in (("total_points", "questions", rubric.total_points),
+                               ("auto_points", "auto questions", rubric.auto_points)):
+        if key in assignment:
+            declared = positive_number(assignment[key], f"[assignment] {key}")
+            if abs(declared - actual) > 1e-9:
+                raise RubricError(f"{path}: {which} add up to {actual:g} points but {key} is {declared:g}")
     if not rubric.test_files and rubric.auto_questions:
         raise RubricError(f"{directory}: auto questions but no test_*.py files")
     return rubric
