@@ -142,6 +142,9 @@ def test_once_values_follow_their_names_not_the_order_of_the_calls(tmp_path):
     ("[once('x', lambda: i) for i in range(2)]", r"once\('x', \.\.\.\) is used twice in this test"),
     ("once(lambda: 1)", r'once takes a name and a function, e\.g\. once\("expected h", lambda: \.\.\.\)'),
     ('once(("x", 1), lambda: 1)', "once takes a name and a function"),
+    # Cached, the first student's answer would be every later student's expected value.
+    ('once("expected", lambda: student.first())',
+     r"once\('expected', \.\.\.\) called the student's first\(\): compute expected values from `reference`"),
 ])
 def test_a_misused_once_aborts_the_run_with_the_rubric_at_fault(tmp_path, call, message):
     """A rubric mistake must never turn into a student's lost points."""
