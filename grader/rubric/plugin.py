@@ -201,6 +201,17 @@ def reference(request: pytest.FixtureRequest) -> ModuleType:
     return request.config.stash[PLUGIN_KEY].reference_module
 
 
+def _without_the_student(plugin: RubricPlugin, key: str, make: Callable[[], T]) -> T:
+    """`make()`, refused if it called the student: `once` keeps the value for every later
+    submission, so a student's answer would become everyone's expected value."""
+    before = len(plugin.calls)
+    value = make()
+    if len(plugin.calls) > before:
+        raise RubricError(f"once({key!r}, ...) called the student's {plugin.calls[before].function}(): "
+                          "compute expected values from `reference`")
+    return value
+
+
 @pytest.fixture
 def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], T]], T]:
     """`once("expected h", lambda: ...)`: computed for the first submission graded with this rubric
@@ -208,7 +219,8 @@ def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], T]], T]:
     the test case and the name given, never by the call's order, so reordering calls cannot swap
     them; a name may be used once per test case. Each call gets its own copy, so nothing a test
     (or a student, through a test) does to a value can spoil it for the next submission."""
-    memo = request.config.stash[PLUGIN_KEY].memo
+    plugin = request.config.stash[PLUGIN_KEY]
+    memo = plugin.memo
     used: set[str] = set()
 
     def compute(key: str, make: Callable[[], T] | None = None) -> T:
@@ -219,7 +231,7 @@ def once(request: pytest.FixtureRequest) -> Callable[[str, Callable[[], T]], T]:
         used.add(key)
         memo_key = (request.node.nodeid, key)
         if memo_key not in memo:
-            memo[memo_key] = make()
+            memo[memo_key] = _without_the_student(plugin, key, make)
         value: T = copy.deepcopy(memo[memo_key])
         return value
 
