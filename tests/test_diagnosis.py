@@ -369,6 +369,9 @@ def test_the_proof_refuses_a_mistake_of_an_unknown_function(tmp_path):
     (MISCONCEPTIONS.replace('id="one-short"', 'id="square"'), "misconception id 'square' is used twice"),
     (MISCONCEPTIONS.replace('hint="both ends count"', 'hint=""'), "hint must be a non-empty string"),
     (MISCONCEPTIONS.replace('"count", id=', '"count", when=3, id='), "when must be a function"),
+    (MISCONCEPTIONS + "import torchh\n",
+     rf"misconceptions\.py:{MISCONCEPTIONS.count(chr(10)) + 1}: ModuleNotFoundError: No module named 'torchh'$"),
+    (MISCONCEPTIONS + "def broken(:\n", rf"misconceptions\.py:{MISCONCEPTIONS.count(chr(10)) + 1}: SyntaxError: "),
 ])
 def test_a_malformed_misconception_is_refused_when_the_rubric_loads(tmp_path, misconceptions, message):
     with pytest.raises(RubricError, match=message):

@@ -132,6 +132,17 @@ def test_bad_rubric_tests_are_refused_with_a_clear_message(tmp_path, tests, mess
         run_reference(make_rubric(tmp_path, tests=tests))
 
 
+@pytest.mark.parametrize("reference, message", [
+    ("def add(a, b):\n    return a +\n", r"reference\.py:2: SyntaxError: invalid syntax$"),
+    ("from math import relu_helper\n", r"reference\.py:1: ImportError: cannot import name 'relu_helper' from 'math'"),
+])
+def test_a_reference_that_does_not_import_is_refused_naming_the_file_and_line(tmp_path, reference, message):
+    directory = make_rubric(tmp_path)
+    (directory / "reference.py").write_text(reference)
+    with pytest.raises(RubricError, match=message):
+        run_reference(directory)
+
+
 def test_an_auto_question_without_tests_is_refused(tmp_path):
     toml = RUBRIC + '\n[[questions]]\nid = "q3"\npoints = 1\n'
     with pytest.raises(RubricError, match="auto question 'q3' has no test"):
