@@ -88,6 +88,13 @@ def test_scalar_checks():
         check_float("1.0", 1.0)
 
 
+def test_check_float_shows_the_error_and_tolerance_when_the_numbers_print_alike():
+    """Under a tolerance tighter than six digits, both numbers print the same: the error says they differ."""
+    with pytest.raises(CheckFailure, match=r"^loss\(\): expected 1\.23457, got 1\.23457 "
+                                           r"\(error 1\.3e-06; rtol=1e-07, atol=1e-08\)$"):
+        check_float(1.2345691, 1.2345678, rtol=1e-7, name="loss()")
+
+
 def test_tuple_and_pair_checks():
     check_tuple_of_ints((8, 5, 2), (8, 5, 2))
     with pytest.raises(CheckFailure, match=r"result\[2\]: expected 2, got 3"):
