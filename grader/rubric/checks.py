@@ -169,7 +169,12 @@ def check_float(
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CheckFailure(f"{name}: expected a number, got {_describe(actual)}", actual)
     if not math.isclose(float(value), expected, rel_tol=tolerance.rtol, abs_tol=tolerance.atol):
-        raise CheckFailure(f"{name}: expected {expected:.6g}, got {float(value):.6g}", actual, tolerance)
+        # Under a tolerance tighter than six digits both numbers print alike: the error tells them apart.
+        raise CheckFailure(
+            f"{name}: expected {expected:.6g}, got {float(value):.6g} "
+            f"(error {abs(float(value) - expected):.3g}; rtol={tolerance.rtol:g}, atol={tolerance.atol:g})",
+            actual, tolerance,
+        )
 
 
 def check_tuple_of_ints(
