@@ -290,3 +290,17 @@ def test_the_dashboard_counts_each_assignments_submissions(any_db: Session) -> N
     progress = dashboard.course_progress(db, klass.instructor, klass.course)
     assert [(p.assignment.id, p.students, p.submissions, p.queued, p.graded, p.failed) for p in progress] == [
         (klass.assignment.id, 2, 3, 3, 0, 0), (second.id, 0, 0, 0, 0, 0)]
+
+
+def test_the_dashboard_counts_only_the_work_of_the_courses_current_students(any_db: Session) -> None:
+    db = any_db
+    klass = make_class(db, students=2)
+    ta = roster.enrol(db, klass.instructor, klass.course, f"ta-{_tag()}@uni.edu", "ta", "Tara").user
+    db.commit()
+    for student in klass.students:
+        submissions.submit(db, student, klass.assignment, "hw2.py", REFERENCE)
+    submissions.submit(db, ta, klass.assignment, "hw2.py", REFERENCE)  # staff check the rubric
+    roster.drop(db, klass.instructor, klass.course, klass.students[1].id)
+    db.commit()
+    progress = dashboard.course_progress(db, klass.instructor, klass.course)
+    assert [(p.students, p.submissions, p.queued, p.graded, p.failed) for p in progress] == [(1, 1, 1, 0, 0)]
