@@ -122,6 +122,11 @@ def _students(course: Course) -> Select[User]:
             .where(Enrolment.course_id == course.id, Enrolment.role == CourseRole.student))
 
 
+def student_ids(course: Course) -> Select[tuple[int]]:
+    """The ids of the course's students, for counting only their work (not staff or dropped students')."""
+    return _students(course).with_only_columns(User.id)
+
+
 def students_of(db: Session, course: Course) -> list[User]:
     """The course's students, by name."""
     return list(db.scalars(_students(course).order_by(User.name, User.email)))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, distinct, func, select
 from sqlalchemy.orm import Session
 
 from grader.db.models import Assignment, Course, Submission, SubmissionStatus, User
-from grader.services.courses import assignments_of
+from grader.services.courses import assignments_of, student_ids
 from grader.services.permissions import require_view_all
 
 
@@ -24,9 +24,14 @@ class AssignmentProgress:
 
 
 def course_progress(db: Session, viewer: User, course: Course) -> list[AssignmentProgress]:
-    """Every assignment of the course, oldest first, with its submission counts (two queries)."""
+    """Every assignment of the course, oldest first, with its submission counts (two queries).
+
+    Only the current students' submissions count, as on the scores page: staff test uploads and
+    dropped students' work would make the numbers disagree with the roster.
+    """
     require_view_all(db, viewer, course)
-    in_course = Submission.assignment_id.in_(select(Assignment.id).where(Assignment.course_id == course.id))
+    in_course = and_(Submission.assignment_id.in_(select(Assignment.id).where(Assignment.course_id == course.id)),
+                     Submission.user_id.in_(student_ids(course)))
     by_status: dict[int, dict[SubmissionStatus, int]] = defaultdict(dict)
     for assignment_id, status, count in db.execute(
         select(Submission.assignment_id, Submission.status, func.count()).where(in_course)
