@@ -47,6 +47,32 @@ def test_late_rules_and_grace_days_pages_for_instructors_only(
         assert "Each student has 3 grace days" in prof.get(grace_page).text
 
 
+def test_tas_read_the_late_rules_extensions_and_grace_days_without_the_instructors_forms(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    klass = make_klass(shared_sqlite_stack)
+    page, grace_page = f"/assignments/{klass.assignment_id}", f"/courses/{klass.course_id}/grace"
+    with api(sqlite_server, klass.students[0]) as client:
+        student_id = client.get("/auth/me").json()["id"]
+    forms = (f'action="{page}/late-rules"', f'action="{page}/extensions"',
+             f'action="{page}/extensions/{student_id}/revoke"', f'action="{grace_page}"')
+    read_only = "Only the course's instructors change its settings."
+    with page_session(sqlite_server, klass.instructor) as prof:
+        granted = prof.post(f"{page}/extensions", data={"student_id": str(student_id), "until": "2999-02-01T00:00",
+                                                        "reason": "medical note",
+                                                        "csrf_token": prof.csrf_token(f"{page}/late")})
+        assert granted.status_code == 303
+        shown = prof.get(f"{page}/late").text + prof.get(grace_page).text
+        assert all(form in shown for form in forms) and read_only not in shown
+    with page_session(sqlite_server, klass.ta) as ta:
+        late, grace_days = ta.get(f"{page}/late"), ta.get(grace_page)
+        assert late.status_code == grace_days.status_code == 200
+        assert "medical note" in late.text and "Each student has" in grace_days.text
+        for text in (late.text, grace_days.text):
+            assert not any(form in text for form in forms)
+            assert read_only in text
+
+
 def test_the_extension_forms_do_not_say_who_an_id_outside_the_course_is(
     sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
 ) -> None:
