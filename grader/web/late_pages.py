@@ -1,5 +1,5 @@
 """Pages for late work: an assignment's late rules and extensions, a course's grace days and
-their ledger (instructors), and a student marking the submission that counts.
+their ledger (instructors change them, TAs read them), and a student marking the submission that counts.
 
 Like grader.web.pages: thin routes, a CSRF token on every POST, 303 after a successful one, and
 the form shown again with the service's message when it refuses the input.
@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from grader.db.models import User
-from grader.services import assignments, choices, courses, extensions, grace, submissions
+from grader.services import assignments, choices, courses, extensions, grace, permissions, submissions
 from grader.services.errors import Rejected
 from grader.services.late_rules import rules_of
 from grader.web.deps import Id, SessionDep, Text
@@ -32,7 +32,8 @@ def _late_page(request: Request, db: SessionDep, user: User, assignment_id: int,
     granted = extensions.extensions_of(db, user, assignment)
     return render(request, "late.html", user, refusal=error, assignment=assignment, rules=rules_of(assignment),
                   settings=assignments.settings_of(assignment), extensions=granted,
-                  students=courses.students_of(db, assignment.course))
+                  students=courses.students_of(db, assignment.course),
+                  can_change=permissions.can_change_settings(db, user, assignment.course_id))
 
 
 @router.get("/assignments/{assignment_id}/late")
@@ -90,7 +91,8 @@ def choose_submission(submission_id: Id, db: SessionDep, user: PageUser) -> Resp
 def _grace_page(request: Request, db: SessionDep, user: User, course_id: int,
                 error: Rejected | None = None) -> HTMLResponse:
     course = courses.get_course(db, user, course_id)
-    return render(request, "grace.html", user, refusal=error, ledger=grace.grace_ledger(db, user, course))
+    return render(request, "grace.html", user, refusal=error, ledger=grace.grace_ledger(db, user, course),
+                  can_change=permissions.can_change_settings(db, user, course.id))
 
 
 @router.get("/courses/{course_id}/grace")
