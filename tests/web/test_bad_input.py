@@ -263,7 +263,7 @@ def test_a_score_that_is_not_a_finite_number_is_422(site: Site, score: bytes) ->
     ("/submissions/{submission_id}/regrade", {"reason": "a\0b"}),
     ("/submissions/{submission_id}/manual-grades", {"question_id": "1.2.1a", "score": "1", "comment": "a\0b"}),
     ("/submissions/{submission_id}/manual-grades", {"question_id": "1.2.1a", "score": "nan"}),
-    ("/submissions/{submission_id}/manual-grades/remove", {"question_id": "1.2.1a\0"}),
+    ("/submissions/{submission_id}/manual-grades/remove", {"question_id": "1.2.1a\0", "confirm": "yes"}),
 ])
 def test_page_forms_refuse_what_the_database_cannot_hold_with_an_error_page(site: Site, path: str, form: dict) -> None:
     page = site.pages.post(path.format(**site.ids), data={"csrf_token": site.csrf, **form})

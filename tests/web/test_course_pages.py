@@ -131,7 +131,7 @@ def test_an_instructor_imports_pages_through_and_fixes_the_roster(
         student_id = re.search(rf'data-email="s042-{tag}@uni.edu">.*?/enrolments/(\d+)/drop', found, re.S)
         assert student_id
         assert prof.post(f"{dashboard}/enrolments/{student_id.group(1)}/drop",
-                         data={"csrf_token": token}).status_code == 303
+                         data={"csrf_token": token, "confirm": "yes"}).status_code == 303
         assert "123 people" in prof.get(dashboard).text
 
         settings = f"/assignments/{klass.assignment_id}/settings"
@@ -147,3 +147,30 @@ def test_an_instructor_imports_pages_through_and_fixes_the_roster(
         shown = prof.get(settings).text
         assert 'value="2030-01-01T12:00"' in shown and 'value="2d=80"' in shown
         assert '<option value="reject" selected>' in shown and '<option value="best" selected>' in shown
+
+
+def test_drop_acts_only_with_its_yes_box_ticked(
+    sqlite_server: LiveServer, shared_sqlite_stack: Stack, make_klass: Callable[..., Klass]
+) -> None:
+    """A drop forgets the student's Canvas ids and section, so one click on a roster row must not do it."""
+    klass = make_klass(shared_sqlite_stack)
+    dashboard, [alice, bob] = f"/courses/{klass.course_id}", klass.students
+    ids = {}
+    for person in (alice, bob):
+        with api(sqlite_server, person) as client:
+            ids[person.email] = client.get("/auth/me").json()["id"]
+    with page_session(sqlite_server, klass.ta) as ta:  # TAs are refused as before, not asked to confirm
+        assert ta.post(f"{dashboard}/enrolments/{ids[bob.email]}/drop",
+                       data={"csrf_token": ta.csrf_token(dashboard)}).status_code == 403
+    with page_session(sqlite_server, klass.instructor) as prof:
+        drop = f"{dashboard}/enrolments/{ids[alice.email]}/drop"
+        form = re.search(rf'<form[^>]+action="{drop}">.*?</form>', prof.get(dashboard).text, re.S)
+        assert form and re.search(r'<input type="checkbox" name="confirm" value="yes" required', form.group(0))
+        token = prof.csrf_token(dashboard)
+        refused = prof.post(drop, data={"csrf_token": token})
+        assert refused.status_code == 422
+        assert "Not dropped: tick “yes, drop” beside the Drop button to confirm" in refused.text
+        assert f'action="{drop}"' in refused.text  # the form again
+        assert f'data-email="{alice.email}"' in prof.get(dashboard).text
+        assert prof.post(drop, data={"csrf_token": token, "confirm": "yes"}).status_code == 303
+        assert f'data-email="{alice.email}"' not in prof.get(dashboard).text

@@ -262,12 +262,41 @@ def test_an_override_given_by_mistake_is_removed_and_the_tests_score_counts_agai
         page = client.get(f"/submissions/{graded}")
         assert ">Remove</button>" in page.text
         removed = client.post(f"/submissions/{graded}/manual-grades/remove",
-                              data={"csrf_token": _csrf(page), "question_id": "1.1a"})
+                              data={"csrf_token": _csrf(page), "question_id": "1.1a", "confirm": "yes"})
         assert removed.status_code == 303
         assert "1 / 1" in _row(client.get(removed.headers["location"]), "1.1a")
         missing = client.post(f"/submissions/{graded}/manual-grades/remove",
-                              data={"csrf_token": _csrf(page), "question_id": "1.1a"})
+                              data={"csrf_token": _csrf(page), "question_id": "1.1a", "confirm": "yes"})
         assert missing.status_code == 404 and "no manual grade" in missing.text
+
+
+def test_remove_deletes_a_grade_only_with_its_yes_box_ticked(
+    sqlite_server: LiveServer, shared_sqlite_worker: WorkerProcess, klass: Klass
+) -> None:
+    """One click on Remove beside Save destroys a grade and its comment for good: it asks first."""
+    graded = upload_and_wait(sqlite_server, klass.students[0], klass.assignment_id, REFERENCE)
+    with api(sqlite_server, klass.instructor) as prof:
+        assert prof.put(f"/submissions/{graded}/manual-grades/1.1a",
+                        json={"score": 0, "comment": "wrong submission"}).status_code == 200
+    with browser(sqlite_server) as client:
+        log_in(client, klass.instructor)
+        page = client.get(f"/submissions/{graded}")
+        form = re.search(r'<form[^>]*manual-grade[^>]*>(?:(?!</form>).)*value="1.1a".*?</form>', page.text, re.S)
+        assert form and 'type="checkbox" name="confirm" value="yes"' in form.group(0)
+        refused = client.post(f"/submissions/{graded}/manual-grades/remove",
+                              data={"csrf_token": _csrf(page), "question_id": "1.1a", "score": "0",
+                                    "comment": "wrong submission"})
+        assert refused.status_code == 422
+        assert "Not removed: tick “yes, remove” beside the Remove button to confirm" in refused.text
+        assert 'value="wrong submission"' in refused.text and ">Remove</button>" in refused.text  # the form again
+        assert "0 / 1" in _row(client.get(f"/submissions/{graded}"), "1.1a")  # still graded by hand
+        saved = client.post(f"/submissions/{graded}/manual-grades",
+                            data={"csrf_token": _csrf(page), "question_id": "1.1a", "score": "0.5"})
+        assert saved.status_code == 303  # Save needs no tick
+        removed = client.post(f"/submissions/{graded}/manual-grades/remove",
+                              data={"csrf_token": _csrf(page), "question_id": "1.1a", "confirm": "yes"})
+        assert removed.status_code == 303
+        assert "1 / 1" in _row(client.get(f"/submissions/{graded}"), "1.1a")
 
 
 def test_a_grade_above_a_lowered_maximum_is_announced_then_counted_as_the_maximum(
