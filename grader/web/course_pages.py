@@ -19,7 +19,7 @@ from grader.services import assignments, courses, dashboard, permissions, roster
 from grader.services.assignments import AssignmentSettings
 from grader.services.errors import Rejected
 from grader.web.deps import Id, PageNumber, Search, SessionDep, SettingsDep, Text, read_upload
-from grader.web.forms import LateRulesForm, utc_time, whole_number
+from grader.web.forms import LateRulesForm, require_confirmed, utc_time, whole_number
 from grader.web.pages import PageUser
 from grader.web.rendering import redirect, render
 from grader.web.session import verify_csrf
@@ -148,9 +148,14 @@ def import_roster(
 
 
 @router.post("/courses/{course_id}/enrolments/{user_id}/drop")
-def drop(request: Request, course_id: Id, user_id: Id, db: SessionDep, user: PageUser) -> Response:
+def drop(request: Request, course_id: Id, user_id: Id, db: SessionDep, user: PageUser,
+         confirm: Annotated[Text, Form()] = "") -> Response:
+    """Only with the row's "yes, drop" box ticked: a drop forgets the enrolment's Canvas ids."""
     course = courses.get_course(db, user, course_id)
+    permissions.require_change_settings(db, user, course)  # others are refused, not asked to confirm
     try:
+        require_confirmed(confirm, "Not dropped: tick “yes, drop” beside the Drop button to confirm; their "
+                                   "submissions stay, but their Canvas ids and section are forgotten")
         roster.drop(db, user, course, user_id)
     except Rejected as exc:
         db.rollback()

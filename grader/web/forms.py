@@ -42,6 +42,16 @@ def whole_number(text: str, label: str) -> int | None:
         raise Rejected(422, f"{label}: {text!r} is not a whole number") from None
 
 
+CONFIRMED = "yes"  # the value of a destructive form's "yes, ..." checkbox, named "confirm"
+
+
+def require_confirmed(confirm: str, refusal: str) -> None:
+    """A button that destroys what cannot be restored acts only with its "yes" box ticked: a
+    confirmation that needs no script. Rejected (422) with `refusal` otherwise."""
+    if confirm != CONFIRMED:
+        raise Rejected(422, refusal)
+
+
 def datetime_local(moment: datetime | None) -> str:
     """A stored time as a datetime-local field shows it (UTC, to the minute); None -> blank."""
     return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")

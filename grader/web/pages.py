@@ -49,7 +49,7 @@ from grader.web.deps import (
     get_session_user,
     read_upload,
 )
-from grader.web.forms import utc_time
+from grader.web.forms import require_confirmed, utc_time
 from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
@@ -228,15 +228,26 @@ def manual_grade(
         manual_grades.set_manual_grade(db, user, submission, question_id, _score(score), comment)
     except Rejected as exc:
         db.rollback()
-        refused = RefusedGrade(question_id, score, comment, exc.message)
+        refused = RefusedGrade(question_id, score, comment, f"Not saved: {exc.message}")
         return _submission_page(request, db, user, submission_id, exc.status_code, refused)
     return redirect(f"/submissions/{submission_id}#manual")
 
 
 @router.post("/submissions/{submission_id}/manual-grades/remove")
-def remove_manual_grade(submission_id: Id, db: SessionDep, user: PageUser,
-                        question_id: Annotated[Text, Form()]) -> Response:
+def remove_manual_grade(
+    request: Request, submission_id: Id, db: SessionDep, user: PageUser, question_id: Annotated[Text, Form()],
+    score: Annotated[Text, Form()] = "", comment: Annotated[Text, Form()] = "", confirm: Annotated[Text, Form()] = "",
+) -> Response:
+    """Remove shares the grade's form with Save, so its "yes, remove" box cannot be required there:
+    unticked, the form comes back as sent with the reason, and the grade stays."""
     submission = submissions.get_submission(db, user, submission_id)
+    permissions.require_grade(db, user, submission.assignment.course)  # others are refused, not asked
+    try:
+        require_confirmed(confirm, "Not removed: tick “yes, remove” beside the Remove button to confirm; "
+                                   "the grade and its comment are deleted for good")
+    except Rejected as exc:
+        refused = RefusedGrade(question_id, score, comment, exc.message)
+        return _submission_page(request, db, user, submission_id, exc.status_code, refused)
     manual_grades.remove_manual_grade(db, user, submission, question_id)
     return redirect(f"/submissions/{submission_id}#manual")
 
