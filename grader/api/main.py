@@ -28,7 +28,7 @@ from grader.api.routes import (
 )
 from grader.config import get_settings
 from grader.db.session import session_factory
-from grader.web import course_pages, invite_pages, late_pages, pages
+from grader.web import analysis_pages, course_pages, invite_pages, late_pages, pages
 from grader.web.rendering import STATIC_DIR
 
 SESSION_MAX_AGE_S = 12 * 3600
@@ -70,6 +70,7 @@ def create_app() -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router())
     app.include_router(pages.router)
+    app.include_router(analysis_pages.router)
     app.include_router(course_pages.router)
     app.include_router(late_pages.router)
     app.include_router(invite_pages.router)

@@ -1,5 +1,5 @@
-"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade,
-publish rubric versions and compare submissions for shared code.
+"""Server-rendered pages: students upload and read feedback; instructors see scores, grade, regrade
+and publish rubric versions (wrong-answer groups and similarity: grader.web.analysis_pages).
 
 Pages log in with a session cookie; every POST carries the session's CSRF token (verify_csrf).
 Routes stay thin: parse the form, call the service, render or redirect (303 after a POST).
@@ -20,7 +20,6 @@ from pydantic import TypeAdapter, ValidationError
 from grader.db.base import MAX_ID, utcnow
 from grader.db.models import User
 from grader.services import (
-    answer_groups,
     code_view,
     courses,
     gradebook_page,
@@ -29,7 +28,6 @@ from grader.services import (
     publishing,
     regrades,
     rubrics,
-    similarity,
     standings,
     submissions,
     users,
@@ -54,7 +52,7 @@ from grader.web.login import password_login
 from grader.web.rendering import redirect, render
 from grader.web.session import log_in, log_out, verify_csrf
 
-REFRESH_S = 2
+REFRESH_S = 2  # how often a page of work under way reloads itself
 SUBMISSION_IDS = TypeAdapter(list[Id])
 LOGIN = TypeAdapter(tuple[Text, Password])
 WRONG_LOGIN = "Wrong email or password."
@@ -278,40 +276,6 @@ def scores_page(
                   late_rules=rules_of(assignment), disk=rubrics.disk_rubric(assignment.rubric_id))
 
 
-@router.get("/assignments/{assignment_id}/groups")
-def groups_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
-    """Wrong answers that several students share, with a form for each group's feedback."""
-    assignment = courses.get_assignment(db, user, assignment_id)
-    groups = answer_groups.wrong_answer_groups(db, user, assignment)
-    return render(request, "groups.html", user, assignment=assignment, groups=groups)
-
-
-def _group_key(
-    question_id: Annotated[Text, Form()], case_name: Annotated[Text, Form()], function: Annotated[Text, Form()],
-    signature: Annotated[Text, Form()],
-) -> answer_groups.GroupKey:
-    return answer_groups.GroupKey(question_id, case_name, function, signature)
-
-
-GroupKeyForm = Annotated[answer_groups.GroupKey, Depends(_group_key)]  # the hidden fields of a group's form
-
-
-@router.post("/assignments/{assignment_id}/groups/feedback")
-def group_feedback(
-    assignment_id: Id, db: SessionDep, user: PageUser, key: GroupKeyForm, text: Annotated[Text, Form()],
-) -> Response:
-    assignment = courses.get_assignment(db, user, assignment_id)
-    answer_groups.set_group_feedback(db, user, assignment, key, text)
-    return redirect(f"/assignments/{assignment_id}/groups")
-
-
-@router.post("/assignments/{assignment_id}/groups/feedback/remove")
-def remove_group_feedback(assignment_id: Id, db: SessionDep, user: PageUser, key: GroupKeyForm) -> Response:
-    assignment = courses.get_assignment(db, user, assignment_id)
-    answer_groups.clear_group_feedback(db, user, assignment, key)
-    return redirect(f"/assignments/{assignment_id}/groups")
-
-
 def _rubric_page(request: Request, db: SessionDep, user: User, assignment_id: int, published: str = "",
                  error: Rejected | None = None) -> HTMLResponse:
     state = publishing.rubric_status(db, user, courses.get_assignment(db, user, assignment_id))
@@ -367,46 +331,3 @@ def regrade_page(request: Request, assignment_id: Id, batch_id: Id, db: SessionD
     assignment = courses.get_assignment(db, user, assignment_id)
     progress = regrades.regrade_progress(db, user, batch_id, assignment.id)
     return render(request, "regrade.html", user, assignment=assignment, batch_id=batch_id, progress=progress)
-
-
-def _similarity_page(request: Request, db: SessionDep, user: User, assignment_id: int,
-                     error: Rejected | None = None) -> HTMLResponse:
-    assignment = courses.get_assignment(db, user, assignment_id)
-    runs = similarity.runs_of(db, user, assignment)
-    return render(request, "similarity.html", user, refusal=error, assignment=assignment, runs=runs,
-                  default_threshold=similarity.DEFAULT_THRESHOLD)
-
-
-@router.get("/assignments/{assignment_id}/similarity")
-def similarity_page(request: Request, assignment_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
-    return _similarity_page(request, db, user, assignment_id)
-
-
-@router.post("/assignments/{assignment_id}/similarity")
-def start_similarity(
-    request: Request, assignment_id: Id, db: SessionDep, user: PageUser,
-    threshold: Annotated[float, Form()] = similarity.DEFAULT_THRESHOLD,
-) -> Response:
-    assignment = courses.get_assignment(db, user, assignment_id)
-    try:
-        run = similarity.start_run(db, user, assignment, threshold)
-    except Rejected as exc:
-        db.rollback()
-        return _similarity_page(request, db, user, assignment_id, exc)
-    return redirect(f"/similarity/{run.id}")
-
-
-@router.get("/similarity/{run_id}")
-def similarity_run_page(request: Request, run_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
-    """Progress (the page reloads itself while the run is active) and the pairs found so far."""
-    run = similarity.get_run(db, user, run_id)
-    progress = similarity.run_progress(db, user, run_id)
-    return render(request, "similarity_run.html", user, run=run, progress=progress,
-                  pairs=similarity.list_pairs(db, user, run_id),
-                  refresh_s=REFRESH_S if run.status in similarity.ACTIVE_STATUSES else None)
-
-
-@router.get("/similarity/pairs/{pair_id}")
-def similarity_pair_page(request: Request, pair_id: Id, db: SessionDep, user: PageUser) -> HTMLResponse:
-    """The two sources side by side, the shared fragments marked (the template escapes the code)."""
-    return render(request, "similarity_pair.html", user, view=similarity.get_pair(db, user, pair_id))
