@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     sandbox_scratch_mb: int = Field(128, ge=1, description="what one sandbox may write: megabytes (its own tmpfs)")
     sandbox_scratch_files: int = Field(4096, ge=1, description="what one sandbox may write: files and directories")
     require_isolation: bool = Field(False, description="refuse to grade when an isolation layer is missing")
+    sandbox_template: Path | None = Field(
+        None, description="socket of a fork-server template (python -m grader.sandbox.template PATH) that forks "
+                          "each engine's fork server with torch already imported; unset: each engine starts its own",
+    )
 
     # Uploads
     max_upload_bytes: int = Field(1_000_000, ge=1)

@@ -85,7 +85,7 @@ class Engine:
         if self._server is None or not self._server.alive():
             if self._server is not None:
                 self._server.close()
-            self._server = ForkServer()
+            self._server = ForkServer(self.settings.sandbox_template)
         return self._server
 
     def _sandbox(self, source: str, module: str, limits: Limits, device: str,

@@ -19,10 +19,13 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from grader import cli, cli_grading
+from grader.config import get_settings
 from grader.engine import Engine
 from grader.rubric_spec import Rubric, load_rubric
+from grader.sandbox.forkserver import SERVER_ENV
 from grader.scoring import GradeReport
 from harness.samples import submission_source
+from harness.servers import wait_until
 
 pytest_plugins = ["tests.fixtures.services"]
 
@@ -31,6 +34,28 @@ ROOT = Path(__file__).resolve().parent.parent
 # Hostile code is appended to a correct submission, so that every score it lowers is its doing.
 CORRECT = submission_source("correct_vectorised")[1]
 ATTACK_HEADER = "\n\n# --- the attack ---\n"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One fork-server template for the session, named by GRADER_SANDBOX_TEMPLATE to this process and
+    to the workers, servers and commands the tests start: their engines' fork servers are forked
+    from it instead of each importing torch. Runs given an environment of their own (the
+    unprivileged ones) and the benchmark, whose figures read each fork server as its engine's
+    child, start their own."""
+    path = tmp_path_factory.mktemp("sandbox-template") / "template.sock"
+    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], env=SERVER_ENV, cwd="/",
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    wait_until(lambda: path.exists() or process.poll() is not None, 120, "the fork-server template to listen")
+    if process.poll() is not None:
+        pytest.fail(f"the fork-server template exited with {process.returncode}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADER_SANDBOX_TEMPLATE", str(path))
+        get_settings.cache_clear()
+        yield path
+    get_settings.cache_clear()
+    process.terminate()
+    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")

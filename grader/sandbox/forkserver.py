@@ -1,17 +1,25 @@
 """The engine's handle on its fork server (grader.sandbox.forkserver_process): it starts that
-process from a clean environment, asks it for sandboxes and hears when they exit."""
+process from a clean environment, or has a template fork it (grader.sandbox.template), asks it
+for sandboxes and hears when they exit."""
 
 from __future__ import annotations
 
+import logging
+import os
 import select
+import signal
 import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from grader.sandbox.forkserver_process import CONTROL_PACKET
+from grader.sandbox.template import REQUEST_PACKET
+
+log = logging.getLogger(__name__)
 
 SERVER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
@@ -27,24 +35,86 @@ class ForkServerDied(RuntimeError):
     pass
 
 
-class ForkServer:
-    """The engine's handle on its fork server process."""
+class _Started:
+    """A fork server this process started: its child, reaped here."""
 
-    def __init__(self) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._control = ours
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.forkserver_process", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], env=SERVER_ENV, cwd="/",
+    def __init__(self, control: socket.socket) -> None:
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "grader.sandbox.forkserver_process", str(control.fileno())],
+            pass_fds=[control.fileno()], env=SERVER_ENV, cwd="/",
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
         )
+        self.pid = self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def end(self, grace: float) -> None:
+        """Wait up to `grace` seconds for it to exit (its control socket is closed), then kill it."""
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class _Forked:
+    """A fork server a template forked: the template's child, watched here through its pidfd."""
+
+    def __init__(self, pid: int, pidfd: int) -> None:
+        self.pid = pid
+        self._pidfd = pidfd
+
+    def alive(self) -> bool:
+        return not select.select([self._pidfd], [], [], 0)[0]
+
+    def end(self, grace: float) -> None:
+        """Wait up to `grace` seconds for it to exit (its control socket is closed), then kill it."""
+        if not select.select([self._pidfd], [], [], grace)[0]:
+            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            select.select([self._pidfd], [], [], 5)
+        os.close(self._pidfd)
+
+
+def _from_template(template: Path, control: socket.socket) -> _Forked:
+    """Ask the template at `template` to fork a fork server serving `control`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
+        connection.settimeout(30)
+        connection.connect(str(template))
+        socket.send_fds(connection, [b"fork"], [control.fileno()])
+        data, fds, _, _ = socket.recv_fds(connection, REQUEST_PACKET, 1)
+    if len(fds) != 1 or not data.isdigit():
+        for fd in fds:
+            os.close(fd)
+        raise ConnectionError("the template refused")
+    return _Forked(int(data), fds[0])
+
+
+class ForkServer:
+    """The engine's handle on its fork server process: forked by the template at `template` where
+    one is named and answers, else started here."""
+
+    def __init__(self, template: Path | None = None) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._control = ours
+        self.process = self._forked(template, theirs) or _Started(theirs)
         theirs.close()
         self._next_id = 0
         self._exits: dict[int, ExitInfo] = {}
         self._spawned: dict[int, int | str] = {}
 
+    @staticmethod
+    def _forked(template: Path | None, control: socket.socket) -> _Forked | None:
+        if template is None:
+            return None
+        try:
+            return _from_template(template, control)
+        except OSError as exc:
+            log.warning("no fork server from the template at %s (%s): starting one here", template, exc)
+            return None
+
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.process.alive()
 
     def spawn(self, channel: socket.socket, request: dict[str, Any]) -> int:
         """Ask for a sandbox wired to `channel`; returns a ticket for `pid` (the server forks
@@ -92,8 +162,4 @@ class ForkServer:
 
     def close(self) -> None:
         self._control.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.process.end(grace=5)

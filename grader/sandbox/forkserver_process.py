@@ -172,15 +172,25 @@ class _Server:
             cgroup.remove()
 
 
-def serve(control_fd: int) -> None:
+def prepare() -> None:
+    """What every fork server holds before it serves: warm torch, the child's code, a frozen heap
+    in huge pages. A template (grader.sandbox.template) does it once for all the servers it forks."""
     _warm_up()
     from grader.sandbox import child  # noqa: F401 - imported before any fork, so children never read it
 
-    server = _Server(socket.socket(fileno=control_fd))
     gc.collect()
     gc.freeze()  # children then don't touch (and copy) every inherited object when they collect
     hugepages.collapse()  # last: what is allocated before it is what every fork copies
-    server.run()
+
+
+def serve_prepared(control: socket.socket) -> None:
+    """Serve sandboxes on `control` until the engine closes it (its process ended or it closed us)."""
+    _Server(control).run()
+
+
+def serve(control_fd: int) -> None:
+    prepare()
+    serve_prepared(socket.socket(fileno=control_fd))
 
 
 if __name__ == "__main__":
