@@ -18,11 +18,11 @@ from tests.fixtures.services import Stack
 
 
 @pytest.fixture
-def bootstrap(sqlite_stack: Stack, use_stack: Callable[[Stack], None]) -> Callable[[str], Stack]:
-    """bootstrap(email): a fresh database whose settings name `email` as the first admin."""
+def bootstrap(sqlite_stack: Stack, use_stack: Callable[[Stack], None]) -> Callable[..., Stack]:
+    """bootstrap(email, password=...): a fresh database whose settings name `email` as the first admin."""
 
-    def configure(email: str) -> Stack:
-        stack = sqlite_stack.with_env(GRADER_ADMIN_EMAIL=email, GRADER_ADMIN_PASSWORD="first-admin-password")
+    def configure(email: str, password: str = "first-admin-password") -> Stack:
+        stack = sqlite_stack.with_env(GRADER_ADMIN_EMAIL=email, GRADER_ADMIN_PASSWORD=password)
         use_stack(stack)
         return stack
 
@@ -78,3 +78,11 @@ def test_without_the_variable_nobody_is_created(bootstrap: Callable[[str], Stack
     assert get_settings().admin_email == ""
     done = CliRunner().invoke(grader_cli, ["db", "upgrade"])
     assert done.exit_code == 0 and _admins() == []
+
+
+def test_a_first_admin_password_the_pages_would_refuse_is_refused(bootstrap: Callable[..., Stack]) -> None:
+    """GRADER_ADMIN_PASSWORD=admin made an admin whose password an invitation would have refused."""
+    bootstrap("weak@example.edu", "admin")
+    refused = CliRunner().invoke(grader_cli, ["db", "upgrade"])
+    assert refused.exit_code != 0 and "a password has at least 10 characters" in refused.output, refused.output
+    assert _admins() == []

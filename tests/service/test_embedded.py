@@ -36,12 +36,12 @@ def test_the_embedded_default_grades_with_a_real_worker_and_the_cli_reads_it(
         assert run.score == run.max_score == 37.0
 
     added = cli.invoke(grader_cli, ["users", "add", "root@test.edu", "--name", "Root", "--role", "admin",
-                                     "--password", "s3cret", "--token"])
+                                     "--password", "s3cret-passphrase", "--token"])
     assert added.exit_code == 0, added.output
     token = added.output.split("(shown once): ")[1].split()[0]
     with session_scope() as db:
         admin = users.user_for_token(db, token)
-        assert admin is not None and users.authenticate(db, "root@test.edu", "s3cret") == admin
+        assert admin is not None and users.authenticate(db, "root@test.edu", "s3cret-passphrase") == admin
 
     exported = cli.invoke(grader_cli, ["scores", "hw2", "--course", course, "--csv"])
     assert exported.exit_code == 0, exported.output

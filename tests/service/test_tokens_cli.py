@@ -80,3 +80,13 @@ def test_a_token_id_no_token_can_have_is_refused(any_db: Session, token_id: str)
     refused = CliRunner().invoke(service_cli, ["tokens", "revoke", token_id], env={"COLUMNS": "200"})
     assert refused.exit_code == 2, refused.output
     assert f"{token_id} is not in the range 1<=x<={MAX_ID}" in refused.output
+
+
+@pytest.mark.parametrize("password", ["s3cret", "x" * 1001])
+def test_a_password_the_invitation_page_would_refuse_is_refused_by_users_add(any_db: Session, password: str) -> None:
+    """`users add --password` took "a" and stored it, where an invitation asks for 10 to 1,000 characters."""
+    refused = CliRunner().invoke(service_cli, ["users", "add", "short-pass@example.edu", "--name", "Short",
+                                               "--role", "instructor", "--password", password])
+    assert refused.exit_code == 2, refused.output
+    assert "a password has at" in refused.output
+    assert users.get_user_by_email(any_db, "short-pass@example.edu") is None

@@ -164,7 +164,7 @@ def _load(db: Session, ids: _Ids) -> _Scene:
 
 
 ACTIONS: dict[str, Callable[[Session, _Scene], object]] = {
-    "create_user": lambda db, s: users.create_user(db, "someone-new@test.edu", "Someone", "student", "pw"),
+    "create_user": lambda db, s: users.create_user(db, "someone-new@test.edu", "Someone", "student", "passphrase"),
     "create_token": lambda db, s: users.create_token(db, s.student),
     "revoke_token": lambda db, s: users.revoke_token(db, s.student, s.token),
     "end_sessions": lambda db, s: users.end_sessions(db, s.student),
