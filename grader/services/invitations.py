@@ -45,8 +45,6 @@ from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.permissions import can_change_settings, require_change_settings
 from grader.services.spreadsheet import csv_text
 
-MIN_PASSWORD_CHARS = 10
-MAX_PASSWORD_CHARS = 1000
 DEAD_LINK = "This link is unknown, used or expired: ask your instructor for a new one."
 STAFF = (CourseRole.ta, CourseRole.instructor)
 
@@ -163,10 +161,7 @@ def invited_user(db: Session, token: str) -> User | None:
 
 
 def _check_new_password(password: str, confirmation: str) -> None:
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise Rejected(422, f"a password has at least {MIN_PASSWORD_CHARS} characters")
-    if len(password) > MAX_PASSWORD_CHARS:
-        raise Rejected(422, f"a password has at most {MAX_PASSWORD_CHARS} characters")
+    users.valid_password(password)
     if password != confirmation:
         raise Rejected(422, "the two passwords do not match")
 

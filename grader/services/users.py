@@ -26,6 +26,8 @@ TOKEN_PREFIX = "grd_"
 MAX_TOKEN_DAYS = 3650
 MAX_EMAIL_CHARS = 320  # the column's length
 MAX_NAME_CHARS = 200
+MIN_PASSWORD_CHARS = 10
+MAX_PASSWORD_CHARS = 1000
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
@@ -89,6 +91,15 @@ def valid_name(name: str) -> str:
     return name
 
 
+def valid_password(password: str) -> str:
+    """The one rule for every way a password is set (an invitation, `users add`, the first admin)."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise Rejected(422, f"a password has at least {MIN_PASSWORD_CHARS} characters")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise Rejected(422, f"a password has at most {MAX_PASSWORD_CHARS} characters")
+    return password
+
+
 def new_user(email: str, name: str, role: str, password: str | None = None) -> User:
     """A valid account, not yet in any session (Rejected, 422, for a bad email, name or role)."""
     email = valid_email(email)
@@ -96,7 +107,7 @@ def new_user(email: str, name: str, role: str, password: str | None = None) -> U
         raise Rejected(422, f"role must be one of {', '.join(Role)}, not {role!r}")
     name = valid_name(name)
     return User(email=email, name=name or email, role=Role(role),
-                password_hash=hash_password(password) if password else None)
+                password_hash=hash_password(valid_password(password)) if password else None)
 
 
 def create_user(db: Session, email: str, name: str, role: str, password: str | None = None) -> User:

@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from grader.db.models import User
-from grader.services import courses, invitations
+from grader.services import courses, invitations, users
 from grader.services.errors import NotFound, Rejected
 from grader.services.throttle import TooManyAttempts, login_throttle
 from grader.web.course_pages import NOTICE, back_with_notice
@@ -72,7 +72,7 @@ def _live_link(request: Request, db: Session, token: str) -> User | Response:
 
 def _form(request: Request, token: str, invited: User, status: int = 200, error: str | None = None) -> Response:
     page = render(request, "invite.html", None, status, token=token, invited=invited, error=error,
-                  min_chars=invitations.MIN_PASSWORD_CHARS)
+                  min_chars=users.MIN_PASSWORD_CHARS)
     return _secret(page)
 
 
