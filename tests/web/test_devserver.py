@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from grader import devserver
-from grader.config import PROJECT_ROOT
+from grader.config import PROJECT_ROOT, get_settings
 from harness.servers import free_port
 from tests.fixtures.services import wait_until
 from tests.service.helpers import REFERENCE
@@ -120,3 +120,21 @@ def test_a_port_out_of_range_is_refused_before_anything_starts(port: str, capsys
         devserver.main(["--port", port])
     assert exited.value.code == 2
     assert f"argument --port: {port} is not a port: choose one from 1 to 65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("variable", "value"), [("GRADER_PORT", "abc"), ("GRADER_SANDBOX_THREADS", "0")])
+def test_an_invalid_setting_is_named_before_anything_starts(variable: str, value: str, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`GRADER_PORT=abc make run` ended in pydantic's 20-line traceback."""
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exited:
+            devserver.main([])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: invalid setting {variable}:" in err and "Traceback" not in err, err
+    assert value not in err.split(variable, 1)[1]  # a setting's value may be a secret: never echoed
