@@ -19,8 +19,10 @@ import subprocess
 import sys
 
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from grader.cli_errors import explain
 from grader.config import PROJECT_ROOT, Settings, get_settings
 from grader.db.models import User
 from grader.db.session import session_scope, upgrade_schema
@@ -95,8 +97,17 @@ def port_number(text: str) -> int:
     return port
 
 
+def read_settings() -> Settings:
+    """The settings, or the variable to fix named on one line (never its value) and exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        print(f"error: {explain(exc) or exc}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv: list[str] | None = None) -> None:
-    settings = get_settings()
+    settings = read_settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=port_number, default=settings.port, help="default: GRADER_PORT, else 8000")
