@@ -121,10 +121,10 @@ import socket, sys
 with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
     connection.connect(sys.argv[1])
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    socket.send_fds(connection, [b"fork"], [theirs.fileno()])
-    try:
+    try:  # the template may close the connection before the request is even sent
+        socket.send_fds(connection, [b"fork"], [theirs.fileno()])
         data, fds, _, _ = socket.recv_fds(connection, 64, 1)
-    except ConnectionResetError:
+    except (BrokenPipeError, ConnectionResetError):
         data, fds = b"", []
 print("answered" if data or fds else "refused")
 """
