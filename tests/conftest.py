@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import os
 import shutil
 import subprocess
@@ -34,6 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Hostile code is appended to a correct submission, so that every score it lowers is its doing.
 CORRECT = submission_source("correct_vectorised")[1]
 ATTACK_HEADER = "\n\n# --- the attack ---\n"
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What the session has loaded by now (torch, the test modules, their imports) lives as long
+    as it does: frozen, the collector's full passes no longer walk it at every test."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session", autouse=True)
