@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,26 +62,48 @@ def test_a_fork_server_from_the_template_grades_as_one_started_here(sandbox_temp
     assert [(t.name, t.passed) for t in template.tests] == [(t.name, t.passed) for t in own.tests]
 
 
-def test_a_fork_server_from_the_template_ends_with_its_engines_process(sandbox_template: Path, tmp_path: Path):
-    """The server is the template's child, not the engine's: when the engine's process is killed
-    outright, the server must still end (its control socket closes), and its sandbox with it."""
-    script = textwrap.dedent(f"""
-        import os, socket, sys, time
-        from pathlib import Path
-        from grader.sandbox.forkserver import ForkServer
-        server = ForkServer(Path({str(sandbox_template)!r}))
-        print(server.process.pid, flush=True)
-        time.sleep(600)
-    """)
-    holder = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+SLEEPING_ENGINE = """
+import sys, time
+from pathlib import Path
+from grader.engine import Engine
+from grader.rubric_spec import load_rubric
+engine = Engine()
+running = engine.start(sys.stdin.read().encode(), "hw2.py", load_rubric(Path(sys.argv[1])))
+print(engine._fork_server().process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _children(pid: int) -> list[int]:
     try:
-        assert holder.stdout is not None
-        pid = int(holder.stdout.readline())
-        assert "grader.sandbox.template" in _command(_parent(pid))
-        assert not _gone(pid)
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+
+
+@pytest.mark.parametrize("started", ["from the template", "cold"])
+def test_a_fork_server_and_its_sandboxes_end_with_their_engines_process(started: str, sandbox_template: Path,
+                                                                         hw2_rubric: Rubric):
+    """SIGKILL the engine's process while a sandbox runs student code: the fork server (the template's
+    child, or the engine's) and every sandbox must end, not live on under init with their cgroups."""
+    env = dict(os.environ)
+    if started == "cold":
+        env.pop("GRADER_SANDBOX_TEMPLATE")
+    holder = subprocess.Popen([sys.executable, "-c", SLEEPING_ENGINE, str(hw2_rubric.directory)], cwd=ROOT, env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.write(CORRECT + "\nimport time\ntime.sleep(600)\n")
+        holder.stdin.close()
+        server = int(holder.stdout.readline())
+        is_template = "grader.sandbox.template" in _command(_parent(server))
+        assert is_template == (started == "from the template")
+        sandboxes = wait_until(lambda: _children(server) if len(_children(server)) == 2 else None, 60,
+                               "the sandbox and the spare to be forked")
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-        wait_until(lambda: _gone(pid), 15, "the fork server to end with its engine's process")
+        wait_until(lambda: all(_gone(pid) for pid in (server, *sandboxes)), 15,
+                   "the fork server and its sandboxes to end with their engine's process")
     finally:
         holder.kill()
         holder.wait()
@@ -144,3 +165,84 @@ def test_the_template_forks_no_server_for_another_user(open_template: Path, sand
                               sys.executable, "-c", ASK_AS_ANOTHER_USER, str(sandbox_template)],
                              capture_output=True, text=True, timeout=60, cwd="/")
     assert refused.returncode != 0 and "PermissionError" in refused.stderr, refused.stderr
+
+
+# Reads the environment block the process was started with off its stack (os.environ only drops
+# pointers to it), and this process's umask; raises so that both come back in the feedback.
+READ_STARTUP_STATE = r'''
+import ctypes, os
+_libc = ctypes.CDLL(None)
+_libc.getauxval.restype = ctypes.c_ulong
+_start = ctypes.c_void_p.in_dll(_libc, "program_invocation_name").value
+_block = ctypes.string_at(_start, _libc.getauxval(31) - _start)  # up to AT_EXECFN, the stack's last string
+_found = [s.decode() for s in _block.split(b"\0") if b"GRADER_" in s]
+raise RuntimeError(f"STARTUP umask={os.umask(0o22):o} {_found}")
+'''
+
+
+def test_what_the_template_was_started_with_never_reaches_a_sandbox(hw2_rubric: Rubric):
+    """An operator starts the template with the workers' environment (secret key, database URL):
+    the sandboxes of the servers it forks must see neither, nor any other state of its start."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-template-env-"))
+    path = folder / "template.sock"
+    started_with = {**os.environ, "GRADER_SECRET_KEY": "template-start-secret-XYZZY"}
+    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], env=started_with,
+                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: path.exists() or process.poll() is not None, 120, "the template to listen")
+        settings = get_settings().model_copy(update={"sandbox_template": path})
+        with Engine(settings) as engine:
+            report = engine.grade((CORRECT + READ_STARTUP_STATE).encode(), "hw2.py", hw2_rubric)
+            assert "grader.sandbox.template" in _command(_parent(engine._fork_server().process.pid))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+    said = " ".join(t.message for t in report.tests)
+    mask = os.umask(0o22)
+    os.umask(mask)
+    assert f"STARTUP umask={mask:o} []" in said, said[:500]  # the attack ran, and found nothing
+    assert "XYZZY" not in said + report.all_printed
+
+
+FAKE_TEMPLATE = """
+import socket, sys
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+listener.bind(sys.argv[1])
+listener.listen(1)
+print("listening", flush=True)
+connection, _ = listener.accept()
+connection.settimeout(5)
+try:
+    _, fds, _, _ = socket.recv_fds(connection, 64, 1)
+except (TimeoutError, OSError):
+    fds = []
+print("got the control socket" if fds else "got nothing", flush=True)
+"""
+
+
+def test_an_engine_gives_its_control_socket_only_to_a_template_of_its_own_user(tmp_path: Path, caplog):
+    """Whoever can make the socket's path (a shared folder, a template down) could answer as the
+    template: it would read every spawn request and could have any pid SIGKILLed as the engine's user."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a process as another user")
+    folder = Path(tempfile.mkdtemp(prefix="grader-fake-template-"))
+    folder.chmod(0o1777)
+    path = folder / "template.sock"
+    as_other_user = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups"]
+    fake = subprocess.Popen([*as_other_user, sys.executable, "-c", FAKE_TEMPLATE, str(path)], cwd="/",
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert fake.stdout is not None and fake.stdout.readline().strip() == "listening"
+        with caplog.at_level(logging.WARNING, logger="grader.sandbox.forkserver"):
+            server = ForkServer(path)
+        try:
+            assert _parent(server.process.pid) == os.getpid()  # refused: a server of its own instead
+        finally:
+            server.close()
+        assert fake.stdout.readline().strip() == "got nothing"
+        assert f"uid {UNPRIVILEGED_UID}" in caplog.text
+    finally:
+        fake.kill()
+        fake.wait()
+        shutil.rmtree(folder, ignore_errors=True)
