@@ -23,7 +23,6 @@ from grader import cli, cli_grading
 from grader.config import get_settings
 from grader.engine import Engine
 from grader.rubric_spec import Rubric, load_rubric
-from grader.sandbox.forkserver import SERVER_ENV
 from grader.scoring import GradeReport
 from harness.samples import submission_source
 from harness.servers import wait_until
@@ -52,7 +51,7 @@ def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     unprivileged ones) and the benchmark, whose figures read each fork server as its engine's
     child, start their own."""
     path = tmp_path_factory.mktemp("sandbox-template") / "template.sock"
-    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], env=SERVER_ENV, cwd="/",
+    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd="/",
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     wait_until(lambda: path.exists() or process.poll() is not None, 120, "the fork-server template to listen")
     if process.poll() is not None:

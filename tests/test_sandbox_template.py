@@ -18,7 +18,7 @@ import pytest
 from grader.config import get_settings
 from grader.engine import Engine
 from grader.rubric_spec import Rubric
-from grader.sandbox.forkserver import SERVER_ENV, ForkServer
+from grader.sandbox.forkserver import ForkServer
 from harness.servers import wait_until
 from tests.conftest import CORRECT, ROOT, UNPRIVILEGED_UID
 
@@ -123,7 +123,7 @@ def open_template() -> Iterator[Path]:
     template itself refuses other users. Outside pytest's root-only folders, so they can reach it."""
     folder = Path(tempfile.mkdtemp(prefix="grader-open-template-"))
     path = folder / "template.sock"
-    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], env=SERVER_ENV, cwd="/",
+    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd="/",
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     try:
         wait_until(lambda: path.exists() or process.poll() is not None, 120, "the template to listen")

@@ -4,6 +4,7 @@ for sandboxes and hears when they exit."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -16,13 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.forkserver_process import CONTROL_PACKET
-from grader.sandbox.template import REQUEST_PACKET
+from grader.sandbox.forkserver_process import CONTROL_PACKET, SERVER_ENV
+from grader.sandbox.template import REQUEST_PACKET, peer
 
 log = logging.getLogger(__name__)
 
-SERVER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
 
 
 @dataclass(frozen=True)
@@ -65,29 +64,58 @@ class _Forked:
         self.pid = pid
         self._pidfd = pidfd
 
+    def _exited(self, timeout: float) -> bool:
+        if self._pidfd < 0:
+            return True
+        poller = select.poll()
+        poller.register(self._pidfd, select.POLLIN)
+        return bool(poller.poll(int(timeout * 1000)))
+
     def alive(self) -> bool:
-        return not select.select([self._pidfd], [], [], 0)[0]
+        return not self._exited(0)
 
     def end(self, grace: float) -> None:
         """Wait up to `grace` seconds for it to exit (its control socket is closed), then kill it."""
-        if not select.select([self._pidfd], [], [], grace)[0]:
-            signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-            select.select([self._pidfd], [], [], 5)
-        os.close(self._pidfd)
+        if self._pidfd < 0:
+            return
+        try:
+            if not self._exited(grace):
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+                self._exited(5)
+        finally:
+            os.close(self._pidfd)
+            self._pidfd = -1
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rindex(")") + 2:].split()[1])
 
 
 def _from_template(template: Path, control: socket.socket) -> _Forked:
-    """Ask the template at `template` to fork a fork server serving `control`."""
+    """Ask the template at `template` to fork a fork server serving `control`. Only a template of
+    this process's own user is given the socket, and only a child of that template is accepted."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
         connection.settimeout(30)
         connection.connect(str(template))
+        template_pid, uid = peer(connection)
+        if uid != os.geteuid():
+            raise PermissionError(f"it is run by uid {uid}, not {os.geteuid()}")
         socket.send_fds(connection, [b"fork"], [control.fileno()])
         data, fds, _, _ = socket.recv_fds(connection, REQUEST_PACKET, 1)
     if len(fds) != 1 or not data.isdigit():
         for fd in fds:
             os.close(fd)
         raise ConnectionError("the template refused")
-    return _Forked(int(data), fds[0])
+    forked = _Forked(int(data), fds[0])
+    try:
+        if _parent_of(forked.pid) != template_pid:
+            raise ConnectionError(f"process {forked.pid} is not the template's child")
+    except OSError:
+        forked.end(grace=0)
+        raise
+    return forked
 
 
 class ForkServer:
@@ -95,23 +123,33 @@ class ForkServer:
     one is named and answers, else started here."""
 
     def __init__(self, template: Path | None = None) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._control = ours
-        self.process = self._forked(template, theirs) or _Started(theirs)
-        theirs.close()
+        forked = self._forked(template) if template is not None else None
+        self._control, self.process = forked or self._started()
         self._next_id = 0
         self._exits: dict[int, ExitInfo] = {}
         self._spawned: dict[int, int | str] = {}
 
     @staticmethod
-    def _forked(template: Path | None, control: socket.socket) -> _Forked | None:
-        if template is None:
-            return None
+    def _started() -> tuple[socket.socket, _Started | _Forked]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        started = _Started(theirs)
+        theirs.close()
+        return ours, started
+
+    @staticmethod
+    def _forked(template: Path) -> tuple[socket.socket, _Started | _Forked] | None:
+        """A control socket and a server the template forked for it; None, and why is logged, when
+        it does not. A failed attempt's socket is dropped, never reused: a server the template
+        forked anyway sees it closed and ends, instead of serving next to the one started here."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            return _from_template(template, control)
+            return ours, _from_template(template, theirs)
         except OSError as exc:
             log.warning("no fork server from the template at %s (%s): starting one here", template, exc)
+            ours.close()
             return None
+        finally:
+            theirs.close()
 
     def alive(self) -> bool:
         return self.process.alive()

@@ -11,6 +11,7 @@ request carries the sandbox's channel socket as an SCM_RIGHTS file descriptor.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import select
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from grader.sandbox.seccomp import SeccompFilter
 
 CONTROL_PACKET = 1 << 16
+# All a fork server (or a template) is started with: nothing of its starter's environment.
+SERVER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "PYTORCH_NVML_BASED_CUDA_CHECK": "1"}
 
 
 def read_paths() -> list[Path]:
@@ -95,15 +99,21 @@ class _Server:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def run(self) -> None:
-        while True:
-            watched: list[socket.socket | int] = [self.control, self.wake_r]
-            ready, _, _ = select.select(watched, [], [])
-            if self.wake_r in ready:
-                os.read(self.wake_r, 4096)
-                self._reap()
-            if self.control in ready and not self._handle_request():
-                break
-        self._shutdown()
+        """Until the engine closes its end; also when it died mid-conversation (an answer to it
+        broke): either way every sandbox still running is killed, none outlives its engine."""
+        try:
+            while True:
+                watched: list[socket.socket | int] = [self.control, self.wake_r]
+                ready, _, _ = select.select(watched, [], [])
+                if self.wake_r in ready:
+                    os.read(self.wake_r, 4096)
+                    self._reap()
+                if self.control in ready and not self._handle_request():
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self._shutdown()
 
     def _handle_request(self) -> bool:
         from grader.sandbox.protocol import decode, encode
@@ -169,6 +179,8 @@ class _Server:
             except ProcessLookupError:
                 pass
             cgroup.kill_all()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)  # a cgroup still holding the unreaped child cannot be removed
             cgroup.remove()
 
 

@@ -6,10 +6,15 @@ ask this process, named by GRADER_SANDBOX_TEMPLATE, for a fork server: the templ
 that is already prepared (grader.sandbox.forkserver_process.prepare), and the torch pages stay
 shared between all of them.
 
-It is started like a fork server, from a clean environment, and like one it never imports the
-rubric, the reference or settings: what it holds is what every fork server holds. Its socket is
-made by its own user, only for that user (no access for group or others, and each peer's uid is checked again), so a
-sandbox (another uid, in an empty network namespace) cannot reach it.
+Whatever starts it, it first executes itself again as a fork server is started: the fixed
+environment SERVER_ENV, in /, with no inherited file but stderr (so nothing of its starter's
+environment is left in the memory its servers' sandboxes inherit), and like a fork server it
+never imports the rubric, the reference or settings. Its socket is made by its own user, only for
+that user (no access for group or others, and each peer's uid is checked again), so a sandbox
+(another uid, in an empty network namespace) cannot reach it; an engine in turn gives its control
+socket only to a template of its own user, and accepts only a child of it as its server. Each
+server it forks leaves its process group and session, so stopping the template (its group) ends
+no engine's server: each ends with its engine.
 
 Protocol (SOCK_SEQPACKET, one connection per fork server): the engine sends one packet carrying
 the new server's control socket as an SCM_RIGHTS descriptor; the template answers with the
@@ -26,23 +31,28 @@ import signal
 import socket
 import struct
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from grader.sandbox import hugepages
-from grader.sandbox.forkserver_process import prepare, serve_prepared
+from grader.sandbox.forkserver_process import SERVER_ENV, prepare, serve_prepared
 
 REQUEST_PACKET = 64
 
 
-def _peer_uid(connection: socket.socket) -> int:
+def peer(connection: socket.socket) -> tuple[int, int]:
+    """The pid and uid of the process at the other end of a Unix socket (as the kernel saw it)."""
     creds = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return int(struct.unpack("3i", creds)[1])
+    pid, uid, _ = struct.unpack("3i", creds)
+    return int(pid), int(uid)
 
 
-def _become_server(listener: socket.socket, connection: socket.socket, control_fd: int, wake_r: int) -> None:
+def _become_server(listener: socket.socket, connection: socket.socket, control_fd: int, wake_r: int) -> NoReturn:
     """In the forked child: drop what is the template's, then serve as any fork server does."""
     code = 1
     try:
+        os.setsid()
         wake_w = signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -55,14 +65,17 @@ def _become_server(listener: socket.socket, connection: socket.socket, control_f
         hugepages.collapse()
         serve_prepared(socket.socket(fileno=control_fd))
         code = 0
+    except BaseException:  # noqa: BLE001 - said where a server started cold would say it, then exit
+        traceback.print_exc()
     finally:
         os._exit(code)
 
 
 def _answer(listener: socket.socket, connection: socket.socket, wake_r: int) -> None:
     with connection:
-        if _peer_uid(connection) != os.geteuid():
+        if peer(connection)[1] != os.geteuid():
             return  # closed without an answer: the engine starts its own server
+        connection.settimeout(1)  # one engine that stalls must not hold up the others
         _, fds, _, _ = socket.recv_fds(connection, REQUEST_PACKET, 1)
         if len(fds) != 1:
             for fd in fds:
@@ -88,11 +101,13 @@ def _reap() -> None:
 def serve(path: Path) -> None:
     """Listen on `path` and fork a prepared fork server for each engine that asks, until SIGTERM."""
     prepare()
-    os.umask(0o077)
+    umask = os.umask(0o077)  # for the socket only: the servers and their sandboxes get the usual one
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     binding = path.with_name(f".{path.name}.{os.getpid()}")
     listener.bind(str(binding))
+    os.umask(umask)
     listener.listen(16)
+    ours = os.stat(binding).st_ino
     binding.rename(path)  # the path appears once it is answered, never half ready
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -111,9 +126,27 @@ def serve(path: Path) -> None:
                 with contextlib.suppress(OSError):
                     _answer(listener, connection, wake_r)
     finally:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == ours:  # not a newer template's, started on the same path
+                path.unlink()
 
+
+def start_clean(path: Path) -> NoReturn:
+    """Execute this module again with SERVER_ENV, in /, with stdin and stdout on /dev/null and no
+    other inherited file than stderr: the state every server it forks starts from."""
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1):
+        os.dup2(null, target)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+    os.execve(sys.executable, [sys.executable, "-m", "grader.sandbox.template", CLEAN, str(path.absolute())],
+              SERVER_ENV)
+
+
+CLEAN = "--started-clean"
 
 if __name__ == "__main__":
+    if sys.argv[1:2] != [CLEAN]:
+        start_clean(Path(sys.argv[1]))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    serve(Path(sys.argv[1]))
+    serve(Path(sys.argv[2]))
