@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -246,3 +247,51 @@ def test_an_engine_gives_its_control_socket_only_to_a_template_of_its_own_user(t
         fake.kill()
         fake.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_stalled_request_holds_up_no_other_engine(sandbox_template: Path):
+    """An engine stopped between its connect and its request kept the template from answering
+    anyone else for 30 s: each such engine started a server of its own (torch imported again)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as stalled:
+        stalled.connect(str(sandbox_template))
+        server = ForkServer(sandbox_template)
+        try:
+            assert "grader.sandbox.template" in _command(_parent(server.process.pid))
+        finally:
+            server.close()
+
+
+def test_restarting_the_template_ends_no_engines_server_and_keeps_its_path(tmp_path: Path):
+    """A restart starts the new template on the path, then stops the old one's process group (as
+    a service manager does): the old one's servers keep serving their engines, and the path stays
+    the new one's."""
+    path = tmp_path / "template.sock"
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd="/",
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
+        wait_until(lambda: path.exists() and "--started-clean" in _command(process.pid), 120, "the template to listen")
+        return process
+
+    old = start()
+    new = None
+    try:
+        engine_server = ForkServer(path)
+        old_socket = path.stat().st_ino
+        new = start()
+        wait_until(lambda: path.stat().st_ino != old_socket, 120, "the new template to take the path")
+        os.killpg(old.pid, signal.SIGTERM)
+        old.wait(timeout=30)
+        assert engine_server.alive(), "stopping the old template's group ended an engine's server"
+        engine_server.close()
+        assert path.exists(), "the old template removed the new one's socket"
+        again = ForkServer(path)
+        try:
+            assert _parent(again.process.pid) == new.pid
+        finally:
+            again.close()
+    finally:
+        for process in (old, new):
+            if process is not None:
+                process.kill()
+                process.wait()
