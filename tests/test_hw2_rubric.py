@@ -113,7 +113,8 @@ def test_notebook_submission_keeps_its_ipython_lines() -> None:
     """correct_notebook.ipynb (37 points in expected.toml) must go on exercising what Jupyter runs
     and a plain module does not: magics and shell lines, `%time` assigning a name used below,
     a `%%time` cell that defines functions, display(), `from __future__ import annotations` in a
-    code cell after the first (as pasted from the handout's hw2.py), and a U+2028 in a comment."""
+    code cell after the first (as pasted from the handout's hw2.py), a U+2028 in a comment, and
+    IPython's own display helpers imported (a training loop's clear_output)."""
     notebook = json.loads(submission_source("correct_notebook")[1])
     code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
     lines = [line for cell in code for line in cell.split("\n")]
@@ -123,4 +124,7 @@ def test_notebook_submission_keeps_its_ipython_lines() -> None:
     assert any(cell.startswith("%%time\ndef gated_rnn_forward(") for cell in code)
     assert "\nfrom __future__ import annotations\n" in code[2] and "__future__" not in code[0]
     assert any(line.lstrip().startswith("#") and "\u2028" in line for line in lines)
+    assert "from IPython.display import clear_output" in lines  # display() itself stays the grader's
+    assert "display" not in code[0].replace("IPython.display", "")
+    assert any(line.startswith("clear_output(wait=True)") for line in lines)
     assert any(cell["cell_type"] == "markdown" for cell in notebook["cells"])
