@@ -295,3 +295,47 @@ def test_restarting_the_template_ends_no_engines_server_and_keeps_its_path(tmp_p
             if process is not None:
                 process.kill()
                 process.wait()
+
+
+# What student code can see of the process it was forked into, minus what differs from any
+# sandbox to the next (pids, its scratch folder's path) and the server's own argv and main
+# module (each names its kind): raised, so that it comes back in the feedback.
+SANDBOX_VIEW = r'''
+import json, os, resource, signal, sys
+
+
+def _open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+
+
+_view = {
+    "cwd": os.path.basename(os.getcwd()), "umask": os.umask(0o22), "fds": [fd for fd in range(256) if _open(fd)],
+    "environ": sorted(os.environ), "path": len(sys.path),
+    "ids": (os.getuid(), os.geteuid(), os.getgid(), os.getgroups()),
+    "own_group": os.getpgrp() == os.getpid(), "own_session": os.getsid(0) == os.getpid(),
+    "rlimits": {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource)
+                if name.startswith("RLIMIT_")},
+    "signals": {s.name: str(signal.getsignal(s)) for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP)},
+}
+raise RuntimeError("VIEW " + json.dumps(_view, sort_keys=True))
+'''
+
+
+def test_a_sandbox_sees_the_same_process_from_either_kind_of_server(sandbox_template: Path, hw2_rubric: Rubric):
+    """The isolation tests run on servers forked from the session's template; production's default
+    starts each cold. What student code can observe of its process must not tell them apart."""
+    settings = get_settings()
+    views = {}
+    for name, chosen in (("template", settings), ("cold", settings.model_copy(update={"sandbox_template": None}))):
+        with Engine(chosen) as engine:
+            report = engine.grade((CORRECT + SANDBOX_VIEW).encode(), "hw2.py", hw2_rubric)
+            is_forked = "grader.sandbox.template" in _command(_parent(engine._fork_server().process.pid))
+            assert is_forked == (name == "template")
+        said = report.tests[0].message
+        assert "VIEW " in said, said[:300]
+        views[name] = said.split("VIEW ", 1)[1].rsplit(" (line", 1)[0]
+    assert views["template"] == views["cold"]
