@@ -12,9 +12,7 @@ waits about two leases (the beat runs this twice a lease), not `reconcile_after_
 waits `reconcile_after_s` between sends, and is not sent forever when no worker claims it (none
 takes its queue, or each fails before the claim): every such send is counted in `sends` (a claim
 or a new grade request starts the count again), and once it has been sent `reconcile_sends` times
-the request ends failed, with a reason its student and the staff see. A send is not counted while
-workers take other work from the same queue (a claim since the last window): that queue is a
-backlog being worked through, as at a deadline, and what waits in it waits its turn.
+the request ends failed, with a reason its student and the staff see.
 
 Similarity runs follow the same rules (grader.services.similarity_runs.resend_stuck_runs): a
 redelivered run starts over under a new attempt, and the older attempt's writes are refused.
@@ -32,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
-from grader.db.models import Assignment, GradingRun, Submission, SubmissionStatus
+from grader.db.models import Assignment, Submission, SubmissionStatus
 from grader.services import claims, queue, similarity_runs
 
 log = logging.getLogger(__name__)
@@ -77,20 +75,17 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
     if not stuck:
         return []
     assignments = {row.assignment_id: db.get_one(Assignment, row.assignment_id) for row in stuck}
-    busy = _busy_queues(db, cutoff)
     queued = [row for row in stuck if row.status == SubmissionStatus.queued]
-    waiting_turn = {row.id for row in queued if queue.queue_of(assignments[row.assignment_id]) in busy}
     for row in queued:
-        if row.id not in waiting_turn and row.sends >= settings.reconcile_sends:
+        if row.sends >= settings.reconcile_sends:
             _fail_unclaimed(db, row, queue.queue_of(assignments[row.assignment_id]))
-    sent_again = [row.id for row in queued if row.id in waiting_turn or row.sends < settings.reconcile_sends]
-    for ids, counted in ((sorted(waiting_turn), 0), ([i for i in sent_again if i not in waiting_turn], 1)):
-        if ids:
-            db.execute(
-                update(Submission.__table__)
-                .where(Submission.id.in_(ids), Submission.status == SubmissionStatus.queued)
-                .values(updated_at=now, sends=Submission.sends + counted)
-            )
+    sent_again = [row.id for row in queued if row.sends < settings.reconcile_sends]
+    if sent_again:
+        db.execute(
+            update(Submission.__table__)
+            .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
+            .values(updated_at=now, sends=Submission.sends + 1)
+        )
     dead = claims.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
     sent = set(sent_again) | set(dead)
@@ -101,16 +96,6 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
     for assignment_id, submission_ids in by_assignment.items():
         queue.enqueue(db, assignments[assignment_id], submission_ids)  # sent when the caller commits
     return sorted(sent)
-
-
-def _busy_queues(db: Session, since: datetime) -> set[str]:
-    """The queues a worker has claimed work from since `since`."""
-    claimed = db.scalars(
-        select(Assignment).where(Assignment.id.in_(
-            select(Submission.assignment_id).join(GradingRun, GradingRun.submission_id == Submission.id)
-            .where(GradingRun.started_at >= since)))
-    )
-    return {queue.queue_of(assignment) for assignment in claimed}
 
 
 def _fail_unclaimed(db: Session, stuck: Row[int, int, SubmissionStatus, int, int], queue_name: str) -> None:
