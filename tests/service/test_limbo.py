@@ -9,10 +9,8 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -272,38 +270,3 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
         assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
     assert submission.id not in reconciled(db, older_than_s=0)  # and it stays failed
 
-
-
-def _waited(db: Session, submission_id: int, minutes: float) -> None:
-    """As if the submission had waited in the queue that long since it was last sent."""
-    db.execute(update(Submission).where(Submission.id == submission_id)
-               .values(updated_at=utcnow() - timedelta(minutes=minutes)))
-    db.commit()
-
-
-def test_a_backlog_is_sent_again_but_never_failed_while_workers_take_from_its_queue(quiet_db: Session) -> None:
-    """At a deadline the cpu queue may hold hours of work: a submission waiting its turn was failed
-    "no worker took it" once sent reconcile_sends times (2 h by default), while the workers were
-    grading the submissions ahead of it. Sends count only while nobody takes from its queue."""
-    db = quiet_db
-    klass = make_class(db, students=2)
-    waiting = upload(db, klass.students[0], klass.assignment)
-    ahead = upload(db, klass.students[1], klass.assignment)
-    window_s = 600
-    assert claims.claim(db, ahead.id, klass.assignment.rubric_hash, "cpu", "w1") is not None  # a worker is busy
-    db.commit()
-
-    sends = get_settings().reconcile_sends
-    for _ in range(sends + 2):
-        _waited(db, waiting.id, minutes=window_s / 60 + 1)
-        assert waiting.id in reconciled(db, older_than_s=window_s)  # sent again, in case its message was lost...
-    db.expire_all()
-    assert db.get_one(Submission, waiting.id).status == "queued"  # ...but still waiting its turn
-    assert db.get_one(Submission, waiting.id).sends == 0
-
-    # Once nobody has taken anything from the queue for a window (here a window of none), sends count.
-    for _ in range(sends):
-        assert waiting.id in reconciled(db, older_than_s=0)
-    assert waiting.id not in reconciled(db, older_than_s=0)
-    db.expire_all()
-    assert db.get_one(Submission, waiting.id).status == "failed"
