@@ -43,6 +43,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()
 
 
+def start_template(path: Path, cwd: Path | str = "/", env: dict[str, str] | None = None,
+                   start_new_session: bool = False) -> subprocess.Popen[bytes]:
+    """`python -m grader.sandbox.template PATH`, once a socket is at `path` (a template already
+    there counts: a restart's caller waits for the new one's own)."""
+    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd=cwd, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               start_new_session=start_new_session)
+    wait_until(lambda: path.exists() or process.poll() is not None, 120, "the fork-server template to listen")
+    if process.poll() is not None:
+        pytest.fail(f"the fork-server template exited with {process.returncode}")
+    return process
+
+
 @pytest.fixture(scope="session", autouse=True)
 def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One fork-server template for the session, named by GRADER_SANDBOX_TEMPLATE to this process and
@@ -51,11 +64,7 @@ def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     unprivileged ones) and the benchmark, whose figures read each fork server as its engine's
     child, start their own."""
     path = tmp_path_factory.mktemp("sandbox-template") / "template.sock"
-    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd="/",
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    wait_until(lambda: path.exists() or process.poll() is not None, 120, "the fork-server template to listen")
-    if process.poll() is not None:
-        pytest.fail(f"the fork-server template exited with {process.returncode}")
+    process = start_template(path)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADER_SANDBOX_TEMPLATE", str(path))
         get_settings.cache_clear()

@@ -21,7 +21,7 @@ from grader.engine import Engine
 from grader.rubric_spec import Rubric
 from grader.sandbox.forkserver import ForkServer
 from harness.servers import wait_until
-from tests.conftest import CORRECT, ROOT, UNPRIVILEGED_UID
+from tests.conftest import CORRECT, ROOT, UNPRIVILEGED_UID, start_template
 
 
 def _parent(pid: int) -> int:
@@ -124,10 +124,8 @@ def open_template() -> Iterator[Path]:
     template itself refuses other users. Outside pytest's root-only folders, so they can reach it."""
     folder = Path(tempfile.mkdtemp(prefix="grader-open-template-"))
     path = folder / "template.sock"
-    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd="/",
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    process = start_template(path)
     try:
-        wait_until(lambda: path.exists() or process.poll() is not None, 120, "the template to listen")
         assert path.stat().st_mode & 0o077 == 0  # made for its own user only
         folder.chmod(0o755)
         path.chmod(0o666)
@@ -187,10 +185,8 @@ def test_what_the_template_was_started_with_never_reaches_a_sandbox(hw2_rubric: 
     folder = Path(tempfile.mkdtemp(prefix="grader-template-env-"))
     path = folder / "template.sock"
     started_with = {**os.environ, "GRADER_SECRET_KEY": "template-start-secret-XYZZY"}
-    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], env=started_with,
-                               cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    process = start_template(path, env=started_with, cwd=ROOT)
     try:
-        wait_until(lambda: path.exists() or process.poll() is not None, 120, "the template to listen")
         settings = get_settings().model_copy(update={"sandbox_template": path})
         with Engine(settings) as engine:
             report = engine.grade((CORRECT + READ_STARTUP_STATE).encode(), "hw2.py", hw2_rubric)
@@ -267,18 +263,12 @@ def test_restarting_the_template_ends_no_engines_server_and_keeps_its_path(tmp_p
     the new one's."""
     path = tmp_path / "template.sock"
 
-    def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd="/",
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
-        wait_until(lambda: path.exists() and "--started-clean" in _command(process.pid), 120, "the template to listen")
-        return process
-
-    old = start()
+    old = start_template(path, start_new_session=True)
     new = None
     try:
         engine_server = ForkServer(path)
         old_socket = path.stat().st_ino
-        new = start()
+        new = start_template(path, start_new_session=True)
         wait_until(lambda: path.stat().st_ino != old_socket, 120, "the new template to take the path")
         os.killpg(old.pid, signal.SIGTERM)
         old.wait(timeout=30)
