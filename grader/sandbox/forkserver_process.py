@@ -197,7 +197,12 @@ def prepare() -> None:
 
 def serve_prepared(control: socket.socket) -> None:
     """Serve sandboxes on `control` until the engine closes it (its process ended or it closed us)."""
-    _Server(control).run()
+    server = _Server(control)
+    # Once more after the server's own state is made (cheap where nothing changed): what it
+    # allocated, and in a server forked from a template the shared huge pages its first writes
+    # split, is what every sandbox's fork would copy page by page.
+    hugepages.collapse()
+    server.run()
 
 
 def serve(control_fd: int) -> None:

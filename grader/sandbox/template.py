@@ -35,7 +35,6 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from grader.sandbox import hugepages
 from grader.sandbox.forkserver_process import SERVER_ENV, prepare, serve_prepared
 
 REQUEST_PACKET = 64
@@ -60,9 +59,6 @@ def _become_server(listener: socket.socket, connection: socket.socket, control_f
             held.close()
         for fd in (wake_r, wake_w):
             os.close(fd)
-        # The huge pages shared with the template split at this process's first writes to them
-        # (refcounts, its own state); collapsed again they keep its sandboxes' forks cheap.
-        hugepages.collapse()
         serve_prepared(socket.socket(fileno=control_fd))
         code = 0
     except BaseException:  # noqa: BLE001 - said where a server started cold would say it, then exit
