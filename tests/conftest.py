@@ -44,10 +44,11 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def start_template(path: Path, cwd: Path | str = "/", env: dict[str, str] | None = None,
-                   start_new_session: bool = False) -> subprocess.Popen[bytes]:
-    """`python -m grader.sandbox.template PATH`, once a socket is at `path` (a template already
-    there counts: a restart's caller waits for the new one's own)."""
-    process = subprocess.Popen([sys.executable, "-m", "grader.sandbox.template", str(path)], cwd=cwd, env=env,
+                   start_new_session: bool = False, user: int | None = None) -> subprocess.Popen[bytes]:
+    """`python -m grader.sandbox.template PATH` (as uid `user` if given), once a socket is at
+    `path` (a template already there counts: a restart's caller waits for the new one's own)."""
+    as_user = [] if user is None else ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    process = subprocess.Popen([*as_user, sys.executable, "-m", "grader.sandbox.template", str(path)], cwd=cwd, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                start_new_session=start_new_session)
     wait_until(lambda: path.exists() or process.poll() is not None, 120, "the fork-server template to listen")
@@ -60,9 +61,9 @@ def start_template(path: Path, cwd: Path | str = "/", env: dict[str, str] | None
 def sandbox_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One fork-server template for the session, named by GRADER_SANDBOX_TEMPLATE to this process and
     to the workers, servers and commands the tests start: their engines' fork servers are forked
-    from it instead of each importing torch. Runs given an environment of their own (the
-    unprivileged ones) and the benchmark, whose figures read each fork server as its engine's
-    child, start their own."""
+    from it instead of each importing torch. The unprivileged runs have one of their own
+    (`unprivileged_template`); the benchmark, whose figures read each fork server as its engine's
+    child, starts its servers cold."""
     path = tmp_path_factory.mktemp("sandbox-template") / "template.sock"
     process = start_template(path)
     with pytest.MonkeyPatch.context() as patch:
@@ -156,11 +157,16 @@ def unprivileged_directory() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def run_unprivileged(directory: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _unprivileged_environment(directory: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(directory)}
+
+
+def run_unprivileged(directory: Path, template: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`grader ARGS` as uid 65534, where cgroups, the uid switch, namespaces and tmpfs mounts are
-    unavailable, as on a laptop; `directory` is its home, data directory and sandbox root's parent."""
-    environment = {"PATH": "/usr/bin:/bin", "HOME": str(directory), "GRADER_SANDBOX_ROOT": str(directory / "boxes"),
-                   "GRADER_DATA_DIR": str(directory), **env}
+    unavailable, as on a laptop; `directory` is its home, data directory and sandbox root's parent,
+    and its fork server is forked from `template` (`unprivileged_template`)."""
+    environment = {**_unprivileged_environment(directory), "GRADER_SANDBOX_ROOT": str(directory / "boxes"),
+                   "GRADER_DATA_DIR": str(directory), "GRADER_SANDBOX_TEMPLATE": str(template), **env}
     return subprocess.run(["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups",
                            sys.executable, "-m", "grader", *args],
                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment)
@@ -174,15 +180,28 @@ class UnprivilegedRuns:
 
 
 @pytest.fixture(scope="session")
-def unprivileged_runs() -> Iterator[UnprivilegedRuns]:
-    """`grader sandbox check` and `grader grade` of DEEP_LOCKED_TREE as uid 65534, for every test
-    of what the commands say and leave without privileges. Run once for them all: each run is a
-    process that imports torch and starts a fork server."""
+def unprivileged_template() -> Iterator[Path]:
+    """A fork-server template of uid 65534 for the unprivileged runs (an engine takes its fork
+    server only from a template of its own uid): it lacks the same layers as their own servers
+    would, and a test checks that a sandbox sees the same process from either kind of server."""
     if os.geteuid() != 0:
         pytest.skip("needs root to start a process as another user")
     with unprivileged_directory() as directory:
+        process = start_template(directory / "template.sock", env=_unprivileged_environment(directory),
+                                 user=UNPRIVILEGED_UID)
+        yield directory / "template.sock"
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def unprivileged_runs(unprivileged_template: Path) -> Iterator[UnprivilegedRuns]:
+    """`grader sandbox check` and `grader grade` of DEEP_LOCKED_TREE as uid 65534, for every test
+    of what the commands say and leave without privileges. Run once for them all: each run is a
+    process that imports torch."""
+    with unprivileged_directory() as directory:
         submission = directory / "hw2.py"
         submission.write_text(DEEP_LOCKED_TREE)
-        check = run_unprivileged(directory, "sandbox", "check")
-        graded = run_unprivileged(directory, "grade", str(submission), "-a", "hw2", "--json")
+        check = run_unprivileged(directory, unprivileged_template, "sandbox", "check")
+        graded = run_unprivileged(directory, unprivileged_template, "grade", str(submission), "-a", "hw2", "--json")
         yield UnprivilegedRuns(check, graded, directory / "boxes")
