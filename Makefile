@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml scripts/ensure-chromium.sh
 
 install: $(STAMP)
 
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: the suite starts dozens of
+# interpreters (workers, fork servers, servers, commands) that import the same modules, and each
+# would compile them all again.
 test: install
-	$(VENV)/bin/python -m pytest -q
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m pytest -q
 
 # pyproject.toml's [tool.ruff] over the whole repository, [tool.mypy] strict on grader/ and workers/,
 # and the layers.
