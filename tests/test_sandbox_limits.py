@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 
@@ -12,6 +14,7 @@ from grader.config import get_settings
 from grader.engine import Engine
 from grader.errors import StudentFault
 from grader.rubric_spec import Limits
+from grader.sandbox.limits import CgroupManager
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 
 SMALL = Limits(call_timeout_s=2, submission_timeout_s=20, memory_mb=512, cpu_time_s=2,
@@ -322,3 +325,28 @@ def test_an_oversized_reply_is_refused_without_being_read(sandboxed):
     """)
     with pytest.raises(StudentFault, match="malformed data in run"):
         student.run()
+
+
+def test_a_new_fork_server_removes_the_cgroups_its_dead_predecessors_left() -> None:
+    """A fork server killed outright leaves the cgroups of its last sandboxes behind (emptied when
+    they died); without a cleanup a long-lived host gathers them by the thousand."""
+    manager = CgroupManager()
+    bases = {base for base in (manager.memory_base, manager.pids_base) if base is not None}
+    if not bases:
+        pytest.skip("no writable cgroup hierarchy")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead, alive = f"sandbox-{gone.pid}-7", f"sandbox-{os.getpid()}-7"
+    for base in bases:
+        (base / dead).mkdir()
+        (base / alive).mkdir()
+    try:
+        with Engine() as engine:
+            engine.probe_layers()
+        assert [base / dead for base in bases if (base / dead).exists()] == []
+        assert all((base / alive).is_dir() for base in bases)  # a live server's: not touched
+    finally:
+        for base in bases:
+            for name in (dead, alive):
+                with contextlib.suppress(FileNotFoundError):
+                    (base / name).rmdir()
