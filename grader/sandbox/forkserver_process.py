@@ -86,6 +86,7 @@ class _Server:
 
         self.control = control
         self.cgroups = CgroupManager()
+        self.cgroups.remove_orphans()
         try:
             self.seccomp_filter: SeccompFilter | None = seccomp.build()
         except RuntimeError:

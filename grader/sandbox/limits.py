@@ -6,6 +6,7 @@ address space and threads more); the pids cgroup bounds threads as well as proce
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
@@ -93,6 +94,16 @@ class SandboxCgroup:
                 pass
 
 
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        pass
+    return True
+
+
 class CgroupManager:
     """Finds a writable cgroup hierarchy (v1 memory+pids, or v2 unified) and makes one per sandbox."""
 
@@ -117,6 +128,17 @@ class CgroupManager:
         except OSError:
             return None
         return base
+
+    def remove_orphans(self) -> None:
+        """Remove the cgroups left by fork servers that died without removing them (killed outright,
+        their sandboxes died after them): `sandbox-<server pid>-<n>` of a pid that no longer runs.
+        The kernel refuses to remove one that still holds a process."""
+        for base in {base for base in (self.memory_base, self.pids_base) if base is not None}:
+            for directory in base.glob("sandbox-*-*"):
+                server = directory.name.split("-")[1]
+                if server.isdigit() and not _running(int(server)):
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
 
     def create(self, name: str, limits: Limits) -> SandboxCgroup:
         memory = self._make(self.memory_base, name)
