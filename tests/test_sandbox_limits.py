@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 
@@ -14,8 +15,9 @@ from grader.config import get_settings
 from grader.engine import Engine
 from grader.errors import StudentFault
 from grader.rubric_spec import Limits
-from grader.sandbox.limits import CgroupManager
+from grader.sandbox.limits import CgroupManager, sandbox_cgroup_prefix
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
+from tests.conftest import ROOT
 
 SMALL = Limits(call_timeout_s=2, submission_timeout_s=20, memory_mb=512, cpu_time_s=2,
                max_processes=16, max_file_mb=1, max_open_files=32)
@@ -329,24 +331,40 @@ def test_an_oversized_reply_is_refused_without_being_read(sandboxed):
 
 def test_a_new_fork_server_removes_the_cgroups_its_dead_predecessors_left() -> None:
     """A fork server killed outright leaves the cgroups of its last sandboxes behind (emptied when
-    they died); without a cleanup a long-lived host gathers them by the thousand."""
+    they died); without a cleanup a long-lived host gathers them by the thousand. Those of
+    another pid namespace (another container on the same hierarchy) are not its to judge."""
     manager = CgroupManager()
     bases = {base for base in (manager.memory_base, manager.pids_base) if base is not None}
     if not bases:
         pytest.skip("no writable cgroup hierarchy")
     gone = subprocess.Popen(["true"])
     gone.wait()
-    dead, alive = f"sandbox-{gone.pid}-7", f"sandbox-{os.getpid()}-7"
+    dead, alive = sandbox_cgroup_prefix(gone.pid) + "7", sandbox_cgroup_prefix(os.getpid()) + "7"
+    elsewhere = f"sandbox-{os.stat('/proc/self/ns/pid').st_ino + 1}-{gone.pid}-7"
     for base in bases:
-        (base / dead).mkdir()
-        (base / alive).mkdir()
+        for name in (dead, alive, elsewhere):
+            (base / name).mkdir()
     try:
         with Engine() as engine:
             engine.probe_layers()
         assert [base / dead for base in bases if (base / dead).exists()] == []
-        assert all((base / alive).is_dir() for base in bases)  # a live server's: not touched
+        assert all((base / alive).is_dir() and (base / elsewhere).is_dir() for base in bases)
     finally:
         for base in bases:
-            for name in (dead, alive):
+            for name in (dead, alive, elsewhere):
                 with contextlib.suppress(FileNotFoundError):
                     (base / name).rmdir()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a pid namespace")
+def test_fork_servers_of_two_pid_namespaces_never_share_a_sandbox_cgroup() -> None:
+    """docker-compose.yml's workers share the host's cgroup hierarchy, each in a pid namespace of
+    its own, where their fork servers often get the same small pids: one name for both would put
+    two containers' sandboxes under one limit, and one's clean-up would kill the other's."""
+    inside = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
+         "import os; from grader.sandbox.limits import sandbox_cgroup_prefix; print(sandbox_cgroup_prefix(os.getpid()))"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout.strip()
+    assert inside.endswith("-1-")  # pid 1 there
+    assert inside != sandbox_cgroup_prefix(1)
