@@ -13,6 +13,7 @@ from benchmarks.floor import SHARED_TIMER, FloorResult, TestTimer, floor_once, o
 from benchmarks.population import Submission
 from grader.engine import Engine
 from grader.rubric_spec import Rubric
+from grader.sandbox.limits import sandbox_cgroup_prefix
 
 
 @dataclass
@@ -93,7 +94,7 @@ def sandbox_memory(engine: Engine, population: list[Submission], rubric: Rubric,
     sources = [s for s in population if s.category == "correct" and s.filename.endswith(".py")][:runs]
     maxrss: list[int] = []
     engine._fork_server()  # started, so its pid names the cgroups to watch
-    prefix = f"sandbox-{engine._server.process.pid}-" if engine._server is not None else "sandbox-"
+    prefix = sandbox_cgroup_prefix(engine._server.process.pid) if engine._server is not None else "sandbox-"
     with memory.CgroupSampler(prefix=prefix) as sampler:
         for submission in sources:
             source = submission.data.decode()

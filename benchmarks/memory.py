@@ -81,7 +81,7 @@ def cgroup_peak(directory: Path) -> int | None:
 class CgroupSampler:
     """Polls every sandbox cgroup while running; `peaks` maps cgroup name -> peak bytes charged."""
 
-    prefix: str = "sandbox-"  # the fork server names them sandbox-<its pid>-<n>: pass that to see only its own
+    prefix: str = "sandbox-"  # limits.sandbox_cgroup_prefix(a fork server's pid): only that server's
     interval_s: float = 0.002
     peaks: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)

@@ -361,10 +361,8 @@ def test_fork_servers_of_two_pid_namespaces_never_share_a_sandbox_cgroup() -> No
     """docker-compose.yml's workers share the host's cgroup hierarchy, each in a pid namespace of
     its own, where their fork servers often get the same small pids: one name for both would put
     two containers' sandboxes under one limit, and one's clean-up would kill the other's."""
-    inside = subprocess.run(
-        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c",
-         "import os; from grader.sandbox.limits import sandbox_cgroup_prefix; print(sandbox_cgroup_prefix(os.getpid()))"],
-        capture_output=True, text=True, check=True, cwd=ROOT,
-    ).stdout.strip()
+    name_it = "import os; from grader.sandbox.limits import sandbox_cgroup_prefix as p; print(p(os.getpid()))"
+    inside = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", name_it],
+                            capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
     assert inside.endswith("-1-")  # pid 1 there
     assert inside != sandbox_cgroup_prefix(1)

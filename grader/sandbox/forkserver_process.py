@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.sandbox import hugepages, namespaces
-from grader.sandbox.limits import CgroupManager, SandboxCgroup
+from grader.sandbox.limits import CgroupManager, SandboxCgroup, sandbox_cgroup_prefix
 
 if TYPE_CHECKING:
     from grader.sandbox.seccomp import SeccompFilter
@@ -139,9 +139,9 @@ class _Server:
         from grader.sandbox import child
 
         limits = Limits(**request["limits"])
-        # Named by this server's pid too: every worker has its own fork server, and a shared name
-        # would let one server's clean-up kill another's sandbox.
-        cgroup = self.cgroups.create(f"sandbox-{os.getpid()}-{request['id']}", limits)
+        # Named by this server too: every worker has its own fork server, and a shared name would
+        # let one server's clean-up kill another's sandbox.
+        cgroup = self.cgroups.create(sandbox_cgroup_prefix(os.getpid()) + str(request["id"]), limits)
         device = request["device"]
         spec = child.ChildSpec(
             workdir=Path(request["workdir"]), output_path=Path(request["output"]), module=request["module"],

@@ -94,6 +94,19 @@ class SandboxCgroup:
                 pass
 
 
+def _namespace_prefix() -> str:
+    """The start of the sandbox cgroup names of this pid namespace (its inode): a pid names one
+    process only within its namespace."""
+    return f"sandbox-{os.stat('/proc/self/ns/pid').st_ino}-"
+
+
+def sandbox_cgroup_prefix(server_pid: int) -> str:
+    """How the cgroups of fork server `server_pid`'s sandboxes (`<prefix><n>`) are named: by its pid
+    namespace too, since workers in containers (docker-compose.yml) share the host's hierarchy, each
+    in a pid namespace of its own, and their fork servers often get the same small pids."""
+    return f"{_namespace_prefix()}{server_pid}-"
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -130,12 +143,13 @@ class CgroupManager:
         return base
 
     def remove_orphans(self) -> None:
-        """Remove the cgroups left by fork servers that died without removing them (killed outright,
-        their sandboxes died after them): `sandbox-<server pid>-<n>` of a pid that no longer runs.
-        The kernel refuses to remove one that still holds a process."""
+        """Remove the cgroups left by fork servers of this pid namespace that died without removing
+        them (killed outright, their sandboxes died after them). The kernel refuses to remove one
+        that still holds a process; another namespace's servers are not ours to judge."""
+        own = _namespace_prefix()
         for base in {base for base in (self.memory_base, self.pids_base) if base is not None}:
-            for directory in base.glob("sandbox-*-*"):
-                server = directory.name.split("-")[1]
+            for directory in base.glob(own + "*-*"):
+                server = directory.name.removeprefix(own).split("-")[0]
                 if server.isdigit() and not _running(int(server)):
                     with contextlib.suppress(OSError):
                         directory.rmdir()
