@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +17,7 @@ from grader.config import get_settings
 from grader.engine import Engine
 from grader.errors import StudentFault
 from grader.rubric_spec import Limits
-from grader.sandbox.limits import CgroupManager, sandbox_cgroup_prefix
+from grader.sandbox.limits import CGROUP_PARENT, ORPHAN_AGE_S, CgroupManager, sandbox_cgroup_prefix
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from tests.conftest import ROOT
 
@@ -331,16 +333,19 @@ def test_an_oversized_reply_is_refused_without_being_read(sandboxed):
 
 def test_a_new_fork_server_removes_the_cgroups_its_dead_predecessors_left() -> None:
     """A fork server killed outright leaves the cgroups of its last sandboxes behind (emptied when
-    they died); without a cleanup a long-lived host gathers them by the thousand. Those of
-    another pid namespace (another container on the same hierarchy) are not its to judge."""
+    they died); without a cleanup a long-lived host gathers them by the thousand. A live server's
+    are kept, and so are another pid namespace's (another container on the same hierarchy) while
+    they are young: their server can't be judged from here."""
     manager = CgroupManager()
     bases = {base for base in (manager.memory_base, manager.pids_base) if base is not None}
     if not bases:
         pytest.skip("no writable cgroup hierarchy")
-    gone = subprocess.Popen(["true"])
-    gone.wait()
-    dead, alive = sandbox_cgroup_prefix(gone.pid) + "7", sandbox_cgroup_prefix(os.getpid()) + "7"
-    elsewhere = f"sandbox-{os.stat('/proc/self/ns/pid').st_ino + 1}-{gone.pid}-7"
+    server = subprocess.Popen(["sleep", "60"])
+    dead = sandbox_cgroup_prefix(server.pid) + "7"
+    server.kill()
+    server.wait()
+    alive = sandbox_cgroup_prefix(os.getpid()) + "7"
+    elsewhere = "sandbox-1-" + dead.split("-", 2)[2]  # the same server, in another namespace
     for base in bases:
         for name in (dead, alive, elsewhere):
             (base / name).mkdir()
@@ -356,6 +361,37 @@ def test_a_new_fork_server_removes_the_cgroups_its_dead_predecessors_left() -> N
                     (base / name).rmdir()
 
 
+def test_old_empty_sandbox_cgroups_are_removed_whoever_made_them(tmp_path: Path) -> None:
+    """Those of a dead container's namespace, or named before names carried one, can't be judged
+    by their server: once an hour old and empty they are nobody's (a directory tree stands in
+    for the hierarchy here; a file in a directory, like a process in a cgroup, keeps it)."""
+    for controller in ("memory", "pids"):
+        (tmp_path / controller).mkdir()
+    manager = CgroupManager(root=tmp_path)
+    base = tmp_path / "memory" / CGROUP_PARENT
+    old_form, other_namespace, held, young = "sandbox-123-4", "sandbox-1-2-3-4", "sandbox-5-6", "sandbox-7-8"
+    for name in (old_form, other_namespace, held, young):
+        (base / name).mkdir()
+    (base / held / "cgroup.procs").write_text("99")
+    hours_ago = time.time() - ORPHAN_AGE_S - 1
+    for name in (old_form, other_namespace, held):
+        os.utime(base / name, (hours_ago, hours_ago))
+    manager.remove_orphans()
+    assert sorted(path.name for path in base.iterdir()) == sorted([held, young])
+
+
+def test_each_sandbox_cgroup_is_named_by_its_fork_server() -> None:
+    manager = CgroupManager()
+    if manager.memory_base is None:
+        pytest.skip("no writable memory cgroup")
+    with Engine(get_settings().model_copy(update={"sandbox_template": None})) as engine:
+        engine.probe_layers()  # and a spare sandbox waits in its cgroup
+        assert engine._server is not None
+        prefix = sandbox_cgroup_prefix(engine._server.process.pid)
+        occupied = [d.name for d in manager.memory_base.glob("sandbox-*") if (d / "cgroup.procs").read_text().strip()]
+        assert any(name.startswith(prefix) for name in occupied), (prefix, occupied)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a pid namespace")
 def test_fork_servers_of_two_pid_namespaces_never_share_a_sandbox_cgroup() -> None:
     """docker-compose.yml's workers share the host's cgroup hierarchy, each in a pid namespace of
@@ -364,5 +400,5 @@ def test_fork_servers_of_two_pid_namespaces_never_share_a_sandbox_cgroup() -> No
     name_it = "import os; from grader.sandbox.limits import sandbox_cgroup_prefix as p; print(p(os.getpid()))"
     inside = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", name_it],
                             capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
-    assert inside.endswith("-1-")  # pid 1 there
-    assert inside != sandbox_cgroup_prefix(1)
+    assert inside.split("-")[2] == "1"  # pid 1 there
+    assert inside.split("-")[1] != sandbox_cgroup_prefix(os.getpid()).split("-")[1]
