@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import resource
 import signal
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.rubric_spec import Limits
+from grader.sandbox.process_identity import TAG, gone, tag
 
 MiB = 1 << 20
 ADDRESS_SPACE_HEADROOM = 6 * 1024 * MiB  # torch's mappings and thread stacks are virtual, not RAM
@@ -94,27 +96,15 @@ class SandboxCgroup:
                 pass
 
 
-def _namespace_prefix() -> str:
-    """The start of the sandbox cgroup names of this pid namespace (its inode): a pid names one
-    process only within its namespace."""
-    return f"sandbox-{os.stat('/proc/self/ns/pid').st_ino}-"
+SANDBOX_CGROUP = re.compile(rf"sandbox-{TAG}-[0-9]+")
+"""A sandbox's cgroup: `sandbox_cgroup_prefix` of its fork server, then the server's number for it."""
+ORPHAN_AGE_S = 3600  # an empty sandbox cgroup this old is nobody's, whoever made it
 
 
 def sandbox_cgroup_prefix(server_pid: int) -> str:
-    """How the cgroups of fork server `server_pid`'s sandboxes (`<prefix><n>`) are named: by its pid
-    namespace too, since workers in containers (docker-compose.yml) share the host's hierarchy, each
-    in a pid namespace of its own, and their fork servers often get the same small pids."""
-    return f"{_namespace_prefix()}{server_pid}-"
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it runs, as another user
-        pass
-    return True
+    """How the cgroups of fork server `server_pid`'s sandboxes (`<prefix><n>`) are named: by the
+    process (process_identity), as workers in containers share the host's hierarchy."""
+    return f"sandbox-{tag(server_pid)}-"
 
 
 class CgroupManager:
@@ -143,15 +133,16 @@ class CgroupManager:
         return base
 
     def remove_orphans(self) -> None:
-        """Remove the cgroups left by fork servers of this pid namespace that died without removing
-        them (killed outright, their sandboxes died after them). The kernel refuses to remove one
-        that still holds a process; another namespace's servers are not ours to judge."""
-        own = _namespace_prefix()
+        """Remove the empty sandbox cgroups that fork servers killed outright left behind (their
+        sandboxes died after them): those of gone servers of this pid namespace, and any other
+        (a dead container's, an old name) ORPHAN_AGE_S old. The kernel refuses to remove a
+        cgroup that holds a process, and a live server's are never that old and empty."""
+        now = time.time()
         for base in {base for base in (self.memory_base, self.pids_base) if base is not None}:
-            for directory in base.glob(own + "*-*"):
-                server = directory.name.removeprefix(own).split("-")[0]
-                if server.isdigit() and not _running(int(server)):
-                    with contextlib.suppress(OSError):
+            for directory in base.glob("sandbox-*"):
+                match = SANDBOX_CGROUP.fullmatch(directory.name)
+                with contextlib.suppress(OSError):
+                    if (match is not None and gone(match)) or now - directory.stat().st_mtime >= ORPHAN_AGE_S:
                         directory.rmdir()
 
     def create(self, name: str, limits: Limits) -> SandboxCgroup:
@@ -176,7 +167,7 @@ class CgroupManager:
             return None
         directory = base / name
         try:
-            directory.mkdir(exist_ok=True)
+            directory.mkdir()  # never an existing one: it may carry another sandbox's OOM kills
         except OSError:
             return None
         return directory

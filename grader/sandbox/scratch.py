@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import SandboxUnavailable
+from grader.sandbox.process_identity import TAG, gone, tag
 
 log = logging.getLogger(__name__)
 
 MS_NOSUID, MS_NODEV, MS_PRIVATE = 0x2, 0x4, 1 << 18
 MNT_DETACH = 0x2
-OWNER = re.compile(r"owner-(\d+)-(\d+)-(\d+)-\d+")
+OWNER = re.compile(rf"owner-{TAG}-[0-9]+")
 OWNER_TMPFS = "size=1m,nr_inodes=65536,mode=0711"  # mount points only
 PROBE_TIMEOUT_S = 10
 
@@ -73,24 +74,9 @@ def _detach(target: Path) -> bool:
     raise OSError(number, f"unmounting failed: {os.strerror(number)}", str(target))
 
 
-def _process_start(pid: int) -> str | None:
-    """When process `pid` started (clock ticks since boot), None if it is gone (or a zombie)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    if fields[0] in ("Z", "X"):  # state: it has exited, only its parent has not reaped it yet
-        return None
-    return fields[19]  # field 22 of stat(5); the fields after the command name start at 3
-
-
-def _pid_namespace() -> int:
-    return os.stat("/proc/self/ns/pid").st_ino
-
-
 def owner_name() -> str:
     """A name for a new owner directory of this process, unique on this machine while it lives."""
-    return f"owner-{_pid_namespace()}-{os.getpid()}-{_process_start(os.getpid())}-{next(_owners)}"
+    return f"owner-{tag(os.getpid())}-{next(_owners)}"
 
 
 def sweep_stale(root: Path) -> list[Path]:
@@ -98,14 +84,13 @@ def sweep_stale(root: Path) -> list[Path]:
 
     An owner from another pid namespace can't be judged from here and is left alone."""
     removed: list[Path] = []
-    namespace = str(_pid_namespace())
     try:
         entries = list(os.scandir(root))
     except FileNotFoundError:
         return removed
     for entry in entries:
         match = OWNER.fullmatch(entry.name)
-        if match is None or match[1] != namespace or _process_start(int(match[2])) == match[3]:
+        if match is None or not gone(match):
             continue
         try:
             discard(Path(entry.path))
