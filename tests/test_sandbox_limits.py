@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,7 @@ from grader.engine import Engine
 from grader.errors import StudentFault
 from grader.rubric_spec import Limits
 from grader.sandbox.limits import CGROUP_PARENT, ORPHAN_AGE_S, CgroupManager, sandbox_cgroup_prefix
+from grader.sandbox.process_identity import TAG, gone, process_start, tag
 from grader.sandbox.proxy import StudentModule, SubmissionSandbox
 from tests.conftest import ROOT
 
@@ -402,3 +404,39 @@ def test_fork_servers_of_two_pid_namespaces_never_share_a_sandbox_cgroup() -> No
                             capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
     assert inside.split("-")[2] == "1"  # pid 1 there
     assert inside.split("-")[1] != sandbox_cgroup_prefix(os.getpid()).split("-")[1]
+
+
+def test_a_predecessor_with_the_same_pid_is_told_apart_and_its_cgroups_never_reused(tmp_path: Path) -> None:
+    """A restarted container's fork server may get its predecessor's pid in a namespace with the
+    same inode: the start time tells them apart, and a cgroup already there (with its OOM kills)
+    is never taken over."""
+    for controller in ("memory", "pids"):
+        (tmp_path / controller).mkdir()
+    manager = CgroupManager(root=tmp_path)
+    base = tmp_path / "memory" / CGROUP_PARENT
+    own = sandbox_cgroup_prefix(os.getpid())
+    namespace, pid, started = own.split("-")[1:4]
+    predecessor = f"sandbox-{namespace}-{pid}-{int(started) + 1}-7"
+    (base / predecessor).mkdir()
+    (base / (own + "7")).mkdir()
+    manager.remove_orphans()
+    assert sorted(path.name for path in base.iterdir()) == [own + "7"]
+    assert manager.create(own + "7", SMALL).memory is None
+
+
+def test_a_process_named_in_bytes_that_are_not_utf8_stops_no_start() -> None:
+    """A sandbox may rename itself (prctl PR_SET_NAME) with any bytes; when a leftover directory or
+    cgroup carries its pid, reading its start time must not fail every later start."""
+    renamed = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import ctypes, sys, time
+        ctypes.CDLL(None).prctl(15, b"\\xff\\xfe\\xfd", 0, 0, 0)  # PR_SET_NAME
+        print("renamed", flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert renamed.stdout is not None and renamed.stdout.readline().strip() == "renamed"
+        assert process_start(renamed.pid) is not None
+        assert not gone(re.fullmatch(TAG, tag(renamed.pid)))  # type: ignore[arg-type]
+    finally:
+        renamed.kill()
+        renamed.wait()
