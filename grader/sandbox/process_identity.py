@@ -19,13 +19,13 @@ TAG = r"([0-9]{1,20})-([0-9]{1,10})-([0-9]{1,20})"
 
 def process_start(pid: int) -> str | None:
     """When process `pid` started (clock ticks since boot), None if it is gone (or a zombie)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    try:  # bytes: the command name is whatever the process set (prctl), UTF-8 or not
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()
     except OSError:
         return None
-    if fields[0] in ("Z", "X"):  # state: it has exited, only its parent has not reaped it yet
+    if fields[0] in (b"Z", b"X"):  # state: it has exited, only its parent has not reaped it yet
         return None
-    return fields[19]  # field 22 of stat(5); the fields after the command name start at 3
+    return fields[19].decode()  # field 22 of stat(5); the fields after the command name start at 3
 
 
 def pid_namespace() -> int:
