@@ -18,6 +18,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from grader import cli
+from grader.client import credentials
 from grader.client.credentials import FILE_NAME
 from grader.config import get_settings
 from grader.db.base import utcnow
@@ -267,3 +268,22 @@ def test_a_redirect_is_named_and_never_followed(tmp_path: Path) -> None:
     assert (f"error: {server} redirects to {elsewhere}/api/auth/token, which is not followed: if that is your "
             f"grader, log in with `grader login --server {elsewhere}`") in " ".join(redirected.stderr.split())
     assert [path for path, _body in reached] == ["/api/auth/token"] and reached_elsewhere == []
+
+
+@pytest.mark.parametrize("command", [["submissions", "-a", "hw2"], ["submit", "hw2.py", "-a", "hw2"]])
+def test_a_login_saved_for_plain_http_to_another_machine_is_not_used(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client from before plain http:// was refused kept such logins: its token must not go out
+    unencrypted now either, and the student is told how to log in again."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    credentials.save(credentials.Credentials(server="http://grader.example.edu", email="stu@uni.edu",
+                                             token="grd_secret", token_id=1, expires_at="2099-01-01T00:00:00Z"))
+    (tmp_path / "hw2.py").write_bytes(REFERENCE)
+    monkeypatch.chdir(tmp_path)
+    refused = CliRunner().invoke(cli.app, command, env={"XDG_CONFIG_HOME": str(tmp_path / "config")},
+                                 catch_exceptions=False)
+    assert refused.exit_code == 2
+    assert ("your login was saved for http://grader.example.edu, where plain http:// would send your token "
+            "unencrypted: log in again with `grader login --server https://grader.example.edu`"
+            ) in " ".join(refused.stderr.split())
