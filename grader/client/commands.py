@@ -35,11 +35,23 @@ CourseOpt = Annotated[
 
 
 
+def _refuse_plain_http(server: str) -> None:
+    """A login saved by a client from before `check_server` refused plain http:// to another
+    machine: its token must not go out unencrypted either."""
+    try:
+        check_server(server)
+    except ClientError:
+        https = "https://" + server.removeprefix("http://")
+        raise ClientError(f"your login was saved for {server}, where plain http:// would send your token "
+                          f"unencrypted: log in again with `grader login --server {https}`") from None
+
+
 @contextmanager
 def _api() -> Iterator[GraderApi]:
     """The server `grader login` chose, as the student it logged in; a ClientError ends the command."""
     try:
         saved = credentials.load()
+        _refuse_plain_http(saved.server)
         api = GraderApi(saved.server, saved.token)
         try:
             yield api
