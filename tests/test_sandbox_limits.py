@@ -363,14 +363,19 @@ def test_a_new_fork_server_removes_the_cgroups_its_dead_predecessors_left() -> N
                     (base / name).rmdir()
 
 
-def test_old_empty_sandbox_cgroups_are_removed_whoever_made_them(tmp_path: Path) -> None:
+@pytest.fixture
+def stand_in(tmp_path: Path) -> tuple[CgroupManager, Path]:
+    """A CgroupManager on a directory tree standing in for a v1 hierarchy, and its memory base."""
+    for controller in ("memory", "pids"):
+        (tmp_path / controller).mkdir()
+    return CgroupManager(root=tmp_path), tmp_path / "memory" / CGROUP_PARENT
+
+
+def test_old_empty_sandbox_cgroups_are_removed_whoever_made_them(stand_in: tuple[CgroupManager, Path]) -> None:
     """Those of a dead container's namespace, or named before names carried one, can't be judged
     by their server: once an hour old and empty they are nobody's (a directory tree stands in
     for the hierarchy here; a file in a directory, like a process in a cgroup, keeps it)."""
-    for controller in ("memory", "pids"):
-        (tmp_path / controller).mkdir()
-    manager = CgroupManager(root=tmp_path)
-    base = tmp_path / "memory" / CGROUP_PARENT
+    manager, base = stand_in
     old_form, other_namespace, held, young = "sandbox-123-4", "sandbox-1-2-3-4", "sandbox-5-6", "sandbox-7-8"
     for name in (old_form, other_namespace, held, young):
         (base / name).mkdir()
@@ -406,14 +411,13 @@ def test_fork_servers_of_two_pid_namespaces_never_share_a_sandbox_cgroup() -> No
     assert inside.split("-")[1] != sandbox_cgroup_prefix(os.getpid()).split("-")[1]
 
 
-def test_a_predecessor_with_the_same_pid_is_told_apart_and_its_cgroups_never_reused(tmp_path: Path) -> None:
+def test_a_predecessor_with_the_same_pid_is_told_apart_and_its_cgroups_never_reused(
+    stand_in: tuple[CgroupManager, Path],
+) -> None:
     """A restarted container's fork server may get its predecessor's pid in a namespace with the
     same inode: the start time tells them apart, and a cgroup already there (with its OOM kills)
     is never taken over."""
-    for controller in ("memory", "pids"):
-        (tmp_path / controller).mkdir()
-    manager = CgroupManager(root=tmp_path)
-    base = tmp_path / "memory" / CGROUP_PARENT
+    manager, base = stand_in
     own = sandbox_cgroup_prefix(os.getpid())
     namespace, pid, started = own.split("-")[1:4]
     predecessor = f"sandbox-{namespace}-{pid}-{int(started) + 1}-7"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox.forkserver_process import CONTROL_PACKET, SERVER_ENV
+from grader.sandbox.process_identity import parent
 from grader.sandbox.template import REQUEST_PACKET, peer
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,6 @@ class _Forked:
             self._pidfd = -1
 
 
-def _parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[1])
-
-
 def _from_template(template: Path, control: socket.socket) -> _Forked:
     """Ask the template at `template` to fork a fork server serving `control`. Only a template of
     this process's own user is given the socket, and only a child of that template is accepted."""
@@ -110,7 +106,7 @@ def _from_template(template: Path, control: socket.socket) -> _Forked:
         raise ConnectionError("the template refused")
     forked = _Forked(int(data), fds[0])
     try:
-        if _parent_of(forked.pid) != template_pid:
+        if parent(forked.pid) != template_pid:
             raise ConnectionError(f"process {forked.pid} is not the template's child")
     except OSError:
         forked.end(grace=0)

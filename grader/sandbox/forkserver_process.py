@@ -87,6 +87,9 @@ class _Server:
         self.control = control
         self.cgroups = CgroupManager()
         self.cgroups.remove_orphans()
+        # Named by this server too: every worker has its own fork server, and a shared name would
+        # let one server's clean-up kill another's sandbox.
+        self.cgroup_prefix = sandbox_cgroup_prefix(os.getpid())
         try:
             self.seccomp_filter: SeccompFilter | None = seccomp.build()
         except RuntimeError:
@@ -139,9 +142,7 @@ class _Server:
         from grader.sandbox import child
 
         limits = Limits(**request["limits"])
-        # Named by this server too: every worker has its own fork server, and a shared name would
-        # let one server's clean-up kill another's sandbox.
-        cgroup = self.cgroups.create(sandbox_cgroup_prefix(os.getpid()) + str(request["id"]), limits)
+        cgroup = self.cgroups.create(self.cgroup_prefix + str(request["id"]), limits)
         device = request["device"]
         spec = child.ChildSpec(
             workdir=Path(request["workdir"]), output_path=Path(request["output"]), module=request["module"],

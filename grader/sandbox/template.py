@@ -127,6 +127,9 @@ def serve(path: Path) -> None:
                 path.unlink()
 
 
+CLEAN = "--started-clean"
+
+
 def start_clean(path: Path) -> NoReturn:
     """Execute this module again with SERVER_ENV, in /, with stdin and stdout on /dev/null and no
     other inherited file than stderr: the state every server it forks starts from."""
@@ -138,8 +141,6 @@ def start_clean(path: Path) -> NoReturn:
     os.execve(sys.executable, [sys.executable, "-m", "grader.sandbox.template", CLEAN, str(path.absolute())],
               SERVER_ENV)
 
-
-CLEAN = "--started-clean"
 
 if __name__ == "__main__":
     if sys.argv[1:2] != [CLEAN]:
