@@ -44,10 +44,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def start_template(path: Path, cwd: Path | str = "/", env: dict[str, str] | None = None,
-                   start_new_session: bool = False, user: int | None = None) -> subprocess.Popen[bytes]:
-    """`python -m grader.sandbox.template PATH` (as uid `user` if given), once a socket is at
+                   start_new_session: bool = False, unprivileged: bool = False) -> subprocess.Popen[bytes]:
+    """`python -m grader.sandbox.template PATH` (as uid 65534 if `unprivileged`), once a socket is at
     `path` (a template already there counts: a restart's caller waits for the new one's own)."""
-    as_user = [] if user is None else ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"]
+    as_user = AS_UNPRIVILEGED if unprivileged else []
     process = subprocess.Popen([*as_user, sys.executable, "-m", "grader.sandbox.template", str(path)], cwd=cwd, env=env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                start_new_session=start_new_session)
@@ -137,6 +137,8 @@ def grade_attack(engine: Engine, fast_hw2_rubric: Rubric, tmp_path: Path) -> Cal
 
 
 UNPRIVILEGED_UID = 65534
+# A command's prefix that runs it as that uid, without groups.
+AS_UNPRIVILEGED = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups"]
 # A correct submission that leaves a tree deeper than the recursion limit, locked, in its scratch.
 DEEP_LOCKED_TREE = CORRECT + textwrap.dedent("""
     import os
@@ -167,8 +169,7 @@ def run_unprivileged(directory: Path, template: Path, *args: str, **env: str) ->
     and its fork server is forked from `template` (`unprivileged_template`)."""
     environment = {**_unprivileged_environment(directory), "GRADER_SANDBOX_ROOT": str(directory / "boxes"),
                    "GRADER_DATA_DIR": str(directory), "GRADER_SANDBOX_TEMPLATE": str(template), **env}
-    return subprocess.run(["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups",
-                           sys.executable, "-m", "grader", *args],
+    return subprocess.run([*AS_UNPRIVILEGED, sys.executable, "-m", "grader", *args],
                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment)
 
 
@@ -188,7 +189,7 @@ def unprivileged_template() -> Iterator[Path]:
         pytest.skip("needs root to start a process as another user")
     with unprivileged_directory() as directory:
         process = start_template(directory / "template.sock", env=_unprivileged_environment(directory),
-                                 user=UNPRIVILEGED_UID)
+                                 unprivileged=True)
         yield directory / "template.sock"
         process.terminate()
         process.wait(timeout=30)

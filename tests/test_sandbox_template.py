@@ -20,24 +20,13 @@ from grader.config import get_settings
 from grader.engine import Engine
 from grader.rubric_spec import Rubric
 from grader.sandbox.forkserver import ForkServer
+from grader.sandbox.process_identity import parent, process_start
 from harness.servers import wait_until
-from tests.conftest import CORRECT, ROOT, UNPRIVILEGED_UID, start_template
-
-
-def _parent(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+from tests.conftest import AS_UNPRIVILEGED, CORRECT, ROOT, UNPRIVILEGED_UID, start_template
 
 
 def _command(pid: int) -> str:
     return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-
-
-def _gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
 
 
 def test_a_fork_server_from_the_template_grades_as_one_started_here(sandbox_template: Path, hw2_rubric: Rubric,
@@ -51,11 +40,12 @@ def test_a_fork_server_from_the_template_grades_as_one_started_here(sandbox_temp
         for name, chosen in (("template", settings), ("own", missing)):
             with Engine(chosen) as engine:
                 reports[name] = engine.grade(CORRECT.encode(), "hw2.py", hw2_rubric)
-                parent = _parent(engine._fork_server().process.pid)
+                server_parent = parent(engine._fork_server().process.pid)
             if name == "template":
-                assert parent != os.getpid() and "grader.sandbox.template" in _command(parent), _command(parent)
+                assert server_parent != os.getpid() and "grader.sandbox.template" in _command(server_parent), \
+                    _command(server_parent)
             else:
-                assert parent == os.getpid()  # the fallback: a server of its own, started here
+                assert server_parent == os.getpid()  # the fallback: a server of its own, started here
     assert f"no fork server from the template at {tmp_path / 'no-template.sock'}" in caplog.text
 
     template, own = reports["template"], reports["own"]
@@ -97,13 +87,13 @@ def test_a_fork_server_and_its_sandboxes_end_with_their_engines_process(started:
         holder.stdin.write(CORRECT + "\nimport time\ntime.sleep(600)\n")
         holder.stdin.close()
         server = int(holder.stdout.readline())
-        is_template = "grader.sandbox.template" in _command(_parent(server))
+        is_template = "grader.sandbox.template" in _command(parent(server))
         assert is_template == (started == "from the template")
         sandboxes = wait_until(lambda: _children(server) if len(_children(server)) == 2 else None, 60,
                                "the sandbox and the spare to be forked")
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-        wait_until(lambda: all(_gone(pid) for pid in (server, *sandboxes)), 15,
+        wait_until(lambda: all(process_start(pid) is None for pid in (server, *sandboxes)), 15,
                    "the fork server and its sandboxes to end with their engine's process")
     finally:
         holder.kill()
@@ -113,9 +103,9 @@ def test_a_fork_server_and_its_sandboxes_end_with_their_engines_process(started:
 def test_an_engine_closing_its_server_ends_it(sandbox_template: Path):
     server = ForkServer(sandbox_template)
     pid = server.process.pid
-    assert server.alive() and not _gone(pid)
+    assert server.alive() and process_start(pid) is not None
     server.close()
-    assert _gone(pid)
+    assert process_start(pid) is None
 
 
 @pytest.fixture
@@ -153,15 +143,13 @@ print("answered" if data or fds else "refused")
 def test_the_template_forks_no_server_for_another_user(open_template: Path, sandbox_template: Path):
     if os.geteuid() != 0:
         pytest.skip("needs root to run a process as another user")
-    done = subprocess.run(["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups",
-                           sys.executable, "-c", ASK_AS_ANOTHER_USER, str(open_template)],
+    done = subprocess.run([*AS_UNPRIVILEGED, sys.executable, "-c", ASK_AS_ANOTHER_USER, str(open_template)],
                           capture_output=True, text=True, timeout=60, cwd="/")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["refused"]  # no pid, no pidfd: the connection was closed unanswered
 
     # and the session's template, where its socket's mode alone keeps the other user out
-    refused = subprocess.run(["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups",
-                              sys.executable, "-c", ASK_AS_ANOTHER_USER, str(sandbox_template)],
+    refused = subprocess.run([*AS_UNPRIVILEGED, sys.executable, "-c", ASK_AS_ANOTHER_USER, str(sandbox_template)],
                              capture_output=True, text=True, timeout=60, cwd="/")
     assert refused.returncode != 0 and "PermissionError" in refused.stderr, refused.stderr
 
@@ -190,7 +178,7 @@ def test_what_the_template_was_started_with_never_reaches_a_sandbox(hw2_rubric: 
         settings = get_settings().model_copy(update={"sandbox_template": path})
         with Engine(settings) as engine:
             report = engine.grade((CORRECT + READ_STARTUP_STATE).encode(), "hw2.py", hw2_rubric)
-            assert "grader.sandbox.template" in _command(_parent(engine._fork_server().process.pid))
+            assert "grader.sandbox.template" in _command(parent(engine._fork_server().process.pid))
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -226,15 +214,14 @@ def test_an_engine_gives_its_control_socket_only_to_a_template_of_its_own_user(t
     folder = Path(tempfile.mkdtemp(prefix="grader-fake-template-"))
     folder.chmod(0o1777)
     path = folder / "template.sock"
-    as_other_user = ["setpriv", f"--reuid={UNPRIVILEGED_UID}", f"--regid={UNPRIVILEGED_UID}", "--clear-groups"]
-    fake = subprocess.Popen([*as_other_user, sys.executable, "-c", FAKE_TEMPLATE, str(path)], cwd="/",
+    fake = subprocess.Popen([*AS_UNPRIVILEGED, sys.executable, "-c", FAKE_TEMPLATE, str(path)], cwd="/",
                             stdout=subprocess.PIPE, text=True)
     try:
         assert fake.stdout is not None and fake.stdout.readline().strip() == "listening"
         with caplog.at_level(logging.WARNING, logger="grader.sandbox.forkserver"):
             server = ForkServer(path)
         try:
-            assert _parent(server.process.pid) == os.getpid()  # refused: a server of its own instead
+            assert parent(server.process.pid) == os.getpid()  # refused: a server of its own instead
         finally:
             server.close()
         assert fake.stdout.readline().strip() == "got nothing"
@@ -252,7 +239,7 @@ def test_a_stalled_request_holds_up_no_other_engine(sandbox_template: Path):
         stalled.connect(str(sandbox_template))
         server = ForkServer(sandbox_template)
         try:
-            assert "grader.sandbox.template" in _command(_parent(server.process.pid))
+            assert "grader.sandbox.template" in _command(parent(server.process.pid))
         finally:
             server.close()
 
@@ -277,7 +264,7 @@ def test_restarting_the_template_ends_no_engines_server_and_keeps_its_path(tmp_p
         assert path.exists(), "the old template removed the new one's socket"
         again = ForkServer(path)
         try:
-            assert _parent(again.process.pid) == new.pid
+            assert parent(again.process.pid) == new.pid
         finally:
             again.close()
     finally:
@@ -323,7 +310,7 @@ def test_a_sandbox_sees_the_same_process_from_either_kind_of_server(sandbox_temp
     for name, chosen in (("template", settings), ("cold", settings.model_copy(update={"sandbox_template": None}))):
         with Engine(chosen) as engine:
             report = engine.grade((CORRECT + SANDBOX_VIEW).encode(), "hw2.py", hw2_rubric)
-            is_forked = "grader.sandbox.template" in _command(_parent(engine._fork_server().process.pid))
+            is_forked = "grader.sandbox.template" in _command(parent(engine._fork_server().process.pid))
             assert is_forked == (name == "template")
         said = report.tests[0].message
         assert "VIEW " in said, said[:300]
