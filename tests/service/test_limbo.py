@@ -270,3 +270,30 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
         assert "no worker took it" in error and "'cpu' queue" in error and f"{sends} times" in error
     assert submission.id not in reconciled(db, older_than_s=0)  # and it stays failed
 
+
+def test_work_waiting_its_turn_behind_busy_workers_is_sent_again_but_not_failed(quiet_db: Session) -> None:
+    """At a deadline a queue can hold hours of work. While workers take other work from its queue,
+    a submission still waiting is sent again (its message may be lost) but the send is not counted:
+    it used to end failed after reconcile_sends sends, as if no worker took that queue. Work taken
+    from another queue does not move this one."""
+    db = quiet_db
+    klass = make_class(db, students=2)
+    waiting = upload(db, klass.students[0], klass.assignment)
+
+    def others_taken(device: str) -> None:
+        other = upload(db, klass.students[1], klass.assignment)
+        assert claims.claim(db, other.id, klass.assignment.rubric_hash, device, "w1") is not None
+
+    sends = get_settings().reconcile_sends
+    for _ in range(sends + 2):
+        others_taken("cpu")
+        assert waiting.id in reconciled(db, older_than_s=0)
+    db.expire_all()
+    assert (db.get_one(Submission, waiting.id).status, db.get_one(Submission, waiting.id).sends) == ("queued", 0)
+
+    for _ in range(sends):  # the cpu queue stops moving; the gpu queue's work is no sign of it
+        others_taken("cuda")
+        assert waiting.id in reconciled(db, older_than_s=0)
+    assert waiting.id not in reconciled(db, older_than_s=0)
+    db.expire_all()
+    assert db.get_one(Submission, waiting.id).status == "failed"

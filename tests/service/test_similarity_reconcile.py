@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import SimilarityRun
-from grader.services import queue, similarity, similarity_runs
+from grader.services import claims, queue, similarity, similarity_runs
 from grader.services.broker import SIMILARITY_TASK
 from grader.services.reconcile import reconcile
 from harness.servers import free_port
@@ -168,6 +168,28 @@ def test_a_run_no_worker_begins_ends_failed_after_a_bounded_number_of_sends(
     _ago(db, run_id, progress_at=STALLED, sent_at=STALLED)
     assert run_id not in _sent_again(db, recorder, 0)  # and it stays failed
     assert similarity_runs.begin(db, run_id) is None  # a message still on its way does nothing
+
+
+def test_a_run_waiting_behind_busy_workers_is_sent_again_but_not_failed(
+    quiet_db: Session, recorder: _Recorder
+) -> None:
+    """The run shares the cpu queue with grading: while workers take submissions from it, the run
+    still waits its turn and its sends are not counted; once the queue stops moving they are."""
+    db = quiet_db
+    klass = make_class(db, students=2)
+    run_id = _start(db, klass)
+
+    sends = get_settings().reconcile_sends
+    for _ in range(sends + 2):
+        taken = upload(db, klass.students[1], klass.assignment)
+        assert claims.claim(db, taken.id, klass.assignment.rubric_hash, "cpu", "w1") is not None
+        assert run_id in _sent_again(db, recorder, 0)
+    assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 0)
+
+    for _ in range(sends):
+        assert run_id in _sent_again(db, recorder, 0)
+    assert run_id not in _sent_again(db, recorder, 0)
+    assert _run(db, run_id).status == "failed"
 
 
 def test_a_run_started_while_the_broker_was_down_is_finished_once_sent_again(
