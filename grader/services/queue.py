@@ -71,7 +71,7 @@ def _route(db: Session, assignment: Assignment, rubric_hash: str) -> tuple[str, 
     return queue_for_device(rubric.device), rubric.limits.submission_timeout_s + grace
 
 
-def _routes(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
+def routes(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
     """submission id -> its queue and hard time limit, from the rubric version it is graded with
     (the one its request names: not always the published one)."""
     versions = {submission_id: rubric_hash for submission_id, rubric_hash in db.execute(
@@ -129,11 +129,11 @@ def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) 
         return
     if None in submission_ids:
         raise ValueError("enqueue after a flush: a new submission has no id before it")
-    routes = _routes(db, assignment, submission_ids)
+    routes_now = routes(db, assignment, submission_ids)
     by_route: dict[tuple[str, float], list[int]] = {}
     for submission_id in submission_ids:
-        if submission_id in routes:  # else deleted meanwhile: nothing to grade
-            by_route.setdefault(routes[submission_id], []).append(submission_id)
+        if submission_id in routes_now:  # else deleted meanwhile: nothing to grade
+            by_route.setdefault(routes_now[submission_id], []).append(submission_id)
     db.info.setdefault(PENDING, []).extend(
         _Send(queue_name, limit, tuple(ids)) for (queue_name, limit), ids in by_route.items())
 

@@ -12,7 +12,9 @@ waits about two leases (the beat runs this twice a lease), not `reconcile_after_
 waits `reconcile_after_s` between sends, and is not sent forever when no worker claims it (none
 takes its queue, or each fails before the claim): every such send is counted in `sends` (a claim
 or a new grade request starts the count again), and once it has been sent `reconcile_sends` times
-the request ends failed, with a reason its student and the staff see.
+the request ends failed, with a reason its student and the staff see. A send is not counted when a
+worker took other work from the same queue since the last one (grader.services.queue_progress):
+at a deadline the queue can hold hours of work, and what waits its turn there is still taken.
 
 Similarity runs follow the same rules (grader.services.similarity_runs.resend_stuck_runs): a
 redelivered run starts over under a new attempt, and the older attempt's writes are refused.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,9 +34,11 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Submission, SubmissionStatus
-from grader.services import claims, queue, similarity_runs
+from grader.services import claims, queue, queue_progress, similarity_runs
 
 log = logging.getLogger(__name__)
+
+_Stuck = Row[int, int, SubmissionStatus, int, int, datetime]  # id, assignment, status, request_no, sends, updated_at
 
 
 @dataclass(frozen=True)
@@ -44,15 +49,16 @@ class Resent:
     similarity_runs: list[int]
 
 
-def reconcile(db: Session, older_than_s: float, lease_s: float | None = None) -> Resent:
+def reconcile(db: Session, older_than_s: float, lease_s: float | None = None, now: datetime | None = None) -> Resent:
     """Re-enqueue submissions and similarity runs queued for longer than `older_than_s`, or running
     with a heartbeat (a run: progress) older than `lease_s` (default: the run lease); the ids sent.
 
     Each one sent is stamped, so it is sent again at most once per `older_than_s`. Queued work
     sent `reconcile_sends` times since it was last claimed or requested is failed instead. Not
-    committed: the messages go out when the caller commits.
+    committed: the messages go out when the caller commits. `now` (default: the clock) lets a test
+    play a later run without ageing the rows, whose age tells whether their queue moved since.
     """
-    now = utcnow()
+    now = now or utcnow()
     cutoff = now - timedelta(seconds=older_than_s)
     stale_before = now - timedelta(seconds=get_settings().run_lease_s if lease_s is None else lease_s)
     return Resent(_resend_stuck_submissions(db, now, cutoff, stale_before),
@@ -63,7 +69,7 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
     settings = get_settings()
     stuck = db.execute(
         select(Submission.id, Submission.assignment_id, Submission.status, Submission.request_no,
-               Submission.sends)
+               Submission.sends, Submission.updated_at)
         .where(
             or_(
                 and_(Submission.status == SubmissionStatus.queued, Submission.updated_at <= cutoff),
@@ -76,19 +82,20 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
         return []
     assignments = {row.assignment_id: db.get_one(Assignment, row.assignment_id) for row in stuck}
     queued = [row for row in stuck if row.status == SubmissionStatus.queued]
-    for row in queued:
+    queue_of = _queues(db, assignments, queued)
+    taken = queue_progress.last_taken(db) if queued else {}
+    waiting = {row.id for row in queued if row.id in queue_of
+               and queue_progress.moved_since(taken, queue_of[row.id], row.updated_at)}
+    unclaimed = [row for row in queued if row.id in queue_of and row.id not in waiting]
+    for row in unclaimed:
         if row.sends >= settings.reconcile_sends:
-            _fail_unclaimed(db, row, queue.queue_of(assignments[row.assignment_id]))
-    sent_again = [row.id for row in queued if row.sends < settings.reconcile_sends]
-    if sent_again:
-        db.execute(
-            update(Submission.__table__)
-            .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
-            .values(updated_at=now, sends=Submission.sends + 1)
-        )
+            _fail_unclaimed(db, row, queue_of[row.id])
+    counted = [row.id for row in unclaimed if row.sends < settings.reconcile_sends]
+    _stamp_sent(db, counted, now, counted=True)
+    _stamp_sent(db, sorted(waiting), now, counted=False)
     dead = claims.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
-    sent = set(sent_again) | set(dead)
+    sent = set(counted) | waiting | set(dead)
     by_assignment: dict[int, list[int]] = defaultdict(list)
     for row in stuck:
         if row.id in sent:
@@ -98,7 +105,28 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
     return sorted(sent)
 
 
-def _fail_unclaimed(db: Session, stuck: Row[int, int, SubmissionStatus, int, int], queue_name: str) -> None:
+def _queues(db: Session, assignments: dict[int, Assignment], rows: Sequence[_Stuck]) -> dict[int, str]:
+    """Submission id -> the queue its request is sent to (by the rubric version it names)."""
+    by_assignment: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        by_assignment[row.assignment_id].append(row.id)
+    return {submission_id: route[0]
+            for assignment_id, ids in by_assignment.items()
+            for submission_id, route in queue.routes(db, assignments[assignment_id], ids).items()}
+
+
+def _stamp_sent(db: Session, submission_ids: Sequence[int], now: datetime, counted: bool) -> None:
+    """Stamp the submissions still queued as sent now (so they wait `reconcile_after_s` again),
+    counting the send if `counted`."""
+    if submission_ids:
+        db.execute(
+            update(Submission.__table__)
+            .where(Submission.id.in_(submission_ids), Submission.status == SubmissionStatus.queued)
+            .values(updated_at=now, sends=Submission.sends + int(counted))
+        )
+
+
+def _fail_unclaimed(db: Session, stuck: _Stuck, queue_name: str) -> None:
     """Fail the request of a `stuck` row no worker took, unless one claimed it meanwhile."""
     message = (f"Not graded: no worker took it from the {queue_name!r} queue, though it was sent again "
                f"{stuck.sends} times; ask the course staff.")

@@ -9,7 +9,7 @@ import tomllib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
@@ -117,9 +117,10 @@ def upload(db: Session, student: User, assignment: Assignment, data: bytes = REF
     return submission
 
 
-def reconciled(db: Session, older_than_s: float) -> list[int]:
-    """One run of the reconciler as its task makes it: the submission ids sent, committed (which sends them)."""
-    sent = reconcile(db, older_than_s)
+def reconciled(db: Session, older_than_s: float, now: datetime | None = None) -> list[int]:
+    """One run of the reconciler as its task makes it (at `now`: default the clock): the submission
+    ids sent, committed (which sends them)."""
+    sent = reconcile(db, older_than_s, now=now)
     db.commit()
     return sent.submissions
 

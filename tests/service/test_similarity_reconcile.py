@@ -7,7 +7,7 @@ began.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -46,10 +46,11 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
     return recorder
 
 
-def _sent_again(db: Session, recorder: _Recorder, older_than_s: float) -> list[int]:
-    """The runs one reconciler run sends, committed as its task does (which sends them)."""
+def _sent_again(db: Session, recorder: _Recorder, older_than_s: float, now: datetime | None = None) -> list[int]:
+    """The runs one reconciler run (at `now`: default the clock) sends, committed as its task does
+    (which sends them)."""
     recorder.runs.clear()
-    sent = reconcile(db, older_than_s, LEASE_S)
+    sent = reconcile(db, older_than_s, LEASE_S, now)
     db.commit()
     assert sent.similarity_runs == recorder.runs  # what it says it sent is what went out
     return list(recorder.runs)
@@ -76,19 +77,21 @@ def _run(db: Session, run_id: int) -> SimilarityRun:
 def test_a_queued_run_whose_message_was_lost_is_sent_again_once_per_reconcile_after_s(
     quiet_db: Session, recorder: _Recorder
 ) -> None:
-    """It used to stay queued forever: only start_run's commit ever sent it."""
+    """It used to stay queued forever: only start_run's commit ever sent it. The reconciler's
+    clock moves on (not the run's stamps back: a worker of another test took work since then)."""
     db = quiet_db
     klass = make_class(db)
     run_id = _start(db, klass)
     assert recorder.runs == [run_id]  # sent once, and lost: nothing reads the recorder
     after = timedelta(seconds=get_settings().reconcile_after_s)
+    clock = utcnow()
 
-    assert run_id not in _sent_again(db, recorder, after.total_seconds())  # just sent
-    _ago(db, run_id, sent_at=after + timedelta(seconds=1))
-    assert run_id in _sent_again(db, recorder, after.total_seconds())
-    assert run_id not in _sent_again(db, recorder, after.total_seconds())  # stamped: not on the next tick
-    _ago(db, run_id, sent_at=after + timedelta(seconds=1))
-    assert run_id in _sent_again(db, recorder, after.total_seconds())
+    assert run_id not in _sent_again(db, recorder, after.total_seconds(), clock)  # just sent
+    clock += after + timedelta(seconds=1)
+    assert run_id in _sent_again(db, recorder, after.total_seconds(), clock)
+    assert run_id not in _sent_again(db, recorder, after.total_seconds(), clock)  # stamped: not on the next tick
+    clock += after + timedelta(seconds=1)
+    assert run_id in _sent_again(db, recorder, after.total_seconds(), clock)
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 2)
 
     job = similarity_runs.begin(db, run_id)  # a worker takes it at last
@@ -186,9 +189,11 @@ def test_a_run_waiting_behind_busy_workers_is_sent_again_but_not_failed(
         assert run_id in _sent_again(db, recorder, 0)
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 0)
 
+    clock = utcnow()  # runs ahead: what a worker of another test takes meanwhile moves no queue here
     for _ in range(sends):
-        assert run_id in _sent_again(db, recorder, 0)
-    assert run_id not in _sent_again(db, recorder, 0)
+        clock += timedelta(hours=1)
+        assert run_id in _sent_again(db, recorder, 0, clock)
+    assert run_id not in _sent_again(db, recorder, 0, clock + timedelta(hours=1))
     assert _run(db, run_id).status == "failed"
 
 
@@ -211,7 +216,7 @@ def test_a_run_started_while_the_broker_was_down_is_finished_once_sent_again(
     _ago(db, run_id, sent_at=long_ago + timedelta(minutes=1))
     reconcile(db, long_ago.total_seconds(), long_ago.total_seconds())
     db.commit()  # sends it
-    assert _run(db, run_id).sends == 1
+    assert _run(db, run_id).sent_at > utcnow() - timedelta(minutes=1)  # stamped as sent now
 
     def finished() -> bool:
         state = similarity.run_progress(db, klass.instructor, _run(db, run_id).id)

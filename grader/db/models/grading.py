@@ -95,6 +95,7 @@ class GradingRun(Base):
             postgresql_where=text("status = 'completed'"),
             sqlite_where=text("status = 'completed'"),
         ),
+        Index(None, "device", "started_at"),  # when each queue last moved (services.queue_progress)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
