@@ -368,6 +368,10 @@ def test_the_proof_refuses_a_mistake_of_an_unknown_function(tmp_path):
 @pytest.mark.parametrize("misconceptions, message", [
     (MISCONCEPTIONS.replace('id="one-short"', 'id="square"'), "misconception id 'square' is used twice"),
     (MISCONCEPTIONS.replace('hint="both ends count"', 'hint=""'), "hint must be a non-empty string"),
+    # Stored with each wrong answer it names: a longer one failed every grade's results on PostgreSQL.
+    (MISCONCEPTIONS.replace('id="one-short"', f'id="{"x" * 101}"'), "id is 101 characters; at most 100"),
+    (MISCONCEPTIONS.replace('@misconception("count"', f'@misconception("{"c" * 101}"'),
+     "function is 101 characters; at most 100"),
     (MISCONCEPTIONS.replace('"count", id=', '"count", when=3, id='), "when must be a function"),
     (MISCONCEPTIONS + "import torchh\n",
      rf"misconceptions\.py:{MISCONCEPTIONS.count(chr(10)) + 1}: ModuleNotFoundError: No module named 'torchh'$"),
