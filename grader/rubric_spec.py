@@ -24,6 +24,8 @@ Choice = TypeVar("Choice", bound=str)
 MAX_QUESTION_ID_CHARS = 50
 MAX_QUESTION_TITLE_CHARS = 300
 MAX_CASE_NAME_CHARS = 300
+MAX_FUNCTION_NAME_CHARS = 100  # a student function a wrong answer came from
+MAX_MISCONCEPTION_ID_CHARS = 100
 
 
 class RubricError(ValueError):

@@ -23,7 +23,13 @@ from types import MappingProxyType, ModuleType
 from typing import Any, TypeVar
 
 from grader.rubric.files import import_rubric_file
-from grader.rubric_spec import Rubric, RubricError
+from grader.rubric_spec import (
+    MAX_FUNCTION_NAME_CHARS,
+    MAX_MISCONCEPTION_ID_CHARS,
+    Rubric,
+    RubricError,
+    check_length,
+)
 from grader.scoring import KnownMistake
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +60,8 @@ def misconception(function: str, *, id: str, title: str, hint: str,
     for name, text in (("function", function), ("id", id), ("title", title), ("hint", hint)):
         if not isinstance(text, str) or not text.strip():
             raise RubricError(f"@misconception: {name} must be a non-empty string, got {text!r}")
+    check_length(function, MAX_FUNCTION_NAME_CHARS, "function", "@misconception")
+    check_length(id, MAX_MISCONCEPTION_ID_CHARS, "id", "@misconception")
     if when is not None and not callable(when):
         raise RubricError(f"@misconception {id!r}: when must be a function of the call's arguments")
 

@@ -11,7 +11,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from grader.db.base import Base, utcnow
 from grader.db.models.courses import Assignment
 from grader.db.models.grading import Submission
-from grader.rubric_spec import MAX_CASE_NAME_CHARS, MAX_QUESTION_ID_CHARS
+from grader.rubric_spec import (
+    MAX_CASE_NAME_CHARS,
+    MAX_FUNCTION_NAME_CHARS,
+    MAX_MISCONCEPTION_ID_CHARS,
+    MAX_QUESTION_ID_CHARS,
+)
 
 
 class SimilarityStatus(StrEnum):
@@ -32,9 +37,9 @@ class AnswerSignature(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("grading_runs.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
     case_name: Mapped[str] = mapped_column(String(MAX_CASE_NAME_CHARS))  # the test case, as TestResult.name
-    function: Mapped[str] = mapped_column(String(100))
+    function: Mapped[str] = mapped_column(String(MAX_FUNCTION_NAME_CHARS))
     signature: Mapped[str] = mapped_column(String(16), index=True)
-    misconception: Mapped[str | None] = mapped_column(String(100))  # the rubric's id of the known mistake
+    misconception: Mapped[str | None] = mapped_column(String(MAX_MISCONCEPTION_ID_CHARS))  # the known mistake's id
 
 
 class GroupFeedback(Base):
@@ -51,7 +56,7 @@ class GroupFeedback(Base):
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
     question_id: Mapped[str] = mapped_column(String(MAX_QUESTION_ID_CHARS))
     case_name: Mapped[str] = mapped_column(String(MAX_CASE_NAME_CHARS))
-    function: Mapped[str] = mapped_column(String(100))
+    function: Mapped[str] = mapped_column(String(MAX_FUNCTION_NAME_CHARS))
     signature: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
