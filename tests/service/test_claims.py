@@ -71,6 +71,25 @@ def test_a_request_that_keeps_dying_ends_failed(quiet_db: Session) -> None:
     assert [r.status for r in runs_of(db, submission.id)] == [RunStatus.lost, RunStatus.lost]
 
 
+def test_the_attempts_a_claim_counts_are_its_own_requests_only(quiet_db: Session) -> None:
+    """Other submissions' lost attempts are not this one's. On SQLite the count was rendered with
+    bare column names inside the claim's RETURNING, so it counted every lost run whose id equals
+    its submission's (in a fresh database, each one's first): after two, every claim failed."""
+    db = quiet_db
+    lost = [_upload(db) for _ in range(2)]
+    for submission, rubric_hash in lost:
+        assert claims.claim(db, submission.id, rubric_hash, "cpu", "w1") is not None
+        heartbeat_goes_stale(db, submission.id)
+    assert claims.requeue_dead_attempts(db, [s.id for s, _ in lost], utcnow()) == sorted(s.id for s, _ in lost)
+    db.commit()
+    assert [r.status for s, _ in lost for r in runs_of(db, s.id)] == [RunStatus.lost, RunStatus.lost]
+
+    submission, rubric_hash = _upload(db)
+    assert claims.claim(db, submission.id, rubric_hash, "cpu", "w2") is not None
+    db.expire_all()
+    assert db.get_one(Submission, submission.id).status == "running"
+
+
 def test_a_timed_out_attempt_is_sent_again_once(quiet_db: Session) -> None:
     db = quiet_db
     submission, rubric_hash = _upload(db)
