@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Select, and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
@@ -48,17 +48,13 @@ class Claim:
     started_at: datetime
 
 
-def _count_unfinished(submission_id: Any, request_no: Any) -> Select[int]:
-    """How many attempts of a grade request were lost or timed out (values, or columns to correlate)."""
-    return select(func.count()).select_from(GradingRun.__table__).where(
+def unfinished_attempts(db: Session, submission_id: int, request_no: int) -> int:
+    """How many attempts of a grade request were lost or timed out."""
+    return db.scalar(select(func.count()).select_from(GradingRun.__table__).where(
         GradingRun.submission_id == submission_id,
         GradingRun.request_no == request_no,
         GradingRun.status.in_(UNFINISHED),
-    )
-
-
-def unfinished_attempts(db: Session, submission_id: int, request_no: int) -> int:
-    return db.scalar(_count_unfinished(submission_id, request_no)) or 0
+    )) or 0
 
 
 def settle_regrade_item(db: Session, submission_id: int, request_no: int, status: RegradeItemStatus,
@@ -148,8 +144,9 @@ def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_befo
 
 
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str,
-          task_id: str | None = None) -> Claim | None:
-    """Take the submission for one attempt, or None when there is nothing to do.
+          task_id: str | None = None, sent_at: datetime | None = None) -> Claim | None:
+    """Take the submission for one attempt, or None when there is nothing to do. `sent_at` (when
+    its request was last sent, as the caller read it) goes on the run: grader.services.queue_progress.
 
     Only while its request is still graded with `rubric_hash`, the version the caller loaded: a
     later request on another version (a publish with a regrade while the sandbox started) is left
@@ -162,9 +159,6 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
     settings = get_settings()
     now = utcnow()
     stale = now - timedelta(seconds=settings.run_lease_s)
-    # Returned with the claim, one round trip fewer.
-    unfinished_before = (_count_unfinished(Submission.id, Submission.request_no)
-                         .correlate(Submission.__table__).scalar_subquery())
     claimed = db.execute(
         update(Submission.__table__)
         .where(
@@ -177,7 +171,7 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
         )
         .values(status=SubmissionStatus.running, attempts=Submission.attempts + 1, sends=0, heartbeat_at=now,
                 updated_at=now)
-        .returning(Submission.attempts, Submission.request_no, unfinished_before)
+        .returning(Submission.attempts, Submission.request_no)
     ).one_or_none()
     if claimed is None:
         current = db.execute(
@@ -188,9 +182,11 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
             return None  # gone, graded or failed (a duplicate message), or queued on another version
         waited = (now - current.heartbeat_at).total_seconds()
         raise Busy(submission_id, max(settings.run_lease_s - waited, 1.0))
-    attempt_no, request_no, unfinished = claimed
-    lost = _lose_running_runs(db, [submission_id], now)
-    unfinished += sum(1 for lost_request in lost if lost_request == request_no)
+    attempt_no, request_no = claimed
+    # Counted apart, not as a subquery of the RETURNING above: SQLite renders the columns there
+    # bare, and inside the subquery they named the run's own, so it counted other submissions' runs.
+    _lose_running_runs(db, [submission_id], now)
+    unfinished = unfinished_attempts(db, submission_id, request_no)
     if unfinished >= settings.grading_attempts:
         fail_request(db, submission_id, request_no,
                      f"Grading was stopped {unfinished} times before it could finish; ask the course staff.")
@@ -199,7 +195,8 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
     run_id = db.scalars(
         insert(GradingRun.__table__).returning(GradingRun.id),
         [dict(submission_id=submission_id, request_no=request_no, attempt_no=attempt_no, rubric_hash=rubric_hash,
-              worker_host=host, task_id=task_id, device=device, started_at=now, status=RunStatus.running)],
+              worker_host=host, task_id=task_id, device=device, started_at=now, sent_at=sent_at,
+              status=RunStatus.running)],
     ).one()
     db.commit()
     return Claim(submission_id, run_id, request_no, attempt_no, now)
