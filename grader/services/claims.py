@@ -27,6 +27,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import GradingRun, RegradeItem, RegradeItemStatus, RunStatus, Submission, SubmissionStatus
 from grader.db.text import storable
+from grader.services.queue_progress import queue_of_run
 
 UNFINISHED = (RunStatus.lost, RunStatus.timed_out)
 
@@ -145,8 +146,9 @@ def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_befo
 
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str,
           task_id: str | None = None, sent_at: datetime | None = None) -> Claim | None:
-    """Take the submission for one attempt, or None when there is nothing to do. `sent_at` (when
-    its request was last sent, as the caller read it) goes on the run: grader.services.queue_progress.
+    """Take the submission for one attempt, or None when there is nothing to do. The run names the
+    queue of `device` and `sent_at`, when its request was last sent as the caller read it: what
+    workers did on each queue (grader.services.queue_progress).
 
     Only while its request is still graded with `rubric_hash`, the version the caller loaded: a
     later request on another version (a publish with a regrade while the sandbox started) is left
@@ -195,8 +197,8 @@ def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: 
     run_id = db.scalars(
         insert(GradingRun.__table__).returning(GradingRun.id),
         [dict(submission_id=submission_id, request_no=request_no, attempt_no=attempt_no, rubric_hash=rubric_hash,
-              worker_host=host, task_id=task_id, device=device, started_at=now, sent_at=sent_at,
-              status=RunStatus.running)],
+              worker_host=host, task_id=task_id, device=device, queue=queue_of_run(device),
+              started_at=now, sent_at=sent_at, status=RunStatus.running)],
     ).one()
     db.commit()
     return Claim(submission_id, run_id, request_no, attempt_no, now)

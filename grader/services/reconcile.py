@@ -12,9 +12,9 @@ waits about two leases (the beat runs this twice a lease), not `reconcile_after_
 waits `reconcile_after_s` between sends, and is not sent forever when no worker claims it (none
 takes its queue, or each fails before the claim): every such send is counted in `sends` (a claim
 or a new grade request starts the count again), and once it has been sent `reconcile_sends` times
-the request ends failed, with a reason its student and the staff see. A send is not counted when a
-worker took other work from the same queue since the last one (grader.services.queue_progress):
-at a deadline the queue can hold hours of work, and what waits its turn there is still taken.
+the request ends failed, with a reason its student and the staff see. Queued work that waits its
+turn behind a busy queue (grader.services.queue_progress) is neither sent nor counted: at a deadline
+the queue can hold hours of work, and a duplicate would only wait behind the original.
 
 Similarity runs follow the same rules (grader.services.similarity_runs.resend_stuck_runs): a
 redelivered run starts over under a new attempt, and the older attempt's writes are refused.
@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -38,7 +39,9 @@ from grader.services import claims, queue, queue_progress, similarity_runs
 
 log = logging.getLogger(__name__)
 
-_Stuck = Row[int, int, SubmissionStatus, int, int, datetime]  # id, assignment, status, request_no, sends, updated_at
+if TYPE_CHECKING:
+    # id, assignment_id, status, request_no, sends, updated_at
+    _Stuck = Row[int, int, SubmissionStatus, int, int, datetime]
 
 
 @dataclass(frozen=True)
@@ -83,19 +86,22 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
     assignments = {row.assignment_id: db.get_one(Assignment, row.assignment_id) for row in stuck}
     queued = [row for row in stuck if row.status == SubmissionStatus.queued]
     queue_of = _queues(db, assignments, queued)
-    taken = queue_progress.last_taken(db) if queued else {}
-    waiting = {row.id for row in queued if row.id in queue_of
-               and queue_progress.moved_since(taken, queue_of[row.id], row.updated_at)}
-    unclaimed = [row for row in queued if row.id in queue_of and row.id not in waiting]
+    lately = queue_progress.activity(db, min(row.updated_at for row in queued), stale_before) if queued else {}
+    unclaimed = [row for row in queued if row.id in queue_of
+                 and not lately[queue_of[row.id]].waits_its_turn(row.updated_at, cutoff)]
     for row in unclaimed:
         if row.sends >= settings.reconcile_sends:
             _fail_unclaimed(db, row, queue_of[row.id])
-    counted = [row.id for row in unclaimed if row.sends < settings.reconcile_sends]
-    _stamp_sent(db, counted, now, counted=True)
-    _stamp_sent(db, sorted(waiting), now, counted=False)
+    sent_again = [row.id for row in unclaimed if row.sends < settings.reconcile_sends]
+    if sent_again:
+        db.execute(
+            update(Submission.__table__)
+            .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
+            .values(updated_at=now, sends=Submission.sends + 1)
+        )
     dead = claims.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
-    sent = set(counted) | waiting | set(dead)
+    sent = set(sent_again) | set(dead)
     by_assignment: dict[int, list[int]] = defaultdict(list)
     for row in stuck:
         if row.id in sent:
@@ -113,17 +119,6 @@ def _queues(db: Session, assignments: dict[int, Assignment], rows: Sequence[_Stu
     return {submission_id: route[0]
             for assignment_id, ids in by_assignment.items()
             for submission_id, route in queue.routes(db, assignments[assignment_id], ids).items()}
-
-
-def _stamp_sent(db: Session, submission_ids: Sequence[int], now: datetime, counted: bool) -> None:
-    """Stamp the submissions still queued as sent now (so they wait `reconcile_after_s` again),
-    counting the send if `counted`."""
-    if submission_ids:
-        db.execute(
-            update(Submission.__table__)
-            .where(Submission.id.in_(submission_ids), Submission.status == SubmissionStatus.queued)
-            .values(updated_at=now, sends=Submission.sends + int(counted))
-        )
 
 
 def _fail_unclaimed(db: Session, stuck: _Stuck, queue_name: str) -> None:

@@ -8,8 +8,8 @@ a new attempt number, and the older attempt's writes are refused with Superseded
 A run whose message was lost is sent again by the reconciler (grader.services.reconcile), as a
 submission is: a queued run once per `reconcile_after_s`, a running one at once when its worker
 wrote no progress for the run lease (that attempt is given up), and a run sent `reconcile_sends`
-times without a worker beginning it ends failed, with a reason its instructor reads (sends while
-workers took other work from its queue are not counted: it waits its turn).
+times without a worker beginning it ends failed, with a reason its instructor reads (one waiting
+its turn behind a busy queue is left alone meanwhile).
 """
 
 from __future__ import annotations
@@ -164,10 +164,10 @@ def resend_stuck_runs(db: Session, now: datetime, queued_before: datetime, stale
     progress since `stale_before`; the ids sent, once `db` commits (not committed here).
 
     A stalled attempt is given up (the run queued again, so its writes are refused) and sent at
-    once. Each queued run sent is stamped, so it is sent again at most once until `queued_before`
-    passes its stamp. The send is counted unless a worker took other work from the cpu queue since
-    the last one (the run waits its turn behind a busy queue), and once it has been sent
-    `reconcile_sends` times since a worker last began it, it is failed instead.
+    once. Each queued run sent is stamped and counted, so it is sent again at most once until
+    `queued_before` passes its stamp, and once it has been sent `reconcile_sends` times since a
+    worker last began it, it is failed instead. A run that waits its turn behind a busy cpu queue
+    (grader.services.queue_progress) is neither sent nor counted.
     """
     stuck = db.execute(
         select(SimilarityRun.id, SimilarityRun.status, SimilarityRun.sends, SimilarityRun.sent_at)
@@ -179,14 +179,13 @@ def resend_stuck_runs(db: Session, now: datetime, queued_before: datetime, stale
     ).all()
     limit = get_settings().reconcile_sends
     queued = [row for row in stuck if row.status == SimilarityStatus.queued]
-    taken = queue_progress.last_taken(db) if queued else {}
-    waiting = [row.id for row in queued if queue_progress.moved_since(taken, CPU_QUEUE, row.sent_at)]
-    unclaimed = [row for row in queued if row.id not in waiting]  # few: runs are started by hand
-    for row in unclaimed:
+    if queued:
+        lately = queue_progress.activity(db, min(row.sent_at for row in queued), stale_before)[CPU_QUEUE]
+        queued = [row for row in queued if not lately.waits_its_turn(row.sent_at, queued_before)]
+    for row in queued:
         if row.sends >= limit:
             _fail_unbegun(db, row.id, row.sends, now)
-    sent = _stamp_sent(db, [row.id for row in unclaimed if row.sends < limit], queued_before, now, counted=True)
-    sent += _stamp_sent(db, waiting, queued_before, now, counted=False)
+    sent = _stamp_sent(db, [row.id for row in queued if row.sends < limit], queued_before, now)
     sent += _give_up_stalled(db, [row.id for row in stuck if row.status == SimilarityStatus.running],
                              stale_before, now)
     for run_id in sent:
@@ -194,17 +193,16 @@ def resend_stuck_runs(db: Session, now: datetime, queued_before: datetime, stale
     return sorted(sent)
 
 
-def _stamp_sent(db: Session, run_ids: Sequence[int], queued_before: datetime, now: datetime,
-                counted: bool) -> list[int]:
+def _stamp_sent(db: Session, run_ids: Sequence[int], queued_before: datetime, now: datetime) -> list[int]:
     """Those of the runs still queued and not sent since `queued_before` (another reconciler may
-    have sent them meanwhile), stamped as sent now (and the send counted if `counted`); their ids."""
+    have sent them meanwhile), stamped as sent now and counted; their ids."""
     if not run_ids:
         return []
     return list(db.scalars(
         update(SimilarityRun)
         .where(SimilarityRun.id.in_(run_ids), SimilarityRun.status == SimilarityStatus.queued,
                SimilarityRun.sent_at <= queued_before)
-        .values(sent_at=now, sends=SimilarityRun.sends + int(counted))
+        .values(sent_at=now, sends=SimilarityRun.sends + 1)
         .returning(SimilarityRun.id)
     ))
 

@@ -19,7 +19,7 @@ from grader.config import PROJECT_ROOT, get_settings
 from grader.db.base import utcnow
 from grader.db.models import Assignment, Course, GradingRun, RubricVersion, Submission, User
 from grader.scoring import Answer, GradeReport, KnownMistake, TestOutcome, build_report
-from grader.services import assignments, courses, roster, submissions, users
+from grader.services import assignments, claims, courses, roster, submissions, users
 from grader.services.answer_groups import GroupKey
 from grader.services.reconcile import reconcile
 from grader.services.rubrics import on_disk
@@ -140,6 +140,23 @@ def heartbeat_goes_stale(db: Session, submission_id: int) -> None:
     """As if the worker of the submission's attempt died a while ago."""
     db.execute(update(Submission).where(Submission.id == submission_id)
                .values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+    db.commit()
+
+
+def sent_as_of(db: Session, submission_ids: list[int], when: datetime) -> None:
+    """As if the submissions' requests had last been sent at `when`."""
+    db.execute(update(Submission).where(Submission.id.in_(submission_ids)).values(updated_at=when))
+    db.commit()
+
+
+def taken_at(db: Session, submission_id: int, device: str, when: datetime) -> None:
+    """As a worker of the queue for `device` claims a submission, at `when`, and still grades it then."""
+    last_send = db.scalar(select(Submission.updated_at).where(Submission.id == submission_id))
+    submission = db.get_one(Submission, submission_id)
+    claimed = claims.claim(db, submission_id, submission.rubric_hash, device, "w1", sent_at=last_send)
+    assert claimed is not None
+    db.execute(update(GradingRun).where(GradingRun.id == claimed.run_id).values(started_at=when))
+    db.execute(update(Submission).where(Submission.id == submission_id).values(heartbeat_at=when))
     db.commit()
 
 

@@ -35,7 +35,9 @@ from tests.service.helpers import (
     new_version,
     reconciled,
     runs_of,
+    sent_as_of,
     set_points,
+    taken_at,
     upload,
     wait_finished,
     with_override,
@@ -272,33 +274,45 @@ def test_work_no_worker_takes_ends_failed_after_a_bounded_number_of_sends(quiet_
     assert submission.id not in reconciled(db, older_than_s=0)  # and it stays failed
 
 
-def test_work_waiting_its_turn_behind_busy_workers_is_sent_again_but_not_failed(quiet_db: Session) -> None:
-    """At a deadline a queue can hold hours of work. While workers take other work from its queue,
-    a submission still waiting is sent again (its message may be lost) but the send is not counted:
-    it used to end failed after reconcile_sends sends, as if no worker took that queue. Work taken
-    from another queue does not move this one."""
+def test_work_waiting_its_turn_behind_a_busy_queue_is_neither_sent_again_nor_failed(quiet_db: Session) -> None:
+    """At a deadline a queue can hold hours of work. While workers take the work sent before a
+    submission from its queue, it waits its turn: it used to be sent again (a duplicate behind it)
+    and counted, and failed after reconcile_sends sends as if no worker took that queue. The test
+    plays its hours on a clock of its own, ahead of the real one."""
     db = quiet_db
     klass = make_class(db, students=2)
-    waiting = upload(db, klass.students[0], klass.assignment)
-
-    def others_taken(device: str) -> None:
-        other = upload(db, klass.students[1], klass.assignment)
-        assert claims.claim(db, other.id, klass.assignment.rubric_hash, device, "w1") is not None
-
     sends = get_settings().reconcile_sends
-    for _ in range(sends + 2):
-        others_taken("cpu")
-        assert waiting.id in reconciled(db, older_than_s=0)
-    db.expire_all()
-    assert (db.get_one(Submission, waiting.id).status, db.get_one(Submission, waiting.id).sends) == ("queued", 0)
+    start = utcnow() + timedelta(hours=1)
+    ahead = [upload(db, klass.students[1], klass.assignment).id for _ in range(sends + 2)]
+    waiting = upload(db, klass.students[0], klass.assignment).id
+    sent_as_of(db, ahead, start)
+    sent_as_of(db, [waiting], start + timedelta(seconds=1))
 
-    # The cpu queue stops moving; the gpu queue's work is no sign of it. The reconciler's clock runs
-    # ahead, so that nothing a worker of another test takes meanwhile counts as this queue moving.
-    clock = utcnow()
-    for _ in range(sends):
-        others_taken("cuda")
+    def state() -> tuple[str, int]:
+        db.expire_all()
+        row = db.get_one(Submission, waiting)
+        return row.status, row.sends
+
+    clock = start
+    for submission_id in ahead:  # one taken a minute, still graded at the tick after
+        clock += timedelta(minutes=1)
+        taken_at(db, submission_id, "cpu", clock)
+        assert waiting not in reconciled(db, 0, clock)
+    assert state() == ("queued", 0)
+
+    # Work sent after it is taken: the workers went past it, so its message is gone.
+    later = upload(db, klass.students[1], klass.assignment).id
+    clock += timedelta(minutes=1)
+    sent_as_of(db, [later], clock - timedelta(seconds=30))
+    taken_at(db, later, "cpu", clock)
+    assert waiting in reconciled(db, 0, clock)
+    assert state() == ("queued", 1)
+    assert waiting not in reconciled(db, 0, clock + timedelta(seconds=1))  # sent behind `later`: it waits again
+
+    # The cpu queue stops moving; what the gpu queue takes is no sign of it.
+    for _ in range(sends - 1):
         clock += timedelta(hours=1)
-        assert waiting.id in reconciled(db, 0, clock)
-    assert waiting.id not in reconciled(db, 0, clock + timedelta(hours=1))
-    db.expire_all()
-    assert db.get_one(Submission, waiting.id).status == "failed"
+        taken_at(db, upload(db, klass.students[1], klass.assignment).id, "cuda", clock)
+        assert waiting in reconciled(db, 0, clock)
+    assert waiting not in reconciled(db, 0, clock + timedelta(hours=1))
+    assert state()[0] == "failed"

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import SimilarityRun
-from grader.services import claims, queue, similarity, similarity_runs
+from grader.services import queue, similarity, similarity_runs
 from grader.services.broker import SIMILARITY_TASK
 from grader.services.reconcile import reconcile
 from harness.servers import free_port
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
-from tests.service.helpers import Class, make_class, upload
+from tests.service.helpers import Class, make_class, sent_as_of, taken_at, upload
 
 TIMEOUT_S = 120
 LEASE_S = 60.0  # longer than any pause of these tests: only the progress they make up goes stale
@@ -77,21 +77,19 @@ def _run(db: Session, run_id: int) -> SimilarityRun:
 def test_a_queued_run_whose_message_was_lost_is_sent_again_once_per_reconcile_after_s(
     quiet_db: Session, recorder: _Recorder
 ) -> None:
-    """It used to stay queued forever: only start_run's commit ever sent it. The reconciler's
-    clock moves on (not the run's stamps back: a worker of another test took work since then)."""
+    """It used to stay queued forever: only start_run's commit ever sent it."""
     db = quiet_db
     klass = make_class(db)
     run_id = _start(db, klass)
     assert recorder.runs == [run_id]  # sent once, and lost: nothing reads the recorder
     after = timedelta(seconds=get_settings().reconcile_after_s)
-    clock = utcnow()
 
-    assert run_id not in _sent_again(db, recorder, after.total_seconds(), clock)  # just sent
-    clock += after + timedelta(seconds=1)
-    assert run_id in _sent_again(db, recorder, after.total_seconds(), clock)
-    assert run_id not in _sent_again(db, recorder, after.total_seconds(), clock)  # stamped: not on the next tick
-    clock += after + timedelta(seconds=1)
-    assert run_id in _sent_again(db, recorder, after.total_seconds(), clock)
+    assert run_id not in _sent_again(db, recorder, after.total_seconds())  # just sent
+    _ago(db, run_id, sent_at=after + timedelta(seconds=1))
+    assert run_id in _sent_again(db, recorder, after.total_seconds())
+    assert run_id not in _sent_again(db, recorder, after.total_seconds())  # stamped: not on the next tick
+    _ago(db, run_id, sent_at=after + timedelta(seconds=1))
+    assert run_id in _sent_again(db, recorder, after.total_seconds())
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 2)
 
     job = similarity_runs.begin(db, run_id)  # a worker takes it at last
@@ -173,24 +171,36 @@ def test_a_run_no_worker_begins_ends_failed_after_a_bounded_number_of_sends(
     assert similarity_runs.begin(db, run_id) is None  # a message still on its way does nothing
 
 
-def test_a_run_waiting_behind_busy_workers_is_sent_again_but_not_failed(
+def test_a_run_waiting_its_turn_behind_grading_is_neither_sent_again_nor_failed(
     quiet_db: Session, recorder: _Recorder
 ) -> None:
-    """The run shares the cpu queue with grading: while workers take submissions from it, the run
-    still waits its turn and its sends are not counted; once the queue stops moving they are."""
+    """The run shares the cpu queue with grading: while workers take the submissions sent before it,
+    it waits its turn; once they take work sent after it, its message is gone and it is sent again;
+    once the queue stops, its sends count. The test plays its hours on a clock of its own."""
     db = quiet_db
     klass = make_class(db, students=2)
+    start = utcnow() + timedelta(hours=1)
+    ahead = [upload(db, klass.students[1], klass.assignment).id for _ in range(3)]
+    sent_as_of(db, ahead, start)
     run_id = _start(db, klass)
+    db.execute(update(SimilarityRun).where(SimilarityRun.id == run_id).values(sent_at=start + timedelta(seconds=1)))
+    db.commit()  # sent a second after them
 
-    sends = get_settings().reconcile_sends
-    for _ in range(sends + 2):
-        taken = upload(db, klass.students[1], klass.assignment)
-        assert claims.claim(db, taken.id, klass.assignment.rubric_hash, "cpu", "w1") is not None
-        assert run_id in _sent_again(db, recorder, 0)
+    clock = start
+    for submission_id in ahead:
+        clock += timedelta(minutes=1)
+        taken_at(db, submission_id, "cpu", clock)
+        assert run_id not in _sent_again(db, recorder, 0, clock)
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 0)
 
-    clock = utcnow()  # runs ahead: what a worker of another test takes meanwhile moves no queue here
-    for _ in range(sends):
+    later = upload(db, klass.students[1], klass.assignment).id
+    clock += timedelta(minutes=1)
+    sent_as_of(db, [later], clock - timedelta(seconds=30))
+    taken_at(db, later, "cpu", clock)
+    assert run_id in _sent_again(db, recorder, 0, clock)
+    assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 1)
+
+    for _ in range(get_settings().reconcile_sends - 1):
         clock += timedelta(hours=1)
         assert run_id in _sent_again(db, recorder, 0, clock)
     assert run_id not in _sent_again(db, recorder, 0, clock + timedelta(hours=1))
@@ -216,7 +226,7 @@ def test_a_run_started_while_the_broker_was_down_is_finished_once_sent_again(
     _ago(db, run_id, sent_at=long_ago + timedelta(minutes=1))
     reconcile(db, long_ago.total_seconds(), long_ago.total_seconds())
     db.commit()  # sends it
-    assert _run(db, run_id).sent_at > utcnow() - timedelta(minutes=1)  # stamped as sent now
+    assert _run(db, run_id).sends == 1
 
     def finished() -> bool:
         state = similarity.run_progress(db, klass.instructor, _run(db, run_id).id)

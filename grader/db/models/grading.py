@@ -95,7 +95,7 @@ class GradingRun(Base):
             postgresql_where=text("status = 'completed'"),
             sqlite_where=text("status = 'completed'"),
         ),
-        Index(None, "device", "started_at"),  # when each queue last moved (services.queue_progress)
+        Index(None, "queue", "started_at"),  # what workers did on each queue lately (services.queue_progress)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +107,8 @@ class GradingRun(Base):
     task_id: Mapped[str | None] = mapped_column(String(255))  # the worker's task: a hard timeout names only it
     device: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    queue: Mapped[str | None] = mapped_column(String(255))  # that delivered it, with the broker's key prefix
+    sent_at: Mapped[datetime | None]  # when the request it took was last sent (services.queue_progress)
     finished_at: Mapped[datetime | None]
     duration_s: Mapped[float | None]
     status: Mapped[RunStatus] = mapped_column(default=RunStatus.running)
