@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from grader.db.models import RunStatus, User
+from grader.db.base import utcnow
+from grader.db.models import RunStatus, Submission, SubmissionStatus, User
 from grader.services import publishing, regrades
 from grader.services.errors import Forbidden, NotFound, Rejected
 from grader.services.scores import effective_runs
@@ -103,6 +105,31 @@ def test_regrade_since_picks_only_newer_submissions(
     assert regrades.regrade_progress(db, klass.instructor, batch.id)["total"] == 1
     assert regrades.regrade_diff(db, klass.instructor, batch.id) == []  # same rubric, same score
     assert len(runs_of(db, late.id)) == 2 and len(runs_of(db, early.id)) == 1
+
+
+def test_a_whole_assignment_past_postgresqls_parameter_limit_is_regraded(quiet_postgres_db: Session) -> None:
+    """A large course's assignment can hold more submissions than PostgreSQL takes parameters in one
+    statement (65,535): the regrade named them all in one IN list and failed. Not committed: no
+    worker needs to see the 70,000 requests, only that each was made."""
+    db = quiet_postgres_db
+    klass = make_class(db)
+    many = 70_000
+    now = utcnow()
+    db.execute(insert(Submission.__table__), [
+        dict(assignment_id=klass.assignment.id, user_id=klass.students[0].id, filename="hw2.py", size=1,
+             sha256="0" * 64, content=b"x", created_at=now, updated_at=now, rubric_hash=klass.assignment.rubric_hash,
+             status=SubmissionStatus.graded)
+        for _ in range(many)
+    ])
+    try:
+        batch = regrades.start_regrade(db, klass.instructor, klass.assignment, "the rubric changed")
+        db.flush()
+        assert regrades.regrade_progress(db, klass.instructor, batch.id)["total"] == many
+        assert db.scalar(select(func.count()).where(Submission.assignment_id == klass.assignment.id,
+                                                   Submission.status == SubmissionStatus.queued,
+                                                   Submission.request_no == 2)) == many
+    finally:
+        db.rollback()
 
 
 def test_a_regrade_lists_at_most_ten_thousand_submissions(any_db: Session) -> None:
