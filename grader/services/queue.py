@@ -18,6 +18,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from grader.config import get_settings
+from grader.db.batches import batches
 from grader.db.models import Assignment, Submission
 from grader.rubric_spec import Limits
 from grader.services import presence, rubrics
@@ -74,8 +75,8 @@ def _route(db: Session, assignment: Assignment, rubric_hash: str) -> tuple[str, 
 def routes(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
     """submission id -> its queue and hard time limit, from the rubric version it is graded with
     (the one its request names: not always the published one)."""
-    versions = {submission_id: rubric_hash for submission_id, rubric_hash in db.execute(
-        select(Submission.id, Submission.rubric_hash).where(Submission.id.in_(submission_ids)))}
+    versions = {submission_id: rubric_hash for some in batches(submission_ids) for submission_id, rubric_hash
+                in db.execute(select(Submission.id, Submission.rubric_hash).where(Submission.id.in_(some)))}
     by_version = {rubric_hash: _route(db, assignment, rubric_hash) for rubric_hash in set(versions.values())}
     return {submission_id: by_version[rubric_hash] for submission_id, rubric_hash in versions.items()}
 

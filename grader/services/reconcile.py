@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
+from grader.db.batches import batches
 from grader.db.models import Assignment, Submission, SubmissionStatus
 from grader.services import claims, queue, queue_progress, similarity_runs
 
@@ -93,10 +94,10 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
         if row.sends >= settings.reconcile_sends:
             _fail_unclaimed(db, row, queue_of[row.id])
     sent_again = [row.id for row in unclaimed if row.sends < settings.reconcile_sends]
-    if sent_again:
+    for some in batches(sent_again):
         db.execute(
             update(Submission.__table__)
-            .where(Submission.id.in_(sent_again), Submission.status == SubmissionStatus.queued)
+            .where(Submission.id.in_(some), Submission.status == SubmissionStatus.queued)
             .values(updated_at=now, sends=Submission.sends + 1)
         )
     dead = claims.requeue_dead_attempts(

@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 from typing_extensions import TypedDict  # the variant pydantic accepts on 3.11 (the API returns these)
 
 from grader.db.base import utcnow
+from grader.db.batches import batches
 from grader.db.models import (
     Assignment,
     GradingRun,
@@ -121,18 +122,20 @@ def _request_grading(db: Session, requested_by: User, assignment: Assignment, re
                          rubric_hash=rubric_hash)
     db.add(batch)
     db.flush()
-    requests = db.execute(
+    now = utcnow()
+    requests = [request for some in batches(list(old_runs)) for request in db.execute(
         update(Submission)
-        .where(Submission.id.in_(old_runs))
+        .where(Submission.id.in_(some))
         .values(request_no=Submission.request_no + 1, sends=0, give_backs=0, status=SubmissionStatus.queued,
-                error=None, updated_at=utcnow(), heartbeat_at=None, rubric_hash=rubric_hash)
+                error=None, updated_at=now, heartbeat_at=None, rubric_hash=rubric_hash)
         .returning(Submission.id, Submission.request_no)
-    ).all()
-    db.add_all(
-        RegradeItem(batch_id=batch.id, submission_id=sid, request_no=request_no, old_run_id=old_runs[sid])
+    )]
+    # Rows, not objects: a whole-assignment regrade makes one per submission ever made.
+    db.execute(insert(RegradeItem.__table__), [
+        dict(batch_id=batch.id, submission_id=sid, request_no=request_no, old_run_id=old_runs[sid],
+             status=RegradeItemStatus.pending)
         for sid, request_no in requests
-    )
-    db.flush()
+    ])
     queue.enqueue(db, assignment, list(old_runs))  # sent when the caller commits
     return batch
 

@@ -25,6 +25,7 @@ from typing import NamedTuple
 from sqlalchemy import literal, select
 from sqlalchemy.orm import Session, defer
 
+from grader.db.batches import batches
 from grader.db.models import Assignment, GradingRun, ManualGrade, QuestionScore, RunStatus, Submission
 from grader.rubric_spec import Question, Rubric
 
@@ -83,22 +84,23 @@ class SubmissionScore:
 def effective_runs(db: Session, submission_ids: Sequence[int], current_hash: str) -> dict[int, GradingRun]:
     """submission id -> the completed run that counts (see the policy above). Chosen from the runs'
     ids and hashes first, so a submission regraded many times costs one run, not all of them."""
-    candidates = db.execute(
-        select(GradingRun.id, GradingRun.submission_id, GradingRun.rubric_hash)
-        .where(GradingRun.submission_id.in_(submission_ids), GradingRun.status == RunStatus.completed)
-        .order_by(GradingRun.id)
-    )
     best: dict[int, tuple[int, str]] = {}
-    # Ascending ids: a later run replaces an earlier one unless it is on an older rubric.
-    for run_id, submission_id, rubric_hash in candidates:
-        held = best.get(submission_id)
-        if held is None or rubric_hash == current_hash or held[1] != current_hash:
-            best[submission_id] = (run_id, rubric_hash)
-    runs = db.scalars(
-        select(GradingRun).where(GradingRun.id.in_([run_id for run_id, _ in best.values()]))
+    for some in batches(submission_ids):
+        candidates = db.execute(
+            select(GradingRun.id, GradingRun.submission_id, GradingRun.rubric_hash)
+            .where(GradingRun.submission_id.in_(some), GradingRun.status == RunStatus.completed)
+            .order_by(GradingRun.id)
+        )
+        # Ascending ids: a later run replaces an earlier one unless it is on an older rubric.
+        for run_id, submission_id, rubric_hash in candidates:
+            held = best.get(submission_id)
+            if held is None or rubric_hash == current_hash or held[1] != current_hash:
+                best[submission_id] = (run_id, rubric_hash)
+    chosen = [run_id for run_id, _ in best.values()]
+    return {run.submission_id: run for some in batches(chosen) for run in db.scalars(
+        select(GradingRun).where(GradingRun.id.in_(some))
         .options(defer(GradingRun.output), defer(GradingRun.student_output))  # read only for one submission
-    )
-    return {run.submission_id: run for run in runs}
+    )}
 
 
 class _Result(NamedTuple):
