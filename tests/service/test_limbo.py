@@ -24,8 +24,10 @@ from grader.engine import Engine
 from grader.errors import SandboxUnavailable
 from grader.rubric_spec import RubricError
 from grader.services import claims, faults, grading, publishing, queue, regrades, results, submissions
+from grader.services.broker import GRADE_TASK
 from grader.services.errors import Rejected
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
+from workers import tasks
 from tests.service.helpers import (
     Class,
     copy_rubric,
@@ -316,3 +318,39 @@ def test_work_waiting_its_turn_behind_a_busy_queue_is_neither_sent_again_nor_fai
         assert waiting in reconciled(db, 0, clock)
     assert waiting not in reconciled(db, 0, clock + timedelta(hours=1))
     assert state()[0] == "failed"
+
+
+class _GradeMessages:
+    """Stands in for the broker client only: the grading messages that would have been sent."""
+
+    def __init__(self) -> None:
+        self.args: list[list[object]] = []
+
+    def send_task(self, name: str, args: list[object], **options: object) -> None:
+        if name == GRADE_TASK:
+            self.args.append(args)
+
+
+def test_a_duplicate_taken_first_keeps_when_its_own_message_was_sent(
+    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submission can have two messages in its queue (a regrade, a send again); a worker takes the
+    older first. Its run must keep when that message was sent, not the submission's latest send:
+    the work sent between the two then looked passed over, was sent again and counted, and each
+    such send did the same to the work sent before it."""
+    db = quiet_db
+    klass = make_class(db, students=2)
+    messages = _GradeMessages()
+    monkeypatch.setattr(queue, "client", lambda: messages)
+    first = upload(db, klass.students[0], klass.assignment)
+    between = upload(db, klass.students[1], klass.assignment)
+    regrades.start_regrade(db, klass.instructor, klass.assignment, "sent again", [first.id])
+    db.commit()  # the second message of `first`
+    older, _, newer = messages.args
+    assert older[0] == newer[0] == first.id
+
+    monkeypatch.setattr(tasks._ProcessEngine, "engine", engine)
+    assert tasks.grade_submission.apply(args=older).get() == RunStatus.completed  # a worker takes the older one
+    db.rollback()
+    waiting_since = db.get_one(Submission, between.id, populate_existing=True).updated_at
+    assert between.id not in reconciled(db, (utcnow() - waiting_since).total_seconds())  # it still waits its turn
