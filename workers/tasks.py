@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+from datetime import datetime
 from typing import Any
 
 from billiard.einfo import ExceptionInfo
@@ -126,7 +127,7 @@ def _withdraw_the_announcement(**_: Any) -> None:
         _gpu_announcements.pop().stop()
 
 
-class GradingTask(Task[[int], str | None]):
+class GradingTask(Task[[int, str | None], str | None]):
     def on_failure(
         self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
     ) -> None:
@@ -138,12 +139,13 @@ class GradingTask(Task[[int], str | None]):
 
 
 @celery_app.task(bind=True, base=GradingTask, name=GRADE_TASK, **RETRY_INFRASTRUCTURE_FAULTS)
-def grade_submission(self: GradingTask, submission_id: int) -> str | None:
+def grade_submission(self: GradingTask, submission_id: int, sent_at: str | None = None) -> str | None:
+    """`sent_at`: when this message was sent (ISO 8601; absent from messages of older versions)."""
     queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
     host = self.request.hostname or socket.gethostname()
     try:
         status = grading.grade_submission(_ProcessEngine.get(), submission_id, DEVICE_OF_QUEUE.get(queue, "cpu"), host,
-                                          self.request.id)
+                                          self.request.id, datetime.fromisoformat(sent_at) if sent_at else None)
     except claims.Busy as busy:
         raise self.retry(countdown=busy.retry_in) from busy
     return status

@@ -18,6 +18,7 @@ SIMILARITY_TASK = "workers.tasks.check_similarity"
 GPU_QUEUE = "gpu"
 CPU_QUEUE = "cpu"
 DEVICE_OF_QUEUE = {GPU_QUEUE: "cuda", CPU_QUEUE: "cpu"}
+_QUEUE_OF_DEVICE = {device: name for name, device in DEVICE_OF_QUEUE.items()}
 SQLITE_BROKER = "sqla+sqlite:///"
 
 
@@ -41,6 +42,18 @@ def _sender(broker_url: str, key_prefix: str) -> Celery:
     app = Celery("grader-sender", set_as_current=False)
     app.conf.update(broker_conf(broker_url, key_prefix))
     return app
+
+
+def queue_key(queue_name: str) -> str:
+    """The queue `queue_name` of this deployment's broker, as grading runs name it: deployments (or
+    tests) that share a database but not a key prefix keep their queues apart."""
+    return get_settings().broker_key_prefix + queue_name
+
+
+def queue_of_run(device: str) -> str | None:
+    """The queue (`queue_key`) a run on `device` was taken from: the queue picks the device."""
+    name = _QUEUE_OF_DEVICE.get(device)
+    return None if name is None else queue_key(name)
 
 
 def client() -> Celery:

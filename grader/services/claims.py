@@ -27,7 +27,7 @@ from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import GradingRun, RegradeItem, RegradeItemStatus, RunStatus, Submission, SubmissionStatus
 from grader.db.text import storable
-from grader.services.queue_progress import queue_of_run
+from grader.services.broker import queue_of_run
 
 UNFINISHED = (RunStatus.lost, RunStatus.timed_out)
 
@@ -88,15 +88,14 @@ def fail_request(db: Session, submission_id: int, request_no: int, message: str,
     return True
 
 
-def _lose_running_runs(db: Session, submission_ids: Sequence[int], now: datetime) -> list[int]:
-    """The submissions' unfinished runs are lost; their request numbers."""
-    return list(db.scalars(
+def _lose_running_runs(db: Session, submission_ids: Sequence[int], now: datetime) -> None:
+    """The submissions' unfinished runs are lost."""
+    db.execute(
         update(GradingRun.__table__)
         .where(GradingRun.submission_id.in_(submission_ids), GradingRun.status == RunStatus.running)
         .values(status=RunStatus.lost, finished_at=now,
                 error="the worker stopped before it finished (crash, restart, or no heartbeat)")
-        .returning(GradingRun.request_no)
-    ))
+    )
 
 
 def give_back(db: Session, claim: Claim) -> bool:
@@ -147,8 +146,8 @@ def requeue_dead_attempts(db: Session, submission_ids: Sequence[int], stale_befo
 def claim(db: Session, submission_id: int, rubric_hash: str, device: str, host: str,
           task_id: str | None = None, sent_at: datetime | None = None) -> Claim | None:
     """Take the submission for one attempt, or None when there is nothing to do. The run names the
-    queue of `device` and `sent_at`, when its request was last sent as the caller read it: what
-    workers did on each queue (grader.services.queue_progress).
+    queue of `device` and `sent_at`, when the message that asked for it was sent: what workers did
+    on each queue (grader.services.queue_progress).
 
     Only while its request is still graded with `rubric_hash`, the version the caller loaded: a
     later request on another version (a publish with a regrade while the sandbox started) is left

@@ -37,15 +37,13 @@ class _Work:
     filename: str
     rubric: Rubric | None
     rubric_hash: str  # the stored version the request is graded with, never the folder on disk
-    sent_at: datetime  # when the request was last sent (its updated_at while queued)
     rubric_error: str
 
 
 def _load_work(db: Session, submission_id: int) -> _Work | None:
     """The upload and the rubric version its request names (or why that version can't be used)."""
     row = db.execute(
-        select(Submission.content, Submission.filename, Submission.rubric_hash, Submission.updated_at,
-               Assignment.rubric_id)
+        select(Submission.content, Submission.filename, Submission.rubric_hash, Assignment.rubric_id)
         .join(Submission.assignment)
         .where(Submission.id == submission_id)
     ).one_or_none()
@@ -55,9 +53,8 @@ def _load_work(db: Session, submission_id: int) -> _Work | None:
         rubric = rubrics.version(db, row.rubric_hash, row.rubric_id)
     except Exception as exc:  # noqa: BLE001 - whatever breaks the rubric is recorded as the run's failure
         reason = failure_of(exc)
-        return _Work(row.content, row.filename, None, row.rubric_hash, row.updated_at,
-                     f"rubric {row.rubric_id!r}: {reason}")
-    return _Work(row.content, row.filename, rubric, row.rubric_hash, row.updated_at, "")
+        return _Work(row.content, row.filename, None, row.rubric_hash, f"rubric {row.rubric_id!r}: {reason}")
+    return _Work(row.content, row.filename, rubric, row.rubric_hash, "")
 
 
 def _give_back(claimed: Claim) -> bool:
@@ -73,9 +70,10 @@ def _give_back(claimed: Claim) -> bool:
 
 
 def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
-                     task_id: str | None = None) -> RunStatus | None:
+                     task_id: str | None = None, sent_at: datetime | None = None) -> RunStatus | None:
     """Grade one submission on `device`; the status of the run it recorded, None if there was nothing to do.
-    `task_id` (the worker's task) goes on the run, for the timeout handler to find it.
+    `task_id` (the worker's task) goes on the run, for the timeout handler to find it, and so does
+    `sent_at`, when the message that asked for it was sent (grader.services.queue_progress).
 
     Raises Busy (retry later) or one of INFRASTRUCTURE_ERRORS (retry with backoff); any other
     failure, before the claim or after it, is recorded as a failed run, and so is an infrastructure
@@ -95,7 +93,7 @@ def grade_submission(engine: Engine, submission_id: int, device: str, host: str,
                 except Exception as exc:  # noqa: BLE001 - claimed all the same, so that the failure is recorded
                     error = failure_of(exc)
             # None too if a regrade on another version came while the sandbox started: its task grades it.
-            claimed = claim(db, submission_id, work.rubric_hash, device, host, task_id, work.sent_at)
+            claimed = claim(db, submission_id, work.rubric_hash, device, host, task_id, sent_at)
         if claimed is None:
             return None
         if started is not None:

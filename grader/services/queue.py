@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from kombu.exceptions import KombuError
 from sqlalchemy import event, select
@@ -72,33 +73,44 @@ def _route(db: Session, assignment: Assignment, rubric_hash: str) -> tuple[str, 
     return queue_for_device(rubric.device), rubric.limits.submission_timeout_s + grace
 
 
-def routes(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, tuple[str, float]]:
-    """submission id -> its queue and hard time limit, from the rubric version it is graded with
-    (the one its request names: not always the published one)."""
-    versions = {submission_id: rubric_hash for some in batches(submission_ids) for submission_id, rubric_hash
-                in db.execute(select(Submission.id, Submission.rubric_hash).where(Submission.id.in_(some)))}
-    by_version = {rubric_hash: _route(db, assignment, rubric_hash) for rubric_hash in set(versions.values())}
-    return {submission_id: by_version[rubric_hash] for submission_id, rubric_hash in versions.items()}
+@dataclass(frozen=True)
+class Route:
+    """Where one submission's grading message goes, and what it carries besides the id."""
+
+    queue: str
+    time_limit: float
+    sent_at: datetime  # the submission's request or its last send: when this message goes (queue_progress)
+
+
+def routes(db: Session, assignment: Assignment, submission_ids: Sequence[int]) -> dict[int, Route]:
+    """submission id -> its route, from the rubric version it is graded with (the one its request
+    names: not always the published one)."""
+    asked = select(Submission.id, Submission.rubric_hash, Submission.updated_at)
+    requests = {submission_id: (rubric_hash, stamp) for some in batches(submission_ids)
+                for submission_id, rubric_hash, stamp in db.execute(asked.where(Submission.id.in_(some)))}
+    by_version = {rubric_hash: _route(db, assignment, rubric_hash) for rubric_hash, _ in requests.values()}
+    return {submission_id: Route(*by_version[rubric_hash], stamp)
+            for submission_id, (rubric_hash, stamp) in requests.items()}
 
 
 @dataclass(frozen=True)
 class _Send:
     queue: str
     time_limit: float
-    submission_ids: tuple[int, ...]
+    submissions: tuple[tuple[int, datetime], ...]  # id, and when its message is sent
 
     def deliver(self) -> None:
         """Send one task per submission; at the first failure the rest stay queued for the reconciler."""
         sender = client()
-        for sent, submission_id in enumerate(self.submission_ids):
+        for sent, (submission_id, sent_at) in enumerate(self.submissions):
             try:
                 # Celery takes the limit in float seconds; celery-types declares int.
-                sender.send_task(GRADE_TASK, args=[submission_id], queue=self.queue,
+                sender.send_task(GRADE_TASK, args=[submission_id, sent_at.isoformat()], queue=self.queue,
                                  time_limit=self.time_limit,  # type: ignore[arg-type]
                                  retry_policy=SEND_RETRY_POLICY)
             except (KombuError, OSError) as exc:
                 log.warning("broker unreachable (%s): %d submission(s) stay queued until the reconciler sends them",
-                            exc, len(self.submission_ids) - sent)
+                            exc, len(self.submissions) - sent)
                 return
 
 
@@ -131,12 +143,13 @@ def enqueue(db: Session, assignment: Assignment, submission_ids: Sequence[int]) 
     if None in submission_ids:
         raise ValueError("enqueue after a flush: a new submission has no id before it")
     routes_now = routes(db, assignment, submission_ids)
-    by_route: dict[tuple[str, float], list[int]] = {}
+    by_route: dict[tuple[str, float], list[tuple[int, datetime]]] = {}
     for submission_id in submission_ids:
-        if submission_id in routes_now:  # else deleted meanwhile: nothing to grade
-            by_route.setdefault(routes_now[submission_id], []).append(submission_id)
+        route = routes_now.get(submission_id)
+        if route is not None:  # else deleted meanwhile: nothing to grade
+            by_route.setdefault((route.queue, route.time_limit), []).append((submission_id, route.sent_at))
     db.info.setdefault(PENDING, []).extend(
-        _Send(queue_name, limit, tuple(ids)) for (queue_name, limit), ids in by_route.items())
+        _Send(queue_name, limit, tuple(sends)) for (queue_name, limit), sends in by_route.items())
 
 
 def send_after_commit(db: Session, task: str, args: Sequence[int], queue: str = CPU_QUEUE) -> None:

@@ -117,7 +117,7 @@ def _queues(db: Session, assignments: dict[int, Assignment], rows: Sequence[_Stu
     by_assignment: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         by_assignment[row.assignment_id].append(row.id)
-    return {submission_id: route[0]
+    return {submission_id: route.queue
             for assignment_id, ids in by_assignment.items()
             for submission_id, route in queue.routes(db, assignments[assignment_id], ids).items()}
 

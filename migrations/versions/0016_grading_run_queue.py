@@ -8,7 +8,7 @@ The reconciler tells work waiting its turn behind a busy queue from work whose m
 that no worker takes (grader.services.queue_progress): it reads, per queue, the latest claim and
 the latest send among the work claimed since a time. A run now keeps the queue that delivered it
 (its name after the broker's key prefix: deployments that share a database keep their queues
-apart) and when the request it took was last sent; older runs have neither (NULL), which reads as
+apart) and when the message it took was sent; older runs have neither (NULL), which reads as
 not known. The index makes the reading a range of recent runs instead of a scan of every run.
 """
 

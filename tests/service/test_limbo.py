@@ -27,7 +27,6 @@ from grader.services import claims, faults, grading, publishing, queue, regrades
 from grader.services.broker import GRADE_TASK
 from grader.services.errors import Rejected
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
-from workers import tasks
 from tests.service.helpers import (
     Class,
     copy_rubric,
@@ -44,6 +43,7 @@ from tests.service.helpers import (
     wait_finished,
     with_override,
 )
+from workers import tasks
 
 TIMEOUT_S = 120
 

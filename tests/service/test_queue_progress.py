@@ -15,17 +15,10 @@ WINDOW = SENT + timedelta(minutes=10)  # the reconciler's window starts then (it
 
 @pytest.mark.parametrize("lately, waits", [
     (Activity(running=True), True),  # a worker grades the queue's work now
-    (Activity(last_claim=WINDOW, last_claimed_send=SENT - timedelta(seconds=1)), True),  # it took earlier work
-    (Activity(last_claim=WINDOW - timedelta(seconds=1)), False),  # nothing taken in the window: nobody takes it
-    (Activity(last_claim=WINDOW, last_claimed_send=SENT + timedelta(seconds=1), running=True), False),  # went past
+    (Activity(last_taken=WINDOW, last_claimed_send=SENT - timedelta(seconds=1)), True),  # it took earlier work
+    (Activity(last_taken=WINDOW - timedelta(seconds=1)), False),  # nothing taken in the window: nobody takes it
+    (Activity(last_taken=WINDOW, last_claimed_send=SENT + timedelta(seconds=1), running=True), False),  # went past
     (Activity(), False),
 ], ids=["running", "claimed-in-window", "quiet-window", "went-past", "nothing"])
 def test_work_waits_its_turn_only_while_workers_take_earlier_work(lately: Activity, waits: bool) -> None:
     assert lately.waits_its_turn(SENT, WINDOW) is waits
-
-
-def test_what_similarity_and_grading_did_on_the_cpu_queue_adds_up() -> None:
-    grading = Activity(last_claim=WINDOW, last_claimed_send=SENT)
-    comparing = Activity(last_claim=SENT, last_claimed_send=WINDOW, running=True)
-    assert grading.merged(comparing) == Activity(WINDOW, WINDOW, True)
-    assert Activity().merged(grading) == grading

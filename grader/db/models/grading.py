@@ -108,7 +108,7 @@ class GradingRun(Base):
     device: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     queue: Mapped[str | None] = mapped_column(String(255))  # that delivered it, with the broker's key prefix
-    sent_at: Mapped[datetime | None]  # when the request it took was last sent (services.queue_progress)
+    sent_at: Mapped[datetime | None]  # when the message it took was sent (services.queue_progress)
     finished_at: Mapped[datetime | None]
     duration_s: Mapped[float | None]
     status: Mapped[RunStatus] = mapped_column(default=RunStatus.running)
