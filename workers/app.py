@@ -1,7 +1,8 @@
 """The Celery app: queues `gpu` and `cpu`, at-least-once delivery, and the reconciler on a beat.
 
-Tasks are sent by name (grader.services.broker) with a submission id only; the worker reads
-everything else from the database, which stays the source of truth if a message is lost.
+Tasks are sent by name (grader.services.broker) with a submission id only (a grading message
+also says in a header when it was sent); the worker reads everything else from the database,
+which stays the source of truth if a message is lost.
 """
 
 from __future__ import annotations

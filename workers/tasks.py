@@ -36,6 +36,7 @@ from grader.services.broker import (
     GPU_QUEUE,
     GRADE_TASK,
     RECONCILE_TASK,
+    SENT_AT_HEADER,
     SIMILARITY_TASK,
 )
 from grader.services.presence import GpuWorkerAnnouncement
@@ -127,7 +128,7 @@ def _withdraw_the_announcement(**_: Any) -> None:
         _gpu_announcements.pop().stop()
 
 
-class GradingTask(Task[[int, str | None], str | None]):
+class GradingTask(Task[[int], str | None]):
     def on_failure(
         self, exc: Exception, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: ExceptionInfo
     ) -> None:
@@ -139,10 +140,10 @@ class GradingTask(Task[[int, str | None], str | None]):
 
 
 @celery_app.task(bind=True, base=GradingTask, name=GRADE_TASK, **RETRY_INFRASTRUCTURE_FAULTS)
-def grade_submission(self: GradingTask, submission_id: int, sent_at: str | None = None) -> str | None:
-    """`sent_at`: when this message was sent (ISO 8601; absent from messages of older versions)."""
+def grade_submission(self: GradingTask, submission_id: int) -> str | None:
     queue = (self.request.delivery_info or {}).get("routing_key") or CPU_QUEUE
     host = self.request.hostname or socket.gethostname()
+    sent_at = (self.request.headers or {}).get(SENT_AT_HEADER)  # absent from older versions' messages
     try:
         status = grading.grade_submission(_ProcessEngine.get(), submission_id, DEVICE_OF_QUEUE.get(queue, "cpu"), host,
                                           self.request.id, datetime.fromisoformat(sent_at) if sent_at else None)

@@ -23,7 +23,7 @@ from grader.db.batches import batches
 from grader.db.models import Assignment, Submission
 from grader.rubric_spec import Limits
 from grader.services import presence, rubrics
-from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, client
+from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, SENT_AT_HEADER, client
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ class _Send:
         for sent, (submission_id, sent_at) in enumerate(self.submissions):
             try:
                 # Celery takes the limit in float seconds; celery-types declares int.
-                sender.send_task(GRADE_TASK, args=[submission_id, sent_at.isoformat()], queue=self.queue,
+                sender.send_task(GRADE_TASK, args=[submission_id], queue=self.queue,
+                                 headers={SENT_AT_HEADER: sent_at.isoformat()},
                                  time_limit=self.time_limit,  # type: ignore[arg-type]
                                  retry_policy=SEND_RETRY_POLICY)
             except (KombuError, OSError) as exc:

@@ -12,21 +12,27 @@ as if no worker took the queue. What workers did on the queue tells the two apar
 - they took nothing: no worker takes the queue: it is sent again, and the send counts.
 
 A worker takes a submission by claiming it: its grading run names the queue that delivered the
-message (broker.queue_key) and when that message was sent (each grading message carries it: a
-submission sent twice has two). Similarity runs, few and started by hand, wait behind grading on
-the cpu queue like anything else; what workers do on the queues is read from grading runs only.
+message (broker.queue_key) and when that message was sent (each grading message says so in a
+header: a submission sent twice has two). A similarity run keeps the cpu queue busy while it runs.
+Sends close together can reach the queue in either order (a large regrade publishes for a minute
+after it stamps its rows), so only work sent ORDER_SLACK after this one shows it was passed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from grader.db.models import GradingRun, RunStatus, Submission, SubmissionStatus
-from grader.services.broker import DEVICE_OF_QUEUE, queue_key
+from grader.db.models import GradingRun, RunStatus, SimilarityRun, SimilarityStatus, Submission, SubmissionStatus
+from grader.services.broker import CPU_QUEUE, DEVICE_OF_QUEUE, queue_key
+
+ORDER_SLACK = timedelta(minutes=5)
+# Runs that started this long before the oldest waiting send are not looked at: their ends count
+# as the queue being taken, and no grading or comparison runs longer.
+LONGEST_RUN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -40,20 +46,22 @@ class Activity:
     def waits_its_turn(self, last_send: datetime, window_start: datetime) -> bool:
         """Whether work last sent at `last_send` still waits behind others here (see the module)."""
         taking = self.running or (self.last_taken is not None and self.last_taken >= window_start)
-        went_past = self.last_claimed_send is not None and self.last_claimed_send > last_send
+        went_past = self.last_claimed_send is not None and self.last_claimed_send > last_send + ORDER_SLACK
         return taking and not went_past
 
 
 def activity(db: Session, since: datetime, stale_before: datetime) -> dict[str, Activity]:
-    """Queue name -> what workers did on it since `since`; an attempt whose heartbeat is older than
-    `stale_before` does not run any more. An attempt that ended counts as taking the queue's work
-    too: with long jobs on one slot, a tick can come between one's end and the next claim."""
+    """Queue name -> what workers did on it since `since`; an attempt whose heartbeat (a similarity
+    run: progress) is older than `stale_before` does not run any more. An attempt's end counts as
+    its queue being taken (with long jobs on one slot, a tick can come between one's end and the
+    next claim), unless the reconciler ended it as lost."""
     found: dict[str, Activity] = {}
     for queue_name in DEVICE_OF_QUEUE:
         key = queue_key(queue_name)
+        ended = case((GradingRun.status != RunStatus.lost, GradingRun.finished_at))
         last_claim, last_end, last_send = db.execute(
-            select(func.max(GradingRun.started_at), func.max(GradingRun.finished_at), func.max(GradingRun.sent_at))
-            .where(GradingRun.queue == key, GradingRun.started_at >= since)
+            select(func.max(GradingRun.started_at), func.max(ended), func.max(GradingRun.sent_at))
+            .where(GradingRun.queue == key, GradingRun.started_at >= since - LONGEST_RUN)
         ).one()
         running = db.scalar(
             select(GradingRun.id).join(Submission, Submission.id == GradingRun.submission_id)
@@ -61,6 +69,17 @@ def activity(db: Session, since: datetime, stale_before: datetime) -> dict[str, 
                    GradingRun.status == RunStatus.running, GradingRun.queue == key)
             .limit(1)
         ) is not None
-        ends = [t for t in (last_claim, last_end) if t is not None]
-        found[queue_name] = Activity(max(ends) if ends else None, last_send, running)
+        if queue_name == CPU_QUEUE:
+            began, finished, comparing = db.execute(
+                select(func.max(SimilarityRun.started_at), func.max(SimilarityRun.finished_at),
+                       func.max(case((SimilarityRun.status == SimilarityStatus.running, SimilarityRun.progress_at))))
+                .where(SimilarityRun.queue == key, SimilarityRun.started_at >= since - LONGEST_RUN)
+            ).one()
+            last_claim, last_end = _latest(last_claim, began), _latest(last_end, finished)
+            running = running or (comparing is not None and comparing >= stale_before)
+        found[queue_name] = Activity(_latest(last_claim, last_end), last_send, running)
     return found
+
+
+def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)

@@ -33,7 +33,7 @@ from grader.db.models import (
     Submission,
 )
 from grader.services import queue, queue_progress
-from grader.services.broker import CPU_QUEUE, SIMILARITY_TASK
+from grader.services.broker import CPU_QUEUE, SIMILARITY_TASK, queue_key
 from grader.services.latest import latest_submission_ids
 from grader.submission import SUPPORTED_SUFFIXES, SubmissionError, prepare_source
 
@@ -118,6 +118,7 @@ def begin(db: Session, run_id: int) -> Job | None:
     run.submissions, run.done, run.total = len(readable), 0, steps(len(readable))
     run.started_at = run.progress_at = now
     run.finished_at, run.error, run.sends = None, None, 0
+    run.queue = queue_key(CPU_QUEUE)  # the queue it keeps busy meanwhile (grader.services.queue_progress)
     db.flush()
     return Job(run.id, run.attempt, run.threshold, readable, _handout(run.assignment))
 

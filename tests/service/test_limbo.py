@@ -324,11 +324,12 @@ class _GradeMessages:
     """Stands in for the broker client only: the grading messages that would have been sent."""
 
     def __init__(self) -> None:
-        self.args: list[list[object]] = []
+        self.sent: list[tuple[list[object], dict[str, str]]] = []  # arguments, headers
 
-    def send_task(self, name: str, args: list[object], **options: object) -> None:
+    def send_task(self, name: str, args: list[object], headers: dict[str, str] | None = None,
+                  **options: object) -> None:
         if name == GRADE_TASK:
-            self.args.append(args)
+            self.sent.append((args, headers or {}))
 
 
 def test_a_duplicate_taken_first_keeps_when_its_own_message_was_sent(
@@ -343,14 +344,16 @@ def test_a_duplicate_taken_first_keeps_when_its_own_message_was_sent(
     messages = _GradeMessages()
     monkeypatch.setattr(queue, "client", lambda: messages)
     first = upload(db, klass.students[0], klass.assignment)
+    first_sent = db.get_one(Submission, first.id).updated_at
     between = upload(db, klass.students[1], klass.assignment)
     regrades.start_regrade(db, klass.instructor, klass.assignment, "sent again", [first.id])
     db.commit()  # the second message of `first`
-    older, _, newer = messages.args
-    assert older[0] == newer[0] == first.id
+    older, _, newer = messages.sent
+    assert older[0] == newer[0] == [first.id]  # a worker of an older version takes them all the same
 
     monkeypatch.setattr(tasks._ProcessEngine, "engine", engine)
-    assert tasks.grade_submission.apply(args=older).get() == RunStatus.completed  # a worker takes the older one
+    assert tasks.grade_submission.apply(args=older[0], headers=older[1]).get() == RunStatus.completed
+    assert runs_of(db, first.id)[-1].sent_at == first_sent  # its message's, not the regrade's
     db.rollback()
     waiting_since = db.get_one(Submission, between.id, populate_existing=True).updated_at
     assert between.id not in reconciled(db, (utcnow() - waiting_since).total_seconds())  # it still waits its turn

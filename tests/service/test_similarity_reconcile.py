@@ -194,7 +194,7 @@ def test_a_run_waiting_its_turn_behind_grading_is_neither_sent_again_nor_failed(
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 0)
 
     later = upload(db, klass.students[1], klass.assignment).id
-    clock += timedelta(minutes=1)
+    clock += timedelta(minutes=10)  # surely sent after it
     sent_as_of(db, [later], clock - timedelta(seconds=30))
     taken_at(db, later, "cpu", clock)
     assert run_id in _sent_again(db, recorder, 0, clock)

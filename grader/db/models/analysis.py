@@ -92,6 +92,7 @@ class SimilarityRun(Base):
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     progress_at: Mapped[datetime | None]
     sends: Mapped[int] = mapped_column(default=0, server_default="0")  # by the reconciler, not begun
+    queue: Mapped[str | None] = mapped_column(String(255))  # that delivered its latest attempt (broker.queue_key)
 
     assignment: Mapped[Assignment] = relationship()
 
