@@ -130,12 +130,13 @@ def _request_grading(db: Session, requested_by: User, assignment: Assignment, re
                 error=None, updated_at=now, heartbeat_at=None, rubric_hash=rubric_hash)
         .returning(Submission.id, Submission.request_no)
     )]
-    # Rows, not objects: a whole-assignment regrade makes one per submission ever made.
-    db.execute(insert(RegradeItem.__table__), [
-        dict(batch_id=batch.id, submission_id=sid, request_no=request_no, old_run_id=old_runs[sid],
-             status=RegradeItemStatus.pending)
-        for sid, request_no in requests
-    ])
+    if requests:  # none if every one was deleted meanwhile; an empty list would insert one row of defaults
+        # Rows, not objects: a whole-assignment regrade makes one per submission ever made.
+        db.execute(insert(RegradeItem.__table__), [
+            dict(batch_id=batch.id, submission_id=sid, request_no=request_no, old_run_id=old_runs[sid],
+                 status=RegradeItemStatus.pending)
+            for sid, request_no in requests
+        ])
     queue.enqueue(db, assignment, list(old_runs))  # sent when the caller commits
     return batch
 
