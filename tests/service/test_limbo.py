@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -26,6 +27,7 @@ from grader.rubric_spec import RubricError
 from grader.services import claims, faults, grading, publishing, queue, regrades, results, submissions
 from grader.services.broker import GRADE_TASK
 from grader.services.errors import Rejected
+from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
     Class,
@@ -357,3 +359,30 @@ def test_a_duplicate_taken_first_keeps_when_its_own_message_was_sent(
     db.rollback()
     waiting_since = db.get_one(Submission, between.id, populate_existing=True).updated_at
     assert between.id not in reconciled(db, (utcnow() - waiting_since).total_seconds())  # it still waits its turn
+
+
+def test_two_reconcilers_at_once_send_and_count_a_stuck_submission_once(quiet_postgres_db: Session) -> None:
+    """Two beats (a worker scaled with its embedded one), or `grader reconcile` during the beat's
+    run: the second used to send and count each stuck submission again, so it failed in half the
+    sends. The second now waits on the first's row and finds it sent."""
+    db = quiet_postgres_db
+    klass = make_class(db)
+    submission = upload(db, klass.students[0], klass.assignment)
+    clock = utcnow() + timedelta(hours=1)  # the reconcilers' clock: an hour on, the upload is stuck
+    first = reconcile(db, 60, now=clock)  # not committed yet: it holds the row
+    second: list[int] = []
+
+    def reconcile_meanwhile() -> None:
+        with session_scope() as other:
+            second.extend(reconcile(other, 60, now=clock).submissions)
+            other.commit()
+
+    meanwhile = threading.Thread(target=reconcile_meanwhile)
+    meanwhile.start()
+    meanwhile.join(timeout=1)
+    assert meanwhile.is_alive()  # waiting for the first's row
+    db.commit()
+    meanwhile.join(timeout=TIMEOUT_S)
+    assert submission.id in first.submissions and submission.id not in second
+    db.expire_all()
+    assert db.get_one(Submission, submission.id).sends == 1
