@@ -93,13 +93,8 @@ def _resend_stuck_submissions(db: Session, now: datetime, cutoff: datetime, stal
     for row in unclaimed:
         if row.sends >= settings.reconcile_sends:
             _fail_unclaimed(db, row, queue_of[row.id])
-    sent_again = [row.id for row in unclaimed if row.sends < settings.reconcile_sends]
-    for some in batches(sent_again):
-        db.execute(
-            update(Submission.__table__)
-            .where(Submission.id.in_(some), Submission.status == SubmissionStatus.queued)
-            .values(updated_at=now, sends=Submission.sends + 1)
-        )
+    to_send = [row.id for row in unclaimed if row.sends < settings.reconcile_sends]
+    sent_again = [submission_id for some in batches(to_send) for submission_id in _stamp_sent(db, some, cutoff, now)]
     dead = claims.requeue_dead_attempts(
         db, [row.id for row in stuck if row.status == SubmissionStatus.running], stale_before)
     sent = set(sent_again) | set(dead)
@@ -120,6 +115,19 @@ def _queues(db: Session, assignments: dict[int, Assignment], rows: Sequence[_Stu
     return {submission_id: route.queue
             for assignment_id, ids in by_assignment.items()
             for submission_id, route in queue.routes(db, assignments[assignment_id], ids).items()}
+
+
+def _stamp_sent(db: Session, submission_ids: Sequence[int], cutoff: datetime, now: datetime) -> list[int]:
+    """Those of the submissions still queued and not sent since `cutoff`, stamped as sent now and
+    counted; their ids. Another reconciler may have sent them meanwhile: on PostgreSQL this one
+    waits for its commit and then finds them stamped."""
+    return list(db.scalars(
+        update(Submission.__table__)
+        .where(Submission.id.in_(submission_ids), Submission.status == SubmissionStatus.queued,
+               Submission.updated_at <= cutoff)
+        .values(updated_at=now, sends=Submission.sends + 1)
+        .returning(Submission.id)
+    ))
 
 
 def _fail_unclaimed(db: Session, stuck: _Stuck, queue_name: str) -> None:
