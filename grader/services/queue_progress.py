@@ -58,9 +58,11 @@ def activity(db: Session, since: datetime, stale_before: datetime) -> dict[str, 
     found: dict[str, Activity] = {}
     for queue_name in DEVICE_OF_QUEUE:
         key = queue_key(queue_name)
+        # A run's end (unless a loss), else its claim: the later of the two, as an end follows its claim.
         ended = case((GradingRun.status != RunStatus.lost, GradingRun.finished_at))
-        last_claim, last_end, last_send = db.execute(
-            select(func.max(GradingRun.started_at), func.max(ended), func.max(GradingRun.sent_at))
+        taken = func.coalesce(ended, GradingRun.started_at)
+        last_taken, last_send = db.execute(
+            select(func.max(taken), func.max(GradingRun.sent_at))
             .where(GradingRun.queue == key, GradingRun.started_at >= since - LONGEST_RUN)
         ).one()
         running = db.scalar(
@@ -70,16 +72,12 @@ def activity(db: Session, since: datetime, stale_before: datetime) -> dict[str, 
             .limit(1)
         ) is not None
         if queue_name == CPU_QUEUE:
-            began, finished, comparing = db.execute(
-                select(func.max(SimilarityRun.started_at), func.max(SimilarityRun.finished_at),
+            compared, comparing = db.execute(
+                select(func.max(func.coalesce(SimilarityRun.finished_at, SimilarityRun.started_at)),
                        func.max(case((SimilarityRun.status == SimilarityStatus.running, SimilarityRun.progress_at))))
                 .where(SimilarityRun.queue == key, SimilarityRun.started_at >= since - LONGEST_RUN)
             ).one()
-            last_claim, last_end = _latest(last_claim, began), _latest(last_end, finished)
+            last_taken = max((t for t in (last_taken, compared) if t is not None), default=None)
             running = running or (comparing is not None and comparing >= stale_before)
-        found[queue_name] = Activity(_latest(last_claim, last_end), last_send, running)
+        found[queue_name] = Activity(last_taken, last_send, running)
     return found
-
-
-def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    return b if a is None else a if b is None else max(a, b)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
+from grader.db.batches import batches
 from grader.db.models import (
     Assignment,
     SimilarityPair,
@@ -65,8 +66,7 @@ def steps(files: int) -> int:
 
 def sources(db: Session, submission_ids: Sequence[int]) -> Iterator[tuple[int, str]]:
     """(id, code) of each submission that can be read as code, a chunk of rows at a time."""
-    for first in range(0, len(submission_ids), CHUNK):
-        chunk = submission_ids[first:first + CHUNK]
+    for chunk in batches(submission_ids, CHUNK):
         rows = db.execute(
             select(Submission.id, Submission.filename, Submission.content)
             .where(Submission.id.in_(chunk)).order_by(Submission.id)

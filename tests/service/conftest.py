@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from grader.db.session import session_scope
+from grader.services import queue
 from tests.fixtures.services import Stack, key_prefix
+from tests.service.helpers import SentTasks
 
 
 @pytest.fixture
@@ -55,3 +57,11 @@ def quiet_db(request: pytest.FixtureRequest, use_stack: Callable[[Stack], None])
 def quiet_postgres_db(postgres_stack: Stack, use_stack: Callable[[Stack], None]) -> Iterator[Session]:
     """quiet_db on PostgreSQL only: for tests of its row locks, which SQLite does not have."""
     yield from _quiet(postgres_stack, use_stack)
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch: pytest.MonkeyPatch) -> SentTasks:
+    """The tasks the services send from now on, recorded instead of sent."""
+    sent = SentTasks()
+    monkeypatch.setattr(queue, "client", lambda: sent)
+    return sent

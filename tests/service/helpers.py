@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -141,6 +142,28 @@ def heartbeat_goes_stale(db: Session, submission_id: int) -> None:
     db.execute(update(Submission).where(Submission.id == submission_id)
                .values(heartbeat_at=utcnow() - timedelta(minutes=5)))
     db.commit()
+
+
+class SentTasks:
+    """Stands in for the broker client (queue.client) only: the tasks that would have been sent, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, list[Any], dict[str, Any]]] = []  # task, arguments, options
+
+    def send_task(self, name: str, args: list[Any], **options: Any) -> None:
+        self.sent.append((name, list(args), options))
+
+    def of(self, task: str) -> list[tuple[list[Any], dict[str, Any]]]:
+        """The arguments and options of each `task` sent."""
+        return [(args, options) for name, args, options in self.sent if name == task]
+
+    def ids(self, task: str) -> list[int]:
+        """The first argument (an id) of each `task` sent."""
+        return [args[0] for args, _ in self.of(task)]
+
+    def option_by_id(self, task: str, option: str) -> dict[int, Any]:
+        """Id -> the send option `option` (queue, time_limit, headers) of each `task` sent."""
+        return {args[0]: options.get(option) for args, options in self.of(task)}
 
 
 def sent_as_of(db: Session, submission_ids: list[int], when: datetime) -> None:

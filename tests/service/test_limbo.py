@@ -31,6 +31,7 @@ from grader.services.reconcile import reconcile
 from tests.fixtures.services import Stack, WorkerProcess, key_prefix
 from tests.service.helpers import (
     Class,
+    SentTasks,
     copy_rubric,
     forget_version,
     heartbeat_goes_stale,
@@ -198,7 +199,7 @@ def _faulty_start(*args: object, **kwargs: object) -> Iterator[_MachineFault]:
 
 
 def test_a_machine_fault_after_the_claim_gives_the_claim_back_and_spends_no_attempt(
-    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    quiet_db: Session, engine: Engine, sent_tasks: SentTasks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Retried with backoff like a fault before the claim: never the student's, so the request
     waits for a machine that works, then is graded (up to GRADER_GRADING_GIVE_BACKS times, below)."""
@@ -218,7 +219,7 @@ def test_a_machine_fault_after_the_claim_gives_the_claim_back_and_spends_no_atte
 
 
 def test_a_machine_fault_after_the_claim_that_keeps_coming_back_ends_the_request_failed(
-    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    quiet_db: Session, engine: Engine, sent_tasks: SentTasks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A give-back spends no attempt, and the claim after it starts the reconciler's count of sends
     again, so a fault that came back every time kept the request queued forever. The request's
@@ -322,20 +323,8 @@ def test_work_waiting_its_turn_behind_a_busy_queue_is_neither_sent_again_nor_fai
     assert state()[0] == "failed"
 
 
-class _GradeMessages:
-    """Stands in for the broker client only: the grading messages that would have been sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[list[object], dict[str, str]]] = []  # arguments, headers
-
-    def send_task(self, name: str, args: list[object], headers: dict[str, str] | None = None,
-                  **options: object) -> None:
-        if name == GRADE_TASK:
-            self.sent.append((args, headers or {}))
-
-
 def test_a_duplicate_taken_first_keeps_when_its_own_message_was_sent(
-    quiet_db: Session, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    quiet_db: Session, engine: Engine, sent_tasks: SentTasks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A submission can have two messages in its queue (a regrade, a send again); a worker takes the
     older first. Its run must keep when that message was sent, not the submission's latest send:
@@ -343,18 +332,16 @@ def test_a_duplicate_taken_first_keeps_when_its_own_message_was_sent(
     such send did the same to the work sent before it."""
     db = quiet_db
     klass = make_class(db, students=2)
-    messages = _GradeMessages()
-    monkeypatch.setattr(queue, "client", lambda: messages)
     first = upload(db, klass.students[0], klass.assignment)
     first_sent = db.get_one(Submission, first.id).updated_at
     between = upload(db, klass.students[1], klass.assignment)
     regrades.start_regrade(db, klass.instructor, klass.assignment, "sent again", [first.id])
     db.commit()  # the second message of `first`
-    older, _, newer = messages.sent
+    older, _, newer = sent_tasks.of(GRADE_TASK)
     assert older[0] == newer[0] == [first.id]  # a worker of an older version takes them all the same
 
     monkeypatch.setattr(tasks._ProcessEngine, "engine", engine)
-    assert tasks.grade_submission.apply(args=older[0], headers=older[1]).get() == RunStatus.completed
+    assert tasks.grade_submission.apply(args=older[0], headers=older[1]["headers"]).get() == RunStatus.completed
     assert runs_of(db, first.id)[-1].sent_at == first_sent  # its message's, not the regrade's
     db.rollback()
     waiting_since = db.get_one(Submission, between.id, populate_existing=True).updated_at

@@ -6,35 +6,14 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
 from sqlalchemy.orm import Session
 
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import Submission
 from grader.services import publishing, queue
-from tests.service.helpers import make_class, new_version, reconciled, upload
-
-
-class _Recorder:
-    """Stands in for the broker client only: what would have been sent, in order."""
-
-    def __init__(self) -> None:
-        self.sent: list[int] = []
-        self.time_limits: dict[int, object] = {}
-        self.queues: dict[int, object] = {}
-
-    def send_task(self, name: str, args: list[int], **options: object) -> None:
-        self.sent.append(args[0])
-        self.time_limits[args[0]] = options.get("time_limit")
-        self.queues[args[0]] = options.get("queue")
-
-
-@pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
-    recorder = _Recorder()
-    monkeypatch.setattr(queue, "client", lambda: recorder)
-    return recorder
+from grader.services.broker import GRADE_TASK
+from tests.service.helpers import SentTasks, make_class, new_version, reconciled, upload
 
 
 def _upload(db: Session, student_id: int, assignment_id: int) -> Submission:
@@ -47,28 +26,28 @@ def _upload(db: Session, student_id: int, assignment_id: int) -> Submission:
     return submission
 
 
-def test_a_rolled_back_upload_sends_no_task(quiet_db: Session, recorder: _Recorder) -> None:
+def test_a_rolled_back_upload_sends_no_task(quiet_db: Session, sent_tasks: SentTasks) -> None:
     db = quiet_db
     klass = make_class(db)
     student_id, assignment_id = klass.students[0].id, klass.assignment.id
     gone = _upload(db, student_id, assignment_id)
     queue.enqueue(db, klass.assignment, [gone.id])
-    assert recorder.sent == []  # not before the commit
+    assert sent_tasks.ids(GRADE_TASK) == []  # not before the commit
     db.rollback()
     db.commit()  # a later commit of the same session does not send what was rolled back
-    assert recorder.sent == []
+    assert sent_tasks.ids(GRADE_TASK) == []
 
     kept = _upload(db, student_id, assignment_id)
     queue.enqueue(db, db.merge(klass.assignment), [kept.id])
-    assert recorder.sent == []
+    assert sent_tasks.ids(GRADE_TASK) == []
     db.commit()
-    assert recorder.sent == [kept.id]
+    assert sent_tasks.ids(GRADE_TASK) == [kept.id]
     db.commit()
-    assert recorder.sent == [kept.id]  # sent once
+    assert sent_tasks.ids(GRADE_TASK) == [kept.id]  # sent once
 
 
 def test_each_submission_is_sent_with_the_time_limit_and_queue_of_the_version_it_is_graded_with(
-    quiet_db: Session, recorder: _Recorder
+    quiet_db: Session, sent_tasks: SentTasks
 ) -> None:
     db = quiet_db
     rubrics_dir, grace = get_settings().rubrics_dir, get_settings().hard_limit_grace_s
@@ -81,11 +60,12 @@ def test_each_submission_is_sent_with_the_time_limit_and_queue_of_the_version_it
     publishing.publish(db, klass.instructor, klass.assignment)
     db.commit()
     late = upload(db, klass.students[1], klass.assignment)
-    assert recorder.time_limits == {early.id: 180 + grace, late.id: 30 + grace}
-    assert recorder.queues == {early.id: "cpu", late.id: "gpu"}  # no GPU worker runs: auto takes the CPU
+    time_limits, queues = (sent_tasks.option_by_id(GRADE_TASK, option) for option in ("time_limit", "queue"))
+    assert time_limits == {early.id: 180 + grace, late.id: 30 + grace}
+    assert queues == {early.id: "cpu", late.id: "gpu"}  # no GPU worker runs: auto takes the CPU
 
-    recorder.time_limits.clear()
-    recorder.queues.clear()
+    sent_tasks.sent.clear()
     assert {early.id, late.id} <= set(reconciled(db, 0))  # neither was claimed: both are sent again
-    assert (recorder.time_limits[early.id], recorder.time_limits[late.id]) == (180 + grace, 30 + grace)
-    assert (recorder.queues[early.id], recorder.queues[late.id]) == ("cpu", "gpu")
+    time_limits, queues = (sent_tasks.option_by_id(GRADE_TASK, option) for option in ("time_limit", "queue"))
+    assert (time_limits[early.id], time_limits[late.id]) == (180 + grace, 30 + grace)
+    assert (queues[early.id], queues[late.id]) == ("cpu", "gpu")

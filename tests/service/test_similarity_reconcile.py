@@ -16,44 +16,27 @@ from sqlalchemy.orm import Session
 from grader.config import get_settings
 from grader.db.base import utcnow
 from grader.db.models import SimilarityRun
-from grader.services import queue, similarity, similarity_runs
+from grader.services import similarity, similarity_runs
 from grader.services.broker import SIMILARITY_TASK
 from grader.services.reconcile import reconcile
 from harness.servers import free_port
 from tests.fixtures.services import Stack, WorkerProcess, wait_until
-from tests.service.helpers import Class, make_class, sent_as_of, taken_at, upload
+from tests.service.helpers import Class, SentTasks, make_class, sent_as_of, taken_at, upload
 
 TIMEOUT_S = 120
 LEASE_S = 60.0  # longer than any pause of these tests: only the progress they make up goes stale
 STALLED = timedelta(seconds=LEASE_S + 1)
 
 
-class _Recorder:
-    """Stands in for the broker client only: the similarity runs that would have been sent."""
-
-    def __init__(self) -> None:
-        self.runs: list[int] = []
-
-    def send_task(self, name: str, args: list[int], **options: object) -> None:
-        if name == SIMILARITY_TASK:
-            self.runs.append(args[0])
-
-
-@pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
-    recorder = _Recorder()
-    monkeypatch.setattr(queue, "client", lambda: recorder)
-    return recorder
-
-
-def _sent_again(db: Session, recorder: _Recorder, older_than_s: float, now: datetime | None = None) -> list[int]:
+def _sent_again(db: Session, sent_tasks: SentTasks, older_than_s: float, now: datetime | None = None) -> list[int]:
     """The runs one reconciler run (at `now`: default the clock) sends, committed as its task does
     (which sends them)."""
-    recorder.runs.clear()
+    sent_tasks.sent.clear()
     sent = reconcile(db, older_than_s, LEASE_S, now)
     db.commit()
-    assert sent.similarity_runs == sorted(recorder.runs)  # what it says it sent (by id) is what went out
-    return list(recorder.runs)
+    went_out = sent_tasks.ids(SIMILARITY_TASK)
+    assert sent.similarity_runs == sorted(went_out)  # what it says it sent (by id) is what went out
+    return went_out
 
 
 def _start(db: Session, klass: Class) -> int:
@@ -75,21 +58,21 @@ def _run(db: Session, run_id: int) -> SimilarityRun:
 
 
 def test_a_queued_run_whose_message_was_lost_is_sent_again_once_per_reconcile_after_s(
-    quiet_db: Session, recorder: _Recorder
+    quiet_db: Session, sent_tasks: SentTasks
 ) -> None:
     """It used to stay queued forever: only start_run's commit ever sent it."""
     db = quiet_db
     klass = make_class(db)
     run_id = _start(db, klass)
-    assert recorder.runs == [run_id]  # sent once, and lost: nothing reads the recorder
+    assert sent_tasks.ids(SIMILARITY_TASK) == [run_id]  # sent once, and lost: nothing reads the sent tasks
     after = timedelta(seconds=get_settings().reconcile_after_s)
 
-    assert run_id not in _sent_again(db, recorder, after.total_seconds())  # just sent
+    assert run_id not in _sent_again(db, sent_tasks, after.total_seconds())  # just sent
     _ago(db, run_id, sent_at=after + timedelta(seconds=1))
-    assert run_id in _sent_again(db, recorder, after.total_seconds())
-    assert run_id not in _sent_again(db, recorder, after.total_seconds())  # stamped: not on the next tick
+    assert run_id in _sent_again(db, sent_tasks, after.total_seconds())
+    assert run_id not in _sent_again(db, sent_tasks, after.total_seconds())  # stamped: not on the next tick
     _ago(db, run_id, sent_at=after + timedelta(seconds=1))
-    assert run_id in _sent_again(db, recorder, after.total_seconds())
+    assert run_id in _sent_again(db, sent_tasks, after.total_seconds())
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 2)
 
     job = similarity_runs.begin(db, run_id)  # a worker takes it at last
@@ -100,7 +83,7 @@ def test_a_queued_run_whose_message_was_lost_is_sent_again_once_per_reconcile_af
 
 
 def test_a_running_run_is_sent_again_only_once_its_progress_stopped_for_the_lease(
-    quiet_db: Session, recorder: _Recorder
+    quiet_db: Session, sent_tasks: SentTasks
 ) -> None:
     db = quiet_db
     klass = make_class(db, students=2)
@@ -114,10 +97,10 @@ def test_a_running_run_is_sent_again_only_once_its_progress_stopped_for_the_leas
     _ago(db, run_id, progress_at=STALLED, sent_at=STALLED)  # long into a run...
     similarity_runs.record(db, first, 1, [])  # ...that is making progress
     db.commit()
-    assert run_id not in _sent_again(db, recorder, 0)
+    assert run_id not in _sent_again(db, sent_tasks, 0)
     _ago(db, run_id, progress_at=STALLED)  # its worker stopped
-    assert run_id in _sent_again(db, recorder, 0)
-    assert run_id not in _sent_again(db, recorder, get_settings().reconcile_after_s)  # once, not every tick
+    assert run_id in _sent_again(db, sent_tasks, 0)
+    assert run_id not in _sent_again(db, sent_tasks, get_settings().reconcile_after_s)  # once, not every tick
     with pytest.raises(similarity_runs.Superseded):  # the stalled attempt is given up at once
         similarity_runs.record(db, first, 2, [])
     db.rollback()
@@ -138,28 +121,28 @@ def test_a_running_run_is_sent_again_only_once_its_progress_stopped_for_the_leas
     assert (state["status"], state["done"], state["error"]) == ("finished", 3, None)
 
     _ago(db, run_id, progress_at=STALLED, sent_at=STALLED)
-    assert run_id not in _sent_again(db, recorder, 0)  # a finished run is never sent
+    assert run_id not in _sent_again(db, sent_tasks, 0)  # a finished run is never sent
 
 
 def test_a_run_no_worker_begins_ends_failed_after_a_bounded_number_of_sends(
-    quiet_db: Session, recorder: _Recorder
+    quiet_db: Session, sent_tasks: SentTasks
 ) -> None:
     """Sends count since a worker last began it, as a submission's count since its last claim."""
     db = quiet_db
     klass = make_class(db)
     run_id = _start(db, klass)
 
-    assert run_id in _sent_again(db, recorder, 0)  # sent again once...
+    assert run_id in _sent_again(db, sent_tasks, 0)  # sent again once...
     assert similarity_runs.begin(db, run_id) is not None  # ...begun...
     db.commit()
     _ago(db, run_id, progress_at=STALLED)  # ...and its worker died
-    assert run_id in _sent_again(db, recorder, 0)  # given up, and sent at once
+    assert run_id in _sent_again(db, sent_tasks, 0)  # given up, and sent at once
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 0)
 
     sends = get_settings().reconcile_sends
     for _ in range(sends):
-        assert run_id in _sent_again(db, recorder, 0)
-    assert run_id not in _sent_again(db, recorder, 0)
+        assert run_id in _sent_again(db, sent_tasks, 0)
+    assert run_id not in _sent_again(db, sent_tasks, 0)
     state = similarity.run_progress(db, klass.instructor, run_id)
     assert state["status"] == "failed" and state["finished_at"] is not None
     error = state["error"] or ""
@@ -167,12 +150,12 @@ def test_a_run_no_worker_begins_ends_failed_after_a_bounded_number_of_sends(
     assert error.endswith("ask the service's operator to check that the workers run, then start a new run.")
 
     _ago(db, run_id, progress_at=STALLED, sent_at=STALLED)
-    assert run_id not in _sent_again(db, recorder, 0)  # and it stays failed
+    assert run_id not in _sent_again(db, sent_tasks, 0)  # and it stays failed
     assert similarity_runs.begin(db, run_id) is None  # a message still on its way does nothing
 
 
 def test_a_run_waiting_its_turn_behind_grading_is_neither_sent_again_nor_failed(
-    quiet_db: Session, recorder: _Recorder
+    quiet_db: Session, sent_tasks: SentTasks
 ) -> None:
     """The run shares the cpu queue with grading: while workers take the submissions sent before it,
     it waits its turn; once they take work sent after it, its message is gone and it is sent again;
@@ -190,20 +173,20 @@ def test_a_run_waiting_its_turn_behind_grading_is_neither_sent_again_nor_failed(
     for submission_id in ahead:
         clock += timedelta(minutes=1)
         taken_at(db, submission_id, "cpu", clock)
-        assert run_id not in _sent_again(db, recorder, 0, clock)
+        assert run_id not in _sent_again(db, sent_tasks, 0, clock)
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 0)
 
     later = upload(db, klass.students[1], klass.assignment).id
     clock += timedelta(minutes=10)  # surely sent after it
     sent_as_of(db, [later], clock - timedelta(seconds=30))
     taken_at(db, later, "cpu", clock)
-    assert run_id in _sent_again(db, recorder, 0, clock)
+    assert run_id in _sent_again(db, sent_tasks, 0, clock)
     assert (_run(db, run_id).status, _run(db, run_id).sends) == ("queued", 1)
 
     for _ in range(get_settings().reconcile_sends - 1):
         clock += timedelta(hours=1)
-        assert run_id in _sent_again(db, recorder, 0, clock)
-    assert run_id not in _sent_again(db, recorder, 0, clock + timedelta(hours=1))
+        assert run_id in _sent_again(db, sent_tasks, 0, clock)
+    assert run_id not in _sent_again(db, sent_tasks, 0, clock + timedelta(hours=1))
     assert _run(db, run_id).status == "failed"
 
 
