@@ -9,7 +9,7 @@ Sections (run in this order; `--only` and `--skip` pick them):
   pool     Engine processes (as many as a worker has) on an in-memory queue (no service)
   service  HTTP -> PostgreSQL -> Redis -> Celery workers: single-upload latency and a batch
            regrade's throughput, with worker RSS sampled every second (skipped, with the reason,
-           when the service layer or PostgreSQL/Redis is not available)
+           when PostgreSQL or Redis is not reachable)
   similarity  the worker's similarity task over a synthetic class (--similarity-size files, some
            planted copies) in a fresh process: wall time, peak RSS, copies found
   pages    the scores page of a class of --students graded students: its bytes, the server's time
@@ -221,6 +221,16 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name}: skipped: {reason}")
         return reason is not None
 
+    stack_holder: dict = {}
+
+    def stack():  # type: ignore[no-untyped-def]
+        """The service stack the service and pages sections share (closed after both)."""
+        from benchmarks.service_stack import Stack
+
+        if "stack" not in stack_holder:
+            stack_holder["stack"] = Stack(rubrics_dir, work / "stack", workers, args.worker_env)
+        return stack_holder["stack"]
+
     def service() -> None:
         from benchmarks import service as service_mod
 
@@ -228,10 +238,9 @@ def main(argv: list[str] | None = None) -> int:
             return
         from benchmarks.floor import floor_once
 
-        result = service_mod.run_service(population, rubrics_dir, work / "service", workers, args.singles,
-                                         args.batch, rubric.limits.call_timeout_s, log,
-                                         floor=lambda sub: floor_once(sub, rubric).total_s,
-                                         worker_env=args.worker_env)
+        result = service_mod.run_service(stack(), population, args.singles, args.batch,
+                                         rubric.limits.call_timeout_s, log,
+                                         floor=lambda sub: floor_once(sub, rubric).total_s)
         result["batch_indexes"] = [population[i % len(population)].index for i in range(args.batch)]
         results["service"] = result
 
@@ -249,9 +258,13 @@ def main(argv: list[str] | None = None) -> int:
 
         if stack_missing("pages"):
             return
-        results["pages"] = pages_mod.run_pages(rubrics_dir, work / "pages", args.students, args.page_loads, log)
+        results["pages"] = pages_mod.run_pages(stack(), args.students, args.page_loads, log)
 
-    section("pages", pages)
+    try:
+        section("pages", pages)
+    finally:
+        if "stack" in stack_holder:
+            stack_holder["stack"].close()
 
     document["load"]["after"] = report.load_snapshot()
     figures, skipped, targets = report.compute(results)

@@ -1,11 +1,11 @@
 """The instructor's scores page of a large class: its weight, and how long it takes on the server and
 in Chromium.
 
-1. A fresh PostgreSQL database (dropped at the end) with a course: an instructor who logs in with a
-   password, `--students` students written straight into the database as grading leaves them
-   (`harness.classes`: nine in ten with a graded submission, a third of those graded by hand too)
-   and HW2 on the benchmark's rubric copy.
-2. The API (uvicorn) on it; the instructor logs in through the login form.
+1. A course of its own in the run's database (benchmarks/service_stack.py; the service section's
+   course may be there too): an instructor who logs in with a password, `--students` students
+   written straight into the database as grading leaves them (`harness.classes`: nine in ten with a
+   graded submission, a third of those graded by hand too) and HW2 on the benchmark's rubric copy.
+2. The run's API (uvicorn) on it; the instructor logs in through the login form.
 3. Server time: GET /assignments/{id}/scores over one keep-alive connection, `--page-loads` times
    after one warm-up: the round trip on loopback, which is the server's time to answer.
 4. Weight: the page's HTML, and everything Chromium loads for it from an empty cache (HTML and CSS).
@@ -94,41 +94,37 @@ def _chromium_loads(url: str, cookies: list[dict], loads: int) -> list[dict]:
             browser.close()
 
 
-def run_pages(rubrics_dir: Path, log_dir: Path, students: int, loads: int, progress: Callable[[str], None]) -> dict:
+def run_pages(stack: Stack, students: int, loads: int, progress: Callable[[str], None]) -> dict:
+    """The figures of the scores page, on the run's stack (its API started if the service section
+    has not started it; no worker is needed)."""
     import httpx
 
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(rubrics_dir, log_dir, workers=1)
     stack.create_database()
     result: dict = {"students": students, "loads": loads, "database": stack.database}
     with environment(stack.env):
-        try:
-            started = time.perf_counter()
-            assignment_id, email = _seed_class(students)
-            result["seed_s"] = round(time.perf_counter() - started, 2)
-            stack.start_api()
-            path = f"/assignments/{assignment_id}/scores"
-            with httpx.Client(base_url=stack.base_url, timeout=60) as client:
-                _log_in(client, email)
-                times, html_bytes = _server_times(client, path, loads)
-                cookies = [{"name": c.name, "value": c.value or "", "url": stack.base_url} for c in client.cookies.jar]
-            result["server"] = summarize_ms(times)
-            result["html_bytes"] = html_bytes
-            progress(f"pages: scores page of {students} students: {html_bytes:,} bytes of HTML, server p50 "
-                     f"{result['server']['p50_ms']} ms")
-            if not CHROMIUM.exists():
-                result["chromium_skipped"] = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
-                return result
-            timings = _chromium_loads(stack.base_url + path, cookies, loads)
-            result["chromium"] = {
-                "load": summarize_ms(t["load_ms"] / 1000 for t in timings),
-                "response": summarize_ms(t["response_ms"] / 1000 for t in timings),
-                "bytes": timings[0]["bytes"],
-                "rows_shown": timings[0]["rows"],
-            }
-            progress(f"pages: Chromium loads it in {result['chromium']['load']['p50_ms']} ms (p50), "
-                     f"{timings[0]['bytes']:,} bytes in all, {timings[0]['rows']} rows shown")
-        finally:
-            stack.stop()
-            stack.drop_database()
+        started = time.perf_counter()
+        assignment_id, email = _seed_class(students)
+        result["seed_s"] = round(time.perf_counter() - started, 2)
+        stack.start_api()
+        path = f"/assignments/{assignment_id}/scores"
+        with httpx.Client(base_url=stack.base_url, timeout=60) as client:
+            _log_in(client, email)
+            times, html_bytes = _server_times(client, path, loads)
+            cookies = [{"name": c.name, "value": c.value or "", "url": stack.base_url} for c in client.cookies.jar]
+        result["server"] = summarize_ms(times)
+        result["html_bytes"] = html_bytes
+        progress(f"pages: scores page of {students} students: {html_bytes:,} bytes of HTML, server p50 "
+                 f"{result['server']['p50_ms']} ms")
+        if not CHROMIUM.exists():
+            result["chromium_skipped"] = f"{CHROMIUM} is missing (scripts/ensure-chromium.sh installs it)"
+            return result
+        timings = _chromium_loads(stack.base_url + path, cookies, loads)
+        result["chromium"] = {
+            "load": summarize_ms(t["load_ms"] / 1000 for t in timings),
+            "response": summarize_ms(t["response_ms"] / 1000 for t in timings),
+            "bytes": timings[0]["bytes"],
+            "rows_shown": timings[0]["rows"],
+        }
+        progress(f"pages: Chromium loads it in {result['chromium']['load']['p50_ms']} ms (p50), "
+                 f"{timings[0]['bytes']:,} bytes in all, {timings[0]['rows']} rows shown")
     return result

@@ -21,11 +21,9 @@ measurements); this one stores the class's work and runs them in order.
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 from benchmarks.population import Submission
 from benchmarks.service_batch import measure_batch
@@ -36,16 +34,15 @@ from benchmarks.service_stack import READY_TIMEOUT_S, REDIS_URL, Stack, environm
 __all__ = ["run_service"]
 
 
-def run_service(population: list[Submission], rubrics_dir: Path, log_dir: Path, workers: int, singles: int,
-                batch: int, call_timeout_s: float, progress: Callable[[str], None],
-                floor: Callable[[Submission], float] | None = None, worker_env: dict[str, str] | None = None) -> dict:
+def run_service(stack: Stack, population: list[Submission], singles: int, batch: int, call_timeout_s: float,
+                progress: Callable[[str], None], floor: Callable[[Submission], float] | None = None) -> dict:
     """`floor(submission)` (seconds, in-process) is measured right before each single upload, so
-    each latency has its own floor taken under the same conditions."""
+    each latency has its own floor taken under the same conditions. The worker is stopped at the
+    end; the rest of the stack is the run's to close."""
     import httpx
 
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stack = Stack(rubrics_dir, log_dir, workers, worker_env)
     stack.create_database()  # first: the environment below names it
+    workers = stack.workers
     result: dict = {"workers": workers, "database": stack.database, "broker": REDIS_URL,
                     "key_prefix": stack.key_prefix}
     with environment(stack.env):
@@ -85,12 +82,7 @@ def run_service(population: list[Submission], rubrics_dir: Path, log_dir: Path, 
                                             call_timeout_s, progress))
             client.close()
         finally:
-            stack.stop()
-            try:
-                result["broker_keys_deleted"] = stack.purge_broker()
-            finally:
-                stack.drop_database()
-                shutil.rmtree(log_dir / "var", ignore_errors=True)
+            stack.stop_worker()
     return result
 
 

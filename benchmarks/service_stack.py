@@ -1,11 +1,13 @@
 """The service stack of one benchmark run, set up and torn down: a fresh PostgreSQL database
 (migrated, dropped at the end), a Redis key prefix of our own (our keys deleted at the end), the API
-(uvicorn) and one `celery worker` with its pool processes, all as real processes."""
+(uvicorn) and one `celery worker` with its pool processes, all as real processes. The service and
+pages sections share one stack: each starts what it needs that is not running yet, and the run
+closes it after both."""
 
 from __future__ import annotations
 
-import importlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,18 +23,12 @@ from harness.servers import create_postgres_database, drop_postgres_database, fr
 POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 READY_TIMEOUT_S = 120
-SERVICE_MODULES = ("workers.app", "workers.tasks", "grader.api.main", "grader.services.submissions",
-                   "grader.services.regrades", "grader.services.users", "grader.services.courses",
-                   "grader.db.session", "grader.db.models")
 
 
 def unavailable() -> str | None:
-    """Why the service part cannot run here (None if it can)."""
-    for name in SERVICE_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - any failure means the layer is not usable yet
-            return f"{name} does not import ({type(exc).__name__}: {exc})"
+    """Why the service part cannot run here (None if it can): PostgreSQL or Redis out of reach.
+    The API and the worker import the service layer in their own processes, and a failure there
+    ends the section with their log."""
     try:
         import httpx  # noqa: F401
         import redis
@@ -101,9 +97,12 @@ class Stack:
         return make_url(self.database_url).database or ""
 
     def create_database(self) -> None:
-        """A new database, migrated; the stack's environment points at it from now on."""
+        """A new database, migrated, unless the stack has one; the stack's environment points at it."""
         from grader.db.session import upgrade_schema
 
+        if self.database_url:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = create_postgres_database(POSTGRES_SERVER, "bench")
         self.env["GRADER_DATABASE_URL"] = self.database_url
         upgrade_schema(self.database_url)
@@ -146,6 +145,9 @@ class Stack:
         return env
 
     def start_api(self, wait: bool = True) -> None:
+        """Start the API unless it runs already."""
+        if self.api is not None and self.api.poll() is None:
+            return
         log = (self.log_dir / "api.log").open("ab")
         self.api = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "grader.api.main:create_app", "--factory", "--host", "127.0.0.1",
@@ -207,6 +209,15 @@ class Stack:
             pass
         process.wait()
 
-    def stop(self) -> None:
+    def stop_worker(self) -> None:
         self._stop(self.worker)
-        self._stop(self.api)
+
+    def close(self) -> None:
+        """Every process stopped, our broker keys deleted, the database dropped."""
+        try:
+            self._stop(self.worker)
+            self._stop(self.api)
+            self.purge_broker()
+        finally:
+            self.drop_database()
+            shutil.rmtree(self.log_dir / "var", ignore_errors=True)

@@ -126,12 +126,17 @@ def grader_cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Callable[...,
 
 
 @pytest.fixture
-def grade_attack(engine: Engine, fast_hw2_rubric: Rubric, tmp_path: Path) -> Callable[[str], GradeReport]:
-    """grade_attack(code) -> the report for a correct submission with `code` appended."""
-    def run(code: str) -> GradeReport:
+def grade_attack(engine: Engine, fast_hw2_rubric: Rubric, tmp_path: Path) -> Callable[..., GradeReport]:
+    """grade_attack(code, call_timeout_s=None) -> the report for a correct submission with `code`
+    appended (graded with that call limit, if given)."""
+    def run(code: str, call_timeout_s: float | None = None) -> GradeReport:
         path = tmp_path / "hw2.py"
         path.write_text(CORRECT + ATTACK_HEADER + textwrap.dedent(code))
-        return engine.grade(path.read_bytes(), path.name, fast_hw2_rubric)
+        rubric = fast_hw2_rubric
+        if call_timeout_s is not None:
+            limits = dataclasses.replace(rubric.limits, call_timeout_s=call_timeout_s)
+            rubric = dataclasses.replace(rubric, limits=limits)
+        return engine.grade(path.read_bytes(), path.name, rubric)
 
     return run
 

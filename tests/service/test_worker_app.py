@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
+from sqlalchemy import text
 
 from grader.config import get_settings
+from grader.db.session import become_grading_worker, engine_for
 from grader.services.broker import CPU_QUEUE, GPU_QUEUE, GRADE_TASK, RECONCILE_TASK, SIMILARITY_TASK
 from workers import tasks
 from workers.app import celery_app
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_messages_are_acknowledged_only_after_grading() -> None:
@@ -39,21 +36,17 @@ def test_the_beat_runs_the_reconciler() -> None:
 
 def test_only_grading_processes_commit_without_waiting_for_the_disk(postgres_server: str) -> None:
     """Uploads are committed durably; claims and results (which the reconciler can redo) are not waited for."""
-    probe = (
-        "import sys\n"
-        "from sqlalchemy import text\n"
-        "from grader.db.session import become_grading_worker, engine_for\n"
-        "url = sys.argv[1]\n"
-        "if sys.argv[2] == 'worker':\n"
-        "    become_grading_worker(url)\n"
-        "with engine_for(url).connect() as connection:\n"
-        "    print(connection.execute(text('SHOW synchronous_commit')).scalar())\n"
-    )
+    # URLs of their own (an application name nothing else uses), so that this process's shared
+    # engines stay as they are: one as the web process makes it, one as a grading worker does.
+    web, worker = (f"{postgres_server}?application_name=synchronous-commit-{role}" for role in ("web", "worker"))
+    become_grading_worker(worker)
 
-    def setting(role: str) -> str:
-        done = subprocess.run([sys.executable, "-c", probe, postgres_server, role], capture_output=True, text=True,
-                              timeout=60, cwd=ROOT)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+    def setting(url: str) -> str:
+        with engine_for(url).connect() as connection:
+            return str(connection.execute(text("SHOW synchronous_commit")).scalar())
 
-    assert (setting("web"), setting("worker")) == ("on", "off")
+    try:
+        assert (setting(web), setting(worker)) == ("on", "off")
+    finally:
+        for url in (web, worker):
+            engine_for(url).dispose()

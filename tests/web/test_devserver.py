@@ -4,16 +4,19 @@ anything starts."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import Result
 
 from grader import devserver
 from grader.config import PROJECT_ROOT, get_settings
@@ -52,7 +55,24 @@ def _environment(data_dir: Path, **variables: str) -> dict[str, str]:
     return {**kept, "GRADER_DATA_DIR": str(data_dir), **variables}
 
 
-def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _settings_of(env: dict[str, str]) -> Iterator[None]:
+    """This process's GRADER_* settings are those of `env` inside the block."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [k for k in os.environ if k.startswith("GRADER_")]:
+            patch.delenv(name)
+        for name, value in env.items():
+            if name.startswith("GRADER_"):
+                patch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            yield
+        finally:
+            patch.undo()
+            get_settings.cache_clear()
+
+
+def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path, grader_cli: Callable[..., Result]) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "devserver.log"
@@ -79,16 +99,14 @@ def test_make_run_seeds_serves_grades_and_stops_cleanly(tmp_path: Path) -> None:
                        START_TIMEOUT_S, "the demo worker to grade the upload", interval=0.5)
         assert _processes_mentioning(str(tmp_path))  # the worker runs with its beat schedule in the data folder
 
-        # The operators' commands act as the demo admin.
-        grader = [sys.executable, "-m", "grader"]
-        scores = subprocess.run([*grader, "scores", "hw2", "--csv"], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                                text=True, timeout=START_TIMEOUT_S)
-        assert scores.returncode == 0, scores.stderr
-        assert "student@example.edu" in scores.stdout
-        regrade = subprocess.run([*grader, "regrade", "hw2", "--all"], cwd=PROJECT_ROOT, env=env,
-                                 capture_output=True, text=True, timeout=START_TIMEOUT_S)
-        assert regrade.returncode == 0, regrade.stderr
-        assert "1/1" in regrade.stdout and "No score changed." in regrade.stdout
+        # The operators' commands, with the server's settings, act as the demo admin.
+        with _settings_of(env):
+            scores = grader_cli("scores", "hw2", "--csv")
+            assert scores.exit_code == 0, scores.stderr
+            assert "student@example.edu" in scores.stdout
+            regrade = grader_cli("regrade", "hw2", "--all")
+            assert regrade.exit_code == 0, regrade.stderr
+            assert "1/1" in regrade.stdout and "No score changed." in regrade.stdout
         server.send_signal(signal.SIGINT)
         server.wait(timeout=STOP_TIMEOUT_S)
         wait_until(lambda: not _processes_mentioning(str(tmp_path)), STOP_TIMEOUT_S, "the worker to stop")
