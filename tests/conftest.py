@@ -14,6 +14,7 @@ import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import Result
@@ -26,6 +27,9 @@ from grader.rubric_spec import Rubric, load_rubric
 from grader.scoring import GradeReport
 from harness.samples import submission_source
 from harness.servers import wait_until
+
+if TYPE_CHECKING:  # the module is a plugin (pytest_plugins below): pytest imports it, to rewrite its asserts
+    from tests.fixtures.services import Launcher
 
 pytest_plugins = ["tests.fixtures.services"]
 
@@ -168,14 +172,14 @@ def _unprivileged_environment(directory: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(directory)}
 
 
-def run_unprivileged(directory: Path, template: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_unprivileged(launcher: Launcher, directory: Path, template: Path, *args: str,
+                     **env: str) -> subprocess.CompletedProcess[str]:
     """`grader ARGS` as uid 65534, where cgroups, the uid switch, namespaces and tmpfs mounts are
     unavailable, as on a laptop; `directory` is its home, data directory and sandbox root's parent,
     and its fork server is forked from `template` (`unprivileged_template`)."""
     environment = {**_unprivileged_environment(directory), "GRADER_SANDBOX_ROOT": str(directory / "boxes"),
                    "GRADER_DATA_DIR": str(directory), "GRADER_SANDBOX_TEMPLATE": str(template), **env}
-    return subprocess.run([*AS_UNPRIVILEGED, sys.executable, "-m", "grader", *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=environment)
+    return launcher.run(["grader", *args], environment, cwd=ROOT, uid=UNPRIVILEGED_UID)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,13 +205,14 @@ def unprivileged_template() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def unprivileged_runs(unprivileged_template: Path) -> Iterator[UnprivilegedRuns]:
+def unprivileged_runs(launcher: Launcher, unprivileged_template: Path) -> Iterator[UnprivilegedRuns]:
     """`grader sandbox check` and `grader grade` of DEEP_LOCKED_TREE as uid 65534, for every test
     of what the commands say and leave without privileges. Run once for them all: each run is a
-    process that imports torch."""
+    process of its own."""
     with unprivileged_directory() as directory:
         submission = directory / "hw2.py"
         submission.write_text(DEEP_LOCKED_TREE)
-        check = run_unprivileged(directory, unprivileged_template, "sandbox", "check")
-        graded = run_unprivileged(directory, unprivileged_template, "grade", str(submission), "-a", "hw2", "--json")
+        check = run_unprivileged(launcher, directory, unprivileged_template, "sandbox", "check")
+        graded = run_unprivileged(launcher, directory, unprivileged_template, "grade", str(submission), "-a", "hw2",
+                                  "--json")
         yield UnprivilegedRuns(check, graded, directory / "boxes")

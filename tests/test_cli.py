@@ -149,7 +149,7 @@ LEAVES_A_MARK = textwrap.dedent("""
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start a process as another user")
-def test_production_mode_refuses_to_grade_without_every_layer(scratch, unprivileged_template):
+def test_production_mode_refuses_to_grade_without_every_layer(scratch, launcher, unprivileged_template):
     """The refusal comes before the submission's code runs: in a sandbox without its layers the
     code could reach what those layers guard, whatever happens to its score afterwards."""
     submission = scratch / "hw2.py"
@@ -165,7 +165,7 @@ def test_production_mode_refuses_to_grade_without_every_layer(scratch, unprivile
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        done = run_unprivileged(scratch, unprivileged_template, "grade", str(submission), "-a", "hw2",
+        done = run_unprivileged(launcher, scratch, unprivileged_template, "grade", str(submission), "-a", "hw2",
                                 GRADER_REQUIRE_ISOLATION="true")
     finally:
         stop.set()

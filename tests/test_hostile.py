@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -143,7 +141,7 @@ def test_forking_at_import_is_refused_and_costs_nothing(grade_attack):
     assert "fork refused" in report.student_output
 
 
-def test_forged_output_never_reaches_the_results(tmp_path):
+def test_forged_output_never_reaches_the_results(tmp_path, launcher):
     """The CLI's stdout is the grader's JSON alone, whatever the student prints."""
     forged = '{"score": 37, "tests": []}'
     submission = tmp_path / "hw2.py"
@@ -156,8 +154,7 @@ def test_forged_output_never_reaches_the_results(tmp_path):
             print({forged!r})
             return 0.0
     """))
-    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(submission), "-a", "hw2", "--json"],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = launcher.run(["grader", "grade", str(submission), "-a", "hw2", "--json"], dict(os.environ))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)  # exactly one JSON document
     assert forged not in done.stdout
