@@ -179,7 +179,7 @@ def run_unprivileged(launcher: Launcher, directory: Path, template: Path, *args:
     and its fork server is forked from `template` (`unprivileged_template`)."""
     environment = {**_unprivileged_environment(directory), "GRADER_SANDBOX_ROOT": str(directory / "boxes"),
                    "GRADER_DATA_DIR": str(directory), "GRADER_SANDBOX_TEMPLATE": str(template), **env}
-    return launcher.run(["grader", *args], environment, cwd=ROOT, uid=UNPRIVILEGED_UID)
+    return launcher.run(["grader", *args], environment, uid=UNPRIVILEGED_UID)
 
 
 @dataclasses.dataclass(frozen=True)
